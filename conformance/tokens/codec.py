@@ -1,0 +1,233 @@
+"""Decode and verify Agora AccessToken (006) and AccessToken2 (007) strings.
+
+Formats: docs/token-format.md (from ../shared/reference/token-format.md).
+Standard library only, no I/O. Every malformed input raises TokenError.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import zlib
+from typing import Any
+
+from ._reader import Reader, pack_u32
+from .errors import TokenError
+from .model import PRIVILEGES_006, SERVICES_007, Privilege, Service, Token, uid_string
+
+#: Longest token string accepted. Real tokens are a few hundred characters; the
+#: cap keeps a hostile server's 10 MB "token" from costing more than a length check.
+MAX_TOKEN_CHARS = 64 * 1024
+#: Largest decompressed 007 payload accepted (guards against a zlib bomb).
+MAX_PAYLOAD_BYTES = 256 * 1024
+APP_ID_LENGTH = 32
+
+_B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+
+def decode(token: str) -> Token:
+    """Decode a 006 or 007 token string into a Token; raise TokenError if it is not one."""
+    if not isinstance(token, str):
+        raise TokenError(f"a token is a string, got {type(token).__name__}")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise TokenError(f"{len(token)} characters is far longer than any token (limit {MAX_TOKEN_CHARS})")
+    token = token.strip()
+    version = token[:3]
+    if version == "007":
+        return _decode_007(token)
+    if version == "006":
+        return _decode_006(token)
+    shown = repr(token[:12]) + ("..." if len(token) > 12 else "")
+    raise TokenError(f"unknown token version: expected the prefix '006' or '007', got {shown}")
+
+
+def _b64(text: str, what: str) -> bytes:
+    if not text:
+        raise TokenError(f"{what} is empty")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    for i, ch in enumerate(text):
+        if ch not in _B64_ALPHABET:
+            hint = ""
+            if ch == " ":
+                hint = " (a '+' turned into a space by URL decoding?)"
+            elif ch in "-_":
+                hint = " (URL-safe base64; tokens use the standard alphabet)"
+            raise TokenError(f"{what} is not base64: character {ch!r} at position {i}{hint}")
+    raise TokenError(f"{what} is not base64: incorrect length or padding ({len(text)} characters)")
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, MAX_PAYLOAD_BYTES)
+    except zlib.error as exc:
+        raise TokenError(f"007 payload is not a zlib stream: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise TokenError(f"007 payload inflates to more than {MAX_PAYLOAD_BYTES} bytes")
+    if not inflater.eof:
+        raise TokenError("007 payload is a truncated zlib stream")
+    if inflater.unused_data:
+        raise TokenError(f"{len(inflater.unused_data)} bytes after the end of the 007 zlib stream")
+    return out
+
+
+def _decode_007(token: str) -> Token:
+    payload = _inflate(_b64(token[3:], "007 body"))
+    r = Reader(payload)
+    signature = r.raw_string("signature")
+    signed_start = r.pos
+    app_id = r.string("app_id")
+    issue_ts = r.u32("issue_ts")
+    lifetime = r.u32("expire")
+    salt = r.u32("salt")
+    count = r.u16("service count")
+    token_expiry = issue_ts + lifetime
+    services: list[Service] = []
+    unknown: int | None = None
+    for index in range(count):
+        stype = r.u16(f"service[{index}] type")
+        spec = SERVICES_007.get(stype)
+        if spec is None:
+            # No per-service length: the rest cannot be located. Keep what was
+            # parsed; the signature still covers every byte.
+            unknown = stype
+            break
+        services.append(_service_007(r, stype, spec, issue_ts, token_expiry, index))
+    if unknown is None and r.remaining:
+        raise TokenError(f"{r.remaining} trailing bytes after the last 007 service")
+    return Token(
+        version="007",
+        app_id=app_id,
+        salt=salt,
+        services=tuple(services),
+        signature=signature,
+        signed=payload[signed_start:],
+        issue_ts=issue_ts,
+        lifetime=lifetime,
+        unknown_service_type=unknown,
+    )
+
+
+def _service_007(
+    r: Reader, stype: int, spec: tuple[str, dict[int, str]], issue_ts: int, token_expiry: int, index: int
+) -> Service:
+    name, names = spec
+    where = f"service[{index}] {name}"
+    privileges = tuple(
+        Privilege(
+            id=key,
+            name=names.get(key, f"unknown_{key}"),
+            value=value,
+            # 007 privilege values are seconds after issue; 0 = no own limit.
+            expires_ts=min(token_expiry, issue_ts + value) if value else token_expiry,
+        )
+        for key, value in sorted(r.privileges(f"{where} privileges"))
+    )
+    channel = uid = user_id = None
+    extra: dict[str, Any] = {}
+    if stype in (1, 3, 6):  # RTC, Streaming, FCDN: channel + uid/account
+        channel = r.string(f"{where} channel_name")
+        uid = r.string(f"{where} uid")
+    elif stype in (2, 5):  # RTM, Chat
+        user_id = r.string(f"{where} user_id")
+    elif stype == 7:  # APaaS
+        extra["room_uuid"] = r.string(f"{where} room_uuid")
+        extra["user_uuid"] = r.string(f"{where} user_uuid")
+        extra["role"] = r.i16(f"{where} role")
+    elif stype == 8:  # RTM2
+        user_id = r.string(f"{where} user_id")
+        extra["permissions"] = _rtm2_permissions(r, where)
+    return Service(
+        type=stype, name=name, privileges=privileges, channel=channel, uid=uid, user_id=user_id, extra=extra
+    )
+
+
+def _rtm2_permissions(r: Reader, where: str) -> dict[int, dict[int, list[str]]]:
+    tree: dict[int, dict[int, list[str]]] = {}
+    for _ in range(r.u16(f"{where} resource type count")):
+        rtype = r.u16(f"{where} resource type")
+        perms: dict[int, list[str]] = {}
+        for _ in range(r.u16(f"{where} permission count")):
+            ptype = r.u16(f"{where} permission type")
+            perms[ptype] = [r.string(f"{where} resource") for _ in range(r.u16(f"{where} resource count"))]
+        tree[rtype] = perms
+    return tree
+
+
+def _decode_006(token: str) -> Token:
+    app_id = token[3 : 3 + APP_ID_LENGTH]
+    if len(app_id) != APP_ID_LENGTH:
+        raise TokenError(f"006 token too short: {len(token)} characters, the app id alone needs 35")
+    content = _b64(token[3 + APP_ID_LENGTH :], "006 body")
+    r = Reader(content)
+    signature = r.raw_string("signature")
+    crc_channel = r.u32("crc_channel_name")
+    crc_uid = r.u32("crc_uid")
+    message = r.raw_string("message")
+    if r.remaining:
+        raise TokenError(f"{r.remaining} trailing bytes after the 006 message")
+    m = Reader(message)
+    salt = m.u32("salt")
+    ts = m.u32("ts")
+    token_expiry = ts or None
+    privileges = []
+    for key, value in sorted(m.privileges()):
+        # 006 values are absolute unix times; 0 = never on its own, bounded by ts.
+        if value and token_expiry:
+            expires: int | None = min(value, token_expiry)
+        else:
+            expires = value or token_expiry
+        privileges.append(Privilege(id=key, name=PRIVILEGES_006.get(key, f"unknown_{key}"), value=value, expires_ts=expires))
+    if m.remaining:
+        raise TokenError(f"{m.remaining} trailing bytes after the 006 privileges")
+    return Token(
+        version="006",
+        app_id=app_id,
+        salt=salt,
+        services=(Service(type=0, name="ACCESS_TOKEN", privileges=tuple(privileges)),),
+        signature=signature,
+        signed=message,
+        ts=ts,
+        crc_channel=crc_channel,
+        crc_uid=crc_uid,
+    )
+
+
+def signature_007(certificate: str, issue_ts: int, salt: int, signed: bytes) -> bytes:
+    """The 007 signing chain: HMAC(u32 issue_ts, cert) -> HMAC(u32 salt, .) -> HMAC(., signing info)."""
+    k1 = hmac.new(pack_u32(issue_ts), certificate.encode("utf-8"), hashlib.sha256).digest()
+    k2 = hmac.new(pack_u32(salt), k1, hashlib.sha256).digest()
+    return hmac.new(k2, signed, hashlib.sha256).digest()
+
+
+def signature_006(certificate: str, app_id: str, channel: str, uid: int | str, message: bytes) -> bytes:
+    """HMAC-SHA256(cert, app_id || channel || uid string || packed message)."""
+    msg = app_id.encode("utf-8") + channel.encode("utf-8") + uid_string(uid).encode("utf-8") + message
+    return hmac.new(certificate.encode("utf-8"), msg, hashlib.sha256).digest()
+
+
+def verify(
+    token: str | Token, certificate: str, *, channel: str | None = None, uid: int | str | None = None
+) -> bool:
+    """Whether the token was signed with this app certificate.
+
+    007 needs only the certificate. 006 signs the channel and uid without
+    storing them, so both must be given; their CRCs are checked first. The
+    comparison is constant-time. Raises TokenError if ``token`` does not decode.
+    """
+    tok = decode(token) if isinstance(token, str) else token
+    if tok.version == "007":
+        assert tok.issue_ts is not None
+        expected = signature_007(certificate, tok.issue_ts, tok.salt, tok.signed)
+        return hmac.compare_digest(expected, tok.signature)
+    if channel is None or uid is None:
+        raise ValueError("verifying a 006 token needs the channel and uid it was requested for")
+    if not tok.binds(channel, uid):
+        return False
+    expected = signature_006(certificate, tok.app_id, channel, uid, tok.signed)
+    return hmac.compare_digest(expected, tok.signature)

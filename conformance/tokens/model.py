@@ -1,0 +1,179 @@
+"""Decoded tokens as plain, immutable values.
+
+Times are kept as the integers the token stores (cheap to decode) and exposed
+as absolute UTC datetimes through properties. "No limit" is explicit: an
+expiry of ``None`` means *never*, it is never turned into 1970.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+Version = Literal["006", "007"]
+
+#: Privilege names of an AccessToken (006); ids 5-12 were removed upstream in 2021.
+PRIVILEGES_006: dict[int, str] = {
+    1: "join_channel",
+    2: "publish_audio_stream",
+    3: "publish_video_stream",
+    4: "publish_data_stream",
+    101: "administrate_channel",
+    1000: "rtm_login",
+}
+
+#: Service types of an AccessToken2 (007): name and privilege names.
+SERVICES_007: dict[int, tuple[str, dict[int, str]]] = {
+    1: ("RTC", {1: "join_channel", 2: "publish_audio_stream", 3: "publish_video_stream", 4: "publish_data_stream"}),
+    2: ("RTM", {1: "login"}),
+    3: ("STREAMING", {1: "publish_mix_stream", 2: "publish_raw_stream"}),
+    4: ("FPA", {1: "login"}),
+    5: ("CHAT", {1: "user", 2: "app"}),
+    6: ("FCDN", {1: "publish", 2: "play"}),
+    7: ("APAAS", {1: "room_user", 2: "user", 3: "app"}),
+    8: ("RTM2", {1: "login"}),
+    9: ("CONVOAI", {}),
+    10: ("STT", {}),
+}
+
+#: Privileges an RTC token carries per role, by the names above.
+PUBLISHER_PRIVILEGES = frozenset(
+    {"join_channel", "publish_audio_stream", "publish_video_stream", "publish_data_stream"}
+)
+SUBSCRIBER_PRIVILEGES = frozenset({"join_channel"})
+
+
+def utc(ts: int) -> datetime:
+    """An absolute unix time as an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc)
+
+
+def uid_string(uid: int | str) -> str:
+    """The uid as tokens pack it: int 0 is the empty string, any other int its decimal form."""
+    if isinstance(uid, int):
+        return "" if uid == 0 else str(uid)
+    return uid
+
+
+@dataclass(frozen=True, slots=True)
+class Privilege:
+    """One privilege of a service.
+
+    ``value`` is what the token stores: an absolute unix time in 006, seconds
+    after issue in 007; 0 means the privilege sets no limit of its own.
+    ``expires_ts`` is when it actually lapses, bounded by the token's expiry;
+    ``None`` means never.
+    """
+
+    id: int
+    name: str
+    value: int
+    expires_ts: int | None
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return None if self.expires_ts is None else utc(self.expires_ts)
+
+    @property
+    def own_limit(self) -> bool:
+        """Whether the privilege carries an expiry of its own (value != 0)."""
+        return self.value != 0
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One service of a 007 token, or the single privilege set of a 006 token (type 0)."""
+
+    type: int
+    name: str
+    privileges: tuple[Privilege, ...]
+    channel: str | None = None
+    uid: str | None = None
+    user_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def privilege_names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.privileges)
+
+    def privilege(self, name: str) -> Privilege | None:
+        for p in self.privileges:
+            if p.name == name:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A decoded 006 or 007 token.
+
+    ``signed`` holds the exact bytes the signature covers (007: the signing
+    info; 006: the packed message), so verification never re-packs fields.
+    """
+
+    version: Version
+    app_id: str
+    salt: int
+    services: tuple[Service, ...]
+    signature: bytes
+    signed: bytes
+    #: 007: absolute issue time; 006 tokens carry none.
+    issue_ts: int | None = None
+    #: 007: lifetime in seconds after issue_ts. 006: None.
+    lifetime: int | None = None
+    #: 006: absolute token-level expiry ("ts"; 0 = never). 007: None.
+    ts: int | None = None
+    crc_channel: int | None = None
+    crc_uid: int | None = None
+    #: 007: service type at which decoding stopped (unknown types cannot be skipped).
+    unknown_service_type: int | None = None
+
+    @property
+    def expires_ts(self) -> int | None:
+        """When the token as a whole lapses (unix time), None for never."""
+        if self.version == "007":
+            assert self.issue_ts is not None and self.lifetime is not None
+            return self.issue_ts + self.lifetime
+        return self.ts or None
+
+    @property
+    def issued_at(self) -> datetime | None:
+        return None if self.issue_ts is None else utc(self.issue_ts)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        ts = self.expires_ts
+        return None if ts is None else utc(ts)
+
+    @property
+    def rtc(self) -> Service | None:
+        """The RTC privileges: the first RTC service of a 007 token, the privilege set of a 006 one."""
+        wanted = 0 if self.version == "006" else 1
+        for s in self.services:
+            if s.type == wanted:
+                return s
+        return None
+
+    def binds(self, channel: str, uid: int | str) -> bool:
+        """Whether the token's RTC part is bound to exactly this channel and uid.
+
+        007 stores both in clear; 006 stores only their CRC-32s, which is the
+        best a client-side check can do without the certificate.
+        """
+        uid_str = uid_string(uid)
+        if self.version == "006":
+            return (
+                zlib.crc32(channel.encode("utf-8")) == self.crc_channel
+                and zlib.crc32(uid_str.encode("utf-8")) == self.crc_uid
+            )
+        rtc = self.rtc
+        return rtc is not None and rtc.channel == channel and rtc.uid == uid_str
+
+    def earliest_privilege_expiry(self) -> int | None:
+        """The earliest time any privilege lapses (unix time); None if none ever does."""
+        times = [p.expires_ts for s in self.services for p in s.privileges if p.expires_ts is not None]
+        if times:
+            return min(times)
+        return self.expires_ts
