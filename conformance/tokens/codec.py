@@ -2,6 +2,23 @@
 
 Formats: docs/token-format.md (from ../shared/reference/token-format.md).
 Standard library only, no I/O. Every malformed input raises TokenError.
+
+Each version has two parsers over the same bytes, on purpose:
+
+* a *fast* one (``_fast_007`` / ``_fast_006``): grouped ``struct`` reads, no
+  per-field bookkeeping, records built in one C call. A load run decodes every
+  token it receives and must not be limited by the harness's own codec, so this
+  is what a well-formed token goes through;
+* a *checked* one (``_checked_007`` / ``_checked_006``) that reads field by
+  field through :class:`Reader` and names the field and offset of the first
+  defect. It runs only when the fast parser gives up, and its answer (a
+  TokenError, or a Token) is the one returned.
+
+The fast parser never trusts a short read: a slice past the end moves the
+position past the end, which makes the next read, or the final "consumed
+exactly everything" check, fail and hand over to the checked parser.
+``tests/tokens/test_fast_path.py`` checks that both agree on every prefix and
+many mutations of real tokens.
 """
 
 from __future__ import annotations
@@ -10,12 +27,15 @@ import base64
 import binascii
 import hashlib
 import hmac
+import struct
+import sys
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from ._reader import Reader, pack_u32
 from .errors import TokenError
-from .model import PRIVILEGES_006, SERVICES_007, Privilege, Service, Token, uid_string
+from .model import NO_EXTRA, PRIVILEGES_006, SERVICES_007, Privilege, Service, Token, uid_string
 
 #: Longest token string accepted. Real tokens are a few hundred characters; the
 #: cap keeps a hostile server's 10 MB "token" from costing more than a length check.
@@ -25,6 +45,37 @@ MAX_PAYLOAD_BYTES = 256 * 1024
 APP_ID_LENGTH = 32
 
 _B64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+_U16 = struct.Struct("<H").unpack_from
+_I16 = struct.Struct("<h").unpack_from
+#: 007 after the app id: issue_ts, expire, salt, service count.
+_HEAD_007 = struct.Struct("<IIIH").unpack_from
+#: A 007 service's type and privilege count.
+_HEAD_SERVICE = struct.Struct("<HH").unpack_from
+#: 006 after the signature: crc_channel, crc_uid, message length. The message
+#: itself starts with the same shape: salt, ts, privilege count.
+_HEAD_006 = struct.Struct("<IIH").unpack_from
+_PAIRS = struct.Struct("<HI").iter_unpack
+#: Builds a record from a ready tuple in one C call (no keyword parsing).
+_new: Callable[..., Any] = tuple.__new__
+
+
+class _GiveUp(Exception):
+    """The fast parser met something it leaves to the checked one."""
+
+
+_FAST_FAILURES = (struct.error, UnicodeDecodeError, TokenError, _GiveUp)
+
+if sys.version_info >= (3, 11):
+
+    def _a2b(text: str) -> bytes:
+        # The same check as b64decode(validate=True) on 3.11+, without its wrapper.
+        return binascii.a2b_base64(text, strict_mode=True)
+
+else:  # pragma: no cover - exercised on 3.10 only
+
+    def _a2b(text: str) -> bytes:
+        return base64.b64decode(text, validate=True)
 
 
 def decode(token: str) -> Token:
@@ -47,8 +98,8 @@ def _b64(text: str, what: str) -> bytes:
     if not text:
         raise TokenError(f"{what} is empty")
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return _a2b(text)
+    except ValueError:  # binascii.Error, or non-ASCII text
         pass
     for i, ch in enumerate(text):
         if ch not in _B64_ALPHABET:
@@ -57,6 +108,8 @@ def _b64(text: str, what: str) -> bytes:
                 hint = " (a '+' turned into a space by URL decoding?)"
             elif ch in "-_":
                 hint = " (URL-safe base64; tokens use the standard alphabet)"
+            elif ch == "%":
+                hint = " (still percent-encoded? URL-decode it once)"
             raise TokenError(f"{what} is not base64: character {ch!r} at position {i}{hint}")
     raise TokenError(f"{what} is not base64: incorrect length or padding ({len(text)} characters)")
 
@@ -67,7 +120,7 @@ def _inflate(data: bytes) -> bytes:
         out = inflater.decompress(data, MAX_PAYLOAD_BYTES)
     except zlib.error as exc:
         raise TokenError(f"007 payload is not a zlib stream: {exc}") from None
-    if inflater.unconsumed_tail:
+    if inflater.unconsumed_tail or (not inflater.eof and len(out) >= MAX_PAYLOAD_BYTES):
         raise TokenError(f"007 payload inflates to more than {MAX_PAYLOAD_BYTES} bytes")
     if not inflater.eof:
         raise TokenError("007 payload is a truncated zlib stream")
@@ -76,8 +129,95 @@ def _inflate(data: bytes) -> bytes:
     return out
 
 
+# --------------------------------------------------------------------------- 007
+
+
 def _decode_007(token: str) -> Token:
     payload = _inflate(_b64(token[3:], "007 body"))
+    try:
+        return _fast_007(payload)
+    except _FAST_FAILURES:
+        return _checked_007(payload)
+
+
+def _fast_007(buf: bytes) -> Token:
+    (size,) = _U16(buf, 0)
+    pos = 2 + size
+    signature = buf[2:pos]
+    signed_start = pos
+    (size,) = _U16(buf, pos)
+    pos += 2
+    app_id = buf[pos : pos + size].decode()
+    pos += size
+    issue_ts, lifetime, salt, count = _HEAD_007(buf, pos)
+    pos += 14
+    expiry = issue_ts + lifetime
+    services: list[Service] = []
+    unknown: int | None = None
+    for _ in range(count):
+        stype, npriv = _HEAD_SERVICE(buf, pos)
+        spec = SERVICES_007.get(stype)
+        if spec is None:
+            unknown = stype
+            pos += 2
+            break
+        name, names = spec
+        pos += 4
+        end = pos + 6 * npriv
+        privileges = [
+            # 007 values are seconds after issue; 0 = no own limit (the token's expiry).
+            _new(Privilege, (key, names.get(key) or f"unknown_{key}", value, issue_ts + value if 0 < value < lifetime else expiry))
+            for key, value in _PAIRS(buf[pos:end])
+        ]
+        pos = end
+        if npriv > 1:
+            privileges.sort()  # by id, as the checked parser; ~0.1 µs on an already sorted map
+        channel = uid = user_id = None
+        extra: Any = NO_EXTRA
+        if stype == 1 or stype == 3 or stype == 6:  # RTC, Streaming, FCDN: channel + uid/account
+            (size,) = _U16(buf, pos)
+            pos += 2
+            channel = buf[pos : pos + size].decode()
+            pos += size
+            (size,) = _U16(buf, pos)
+            pos += 2
+            uid = buf[pos : pos + size].decode()
+            pos += size
+        elif stype == 2 or stype == 5 or stype == 8:  # RTM, Chat, RTM2: user id
+            (size,) = _U16(buf, pos)
+            pos += 2
+            user_id = buf[pos : pos + size].decode()
+            pos += size
+            if stype == 8:
+                if pos > len(buf):
+                    raise _GiveUp
+                r = Reader(buf, pos)
+                extra = {"permissions": _rtm2_permissions(r, "service RTM2")}
+                pos = r.pos
+        elif stype == 7:  # APaaS
+            (size,) = _U16(buf, pos)
+            pos += 2
+            room = buf[pos : pos + size].decode()
+            pos += size
+            (size,) = _U16(buf, pos)
+            pos += 2
+            user = buf[pos : pos + size].decode()
+            pos += size
+            (role,) = _I16(buf, pos)
+            pos += 2
+            extra = {"room_uuid": room, "user_uuid": user, "role": role}
+        services.append(_new(Service, (stype, name, tuple(privileges), channel, uid, user_id, extra)))
+    if unknown is None and pos != len(buf):
+        raise _GiveUp  # trailing bytes, or a string that ran past the end
+    token: Token = _new(
+        Token,
+        ("007", app_id, salt, tuple(services), signature, buf[signed_start:], issue_ts, lifetime, None, None, None, unknown),
+    )
+    return token
+
+
+
+def _checked_007(payload: bytes) -> Token:
     r = Reader(payload)
     signature = r.raw_string("signature")
     signed_start = r.pos
@@ -143,7 +283,13 @@ def _service_007(
         user_id = r.string(f"{where} user_id")
         extra["permissions"] = _rtm2_permissions(r, where)
     return Service(
-        type=stype, name=name, privileges=privileges, channel=channel, uid=uid, user_id=user_id, extra=extra
+        type=stype,
+        name=name,
+        privileges=privileges,
+        channel=channel,
+        uid=uid,
+        user_id=user_id,
+        extra=extra or NO_EXTRA,
     )
 
 
@@ -159,11 +305,52 @@ def _rtm2_permissions(r: Reader, where: str) -> dict[int, dict[int, list[str]]]:
     return tree
 
 
+# --------------------------------------------------------------------------- 006
+
+
 def _decode_006(token: str) -> Token:
     app_id = token[3 : 3 + APP_ID_LENGTH]
     if len(app_id) != APP_ID_LENGTH:
         raise TokenError(f"006 token too short: {len(token)} characters, the app id alone needs 35")
     content = _b64(token[3 + APP_ID_LENGTH :], "006 body")
+    try:
+        return _fast_006(app_id, content)
+    except _FAST_FAILURES:
+        return _checked_006(app_id, content)
+
+
+def _fast_006(app_id: str, content: bytes) -> Token:
+    (size,) = _U16(content, 0)
+    pos = 2 + size
+    signature = content[2:pos]
+    crc_channel, crc_uid, size = _HEAD_006(content, pos)
+    pos += 10
+    if pos + size != len(content):
+        raise _GiveUp  # trailing bytes or a short message
+    message = content[pos:]
+    salt, ts, count = _HEAD_006(message, 0)
+    end = 10 + 6 * count
+    if end != len(message):
+        raise _GiveUp
+    expiry = ts or None
+    privileges = [
+        # 006 values are absolute unix times; 0 = never on its own, bounded by ts.
+        _new(
+            Privilege,
+            (key, PRIVILEGES_006.get(key) or f"unknown_{key}", value, (value if value < ts else ts) if value and ts else value or expiry),
+        )
+        for key, value in _PAIRS(message[10:end])
+    ]
+    if count > 1:
+        privileges.sort()
+    service = _new(Service, (0, "ACCESS_TOKEN", tuple(privileges), None, None, None, NO_EXTRA))
+    token: Token = _new(
+        Token, ("006", app_id, salt, (service,), signature, message, None, None, ts, crc_channel, crc_uid, None)
+    )
+    return token
+
+
+def _checked_006(app_id: str, content: bytes) -> Token:
     r = Reader(content)
     signature = r.raw_string("signature")
     crc_channel = r.u32("crc_channel_name")
@@ -198,17 +385,40 @@ def _decode_006(token: str) -> Token:
     )
 
 
+# --------------------------------------------------------------------------- signatures
+
+
+_SHA256 = hashlib.sha256
+_BLOCK = 64
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def hmac_sha256(key: bytes, msg: bytes) -> bytes:
+    """HMAC-SHA256 (RFC 2104), the same bytes as ``hmac.digest(key, msg, "sha256")``.
+
+    Written out because it is about 1.7x faster here: with OpenSSL 3,
+    ``hmac.digest`` looks the algorithm up on every call, and 007 verification
+    chains three HMACs per token. ``hmac.compare_digest`` still does the
+    comparing; tests check this against the ``hmac`` module.
+    """
+    if len(key) > _BLOCK:
+        key = _SHA256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    return _SHA256(key.translate(_OPAD) + _SHA256(key.translate(_IPAD) + msg).digest()).digest()
+
+
 def signature_007(certificate: str, issue_ts: int, salt: int, signed: bytes) -> bytes:
     """The 007 signing chain: HMAC(u32 issue_ts, cert) -> HMAC(u32 salt, .) -> HMAC(., signing info)."""
-    k1 = hmac.new(pack_u32(issue_ts), certificate.encode("utf-8"), hashlib.sha256).digest()
-    k2 = hmac.new(pack_u32(salt), k1, hashlib.sha256).digest()
-    return hmac.new(k2, signed, hashlib.sha256).digest()
+    k1 = hmac_sha256(pack_u32(issue_ts), certificate.encode("utf-8"))
+    k2 = hmac_sha256(pack_u32(salt), k1)
+    return hmac_sha256(k2, signed)
 
 
 def signature_006(certificate: str, app_id: str, channel: str, uid: int | str, message: bytes) -> bytes:
     """HMAC-SHA256(cert, app_id || channel || uid string || packed message)."""
     msg = app_id.encode("utf-8") + channel.encode("utf-8") + uid_string(uid).encode("utf-8") + message
-    return hmac.new(certificate.encode("utf-8"), msg, hashlib.sha256).digest()
+    return hmac_sha256(certificate.encode("utf-8"), msg)
 
 
 def verify(

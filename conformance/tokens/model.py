@@ -3,16 +3,26 @@
 Times are kept as the integers the token stores (cheap to decode) and exposed
 as absolute UTC datetimes through properties. "No limit" is explicit: an
 expiry of ``None`` means *never*, it is never turned into 1970.
+
+The records are ``NamedTuple`` s rather than frozen dataclasses on purpose: a
+load run decodes every token it receives, and a frozen dataclass pays one
+``object.__setattr__`` call per field (about 0.75 µs per Privilege, more than
+the whole byte parsing of a token), while a tuple is built in one C call.
+They are just as immutable; use ``._replace()`` to derive a modified copy.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 Version = Literal["006", "007"]
+
+#: Shared, read-only "no extra fields" value (a NamedTuple default cannot be a fresh dict).
+NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 #: Privilege names of an AccessToken (006); ids 5-12 were removed upstream in 2021.
 PRIVILEGES_006: dict[int, str] = {
@@ -57,8 +67,7 @@ def uid_string(uid: int | str) -> str:
     return uid
 
 
-@dataclass(frozen=True, slots=True)
-class Privilege:
+class Privilege(NamedTuple):
     """One privilege of a service.
 
     ``value`` is what the token stores: an absolute unix time in 006, seconds
@@ -82,8 +91,7 @@ class Privilege:
         return self.value != 0
 
 
-@dataclass(frozen=True, slots=True)
-class Service:
+class Service(NamedTuple):
     """One service of a 007 token, or the single privilege set of a 006 token (type 0)."""
 
     type: int
@@ -92,7 +100,8 @@ class Service:
     channel: str | None = None
     uid: str | None = None
     user_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Type-specific fields: APaaS room_uuid / user_uuid / role, RTM2 permissions.
+    extra: Mapping[str, Any] = NO_EXTRA
 
     @property
     def privilege_names(self) -> frozenset[str]:
@@ -105,8 +114,7 @@ class Service:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """A decoded 006 or 007 token.
 
     ``signed`` holds the exact bytes the signature covers (007: the signing

@@ -1,0 +1,1 @@
+"""The project's tests; a package so that test modules can share small helpers by relative import."""
