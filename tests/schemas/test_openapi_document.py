@@ -1,0 +1,237 @@
+"""The OpenAPI 3.1 description: a valid document, self-contained in memory, and derived per profile."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+
+from conformance import schemas
+from conformance.profiles import ProfileError, bundled_names, load_profile
+
+DEFAULT_OPERATIONS = {
+    ("get", "/rtc/{channel}/{role}/uid/{uid}/"),
+    ("get", "/rtc/{channel}/{role}/userAccount/{account}/"),
+    ("get", "/rtm/{uid}/"),
+    ("get", "/rte/{channel}/{role}/uid/{uid}/"),
+    ("get", "/ping"),
+    ("post", "/getToken"),
+}
+#: operationId -> the schema of its 200 body.
+SUCCESS_SCHEMA = {
+    "getRtcTokenForUid": "rtc-token",
+    "getRtcTokenForAccount": "rtc-token",
+    "getRtmToken": "rtm-token",
+    "getRteToken": "rte-token",
+    "ping": "ping",
+    "postGetToken": "get-token",
+}
+
+
+def operations(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(method, path): op for path, item in doc["paths"].items() for method, op in item.items()}
+
+
+def _pointer(doc: dict[str, Any], ref: str) -> dict[str, Any]:
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return node
+
+
+def all_refs(node: object) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for v in node.values() for r in all_refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in all_refs(v)]
+    return []
+
+
+@pytest.fixture(params=[None, *bundled_names()])
+def doc(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return schemas.openapi(request.param)
+
+
+def test_document_is_valid_openapi_3_1(doc: dict[str, Any]) -> None:
+    assert doc["openapi"].startswith("3.1.")
+    loaded = schemathesis.openapi.from_dict(doc)
+    loaded.validate()  # raises on a document that breaks the OpenAPI 3.1 meta-schema
+    labels = {op.ok().label for op in loaded.get_all_operations()}
+    assert labels == {f"{m.upper()} {p}" for m, p in operations(doc)}
+
+
+def test_on_disk_file_loads_with_its_relative_references() -> None:
+    """`st run schemas/openapi.json` must work: the file points at the schema files beside it."""
+    path = schemas.schema_path("openapi")
+    loaded = schemathesis.openapi.from_path(str(path))
+    loaded.validate()
+    on_disk = json.loads(path.read_text(encoding="utf-8"))
+    external = {r for r in all_refs(on_disk) if not r.startswith("#")}
+    assert external == {f"{n}.json" for n in schemas.names()}
+    assert all((Path(path).parent / r).is_file() for r in external)
+
+
+def test_in_memory_document_is_self_contained(doc: dict[str, Any]) -> None:
+    refs = all_refs(doc)
+    assert refs and all(r.startswith("#/") for r in refs)
+    for ref in refs:
+        _pointer(doc, ref)  # KeyError if dangling
+    inlined = doc["components"]["schemas"]["RtcTokenResponse"]
+    expected = schemas.load_schema("rtc-token")
+    del expected["$schema"], expected["$id"]
+    assert inlined == expected
+
+
+def test_every_path_placeholder_is_a_declared_path_parameter(doc: dict[str, Any]) -> None:
+    for (method, path), op in operations(doc).items():
+        params = [_pointer(doc, p["$ref"]) if "$ref" in p else p for p in op.get("parameters", [])]
+        declared = {p["name"] for p in params if p["in"] == "path"}
+        assert set(re.findall(r"{(\w+)}", path)) == declared, f"{method} {path}"
+        assert all(p["required"] for p in params if p["in"] == "path")
+
+
+def test_responses_reference_the_bundled_schemas() -> None:
+    doc = json.loads(schemas.schema_path("openapi").read_text(encoding="utf-8"))
+    components = doc["components"]["schemas"]
+    for op in operations(doc).values():
+        ok = op["responses"]["200"]["content"]["application/json"]["schema"]
+        assert components[ok["$ref"].rsplit("/", 1)[-1]] == {"$ref": f"{SUCCESS_SCHEMA[op['operationId']]}.json"}
+        if op["operationId"] != "ping":
+            error = _pointer(doc, op["responses"]["4XX"]["$ref"])["content"]["application/json"]["schema"]
+            assert components[error["$ref"].rsplit("/", 1)[-1]] == {"$ref": "error.json"}
+
+
+def test_default_document_describes_the_default_profile() -> None:
+    plain = schemas.openapi()
+    assert set(operations(plain)) == DEFAULT_OPERATIONS
+    derived = schemas.openapi(load_profile("agora-token-service"))
+    assert derived["paths"] == plain["paths"]
+    assert derived["components"] == plain["components"]
+
+
+def test_parameter_schemas_are_tight() -> None:
+    """The bounds the strict reference server enforces, so positive generation stays inside them."""
+    components = schemas.openapi()["components"]["schemas"]
+    assert {"type": "integer", "minimum": 0, "maximum": 4294967295}.items() <= components["Uid"].items()
+    assert components["RteUid"]["minimum"] == 1
+    assert {"type": "integer", "minimum": 1, "maximum": 86400}.items() <= components["Expiry"].items()
+    assert components["Channel"]["minLength"] == 1 and components["Channel"]["maxLength"] == 64
+    assert components["Account"]["maxLength"] * 4 <= 255
+    assert components["Role"]["enum"] == ["publisher", "subscriber"]
+    expiry = schemas.openapi()["components"]["parameters"]["expiry"]
+    assert expiry["in"] == "query" and expiry["required"] is False
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("my-channel", True), ("Room #1 (test)", True), ("a" * 64, True), ("%", False), ("100%!", True),
+        ("%zz", True), ("%2F", False), ("%41", False), ("a%4", False), (".", False), ("..", False), ("...", False),
+        ("a.b", True), (".x", True), ("a/b", False), ("é", False), ("a\n", False), ("", False), ("{x}", True),
+    ],
+)
+def test_channel_pattern(value: str, ok: bool) -> None:
+    channel = schemas.openapi()["components"]["schemas"]["Channel"]
+    assert _matches(channel, value) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("alice", True), ("Zoë 🎧", True), ("0", True), ("%zz", True), ("%2F", False), ("%C3%A9", False),
+        ("a/b", False), (".", False), ("..", False), (".a", True), ("a\x00b", False), ("tab\there", False),
+        ("\x85", False), ("🎧" * 63, True), ("🎧" * 64, False), ("", False),
+    ],
+)
+def test_account_pattern(value: str, ok: bool) -> None:
+    account = schemas.openapi()["components"]["schemas"]["Account"]
+    assert _matches(account, value) is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("0", True), ("7", True), ("4294967295", True), ("4294967296", False), ("1000000000", True),
+     ("3999999999", True), ("4294967290", True), ("4300000000", False), ("007", False), ("-1", False),
+     ("1.5", False), ("", False), ("99999999999", False)],
+)
+def test_uid_string_pattern_is_exactly_0_to_2_32_minus_1(value: str, ok: bool) -> None:
+    uid = schemas.openapi()["components"]["schemas"]["UidString"]
+    assert _matches(uid, value) is ok
+
+
+def _matches(schema: dict[str, Any], value: str) -> bool:
+    """Length and pattern as an ECMA engine reads them (Python's '$' would also match before a final line feed)."""
+    if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
+        return False
+    return re.search(schema["pattern"], value) is not None and not value.endswith("\n")
+
+
+# --- per profile --------------------------------------------------------------------------------------
+
+
+def test_node_profile_roles_and_routes() -> None:
+    doc = schemas.openapi(load_profile("agora-node-tokenserver"))
+    assert doc["components"]["schemas"]["Role"]["enum"] == ["publisher", "audience"]
+    assert set(operations(doc)) == DEFAULT_OPERATIONS - {("post", "/getToken")}
+    assert doc["info"]["x-conformance-profile"] == "agora-node-tokenserver"
+
+
+def test_profile_by_name_equals_profile_object() -> None:
+    assert schemas.openapi("agora-node-tokenserver") == schemas.openapi(load_profile("agora-node-tokenserver"))
+
+
+def test_openapi_returns_independent_copies() -> None:
+    first = schemas.openapi()
+    first["paths"].clear()
+    first["components"]["schemas"]["RtcTokenResponse"]["required"].append("x")
+    second = schemas.openapi()
+    assert set(operations(second)) == DEFAULT_OPERATIONS
+    assert second["components"]["schemas"]["RtcTokenResponse"]["required"] == ["rtcToken"]
+
+
+def _custom_profile(tmp_path: Path, **changes: Any) -> Path:
+    bundled = resources.files("conformance.profiles").joinpath("agora-token-service.json")
+    data = json.loads(bundled.read_text(encoding="utf-8"))
+    data.update(changes)
+    path = tmp_path / "custom.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_custom_profile_routes_roles_and_expiry_name(tmp_path: Path) -> None:
+    path = _custom_profile(
+        tmp_path,
+        roles={"publisher": "host", "subscriber": "host"},
+        token_types=["uid"],
+        routes={"rtc": "/api/v2/token/{tokentype}/{channel}/{uid}/{role}", "ping": "/healthz"},
+        expiry_param="ttl",
+    )
+    doc = schemas.openapi(str(path))
+    assert set(operations(doc)) == {("get", "/api/v2/token/uid/{channel}/{uid}/{role}"), ("get", "/healthz")}
+    assert doc["components"]["schemas"]["Role"]["enum"] == ["host"]
+    assert doc["components"]["parameters"]["expiry"]["name"] == "ttl"
+    schemathesis.openapi.from_dict(doc).validate()
+
+
+def test_custom_profile_with_a_template_that_drops_a_parameter_is_refused(tmp_path: Path) -> None:
+    path = _custom_profile(tmp_path, routes={"rtc": "/rtc/{channel}/{tokentype}/{uid}/"})
+    with pytest.raises(ProfileError, match="placeholders"):
+        schemas.openapi(str(path))
+
+
+def test_custom_profile_with_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
+    path = _custom_profile(tmp_path, routes={"rtc": "/rtc/{channel}/{role}/{tokentype}/{uid}/{region}/"})
+    with pytest.raises(ProfileError, match="region"):
+        schemas.openapi(str(path))
+
+
+def test_custom_profile_whose_routes_collide_is_refused(tmp_path: Path) -> None:
+    path = _custom_profile(tmp_path, routes={"rtc": "/rtc/{channel}/{role}/{uid}/"})
+    with pytest.raises(ProfileError, match="same route"):
+        schemas.openapi(str(path))
