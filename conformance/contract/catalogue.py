@@ -161,7 +161,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "No 4xx or 5xx response carries a token.",
       "A client that ignores the status would join with a token issued for a request the server rejected."),
     R("SEC-4", "SEC", MUST, "Exactly what was asked",
-      "An RTC token carries one RTC service (006: only RTC privileges) and no privilege beyond those of the role asked.",
+      "An RTC token carries exactly one RTC service (006: only RTC privilege ids 1-4) and no privilege outside join channel and publish audio, video and data.",
       "Extra services or privileges (RTM login, admin) grant what nobody requested."),
     # --- Property-based --------------------------------------------------
     R("PROP-1", "PROP", MUST, "Generated valid requests",

@@ -1,0 +1,484 @@
+"""The pytest plugin (entry point ``pytest11``): options, fixtures, case items, verdict and reports.
+
+It is loaded by every pytest run in an environment where token-conformance is
+installed, so it stays inert until conformance cases are collected, and it
+imports neither locust nor gevent. Options resolve command line > ini > environment.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import json
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .cases import requirement_of
+from .client import TokenServerClient
+from .contract import REQUIREMENTS, Level, by_id
+from .profiles import ProfileError, load_profile
+from .redact import Redactor
+from .report import CaseRecord, report_document, summarize, terminal_table, write_html, write_json
+from .target import RunSettings, Target
+
+CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
+_REQ_INDEX = {r.id: r for r in REQUIREMENTS}
+
+# (option, ini/dest name, environment variable, help, kind)
+_OPTIONS: list[tuple[str, str, str | None, str, str]] = [
+    ("--token-server-url", "token_server_url", "TOKEN_SERVER_URL",
+     "base URL of the token server to judge; without it the embedded reference server is started", "str"),
+    ("--token-profile", "token_profile", "TOKEN_PROFILE",
+     "server profile: a bundled name (agora-token-service, agora-node-tokenserver) or a profile JSON file", "str"),
+    ("--token-app-id", "token_app_id", "TOKEN_APP_ID", "the app id every token must carry", "str"),
+    ("--token-strict", "token_strict", "TOKEN_STRICT", "SHOULD failures also make the run non-conforming", "bool"),
+    ("--token-timeout", "token_timeout", "TOKEN_TIMEOUT", "overall deadline per request in seconds (default 10)", "float"),
+    ("--token-max-skew", "token_max_skew", "TOKEN_MAX_SKEW",
+     "allowed clock difference between server and harness in seconds (default 5)", "float"),
+    ("--token-app-certificate-file", "token_app_certificate_file", None,
+     f"file holding the app certificate (else ${CERTIFICATE_ENV}); never pass it on the command line", "str"),
+    ("--token-report-dir", "token_report_dir", "TOKEN_REPORT_DIR",
+     "write conformance.json and conformance.html there", "str"),
+    ("--token-deviations", "token_deviations", "TOKEN_DEVIATIONS",
+     "JSON file {case id: reason} of known deviations: their failures become expected failures", "str"),
+    ("--token-case", "token_case", "TOKEN_CASE",
+     "run only these cases: comma-separated ids, globs (INPUT-*) or section prefixes (EXPIRY)", "str"),
+    ("--token-renew-expiry", "token_renew_expiry", None, "lifetime asked for in the renewal case (default 8 s)", "int"),
+    ("--token-renew-margin", "token_renew_margin", None,
+     "renew this many seconds before expiry in the renewal case (default 3 s)", "float"),
+    ("--token-prop-examples", "token_prop_examples", None,
+     "examples per operation in the property-based case (default 25)", "int"),
+    ("--token-insecure", "token_insecure", None, "accept a TLS certificate that does not verify", "bool"),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("token-conformance", "Agora token server conformance")
+    for opt, dest, env, help_text, kind in _OPTIONS:
+        env_note = f" [env {env}]" if env else ""
+        if kind == "bool":
+            group.addoption(opt, dest=dest, action="store_true", default=None, help=help_text + env_note)
+            parser.addini(dest, help_text, type="bool", default=None)
+        else:
+            group.addoption(opt, dest=dest, default=None, help=help_text + env_note)
+            parser.addini(dest, help_text, default=None)
+
+
+def _option(config: pytest.Config, dest: str, kind: str) -> Any:
+    """Command line > ini > environment > None."""
+    value = config.getoption(dest, default=None)
+    if value is None:
+        ini = config.getini(dest)
+        value = ini if ini not in (None, "", []) else None
+    env = next((e for o, d, e, _h, _k in _OPTIONS if d == dest), None)
+    if value is None and env:
+        value = os.environ.get(env) or None
+    if value is None:
+        return None
+    try:
+        if kind == "bool":
+            return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+        if kind == "float":
+            return float(value)
+        if kind == "int":
+            return int(value)
+    except ValueError:
+        raise pytest.UsageError(f"{dest.replace('_', '-')}: {value!r} is not a valid {kind}") from None
+    return str(value)
+
+
+@dataclass
+class _State:
+    """Per-process state of a conformance run."""
+
+    settings: RunSettings | None = None
+    target: Target | None = None
+    redactor: Redactor = field(default_factory=Redactor)
+    embedded: Any = None
+    active: bool = False
+    abort_reason: str | None = None
+    records: dict[str, CaseRecord] = field(default_factory=dict)
+    executor: ThreadPoolExecutor | None = None
+    futures: dict[str, Future[Any]] = field(default_factory=dict)
+    deviations: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    summary: Any = None
+    final_records: list[CaseRecord] = field(default_factory=list)
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def _state(config: pytest.Config) -> _State:
+    return config.stash[_STATE]
+
+
+#: pytest_runtest_logreport receives no config; the process's config is kept here.
+_CONFIG: dict[str, pytest.Config] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STATE] = _State()
+    _CONFIG["config"] = config
+    for level in Level:
+        config.addinivalue_line("markers", f"{level.value.lower()}: a conformance case at level {level.value}")
+    config.addinivalue_line("markers", "requirement(id): the contract requirement a conformance case checks")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+# --- collection --------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> list[pytest.Item] | None:
+    req = requirement_of(obj)
+    if req is None or not inspect.isfunction(obj):
+        return None
+    # originalname too: pytest 9 builds the node id from it (the object comes from callobj).
+    item = pytest.Function.from_parent(collector, name=req.id, callobj=obj, originalname=req.id)
+    item.add_marker(getattr(pytest.mark, req.level.value.lower()))
+    item.add_marker(pytest.mark.requirement(req.id))
+    return [item]
+
+
+def _selected(case_id: str, patterns: list[str]) -> bool:
+    section = case_id.rsplit("-", 1)[0]
+    return any(case_id == p or fnmatch.fnmatchcase(case_id, p) or section == p for p in patterns)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    cases = [i for i in items if i.name in _REQ_INDEX and i.get_closest_marker("requirement")]
+    if not cases:
+        return
+    state = _state(config)
+    state.active = True
+    pattern = _option(config, "token_case", "str")
+    if pattern:
+        patterns = [p.strip().upper() for p in pattern.split(",") if p.strip()]
+        deselected = [i for i in cases if not _selected(i.name, patterns)]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [i for i in items if i not in deselected]
+            cases = [i for i in cases if i not in deselected]
+    settings = _settings(config)
+    state.deviations = _deviations(config)
+    for item in cases:
+        req = by_id(item.name)
+        missing = [n for n in req.needs if not settings.profile.has(n)]
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=f"profile {settings.profile.name!r} has no {', '.join(missing)} route"))
+        reason = state.deviations.get(item.name)
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=f"known deviation: {reason}", strict=False))
+        state.records[item.name] = CaseRecord.for_requirement(req)
+
+
+def _deviations(config: pytest.Config) -> dict[str, str]:
+    path = _option(config, "token_deviations", "str")
+    if not path:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise pytest.UsageError(f"cannot read the deviations file {path!r}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise pytest.UsageError(f"the deviations file {path!r} is not JSON: {exc}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise pytest.UsageError(f"the deviations file {path!r} must be a JSON object {{case id: reason}}")
+    unknown = sorted(set(data) - set(_REQ_INDEX))
+    if unknown:
+        raise pytest.UsageError(f"the deviations file {path!r} names unknown cases: {', '.join(unknown)}")
+    return {str(k): v for k, v in data.items()}
+
+
+def _read_certificate(config: pytest.Config) -> str | None:
+    path = _option(config, "token_app_certificate_file", "str")
+    if path:
+        try:
+            value = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise pytest.UsageError(f"cannot read the certificate file {path!r}: {exc.strerror}") from None
+        return value or None
+    return os.environ.get(CERTIFICATE_ENV, "").strip() or None
+
+
+def _settings(config: pytest.Config) -> RunSettings:
+    state = _state(config)
+    if state.settings is not None:
+        return state.settings
+    try:
+        profile = load_profile(_option(config, "token_profile", "str"))
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    url = _option(config, "token_server_url", "str")
+    certificate = _read_certificate(config)
+    app_id = _option(config, "token_app_id", "str")
+    embedded = False
+    if url:
+        url = url.rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise pytest.UsageError(f"--token-server-url must be an http:// or https:// URL, not {url!r}")
+    values: dict[str, Any] = {}
+    for dest, key, kind in [
+        ("token_timeout", "timeout", "float"), ("token_max_skew", "max_skew", "float"),
+        ("token_renew_expiry", "renew_expiry", "int"), ("token_renew_margin", "renew_margin", "float"),
+        ("token_prop_examples", "prop_examples", "int"),
+    ]:
+        v = _option(config, dest, kind)
+        if v is not None:
+            if v <= 0:
+                raise pytest.UsageError(f"--{dest.replace('_', '-')} must be positive, not {v}")
+            values[key] = v
+    if not url:
+        url, app_id, certificate = _start_embedded(state)
+        embedded = True
+    state.redactor.add(certificate)
+    state.settings = RunSettings(
+        url=url, profile=profile, app_id=app_id, certificate=certificate,
+        strict=bool(_option(config, "token_strict", "bool")), embedded=embedded, **values,
+    )
+    if state.settings.renew_margin >= state.settings.renew_expiry:
+        raise pytest.UsageError("--token-renew-margin must be smaller than --token-renew-expiry")
+    return state.settings
+
+
+def _start_embedded(state: _State) -> tuple[str, str, str]:
+    """No URL given: judge the reference server, started here on a free loopback port."""
+    from .reference.server import ReferenceServer
+
+    server = ReferenceServer()
+    server.start()
+    state.embedded = server
+    return server.url, server.settings.app_id, server.settings.certificate
+
+
+# --- running -----------------------------------------------------------------
+
+
+def _target(config: pytest.Config) -> Target:
+    state = _state(config)
+    if state.target is None:
+        settings = _settings(config)
+        client = TokenServerClient(
+            settings.url, timeout=settings.timeout, verify_tls=not _option(config, "token_insecure", "bool"),
+        )
+        state.target = Target(settings, client)
+    return state.target
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: pytest.Session) -> bool | None:
+    state = _state(session.config)
+    if not state.active or session.testsfailed or session.config.option.collectonly:
+        return None
+    _preflight(session)
+    if state.abort_reason:
+        return True
+    if not _is_worker(session.config) and _has_xdist_controller(session):
+        return None  # under xdist the controller only aggregates; workers run the cases
+    target = _target(session.config)
+    prefetching = [(i.name, f) for i in session.items if (f := getattr(getattr(i, "obj", None), "__prefetch__", None))]
+    if prefetching:
+        state.executor = ThreadPoolExecutor(max_workers=len(prefetching), thread_name_prefix="prefetch")
+        for name, fn in prefetching:
+            state.futures[name] = state.executor.submit(fn, target)
+    return None
+
+
+def _has_xdist_controller(session: pytest.Session) -> bool:
+    return session.config.pluginmanager.hasplugin("dsession")
+
+
+def _preflight(session: pytest.Session) -> None:
+    """One valid request before any case: a target that does not answer ends the run at once (exit 2)."""
+    state = _state(session.config)
+    target = _target(session.config)
+    ex = target.client.get(target.rtc_path())
+    if ex.error:
+        state.abort_reason = state.redactor.redact(f"the target does not answer: {ex.error}")
+        session.config.get_terminal_writer().line(f"token-conformance: {state.abort_reason}", red=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def token_target(request: pytest.FixtureRequest) -> Target:
+    """The server under judgement: settings, profile, bounded client and fetch helpers."""
+    return _target(request.config)
+
+
+@pytest.fixture(scope="session")
+def token_server_url(token_target: Target) -> str:
+    return token_target.settings.url
+
+
+@pytest.fixture(scope="session")
+def token_client(token_target: Target) -> TokenServerClient:
+    """The bounded httpx-based client (deadline, size cap, same-host redirects only)."""
+    return token_target.client
+
+
+@pytest.fixture(scope="session")
+def token_profile(token_target: Target) -> Any:
+    return token_target.profile
+
+
+@pytest.fixture(scope="session")
+def token_decoder() -> Any:
+    """``conformance.tokens.decode``: str -> Token, raising TokenError."""
+    from .tokens import decode
+
+    return decode
+
+
+@pytest.fixture
+def prefetched(request: pytest.FixtureRequest) -> Any:
+    """The result of this case's background prefetch (started when the run began)."""
+    state = _state(request.config)
+    future = state.futures.get(request.node.name)
+    if future is None:
+        fn = getattr(request.node.obj, "__prefetch__", None)
+        if fn is None:
+            raise RuntimeError(f"{request.node.name} has no prefetch")
+        return fn(_target(request.config))
+    return future.result(timeout=120)
+
+
+# --- outcomes ----------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if item.name not in _REQ_INDEX or not item.get_closest_marker("requirement"):
+        return
+    state = _state(item.config)
+    req = by_id(item.name)
+    report.user_properties.append(("requirement", req.id))
+    report.user_properties.append(("level", req.level.value))
+    if report.failed and call.excinfo is not None:
+        from .verdict import CaseFailure
+
+        exc = call.excinfo.value
+        if isinstance(exc, CaseFailure):
+            body = exc.render()
+        else:
+            body = f"{call.excinfo.typename}: {exc}\n" + str(report.longrepr)
+        text = f"{req.id} [{req.level.value}] {req.title}\n  Requirement: {req.sentence}\n{body}"
+        report.longrepr = state.redactor.redact(text)
+    elif report.longrepr is not None and state.redactor:
+        report.longrepr = state.redactor.redact(str(report.longrepr))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    name = report.nodeid.rsplit("::", 1)[-1]
+    if name not in _REQ_INDEX:
+        return
+    # Records live on the controller (or the only process); xdist replays worker reports here.
+    config = _CONFIG.get("config")
+    if config is None:
+        return
+    state = _state(config)
+    rec = state.records.get(name)
+    if rec is None:
+        rec = state.records[name] = CaseRecord.for_requirement(by_id(name))
+    rec.duration_s += report.duration
+    xfail = hasattr(report, "wasxfail")
+    if report.when == "call":
+        if xfail:
+            rec.outcome = "xfailed" if report.skipped else "xpassed"
+            rec.message = report.wasxfail
+        elif report.passed:
+            rec.outcome = "passed"
+        elif report.failed:
+            rec.outcome = "failed"
+        else:
+            rec.outcome = "skipped"
+    elif report.when == "setup":
+        if report.skipped:
+            rec.outcome = "xfailed" if xfail else "skipped"
+            rec.message = report.wasxfail if xfail else _skip_reason(report)
+        elif report.failed:
+            rec.outcome = "error"
+    elif report.when == "teardown" and report.failed and rec.outcome == "passed":
+        rec.outcome = "error"
+    if report.failed and report.longrepr is not None:
+        rec.message = state.redactor.redact(str(report.longrepr))
+    if report.when == "call" and state.target is not None and state.target.client.down and not state.abort_reason:
+        state.abort_reason = state.redactor.redact(f"the target stopped answering: {state.target.client.down}")
+
+
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    state = _state(item.config)
+    if state.abort_reason and item.name in _REQ_INDEX:
+        item.session.shouldstop = state.abort_reason
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    lr = report.longrepr
+    if isinstance(lr, tuple) and len(lr) == 3:
+        return str(lr[2]).removeprefix("Skipped: ")
+    return str(lr or "")
+
+
+def _finish(config: pytest.Config) -> tuple[Any, list[CaseRecord]] | None:
+    state = _state(config)
+    if not state.active or _is_worker(config) or config.option.collectonly:
+        return None
+    order = {r.id: n for n, r in enumerate(REQUIREMENTS)}
+    records = sorted(state.records.values(), key=lambda r: order.get(r.id, 0))
+    settings = state.settings
+    summary = summarize(records, strict=bool(settings and settings.strict), abort_reason=state.abort_reason)
+    return summary, records
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = _state(session.config)
+    done = _finish(session.config)
+    if done is not None:
+        summary, records = done
+        summary.extra["elapsed_s"] = round(time.monotonic() - state.started, 3)
+        report_dir = _option(session.config, "token_report_dir", "str")
+        if report_dir and state.settings is not None:
+            out = Path(report_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            target = "embedded reference server " + state.settings.url if state.settings.embedded else state.settings.url
+            doc = report_document(target, state.settings.profile.as_dict(), summary, records)
+            write_json(out / "conformance.json", doc)
+            write_html(out / "conformance.html", doc)
+        # Exit code of a conformance run: the verdict, unless something outside the suite failed.
+        other_failures = session.testsfailed - sum(1 for r in records if r.outcome in ("failed", "error"))
+        if other_failures <= 0 and exitstatus in (0, 1, 2):
+            session.exitstatus = summary.exit_code
+        state.summary = summary
+        state.final_records = records
+    if state.executor is not None:
+        state.executor.shutdown(wait=False, cancel_futures=True)
+    if state.target is not None:
+        state.target.client.close()
+    if state.embedded is not None:
+        state.embedded.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = _state(config)
+    summary = state.summary
+    if summary is None:
+        return
+    records = state.final_records
+    terminalreporter.section("token-conformance")
+    target = state.settings.url if state.settings else "?"
+    terminalreporter.line(f"target: {target}  profile: {state.settings.profile.name if state.settings else '?'}")
+    colours = {"conforming": {"green": True}, "not conforming": {"red": True}}
+    for line in terminal_table(summary, records):
+        kw = colours.get(summary.verdict, {"yellow": True}) if line.startswith("verdict:") else {}
+        terminalreporter.line(line, **kw)

@@ -1,0 +1,111 @@
+"""conformance.json, conformance.html and the terminal table, from case records.
+
+Every text has already been redacted by the time it reaches here; the writers
+only format.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from ..contract import SECTIONS, Level
+from .records import CaseRecord, Summary
+
+
+def report_document(target: str, profile: dict[str, Any], summary: Summary, records: list[CaseRecord]) -> dict[str, Any]:
+    return {
+        "target": target,
+        "profile": profile,
+        "summary": summary.as_dict(),
+        "cases": [
+            {
+                "id": r.id,
+                "section": r.section,
+                "title": r.title,
+                "requirement": r.requirement,
+                "level": r.level,
+                "outcome": r.outcome,
+                "message": r.message,
+                "duration_s": round(r.duration_s, 4),
+            }
+            for r in records
+        ],
+    }
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+_COLOURS = {
+    "passed": "#1a7f37", "failed": "#cf222e", "error": "#bc4c00", "skipped": "#6e7781",
+    "xfailed": "#8250df", "xpassed": "#bf8700", "not run": "#6e7781",
+}
+
+
+def write_html(path: Path, document: dict[str, Any]) -> None:
+    """A static, self-contained page: the verdict, a section x level matrix, then every case."""
+    summary = document["summary"]
+    cases = document["cases"]
+    e = html.escape
+    rows = []
+    for key, (name, _intro) in SECTIONS.items():
+        cells = []
+        for level in Level:
+            sel = [c for c in cases if c["section"] == key and c["level"] == level.value]
+            if not sel:
+                cells.append("<td class=empty>&ndash;</td>")
+                continue
+            badges = "".join(
+                f'<a href="#{e(c["id"])}" class=badge style="background:{_COLOURS[c["outcome"]]}" '
+                f'title="{e(c["title"])}: {e(c["outcome"])}">{e(c["id"])}</a>'
+                for c in sel
+            )
+            cells.append(f"<td>{badges}</td>")
+        rows.append(f"<tr><th>{e(key)}<br><small>{e(name)}</small></th>{''.join(cells)}</tr>")
+    details = []
+    for c in cases:
+        msg = f"<pre>{e(c['message'])}</pre>" if c["message"] else ""
+        details.append(
+            f'<section id="{e(c["id"])}"><h3><span class=badge style="background:{_COLOURS[c["outcome"]]}">'
+            f'{e(c["outcome"])}</span> {e(c["id"])} [{e(c["level"])}] {e(c["title"])}</h3>'
+            f"<p>{e(c['requirement'])}</p>{msg}<p class=dur>{c['duration_s']:.3f} s</p></section>"
+        )
+    counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)
+    verdict_colour = {"conforming": "#1a7f37", "not conforming": "#cf222e"}.get(summary["verdict"], "#bc4c00")
+    page = f"""<!doctype html>
+<html lang=en><head><meta charset=utf-8><title>Token server conformance: {e(summary["verdict"])}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem;color:#1f2328}}
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #d0d7de;padding:.4rem;vertical-align:top;text-align:left}}
+.badge{{display:inline-block;color:#fff;padding:.1rem .4rem;margin:.1rem;border-radius:.3rem;font-size:.85rem;text-decoration:none}}
+.empty{{color:#8c959f;text-align:center}}pre{{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap}}
+.verdict{{font-size:1.4rem;color:#fff;background:{verdict_colour};padding:.5rem 1rem;border-radius:.4rem;display:inline-block}}
+.dur{{color:#6e7781;font-size:.8rem}}
+</style></head><body>
+<h1>Token server conformance</h1>
+<p class=verdict>{e(summary["verdict"])} (exit {summary["exit_code"]})</p>
+<p><b>Target:</b> {e(document["target"])} &middot; <b>Profile:</b> {e(document["profile"].get("name", ""))}
+&middot; <b>Strict:</b> {summary["strict"]} &middot; {e(counts)}</p>
+<p>{e(summary["reason"])}</p>
+<h2>Matrix</h2>
+<table><tr><th>section</th>{"".join(f"<th>{lvl.value}</th>" for lvl in Level)}</tr>{"".join(rows)}</table>
+<h2>Cases</h2>{"".join(details)}
+</body></html>
+"""
+    path.write_text(page, encoding="utf-8")
+
+
+def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100) -> list[str]:
+    """Lines for the end of the terminal output: one per case, then the verdict."""
+    lines = [f"{'case':<11} {'level':<6} {'outcome':<8} title"]
+    for r in records:
+        lines.append(f"{r.id:<11} {r.level:<6} {r.outcome:<8} {r.title}"[:width])
+    counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
+    lines.append("")
+    lines.append(f"verdict: {summary.verdict.upper()} (exit {summary.exit_code}){' - ' + summary.reason if summary.reason else ''}")
+    lines.append(f"cases: {counts}{' (strict)' if summary.strict else ''}")
+    return lines

@@ -1,0 +1,140 @@
+"""What several cases share: prerequisites, the bad-input catalogue, leak patterns.
+
+Kept out of the test modules so each module reads as its section of the contract.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from ..client import Exchange
+from ..target import Fetched, Target
+from ..tokens import Token
+
+
+def need_token(f: Fetched, see: str = "ROUTE-1, TOKEN-1") -> Token:
+    """The decoded token, or skip: a case cannot judge what it did not get (the cases in ``see`` do)."""
+    if f.token is None:
+        pytest.skip(f"cannot judge without a decoded token: {f.problem} (judged by {see})")
+    return f.token
+
+
+def require_certificate(target: Target) -> str:
+    cert = target.settings.certificate
+    if not cert:
+        pytest.skip("no app certificate: set TOKEN_SERVER_APP_CERTIFICATE or --token-app-certificate-file")
+    return cert
+
+
+# --- the bad-input catalogue ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BadInput:
+    """One malformed request, the requirement that judges its rejection, and what is acceptable."""
+
+    key: str
+    requirement: str
+    what: str
+    method: str
+    path: Callable[[Target], str]
+    json_body: dict[str, object] | None = None
+    acceptable: tuple[int, ...] = ()  # empty: any 4xx
+    needs: str | None = None
+
+
+def _rtc(channel: str = "conformance", role: str = "publisher", tokentype: str = "uid", uid: str = "0",
+         expiry: str | None = None) -> Callable[[Target], str]:
+    return lambda t: t.rtc_path(channel, role, tokentype, uid, expiry=expiry)
+
+
+def _raw(path: str) -> Callable[[Target], str]:
+    return lambda t: path
+
+
+def _catalogue() -> tuple[BadInput, ...]:
+    items: list[BadInput] = []
+    for role in ("owner", "Publisher", "publisher-x"):
+        items.append(BadInput(f"role={role}", "INPUT-1", f"unknown role {role!r}", "GET", _rtc(role=role)))
+    for tt in ("nonsense", "UID", "account"):
+        items.append(BadInput(f"tokentype={tt}", "INPUT-2", f"unknown token type {tt!r}", "GET", _rtc(tokentype=tt)))
+    for uid in ("abc", "1.5", "0x10", "12abc", "1e3"):
+        items.append(BadInput(f"uid={uid}", "INPUT-3", f"non-numeric uid {uid!r}", "GET", _rtc(uid=uid)))
+    for uid in ("-1", "-4294967295"):
+        items.append(BadInput(f"uid={uid}", "INPUT-4", f"negative uid {uid}", "GET", _rtc(uid=uid)))
+    for uid in ("4294967296", "99999999999", "18446744073709551616"):
+        items.append(BadInput(f"uid={uid}", "INPUT-5", f"uid {uid} above 4294967295", "GET", _rtc(uid=uid)))
+    items.append(BadInput("channel=empty", "INPUT-6", "empty channel name", "GET",
+                          lambda t: t.profile.rtc_path("", "publisher", "uid", "0")))
+    for ch, what in (("c" * 65, "65-byte channel name"), ("chan*nel", "'*' in the channel name"),
+                     ("chännel", "non-ASCII channel name"), ("chan'nel", "quote in the channel name")):
+        items.append(BadInput(f"channel={ch[:12]}", "INPUT-6", what, "GET", _rtc(channel=ch)))
+    for exp in ("abc", "1.5", "1e3", "-5", "12abc"):
+        items.append(BadInput(f"expiry={exp}", "INPUT-7", f"expiry {exp!r}", "GET", _rtc(expiry=exp)))
+    for exp in ("0", "86401", "4294967297"):
+        items.append(BadInput(f"expiry={exp}", "INPUT-8", f"expiry {exp}", "GET", _rtc(expiry=exp)))
+    items.append(BadInput("channel=10KB", "INPUT-9", "10 KB channel segment", "GET", _rtc(channel="a" * 10240),
+                          acceptable=(400, 404, 414, 431)))
+    for path in ("/nope", "/rtc/", "/rtc/conformance/publisher/uid/0/extra/segment/"):
+        items.append(BadInput(f"route={path}", "INPUT-10", f"unknown route {path}", "GET", _raw(path),
+                              acceptable=(404,)))
+    for method in ("POST", "PUT", "DELETE"):
+        items.append(BadInput(f"method={method}", "INPUT-10", f"{method} on the RTC route", method, _rtc(),
+                              acceptable=(404, 405)))
+    for body, what, req in (
+        ({}, "POST /getToken with an empty object", "INPUT-2"),
+        ({"tokenType": "bogus", "channel": "c", "uid": "1"}, "POST /getToken with tokenType 'bogus'", "INPUT-2"),
+        ({"tokenType": "rtc", "role": "publisher", "uid": "1"}, "POST /getToken without a channel", "INPUT-6"),
+    ):
+        items.append(BadInput(f"post={what}", req, what, "POST", lambda t: t.profile.routes["post_get_token"],
+                              json_body=body, needs="post_get_token"))
+    return tuple(items)
+
+
+BAD_INPUTS: tuple[BadInput, ...] = _catalogue()
+_memo: dict[tuple[int, str], Exchange] = {}
+_memo_lock = threading.Lock()
+
+
+def send_bad_input(target: Target, bad: BadInput) -> Exchange:
+    """Send one bad input (once per target and process: several cases judge the same answer)."""
+    key = (id(target), bad.key)
+    with _memo_lock:
+        cached = _memo.get(key)
+    if cached is not None:
+        return cached
+    ex = target.client.request(bad.method, bad.path(target), json_body=bad.json_body)
+    with _memo_lock:
+        _memo[key] = ex
+    return ex
+
+
+def bad_inputs_for(target: Target, requirement: str | None = None) -> list[BadInput]:
+    return [b for b in BAD_INPUTS if (requirement is None or b.requirement == requirement)
+            and (b.needs is None or target.profile.has(b.needs))]
+
+
+# --- what must never appear in a response -------------------------------------
+
+TOKEN_PATTERN = re.compile(r"007eJ[A-Za-z0-9+/=]{16,}|006[0-9a-fA-F]{32}[A-Za-z0-9+/=]{16,}")
+TRACE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (label, re.compile(rx))
+    for label, rx in (
+        ("Python traceback", r"Traceback \(most recent call last\)|File \"[^\"]+\.py\", line \d+"),
+        ("JavaScript stack frame", r"\n\s+at [\w.<>$]+ \(|at Object\.<anonymous>|node_modules/|node:internal"),
+        ("Go panic or goroutine dump", r"goroutine \d+ \[|panic: "),
+        ("Java stack frame", r"\bat [a-z]+\.[\w.$]+\([\w]+\.java:\d+\)|java\.lang\.\w+Exception"),
+        ("JavaScript error name", r"\b(TypeError|RangeError|ReferenceError|SyntaxError): "),
+        ("internal file path", r"(?:/home/|/usr/src/|/usr/lib/|/var/www/|/opt/app|/app/src/|[A-Z]:\\\\)[\w./\\-]+"),
+    )
+)
+
+
+def trace_leaks(text: str) -> list[str]:
+    """Labels of the stack-trace / internal-path patterns found in ``text``."""
+    return [label for label, rx in TRACE_PATTERNS if rx.search(text)]

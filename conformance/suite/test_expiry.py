@@ -1,0 +1,211 @@
+"""Section EXPIRY: lifetimes are the ones asked for, and renewal works as the SDK does it.
+
+Times: 007 stores an issue time and relative lifetimes, so lifetimes are judged
+exactly against the token's own clock; 006 stores absolute times only, so they
+are judged against the harness clock within the allowed skew.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+
+from ..cases import case
+from ..target import Fetched, Target
+from ..tokens import Token
+from ..verdict import Findings
+from ._support import need_token
+
+DAY = 86400
+
+
+@dataclass
+class Timed:
+    """A fetch with the harness clock read just before sending and just after the answer."""
+
+    fetched: Fetched
+    sent: float
+    received: float
+
+
+def timed_fetch(target: Target, **kwargs: object) -> Timed:
+    sent = time.time()
+    fetched = target.fetch_rtc(**kwargs)  # type: ignore[arg-type]
+    return Timed(fetched, sent, time.time())
+
+
+def _lifetimes(tok: Token, timed: Timed) -> list[tuple[str, float | None, float]]:
+    """(what, seconds it is valid after issue or None for never, tolerance) for the token and each RTC privilege."""
+    skew = 0.0
+    if tok.issue_ts is not None:
+        origin = float(tok.issue_ts)
+    else:  # 006: no issue time; judge against the harness clock
+        origin, skew = timed.sent, timed.received - timed.sent
+    out: list[tuple[str, float | None, float]] = []
+    if tok.version == "007":
+        out.append(("token", float(tok.lifetime or 0), 0.0))
+    rtc = tok.rtc
+    for p in rtc.privileges if rtc else ():
+        if tok.version == "006" and p.value == 0:
+            out.append((f"privilege {p.name}", None, 0.0))
+        else:
+            out.append((f"privilege {p.name}", None if p.expires_ts is None else p.expires_ts - origin, skew))
+    return out
+
+
+@case("EXPIRY-1")
+def test_requested_expiry_honoured(token_target: Target) -> None:
+    t = token_target
+    f = Findings()
+    allowed = t.settings.max_skew
+    for expiry in (600, 7200):
+        timed = timed_fetch(t, channel="conformance-expiry", expiry=expiry)
+        tok = need_token(timed.fetched)
+        for what, lifetime, extra in _lifetimes(tok, timed):
+            ok = lifetime is not None and abs(lifetime - expiry) <= allowed + extra
+            shown = "never expires" if lifetime is None else f"{lifetime:.0f} s after issue"
+            f.check(ok, f"?expiry={expiry}: {what}", f"lapses {expiry} s after issue (+/- {allowed:g} s)", shown,
+                    timed.fetched.exchange)
+    f.conclude()
+
+
+@case("EXPIRY-2")
+def test_default_lifetime_bounded(token_target: Target) -> None:
+    timed = timed_fetch(token_target, channel="conformance-default")
+    tok = need_token(timed.fetched)
+    f = Findings()
+    allowed = token_target.settings.max_skew
+    for what, lifetime, extra in _lifetimes(tok, timed):
+        ok = lifetime is not None and 0 < lifetime <= DAY + allowed + extra
+        shown = "never expires" if lifetime is None else f"{lifetime:.0f} s"
+        f.check(ok, f"default lifetime of the {what}", "in (0, 86400] s", shown, timed.fetched.exchange)
+    f.conclude()
+
+
+@case("EXPIRY-3")
+def test_never_more_than_a_day(token_target: Target) -> None:
+    t = token_target
+    f = Findings()
+    allowed = t.settings.max_skew
+    for expiry in (None, DAY):
+        timed = timed_fetch(t, channel="conformance-day", expiry=expiry)
+        tok = need_token(timed.fetched)
+        label = "default expiry" if expiry is None else f"?expiry={expiry}"
+        for what, lifetime, extra in _lifetimes(tok, timed):
+            ok = lifetime is not None and lifetime <= DAY + allowed + extra
+            shown = "never expires" if lifetime is None else f"valid {lifetime:.0f} s after issue"
+            f.check(ok, f"{label}: {what}", "valid at most 86400 s after issue", shown, timed.fetched.exchange)
+        if tok.version == "006" and tok.ts is not None:
+            ok = tok.ts != 0 and tok.ts - timed.sent <= DAY + allowed
+            f.check(ok, f"{label}: token-level expiry (ts)", "at most 24 h from now",
+                    "never (ts = 0)" if tok.ts == 0 else f"{tok.ts - timed.sent:.0f} s from now", timed.fetched.exchange)
+    f.conclude()
+
+
+@case("EXPIRY-4")
+def test_issue_time_is_now(token_target: Target) -> None:
+    t = token_target
+    expiry = 600
+    timed = timed_fetch(t, channel="conformance-clock", expiry=expiry)
+    tok = need_token(timed.fetched)
+    allowed = t.settings.max_skew
+    if tok.issue_ts is not None:
+        issued, how = float(tok.issue_ts), "issue_ts"
+    else:
+        rtc = tok.rtc
+        join = rtc.privilege("join_channel") if rtc else None
+        if join is None or not join.value:
+            from ..verdict import fail
+
+            fail("issue time of a 006 token (join privilege expiry minus ?expiry)", "a join privilege with an expiry",
+                 "none", timed.fetched.exchange)
+            return
+        issued, how = float(join.value - expiry), f"join privilege expiry - {expiry} s"
+    f = Findings()
+    low, high = timed.sent - allowed, timed.received + allowed
+    f.check(low <= issued <= high, f"issue time ({how}) against the harness clock",
+            f"within {allowed:g} s of the request ({timed.sent:.0f}..{timed.received:.0f})",
+            f"{issued:.0f} ({issued - timed.sent:+.0f} s)", timed.fetched.exchange)
+    date = timed.fetched.exchange.headers.get("date")
+    if date:
+        try:
+            server_now = email.utils.parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            server_now = None
+        if server_now is not None:
+            f.check(abs(issued - server_now) <= allowed + 1, f"issue time ({how}) against the server's Date header",
+                    f"within {allowed:g} s of {date}", f"{issued - server_now:+.0f} s", timed.fetched.exchange)
+    f.conclude()
+
+
+def _fresh_pair(target: Target) -> tuple[Timed, Timed]:
+    first = timed_fetch(target, channel="conformance-fresh", uid="77", expiry=600)
+    # Wait into the next whole second plus a margin, so a fresh token must carry a later issue time.
+    time.sleep(1.0 - (time.time() % 1.0) + 1.05)
+    return first, timed_fetch(target, channel="conformance-fresh", uid="77", expiry=600)
+
+
+@case("EXPIRY-5", prefetch=_fresh_pair)
+def test_renewal_is_fresh(prefetched: tuple[Timed, Timed]) -> None:
+    first, second = prefetched
+    a = need_token(first.fetched)
+    b = need_token(second.fetched)
+    f = Findings()
+    ex = second.fetched.exchange
+    f.check(second.fetched.raw != first.fetched.raw, "second token", "a different token string",
+            "the very same token as a second earlier (cached)", ex)
+    f.check(a.salt != b.salt or a.issue_ts != b.issue_ts, "salt and issue time of the second token",
+            "a new salt or a new issue time", f"salt {b.salt} and issue_ts {b.issue_ts} unchanged", ex)
+    a_exp, b_exp = a.earliest_privilege_expiry(), b.earliest_privilege_expiry()
+    f.check(a_exp is not None and b_exp is not None and b_exp > a_exp, "expiry of the second token",
+            "later than the first one's (recomputed from its own issue time)",
+            f"first {a_exp}, second {b_exp}", ex)
+    f.conclude()
+
+
+@dataclass
+class RenewalCycle:
+    first: Timed
+    renewed: Timed | None
+    first_expiry: float | None
+    renew_at: float
+
+
+def _renewal_cycle(target: Target) -> RenewalCycle:
+    s = target.settings
+    first = timed_fetch(target, channel="conformance-renew", uid="4242", expiry=s.renew_expiry)
+    tok = first.fetched.token
+    if tok is None:
+        return RenewalCycle(first, None, None, 0.0)
+    expiry = tok.earliest_privilege_expiry()
+    # The SDK warns renew_margin before expiry (30 s in real life); the client then renews.
+    renew_at = (expiry if expiry is not None else first.sent + s.renew_expiry) - s.renew_margin
+    time.sleep(max(0.0, min(renew_at - time.time(), s.renew_expiry)))
+    renewed = timed_fetch(target, channel="conformance-renew", uid="4242", expiry=s.renew_expiry)
+    return RenewalCycle(first, renewed, None if expiry is None else float(expiry), renew_at)
+
+
+@case("EXPIRY-6", prefetch=_renewal_cycle)
+def test_renew_before_expiry(prefetched: RenewalCycle, token_target: Target) -> None:
+    cycle = prefetched
+    need_token(cycle.first.fetched, see="ROUTE-1, TOKEN-1")
+    assert cycle.renewed is not None
+    f = Findings()
+    ex = cycle.renewed.fetched.exchange
+    new = cycle.renewed.fetched.token
+    if new is None:
+        f.add("renewed token", "a valid token", str(cycle.renewed.fetched.problem), ex)
+        f.conclude()
+        return
+    old_expiry = cycle.first_expiry
+    f.check(old_expiry is not None and cycle.renewed.received < old_expiry, "arrival of the renewed token",
+            "before the first token lapses", f"{cycle.renewed.received - (old_expiry or 0):+.2f} s after it lapsed", ex)
+    f.check(new.binds("conformance-renew", 4242), "binding of the renewed token",
+            "channel 'conformance-renew', uid 4242", "another channel or uid", ex)
+    new_expiry = new.earliest_privilege_expiry()
+    f.check(new_expiry is not None and old_expiry is not None and new_expiry > old_expiry,
+            "expiry of the renewed token", f"later than the first one's ({old_expiry})", str(new_expiry), ex)
+    f.check(new_expiry is not None and new_expiry > cycle.renewed.received, "renewed token at arrival",
+            "not yet expired", f"expires at {new_expiry}, arrived at {cycle.renewed.received:.0f}", ex)
+    f.conclude()

@@ -1,0 +1,110 @@
+"""Section INPUT: every malformed request is refused with a 4xx and a JSON error.
+
+The requests come from the bad-input catalogue in ``_support``; each INPUT case
+judges its own rows, INPUT-11 and INPUT-12 (and SEC-2, SEC-3) sweep all of them.
+"""
+
+from __future__ import annotations
+
+from ..cases import case
+from ..client import Exchange
+from ..target import Target
+from ..verdict import Findings
+from ._support import TOKEN_PATTERN, BadInput, bad_inputs_for, send_bad_input
+
+
+def _judge_rejections(target: Target, requirement: str) -> None:
+    f = Findings()
+    for bad in bad_inputs_for(target, requirement):
+        ex = send_bad_input(target, bad)
+        _judge(f, bad, ex)
+    f.conclude()
+
+
+def _judge(f: Findings, bad: BadInput, ex: Exchange) -> None:
+    expected = (" or ".join(str(s) for s in bad.acceptable) if bad.acceptable else "a 4xx") + " without a token"
+    if ex.error:
+        f.add(bad.what, expected, f"no response: {ex.error}", ex)
+        return
+    assert ex.status is not None
+    ok_status = ex.status in bad.acceptable if bad.acceptable else 400 <= ex.status < 500
+    carries_token = bool(TOKEN_PATTERN.search(ex.text))
+    if not ok_status or carries_token:
+        actual = ex.summary()
+        if 200 <= ex.status < 300 and carries_token:
+            actual = f"{ex.status}: a token was issued - {actual}"
+        f.add(bad.what, expected, actual, ex)
+
+
+@case("INPUT-1")
+def test_unknown_role(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-1")
+
+
+@case("INPUT-2")
+def test_unknown_token_type(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-2")
+
+
+@case("INPUT-3")
+def test_non_numeric_uid(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-3")
+
+
+@case("INPUT-4")
+def test_negative_uid(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-4")
+
+
+@case("INPUT-5")
+def test_uid_out_of_range(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-5")
+
+
+@case("INPUT-6")
+def test_invalid_channel(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-6")
+
+
+@case("INPUT-7")
+def test_invalid_expiry(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-7")
+
+
+@case("INPUT-8")
+def test_expiry_out_of_range(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-8")
+
+
+@case("INPUT-9")
+def test_oversized_segment(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-9")
+
+
+@case("INPUT-10")
+def test_unknown_routes_and_methods(token_target: Target) -> None:
+    _judge_rejections(token_target, "INPUT-10")
+
+
+@case("INPUT-11")
+def test_no_server_error_for_bad_input(token_target: Target) -> None:
+    f = Findings()
+    for bad in bad_inputs_for(token_target):
+        ex = send_bad_input(token_target, bad)
+        if ex.status is not None:
+            f.check(ex.status < 500, bad.what, "a status below 500", ex.summary(), ex)
+    f.conclude()
+
+
+@case("INPUT-12")
+def test_json_error_bodies(token_target: Target) -> None:
+    f = Findings()
+    for bad in bad_inputs_for(token_target):
+        ex = send_bad_input(token_target, bad)
+        if ex.status is None or not 400 <= ex.status < 500:
+            continue
+        body = ex.json_or_none()
+        message = body.get("error") or body.get("message") if isinstance(body, dict) else None
+        f.check(isinstance(message, str) and bool(message.strip()), f"error body for {bad.what}",
+                'a JSON object with a non-empty string under "error" or "message"', ex.summary(), ex)
+    f.conclude()

@@ -1,0 +1,75 @@
+"""Section PROP: valid requests generated from the OpenAPI description (Schemathesis, positive mode).
+
+Requests go through the harness's own bounded client (deadline, size cap), and
+Schemathesis judges the responses with its named checks. Generation is
+derandomized so two runs send the same requests and reach the same verdict.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from ..cases import case
+from ..target import Target
+from ..verdict import Finding, Findings
+
+#: Findings kept per operation: the first few say enough, and the run stays short.
+MAX_FINDINGS_PER_OPERATION = 3
+EXPECTED = ("200, the documented content type, and a body matching the schema",)
+
+
+def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]:
+    """Send generated valid requests for one operation; return what went wrong."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from schemathesis import GenerationMode
+    from schemathesis.core.failures import Failure, FailureGroup
+
+    found: list[Finding] = []
+
+    @settings(max_examples=target.settings.prop_examples, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(operation.as_strategy(GenerationMode.POSITIVE))
+    def run(generated: Any) -> None:
+        if len(found) >= MAX_FINDINGS_PER_OPERATION:
+            return
+        kwargs = generated.as_transport_kwargs(base_url=target.settings.url)
+        url = str(httpx.URL(kwargs["url"], params=kwargs.get("params") or None))
+        ex = target.client.request(kwargs["method"], url, json_body=kwargs.get("json"))
+        what = f"{operation.label}: {generated.formatted_path}"
+        if ex.error or ex.status is None:
+            found.append(Finding(what, ("a response",), f"no response: {ex.error}", ex.curl()))
+            return
+        response = httpx.Response(ex.status, headers=ex.headers, content=ex.body,
+                                  request=httpx.Request(kwargs["method"], url))
+        response.elapsed = timedelta(seconds=ex.elapsed_s)
+        try:
+            generated.validate_response(response, checks=checks)
+        except (Failure, FailureGroup) as exc:
+            failures = list(exc.exceptions) if isinstance(exc, FailureGroup) else [exc]
+            reasons = "; ".join(str(getattr(x, "title", x)) for x in failures)
+            found.append(Finding(what, EXPECTED, f"{reasons} - {ex.summary()}", ex.curl()))
+
+    run()
+    return found
+
+
+@case("PROP-1")
+def test_generated_valid_requests(token_target: Target) -> None:
+    import schemathesis
+
+    from ..schemas import openapi
+
+    schema = schemathesis.openapi.from_dict(openapi(token_target.profile))
+    checks = [
+        schemathesis.checks.not_a_server_error,
+        schemathesis.checks.positive_data_acceptance,
+        schemathesis.checks.content_type_conformance,
+        schemathesis.checks.response_schema_conformance,
+    ]
+    f = Findings()
+    for result in schema.get_all_operations():
+        f.items.extend(_explore(result.ok(), token_target, checks))
+    f.conclude()

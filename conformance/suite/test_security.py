@@ -1,0 +1,77 @@
+"""Section SEC: nothing secret leaks, and every token grants exactly what was asked."""
+
+from __future__ import annotations
+
+from ..cases import case
+from ..client import Exchange
+from ..target import Target
+from ..tokens import PUBLISHER_PRIVILEGES
+from ..verdict import Findings
+from ._support import TOKEN_PATTERN, bad_inputs_for, need_token, require_certificate, send_bad_input, trace_leaks
+
+
+def _error_sweep(target: Target) -> list[tuple[str, Exchange]]:
+    return [(bad.what, send_bad_input(target, bad)) for bad in bad_inputs_for(target)]
+
+
+@case("SEC-1")
+def test_certificate_never_disclosed(token_target: Target) -> None:
+    t = token_target
+    cert = require_certificate(t)
+    seen = [("RTC token response", t.fetch_rtc(channel="conformance-secret").exchange)]
+    if t.profile.has("rtm"):
+        seen.append(("RTM token response", t.fetch_rtm().exchange))
+    if t.profile.has("ping"):
+        seen.append(("ping", t.client.get(t.profile.routes["ping"])))
+    seen += _error_sweep(t)
+    f = Findings()
+    needle = cert.lower()
+    for what, ex in seen:
+        if ex.status is None:
+            continue
+        headers = "\n".join(f"{k}: {v}" for k, v in ex.headers.items())
+        leaked = needle in ex.text.lower() or needle in headers.lower()
+        # The message must not quote the certificate either: the redactor would hide it, so say where it was.
+        f.check(not leaked, f"response to {what}", "no trace of the app certificate",
+                "the app certificate appears in the " + ("body" if needle in ex.text.lower() else "headers"), ex)
+    f.conclude()
+
+
+@case("SEC-2")
+def test_no_stack_traces(token_target: Target) -> None:
+    f = Findings()
+    for what, ex in _error_sweep(token_target):
+        if ex.status is None or ex.status < 400:
+            continue
+        leaks = trace_leaks(ex.text)
+        f.check(not leaks, f"error body for {what}", "no stack trace, exception name or internal path",
+                f"{', '.join(leaks)} in {ex.summary(300)}", ex)
+    f.conclude()
+
+
+@case("SEC-3")
+def test_no_token_in_errors(token_target: Target) -> None:
+    f = Findings()
+    for what, ex in _error_sweep(token_target):
+        if ex.status is None or ex.status < 400:
+            continue
+        f.check(not TOKEN_PATTERN.search(ex.text), f"{ex.status} answer to {what}", "no token in an error response",
+                f"a token in {ex.summary()}", ex)
+    f.conclude()
+
+
+@case("SEC-4")
+def test_exactly_what_was_asked(token_target: Target) -> None:
+    t = token_target
+    f = Findings()
+    for role in ("publisher", "subscriber"):
+        x = t.fetch_rtc(channel="conformance-scope", role=role, uid="31337")
+        tok = need_token(x)
+        if tok.version == "007":
+            names = [s.name for s in tok.services]
+            f.check(names == ["RTC"], f"services of a {role} RTC token", "exactly one RTC service", str(names),
+                    x.exchange)
+        extra = sorted((tok.rtc.privilege_names if tok.rtc else frozenset()) - PUBLISHER_PRIVILEGES)
+        f.check(not extra, f"privileges of a {role} RTC token",
+                "none outside join channel and publish audio/video/data", f"also {extra}", x.exchange)
+    f.conclude()
