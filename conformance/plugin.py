@@ -56,6 +56,7 @@ _OPTIONS: list[tuple[str, str, str | None, str, str]] = [
     ("--token-prop-examples", "token_prop_examples", None,
      "examples per operation in the property-based case (default 25)", "int"),
     ("--token-insecure", "token_insecure", None, "accept a TLS certificate that does not verify", "bool"),
+    ("--token-target-label", "token_target_label", None, "how reports name the target (default: its URL)", "str"),
 ]
 
 
@@ -451,7 +452,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if report_dir and state.settings is not None:
             out = Path(report_dir)
             out.mkdir(parents=True, exist_ok=True)
-            target = "embedded reference server " + state.settings.url if state.settings.embedded else state.settings.url
+            target = _option(session.config, "token_target_label", "str") or (
+                "embedded reference server " + state.settings.url if state.settings.embedded else state.settings.url
+            )
             doc = report_document(target, state.settings.profile.as_dict(), summary, records)
             write_json(out / "conformance.json", doc)
             write_html(out / "conformance.html", doc)

@@ -1,0 +1,142 @@
+"""The Python API behind ``token-conformance check``: run the bundled suite, return the verdict.
+
+The CLI only parses options into a :class:`CheckOptions` and calls :func:`check`;
+anything the CLI can do, a script can do the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
+
+
+@dataclass
+class CheckOptions:
+    url: str | None = None
+    profile: str | None = None
+    app_id: str | None = None
+    strict: bool = False
+    cases: str | None = None
+    report_dir: str = "reports"
+    certificate_file: str | None = None
+    timeout: float | None = None
+    max_skew: float | None = None
+    deviations: str | None = None
+    workers: int | None = None
+    insecure: bool = False
+    verbose: int = 0
+    extra_pytest_args: Sequence[str] = field(default_factory=tuple)
+
+
+@dataclass
+class CheckResult:
+    exit_code: int
+    report_dir: Path
+    document: dict[str, Any] | None
+
+    @property
+    def verdict(self) -> str:
+        if self.document is None:
+            return "could not judge"
+        return str(self.document["summary"]["verdict"])
+
+
+#: pytest's own exit codes that mean "could not judge": interrupted, internal error, usage error, nothing collected.
+_PYTEST_COULD_NOT_JUDGE = {2, 3, 4, 5}
+
+
+def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
+    """The pytest command line for these options (the suite as an installed package)."""
+    from . import suite
+
+    report_dir = Path(opts.report_dir)
+    args = [
+        "--pyargs", "conformance.suite",
+        "-c", str(Path(suite.__file__).with_name("pytest.ini")),
+        "-p", "no:cacheprovider",
+        "-W", "ignore::DeprecationWarning",
+        "--token-server-url", url,
+        "--token-report-dir", str(report_dir),
+        f"--junitxml={report_dir / 'junit.xml'}",
+        "-o", "junit_suite_name=token-conformance",
+        "-o", "junit_family=xunit2",
+        "-o", "console_output_style=progress",
+        "-rN",
+    ]
+    args += ["-v"] * opts.verbose if opts.verbose else ["-q"]
+    for flag, value in (
+        ("--token-profile", opts.profile), ("--token-app-id", opts.app_id), ("--token-case", opts.cases),
+        ("--token-app-certificate-file", opts.certificate_file), ("--token-deviations", opts.deviations),
+        ("--token-target-label", label),
+    ):
+        if value:
+            args += [flag, value]
+    for flag, number in (("--token-timeout", opts.timeout), ("--token-max-skew", opts.max_skew)):
+        if number is not None:
+            args += [flag, str(number)]
+    if opts.strict:
+        args.append("--token-strict")
+    if opts.insecure:
+        args.append("--token-insecure")
+    if opts.workers:
+        args += ["-n", str(opts.workers)]
+    return args + list(opts.extra_pytest_args)
+
+
+@contextmanager
+def _environment(name: str, value: str | None) -> Iterator[None]:
+    old = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if value is not None:
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
+
+
+def check(opts: CheckOptions) -> CheckResult:
+    """Run the suite against ``opts.url`` (or the embedded reference server) and return the verdict.
+
+    Exit codes: 0 conforming, 1 not conforming, 2 could not judge.
+    """
+    import pytest
+
+    report_dir = Path(opts.report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    stale = report_dir / "conformance.json"
+    stale.unlink(missing_ok=True)  # never read a previous run's verdict
+    server = None
+    url, label, certificate = opts.url, None, None
+    if not url:
+        from .reference.server import ReferenceServer
+
+        server = ReferenceServer()
+        server.start()
+        url, label = server.url, f"embedded reference server {server.url}"
+        certificate = server.settings.certificate
+        opts = CheckOptions(**{**opts.__dict__, "app_id": opts.app_id or server.settings.app_id})
+    try:
+        # The embedded server's certificate reaches the plugin (and xdist workers) through the
+        # environment, never through argv.
+        with _environment(CERTIFICATE_ENV, certificate):
+            code = int(pytest.main(pytest_args(opts, url, label)))
+    finally:
+        if server is not None:
+            server.stop()
+    document = None
+    if stale.is_file():
+        document = json.loads(stale.read_text(encoding="utf-8"))
+    if code in _PYTEST_COULD_NOT_JUDGE or document is None:
+        code = 2 if code != 0 or document is None else code
+    return CheckResult(exit_code=code if code in (0, 1, 2) else 2, report_dir=report_dir, document=document)

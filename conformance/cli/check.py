@@ -1,0 +1,64 @@
+"""``token-conformance check [URL]``: judge a token server against the contract."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._common import UsageError
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", nargs="?", help="base URL of the token server (default: start the embedded reference server)")
+    p.add_argument("--profile", help="bundled profile name (agora-token-service, agora-node-tokenserver) or a profile JSON file")
+    p.add_argument("--app-id", help="the app id every token must carry")
+    p.add_argument("--strict", action="store_true", help="SHOULD failures also make the server non-conforming")
+    p.add_argument("--case", metavar="PATTERN", help="only these cases: ids, globs or sections, comma-separated (e.g. 'EXPIRY,INPUT-1*')")
+    p.add_argument("--report-dir", default="reports", help="where conformance.json, junit.xml and conformance.html go (default: reports/)")
+    p.add_argument("--certificate-file", help="file holding the app certificate (else $TOKEN_SERVER_APP_CERTIFICATE); enables signature checks")
+    p.add_argument("--deviations", metavar="FILE", help="JSON {case id: reason}: known deviations become expected failures")
+    p.add_argument("--timeout", type=float, help="overall deadline per request in seconds (default 10)")
+    p.add_argument("--max-skew", type=float, help="allowed clock difference in seconds (default 5)")
+    p.add_argument("-n", "--workers", type=int, help="run cases in N processes (pytest-xdist)")
+    p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="one line per case while running")
+    p.add_argument("--list", action="store_true", help="list the cases that would run, and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..api import CheckOptions, check
+    from ..profiles import ProfileError, load_profile
+
+    if args.url and not args.url.startswith(("http://", "https://")):
+        raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
+    try:
+        load_profile(args.profile)
+    except ProfileError as exc:
+        raise UsageError(str(exc)) from None
+    for name in ("timeout", "max_skew"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive")
+    if args.workers is not None:
+        if args.workers < 1:
+            raise UsageError("--workers must be at least 1")
+        try:
+            import xdist  # noqa: F401
+        except ImportError:
+            raise UsageError("--workers needs pytest-xdist: pip install 'token-conformance[test]'") from None
+    opts = CheckOptions(
+        url=args.url, profile=args.profile, app_id=args.app_id, strict=args.strict, cases=args.case,
+        report_dir=args.report_dir, certificate_file=args.certificate_file, timeout=args.timeout,
+        max_skew=args.max_skew, deviations=args.deviations, workers=args.workers, insecure=args.insecure,
+        verbose=args.verbose, extra_pytest_args=("--collect-only",) if args.list else (),
+    )
+    if args.list:
+        import pytest
+
+        from ..api import pytest_args
+
+        return 0 if int(pytest.main(pytest_args(opts, args.url or "http://127.0.0.1:1", None))) == 0 else 2
+    result = check(opts)
+    if result.document is not None:
+        print(f"reports: {result.report_dir}/conformance.json, junit.xml, conformance.html", file=sys.stderr)
+    return result.exit_code
