@@ -118,10 +118,11 @@ def _inflate(data: bytes) -> bytes:
     inflater = zlib.decompressobj()
     try:
         out = inflater.decompress(data, MAX_PAYLOAD_BYTES)
+        # Output full and the stream not over: one more byte would make it a bomb.
+        if not inflater.eof and len(out) >= MAX_PAYLOAD_BYTES and inflater.decompress(inflater.unconsumed_tail, 1):
+            raise TokenError(f"007 payload inflates to more than {MAX_PAYLOAD_BYTES} bytes")
     except zlib.error as exc:
         raise TokenError(f"007 payload is not a zlib stream: {exc}") from None
-    if inflater.unconsumed_tail or (not inflater.eof and len(out) >= MAX_PAYLOAD_BYTES):
-        raise TokenError(f"007 payload inflates to more than {MAX_PAYLOAD_BYTES} bytes")
     if not inflater.eof:
         raise TokenError("007 payload is a truncated zlib stream")
     if inflater.unused_data:
