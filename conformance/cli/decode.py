@@ -1,0 +1,113 @@
+"""``token-conformance decode``: show what a 006 / 007 token says, and whether it is genuine.
+
+A person debugging a token server wants three answers from one command: what
+the token carries (services, privileges, times in UTC and seconds left), whether
+it was signed with their app certificate, and whether it is bound to the channel
+and uid they asked for. Verification is done only when it can be done honestly:
+006 signs the channel and uid without storing them, so it is checked only when
+both are given, and the JSON says why when it is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from typing import Any
+
+from ._common import CERTIFICATE_ENV, UsageError, read_certificate
+
+#: A uid as token servers take it: canonical decimal, 0 .. 2^32-1. Anything else is a user account.
+_UID = re.compile(r"0|[1-9][0-9]{0,9}")
+
+NOT_CHECKED_006 = "not checked: 006 needs --channel and --uid"
+NOT_CHECKED_NO_CERTIFICATE = f"not checked: no certificate (set {CERTIFICATE_ENV} or --certificate-file)"
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("token", metavar="TOKEN", help="the token string, or '-' to read it from standard input")
+    parser.add_argument("--channel", metavar="C", help="the channel name the token was requested for")
+    parser.add_argument(
+        "--uid",
+        metavar="U",
+        help="the uid it was requested for: a decimal 0..4294967295 (0 packs as the empty string) "
+        "or a user account; give it with --channel",
+    )
+    parser.add_argument(
+        "--certificate-file",
+        metavar="PATH",
+        help=f"file holding the app certificate (else ${CERTIFICATE_ENV}); enables the signature check",
+    )
+    parser.add_argument(
+        "--now", metavar="UNIX_TIME", type=float, help="count seconds remaining from this time instead of the clock"
+    )
+    parser.epilog = f"""\
+Prints the decoded token as JSON: times as ISO 8601 UTC with seconds remaining.
+
+With the app certificate (${CERTIFICATE_ENV}
+or --certificate-file; never a command-line value) it adds "signature": "valid"
+or "invalid". A 007 token is verified with the certificate alone. A 006 token
+signs the channel and uid without storing them, so it is verified only with
+--channel and --uid; without them the JSON says
+  "signature": "{NOT_CHECKED_006}"
+and that does not fail the command. With --channel and --uid it adds
+"binds": true/false (007: the RTC service's channel and uid in clear; 006:
+their CRC-32s), with or without a certificate.
+
+Expiry is shown, not judged: an expired but genuine token exits 0.
+
+Exit codes: 0 decoded (and valid / bound where checked), 1 invalid signature or
+not bound to --channel/--uid, 2 not a token or bad usage (one line on stderr)."""
+
+
+def parse_uid(text: str) -> int | str:
+    """``--uid`` as the codec takes it: an int for a canonical decimal uid, else the account string."""
+    if _UID.fullmatch(text) and int(text) < 2**32:
+        return int(text)
+    return text
+
+
+def _read_token(arg: str) -> str:
+    from ..tokens import MAX_TOKEN_CHARS
+
+    if arg != "-":
+        return arg
+    # One more than the codec accepts, so an endless pipe costs a bounded read and a clear error.
+    text = sys.stdin.read(MAX_TOKEN_CHARS + 1)
+    if not text.strip():
+        raise UsageError("no token on standard input")
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..tokens import TokenError, decode, describe, verify
+
+    if (args.channel is None) != (args.uid is None):
+        raise UsageError("--channel and --uid go together: give both or neither")
+    certificate = read_certificate(args.certificate_file)
+    try:
+        token = decode(_read_token(args.token))
+    except TokenError as exc:
+        raise UsageError(f"not a token: {exc}") from None
+
+    now = time.time() if args.now is None else args.now
+    out: dict[str, Any] = describe(token, now)
+    ok = True
+    if args.channel is not None:
+        uid = parse_uid(args.uid)
+        out["binds"] = token.binds(args.channel, uid)
+        ok = out["binds"]
+    if certificate is None:
+        out["signature"] = NOT_CHECKED_NO_CERTIFICATE
+    elif token.version == "006" and args.channel is None:
+        out["signature"] = NOT_CHECKED_006
+    else:
+        kwargs: dict[str, Any] = {} if token.version == "007" else {"channel": args.channel, "uid": parse_uid(args.uid)}
+        valid = verify(token, certificate, **kwargs)
+        out["signature"] = "valid" if valid else "invalid"
+        ok = ok and valid
+    print(json.dumps(out, indent=2, ensure_ascii=False))
+    return 0 if ok else 1
