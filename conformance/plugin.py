@@ -50,11 +50,11 @@ _OPTIONS: list[tuple[str, str, str | None, str, str]] = [
      "JSON file {case id: reason} of known deviations: their failures become expected failures", "str"),
     ("--token-case", "token_case", "TOKEN_CASE",
      "run only these cases: comma-separated ids, globs (INPUT-*) or section prefixes (EXPIRY)", "str"),
-    ("--token-renew-expiry", "token_renew_expiry", None, "lifetime asked for in the renewal case (default 8 s)", "int"),
+    ("--token-renew-expiry", "token_renew_expiry", None, "lifetime asked for in the renewal case (default 6 s)", "int"),
     ("--token-renew-margin", "token_renew_margin", None,
-     "renew this many seconds before expiry in the renewal case (default 3 s)", "float"),
+     "renew this many seconds before expiry in the renewal case (default 2 s)", "float"),
     ("--token-prop-examples", "token_prop_examples", None,
-     "examples per operation in the property-based case (default 25)", "int"),
+     "examples per operation in the property-based case (default 12)", "int"),
     ("--token-insecure", "token_insecure", None, "accept a TLS certificate that does not verify", "bool"),
     ("--token-target-label", "token_target_label", None, "how reports name the target (default: its URL)", "str"),
 ]
@@ -171,6 +171,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             config.hook.pytest_deselected(items=deselected)
             items[:] = [i for i in items if i not in deselected]
             cases = [i for i in cases if i not in deselected]
+    # Cases that wait (prefetch in the background) go last, so their waiting overlaps the others.
+    waits = {id(i) for i in cases if getattr(getattr(i, "obj", None), "__prefetch__", None)}
+    items.sort(key=lambda i: id(i) in waits)
     settings = _settings(config)
     state.deviations = _deviations(config)
     for item in cases:

@@ -29,10 +29,10 @@ class RunSettings:
     max_skew: float = 5.0
     #: Renewal case: lifetime asked for and margin before expiry at which to renew (the
     #: SDK's 30 s will-expire warning, scaled down so the cycle takes seconds).
-    renew_expiry: int = 8
-    renew_margin: float = 3.0
+    renew_expiry: int = 6
+    renew_margin: float = 2.0
     #: Property-based case: examples per operation.
-    prop_examples: int = 25
+    prop_examples: int = 12
     embedded: bool = False
 
 
