@@ -285,11 +285,15 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     state = _state(session.config)
     if not state.active or session.testsfailed or session.config.option.collectonly:
         return None
+    if not _is_worker(session.config) and _has_xdist_controller(session):
+        # Under xdist the controller only aggregates; workers run the cases (and start an
+        # embedded server each when no URL is given). With a URL, fail fast here once.
+        if _option(session.config, "token_server_url", "str"):
+            _preflight(session)
+        return True if state.abort_reason else None
     _preflight(session)
     if state.abort_reason:
         return True
-    if not _is_worker(session.config) and _has_xdist_controller(session):
-        return None  # under xdist the controller only aggregates; workers run the cases
     target = _target(session.config)
     prefetching = [(i.name, f) for i in session.items if (f := getattr(getattr(i, "obj", None), "__prefetch__", None))]
     if prefetching:
@@ -392,6 +396,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if config is None:
         return
     state = _state(config)
+    state.active = True  # under xdist the controller learns of cases only from reports
     rec = state.records.get(name)
     if rec is None:
         rec = state.records[name] = CaseRecord.for_requirement(by_id(name))
@@ -440,8 +445,8 @@ def _finish(config: pytest.Config) -> tuple[Any, list[CaseRecord]] | None:
         return None
     order = {r.id: n for n, r in enumerate(REQUIREMENTS)}
     records = sorted(state.records.values(), key=lambda r: order.get(r.id, 0))
-    settings = state.settings
-    summary = summarize(records, strict=bool(settings and settings.strict), abort_reason=state.abort_reason)
+    strict = state.settings.strict if state.settings else bool(_option(config, "token_strict", "bool"))
+    summary = summarize(records, strict=strict, abort_reason=state.abort_reason)
     return summary, records
 
 
@@ -452,13 +457,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         summary, records = done
         summary.extra["elapsed_s"] = round(time.monotonic() - state.started, 3)
         report_dir = _option(session.config, "token_report_dir", "str")
-        if report_dir and state.settings is not None:
+        if report_dir:
             out = Path(report_dir)
             out.mkdir(parents=True, exist_ok=True)
-            target = _option(session.config, "token_target_label", "str") or (
-                "embedded reference server " + state.settings.url if state.settings.embedded else state.settings.url
-            )
-            doc = report_document(target, state.settings.profile.as_dict(), summary, records)
+            doc = report_document(_target_label(session.config), _profile_dict(session.config), summary, records)
             write_json(out / "conformance.json", doc)
             write_html(out / "conformance.html", doc)
         # Exit code of a conformance run: the verdict, unless something outside the suite failed.
@@ -475,6 +477,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.embedded.stop()
 
 
+def _target_label(config: pytest.Config) -> str:
+    state = _state(config)
+    label = _option(config, "token_target_label", "str")
+    if label:
+        return str(label)
+    if state.settings is not None:
+        return ("embedded reference server " if state.settings.embedded else "") + state.settings.url
+    return _option(config, "token_server_url", "str") or "embedded reference server (one per worker)"
+
+
+def _profile_dict(config: pytest.Config) -> dict[str, Any]:
+    state = _state(config)
+    if state.settings is not None:
+        return state.settings.profile.as_dict()
+    return load_profile(_option(config, "token_profile", "str")).as_dict()
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = _state(config)
     summary = state.summary
@@ -482,8 +501,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     records = state.final_records
     terminalreporter.section("token-conformance")
-    target = state.settings.url if state.settings else "?"
-    terminalreporter.line(f"target: {target}  profile: {state.settings.profile.name if state.settings else '?'}")
+    terminalreporter.line(f"target: {_target_label(config)}  profile: {_profile_dict(config)['name']}")
     colours = {"conforming": {"green": True}, "not conforming": {"red": True}}
     for line in terminal_table(summary, records):
         kw = colours.get(summary.verdict, {"yellow": True}) if line.startswith("verdict:") else {}
