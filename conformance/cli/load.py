@@ -1,0 +1,284 @@
+"""``token-conformance load``: run a Locust scenario against a token server and gate on SLOs.
+
+A thin layer: parse and check options (usage errors exit 2 before anything
+starts), choose the target (a URL, probed with one GET, or the embedded
+reference server), and hand over to ``conformance.load``. Nothing here imports
+locust: the scenario runs in a subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._common import CERTIFICATE_ENV, UsageError, read_certificate
+
+_TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
+MAX_RUN_TIME = 24 * 3600
+
+
+def parse_seconds(text: str, option: str, minimum: int = 1) -> int:
+    """'90', '90s', '2m', '1h30m' -> whole seconds (Locust counts whole seconds too)."""
+    match = _TIMESPAN.fullmatch(text.strip().lower()) if text and text.strip() else None
+    if match is None or not any(match.groups()):
+        raise UsageError(f"{option}: {text!r} is not a duration; use e.g. 30s, 2m, 1h30m or a number of seconds")
+    h, m, s = (int(g or 0) for g in match.groups())
+    seconds = h * 3600 + m * 60 + s
+    if not minimum <= seconds <= MAX_RUN_TIME:
+        raise UsageError(f"{option} must be between {minimum} s and {MAX_RUN_TIME // 3600} h, got {seconds} s")
+    return seconds
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    from ..load.protocol import SCENARIOS
+    from ..load.slo import DEFAULT_MAX_FAILURE_RATIO, DEFAULT_MAX_P95_MS
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "scenarios:\n"
+        + "".join(f"  {name:16} {text}\n" for name, text in SCENARIOS.items())
+        + "\nWithout URL the embedded reference server is started and loaded (signatures verified).\n"
+        f"The app certificate comes from {CERTIFICATE_ENV} or --certificate-file, never from the command line.\n"
+        "Exit codes: 0 the SLOs held, 1 an SLO was breached, 2 could not run (bad options, unreachable\n"
+        "target, no request completed)."
+    )
+    parser.add_argument("url", nargs="?", help="base URL of the token server (default: the embedded reference server)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--scenario", default="fetch_and_renew", help="bundled scenario name or locustfile path")
+    run.add_argument("--users", type=int, default=10, help="simulated clients (default 10)")
+    run.add_argument("--spawn-rate", type=float, default=10.0, help="clients started per second (default 10)")
+    run.add_argument("--run-time", default="30s", help="how long to run, e.g. 30s, 2m (default 30s)")
+    run.add_argument("--stop-timeout", default="3s", help="time for requests in flight at the end (default 3s)")
+    run.add_argument("--processes", type=int, default=None, help="Locust processes on this machine (one per core)")
+    run.add_argument("--report-dir", default="reports", help="where load.json, plots and Locust reports go")
+    run.add_argument("--progress-interval", type=float, default=3.0, help="seconds between progress lines (0: none)")
+    client = parser.add_argument_group("clients")
+    client.add_argument("--profile", default=None, help="server profile: bundled name or JSON file")
+    client.add_argument("--app-id", default=None, help="expected app id of every token (32 hex characters)")
+    client.add_argument("--certificate-file", default=None, help="file holding the app certificate (verify signatures)")
+    client.add_argument("--expiry", type=int, default=10, help="token lifetime to ask for, seconds (default 10)")
+    client.add_argument("--renew-margin", type=float, default=5.0, help="renew this long before expiry (default 5)")
+    client.add_argument("--cycles", type=int, default=3, help="renewals per session before a client leaves")
+    client.add_argument("--role-mix", default="publisher=1,subscriber=1", help="e.g. publisher=1,subscriber=3")
+    client.add_argument("--tokentype-mix", default=None, help="e.g. uid=3,userAccount=1 (default: the profile's)")
+    client.add_argument("--expiry-tolerance", type=float, default=2.0, help="allowed expiry error, seconds")
+    client.add_argument("--strict-roles", action="store_true", help="subscriber tokens must not carry publish rights")
+    client.add_argument("--request-timeout", type=float, default=10.0, help="client timeout per request (default 10)")
+    client.add_argument("--retry-interval", type=float, default=1.0, help="seconds between retries after a failure")
+    slo = parser.add_argument_group("SLOs")
+    slo.add_argument("--max-p95-ms", type=float, default=DEFAULT_MAX_P95_MS, help="p95 latency of fetch and renew")
+    slo.add_argument(
+        "--max-failure-ratio", type=float, default=DEFAULT_MAX_FAILURE_RATIO, help="share of failed token requests"
+    )
+    slo.add_argument("--max-dropped", type=int, default=0, help="dropped sessions allowed (default 0)")
+    slo.add_argument("--max-invalid", type=int, default=0, help="invalid tokens allowed (default 0)")
+    shapes = parser.add_argument_group("renew_storm and ramp")
+    shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default 1)")
+    shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts")
+    shapes.add_argument("--step-users", type=int, default=None, help="ramp: users added per step")
+    shapes.add_argument("--step-time", type=float, default=None, help="ramp: seconds per step (default 10)")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise UsageError(message)
+
+
+def _check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"the URL must look like http://host:port, got {url!r}")
+    if parts.query or parts.fragment:
+        raise UsageError("the URL must be the server's base URL, without query or fragment")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise UsageError(f"the URL has an invalid port: {url!r}") from None
+    return url.rstrip("/")
+
+
+def scenario_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The scenario's own options, keyed by the Locust option dest (see loadtests/common.py)."""
+    values: dict[str, Any] = {
+        "expiry": args.expiry,
+        "renew_margin": args.renew_margin,
+        "cycles": args.cycles,
+        "role_mix": args.role_mix,
+        "tokentype_mix": args.tokentype_mix,
+        "token_profile": args.profile,
+        "app_id": args.app_id,
+        "expiry_tolerance": args.expiry_tolerance,
+        "strict_roles": args.strict_roles,
+        "request_timeout": args.request_timeout,
+        "retry_interval": args.retry_interval,
+    }
+    shape = {
+        "renew_storm": {"cohorts": args.cohorts, "cohort_interval": args.cohort_interval},
+        "ramp": {"step_users": args.step_users, "step_time": args.step_time},
+    }
+    for scenario, options in shape.items():
+        given = {k: v for k, v in options.items() if v is not None}
+        if given and args.scenario != scenario:
+            names = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UsageError(f"{names} only apply to --scenario {scenario}")
+        values.update(given)
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..load.protocol import SCENARIOS
+    from ..load.slo import Thresholds, check_thresholds
+    from ..loadtests.validation import OptionError, build_config
+
+    _check(args.users >= 1, "--users must be at least 1")
+    _check(args.spawn_rate > 0, "--spawn-rate must be > 0")
+    run_time = parse_seconds(args.run_time, "--run-time")
+    stop_timeout = parse_seconds(args.stop_timeout, "--stop-timeout", minimum=0)
+    _check(args.processes is None or args.processes >= 1, "--processes must be at least 1")
+    _check(args.progress_interval >= 0, "--progress-interval must be >= 0")
+    if args.processes and sys.platform == "win32":
+        raise UsageError("--processes needs fork(): not available on Windows")
+    _check(args.cohorts is None or args.cohorts >= 1, "--cohorts must be at least 1")
+    _check(args.cohort_interval is None or args.cohort_interval >= 0, "--cohort-interval must be >= 0")
+    _check(args.step_users is None or args.step_users >= 1, "--step-users must be at least 1")
+    _check(args.step_time is None or args.step_time >= 1, "--step-time must be at least 1 (second)")
+    if args.scenario not in SCENARIOS and not (args.scenario.endswith(".py") and Path(args.scenario).is_file()):
+        raise UsageError(f"unknown scenario {args.scenario!r}: use one of {', '.join(SCENARIOS)} or a locustfile path")
+    thresholds = Thresholds(args.max_p95_ms, args.max_failure_ratio, args.max_dropped, args.max_invalid)
+    problem = check_thresholds(thresholds)
+    if problem:
+        raise UsageError(problem)
+    values = scenario_values(args)
+    if args.url is None and args.app_id:
+        raise UsageError("--app-id is for a URL target; the embedded reference server's app id is used")
+    if args.url is None and args.certificate_file:
+        raise UsageError("--certificate-file is for a URL target; the embedded server's certificate is used")
+    certificate = read_certificate(args.certificate_file) if args.url else None
+    try:
+        config = build_config(values, certificate)
+    except OptionError as exc:
+        raise UsageError(str(exc)) from None
+    report_dir = Path(args.report_dir)
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the report directory {args.report_dir!r}: {exc.strerror}") from None
+    url = _check_url(args.url) if args.url else None
+
+    from ..load.runner import LoadPlan, probe
+
+    def plan_for(target: str, cert: str | None, app_id: str | None) -> LoadPlan:
+        options = dict(values)
+        if app_id:
+            options["app_id"] = app_id
+        return LoadPlan(
+            scenario=args.scenario,
+            url=target,
+            users=args.users,
+            spawn_rate=args.spawn_rate,
+            run_time=run_time,
+            report_dir=report_dir,
+            stop_timeout=stop_timeout,
+            processes=args.processes,
+            thresholds=thresholds,
+            scenario_options=options,
+            progress_interval=args.progress_interval,
+            certificate=cert,
+        )
+
+    if url is not None:
+        probe_path = config.profile.rtc_path("load-probe", "publisher", "uid", "1")
+        problem = probe(url, f"{probe_path}?{config.profile.expiry_param}={config.expiry}")
+        if problem:
+            print(f"token-conformance load: error: cannot reach {url}: {problem}", file=sys.stderr)
+            return 2
+        return _execute(plan_for(url, certificate, None), args, embedded=False)
+
+    from ..reference.server import ReferenceServer
+
+    with ReferenceServer() as server:
+        plan = plan_for(server.url, server.settings.certificate, server.settings.app_id)
+        return _execute(plan, args, embedded=True)
+
+
+def _execute(plan: Any, args: argparse.Namespace, *, embedded: bool) -> int:
+    from ..load.report import build_load_json, write_reports
+    from ..load.runner import run_locust
+    from ..redact import Redactor
+
+    redactor = Redactor([plan.certificate])
+
+    def show(line: str) -> None:
+        print(redactor.redact(line), file=sys.stderr, flush=True)
+
+    where = f"{plan.url} (embedded reference server)" if embedded else plan.url
+    show(
+        f"load: {plan.scenario} against {where}: {plan.users} users, {plan.run_time} s"
+        + (f", {plan.processes} processes" if plan.processes else "")
+    )
+    outcome = run_locust(plan, show)
+    if outcome.summary is None:
+        show(f"token-conformance load: error: Locust exited with code {outcome.returncode} and left no summary")
+        for line in outcome.tail[-15:]:
+            show("  " + line)
+        show(f"  full log: {outcome.log_path}")
+        return 2
+    summary = outcome.summary
+    plan_info = {
+        "users": plan.users,
+        "spawn_rate": plan.spawn_rate,
+        "run_time_s": plan.run_time,
+        "stop_timeout_s": plan.stop_timeout,
+        "processes": plan.processes,
+        "locust_exit_code": outcome.returncode,
+        "overran": outcome.overran,
+    }
+    doc = build_load_json(summary, scenario=plan.scenario, target=plan.url, embedded=embedded, plan=plan_info)
+    files = write_reports(plan.report_dir, doc, summary)
+    print(redactor.redact(_text_summary(doc, files)))
+    if outcome.overran:
+        show("token-conformance load: error: Locust overran its time bound and was stopped; results are partial")
+        return 2
+    if doc["requests"] == 0:
+        show("token-conformance load: error: no token request completed; nothing to judge")
+        return 2
+    if not doc["slo"]["passed"]:
+        for breach in doc["slo"]["breaches"]:
+            show(f"SLO breached: {breach['slo']}: {breach['message']}")
+        return 1
+    return 0
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:g} ms"
+
+
+def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
+    lines = [f"{doc['scenario']} against {doc['target']}"]
+    for kind in ("fetch", "renew"):
+        k = doc[kind]
+        lines.append(
+            f"  {kind:6} {k['requests']:>7} requests {k['failures']:>5} failed   p50 {_ms(k['p50_ms'])}"
+            f"  p95 {_ms(k['p95_ms'])}  p99 {_ms(k['p99_ms'])}  {k['rps']:g}/s"
+        )
+    lines.append(
+        f"  cycles {doc['cycles']}  sessions {doc['sessions']['started']} started / "
+        f"{doc['sessions']['completed']} completed  dropped {doc['dropped']}  invalid tokens {doc['invalid_tokens']}"
+    )
+    if "knee" in doc:
+        knee = doc["knee"]
+        lines.append(
+            f"  knee: {knee['users']} users, {knee['rps']} requests/s" if knee else "  knee: none (no step held)"
+        )
+    t = doc["slo"]["thresholds"]
+    limits = (
+        f"p95 <= {t.get('max_p95_ms', 0):g} ms, failures <= {t.get('max_failure_ratio', 0):.2%}, "
+        f"dropped <= {t.get('max_dropped')}, invalid <= {t.get('max_invalid')}"
+    )
+    lines.append(f"  {'SLOs held' if doc['slo']['passed'] else 'SLOs BREACHED'} ({limits})")
+    lines.append(f"  report: {files['load_html']}  ({files['load_json'].name}, Locust: locust.html, locust_*.csv)")
+    return "\n".join(lines)

@@ -1,0 +1,202 @@
+"""PNG plots of a load run (matplotlib, Agg backend: no display, no GUI toolkit).
+
+* ``latency.png``: FETCH and RENEW p50 / p95 / p99 over time, from Locust's
+  ``_stats_history.csv`` (``--csv-full-history``: per-row, 10-second window
+  percentiles), with the p95 objective as a line.
+* ``rate.png``: requests per second over time: the exact per-second counts of
+  FETCH and RENEW (from the summary: renewal waves stay sharp), Locust's
+  smoothed rate from the history, and the user count.
+* ``renewal_leads.png``: how long before the old token's expiry each renewal
+  landed; anything at or below zero was a dropped session.
+
+Each function writes its PNG even without data (saying so on the figure), so
+the report never links to a missing image.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .protocol import FETCH, RENEW
+
+KINDS = (FETCH, RENEW)
+COLOURS = {FETCH: "tab:blue", RENEW: "tab:orange"}
+PERCENTILES = (("50%", ":"), ("95%", "-"), ("99%", "--"))
+
+
+@dataclass
+class History:
+    """The FETCH / RENEW rows of a stats-history CSV as series over seconds since the first row."""
+
+    t: dict[str, list[float]] = field(default_factory=dict)
+    series: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
+    users: list[tuple[float, int]] = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not any(self.t.values())
+
+
+def _num(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "", "N/A") else None
+    except ValueError:
+        return None
+
+
+def read_history(path: Path, origin: float | None = None) -> History:
+    """Parse ``<prefix>_stats_history.csv``; a missing or empty file gives an empty History.
+
+    Times are seconds since ``origin`` (unix time; default: the first row), so
+    they line up with the per-second counts of the rate plot.
+    """
+    history = History()
+    if not path.is_file():
+        return history
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    stamps = [_num(r.get("Timestamp")) for r in rows]
+    start = origin if origin is not None else min((s for s in stamps if s is not None), default=0.0)
+    seen_users: dict[float, int] = {}
+    for row, stamp in zip(rows, stamps, strict=True):
+        if stamp is None:
+            continue
+        t = stamp - start
+        users = _num(row.get("User Count"))
+        if users is not None:
+            seen_users[t] = int(users)
+        kind = row.get("Type", "")
+        if kind not in KINDS:
+            continue
+        history.t.setdefault(kind, []).append(t)
+        cols = history.series.setdefault(kind, {})
+        for column in ("50%", "95%", "99%", "Requests/s", "Failures/s"):
+            value = _num(row.get(column))
+            if column.endswith("%") and not value:
+                value = None  # Locust writes 0 while its 10 s percentile window is still empty
+            cols.setdefault(column, []).append(value)
+    history.users = sorted(seen_users.items())
+    return history
+
+
+def _figure() -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
+    return fig, ax
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+    return path
+
+
+def _no_data(ax: Any, what: str) -> None:
+    ax.text(0.5, 0.5, f"no {what} recorded", ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def latency_plot(history: History, path: Path, max_p95_ms: float | None = None) -> Path:
+    fig, ax = _figure()
+    ax.set_title("Response time percentiles (10 s window)")
+    if history.empty():
+        _no_data(ax, "requests")
+        return _save(fig, path)
+    for kind in KINDS:
+        t = history.t.get(kind, [])
+        for column, style in PERCENTILES:
+            values = history.series.get(kind, {}).get(column, [])
+            points = [(x, y) for x, y in zip(t, values, strict=True) if y is not None]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, style, color=COLOURS[kind], label=f"{kind} p{column.rstrip('%')}")
+    if max_p95_ms is not None:
+        ax.axhline(max_p95_ms, color="red", linewidth=1, alpha=0.7, label=f"p95 objective {max_p95_ms:g} ms")
+    ax.set_xlabel("seconds since start")
+    ax.set_ylabel("ms")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    return _save(fig, path)
+
+
+def rate_plot(
+    history: History, per_second: Mapping[str, Mapping[str, int]], path: Path, origin: float | None = None
+) -> Path:
+    """``per_second``: {kind: {unix second (as text): count}} from the summary rows; times since ``origin``."""
+    fig, ax = _figure()
+    ax.set_title("Request rate")
+    stamps = [int(s) for counts in per_second.values() for s in counts]
+    if not stamps and history.empty():
+        _no_data(ax, "requests")
+        return _save(fig, path)
+    start = int(origin) if origin is not None else (min(stamps) if stamps else 0)
+    bottom: dict[int, int] = {}
+    for kind in KINDS:
+        counts = {int(s) - start: n for s, n in per_second.get(kind, {}).items()}
+        if counts:
+            xs = sorted(counts)
+            ax.bar(
+                xs,
+                [counts[x] for x in xs],
+                width=0.9,
+                bottom=[bottom.get(x, 0) for x in xs],
+                color=COLOURS[kind],
+                alpha=0.6,
+                label=f"{kind} per second",
+            )
+            for x in xs:
+                bottom[x] = bottom.get(x, 0) + counts[x]
+    for kind in KINDS:
+        rate = history.series.get(kind, {}).get("Requests/s", [])
+        points = [(x, y) for x, y in zip(history.t.get(kind, []), rate, strict=True) if y is not None]
+        if points:
+            xs_f, ys_f = zip(*points, strict=True)
+            ax.plot(xs_f, ys_f, "--", color=COLOURS[kind], linewidth=1, label=f"{kind} (Locust's 10 s average)")
+    ax.set_xlabel("seconds since start")
+    ax.set_ylabel("requests / s")
+    ax.grid(alpha=0.3)
+    if history.users:
+        twin = ax.twinx()
+        twin.step([u[0] for u in history.users], [u[1] for u in history.users], where="post", color="grey", alpha=0.6)
+        twin.set_ylabel("users", color="grey")
+        twin.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="upper left")
+    return _save(fig, path)
+
+
+def leads_histogram(leads: Sequence[float], path: Path, renew_margin: float | None = None) -> Path:
+    fig, ax = _figure()
+    ax.set_title("When renewals landed: seconds before the old token expired")
+    if not leads:
+        _no_data(ax, "renewals")
+        return _save(fig, path)
+    late = [x for x in leads if x <= 0]
+    in_time = [x for x in leads if x > 0]
+    low = min(min(leads), 0.0)
+    high = max(max(leads), renew_margin or 0.0)
+    span = max(high - low, 0.01)
+    bins = [low + span * i / 60 for i in range(61)]
+    if in_time:
+        ax.hist(in_time, bins=bins, color="tab:green", alpha=0.8, label=f"in time ({len(in_time)})")
+    if late:
+        ax.hist(late, bins=bins, color="tab:red", alpha=0.8, label=f"after expiry: dropped ({len(late)})")
+    ax.axvline(0, color="red", linewidth=1)
+    if renew_margin is not None:
+        ax.axvline(renew_margin, color="grey", linestyle="--", linewidth=1, label=f"renew margin {renew_margin:g} s")
+    ax.set_xlabel("seconds before expiry (negative: after)")
+    ax.set_ylabel("renewals")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -1,0 +1,35 @@
+"""The contract between ``token-conformance load`` and the Locust process it starts.
+
+Both sides import these names: the CLI (which must never import locust or
+gevent) and the scenarios in ``conformance.loadtests`` (which run inside Locust).
+Keeping them here means a renamed row or option breaks both sides at once
+instead of silently producing an empty report.
+"""
+
+from __future__ import annotations
+
+#: Environment variable carrying the app certificate to the Locust process (never argv).
+CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
+#: Optional: a directory where each *worker* writes its own tally at exit (debugging distributed runs).
+WORKER_SUMMARY_DIR_ENV = "TOKEN_LOAD_WORKER_SUMMARY_DIR"
+
+#: Locust request types (the "Type" column of its stats) the scenarios report.
+FETCH = "FETCH"
+RENEW = "RENEW"
+INVALID = "INVALID"
+DROPPED = "DROPPED"
+REQUEST_TYPES = (FETCH, RENEW, INVALID, DROPPED)
+
+#: Progress lines the Locust process prints on stderr start with this; the CLI shows them.
+PROGRESS_PREFIX = "[load]"
+#: Version of the summary JSON the scenarios write for the CLI (``--summary-file``).
+SUMMARY_VERSION = 1
+#: Key under which workers attach their tally to Locust's report_to_master data.
+TALLY_KEY = "token_conformance"
+
+#: The bundled scenarios: name -> what it does (``--scenario`` and docs/load.md).
+SCENARIOS: dict[str, str] = {
+    "fetch_and_renew": "clients fetch a token, renew it before expiry for N cycles, and leave",
+    "renew_storm": "clients join in cohorts at the same instant, so their renewals land together in waves",
+    "ramp": "users step up until an SLO breaks; reports the highest rate at which the SLOs held (the knee)",
+}

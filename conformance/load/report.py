@@ -1,0 +1,244 @@
+"""Turn a run's summary into ``load.json``, the plots and a self-contained ``load.html``.
+
+``load.json`` is the machine-readable verdict (its documented keys: scenario,
+target, requests, failures, fetch, renew, cycles, dropped, invalid_tokens, slo;
+more are added, never renamed). The numbers come from Locust's own aggregated
+rows (so they match its CSV and HTML reports, across workers) and the SLO
+verdict from the scenario, which judged them with ``conformance.load.slo``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .protocol import FETCH, RENEW
+from .runner import CSV_PREFIX, HTML_NAME, LOG_NAME, SUMMARY_NAME
+
+LOAD_JSON = "load.json"
+LOAD_HTML = "load.html"
+PLOTS = {"latency": "latency.png", "rate": "rate.png", "renewal_leads": "renewal_leads.png"}
+
+
+def _kind(rows: dict[str, Any], kind: str) -> dict[str, Any]:
+    """One kind of request over all its rows (there is one route per kind; be safe with more)."""
+    entries = [e for e in rows.get(kind, {}).values() if e.get("requests")]
+    if not entries:
+        return {"p50_ms": None, "p95_ms": None, "p99_ms": None, "rps": 0.0, "requests": 0, "failures": 0}
+    if len(entries) == 1:
+        e = entries[0]
+        return {
+            "p50_ms": e["p50_ms"],
+            "p95_ms": e["p95_ms"],
+            "p99_ms": e["p99_ms"],
+            "rps": e["rps"],
+            "requests": e["requests"],
+            "failures": e["failures"],
+        }
+    return {  # several rows: the slowest row's percentiles (conservative), summed counts and rates
+        "p50_ms": max(e["p50_ms"] for e in entries),
+        "p95_ms": max(e["p95_ms"] for e in entries),
+        "p99_ms": max(e["p99_ms"] for e in entries),
+        "rps": round(sum(e["rps"] for e in entries), 3),
+        "requests": sum(e["requests"] for e in entries),
+        "failures": sum(e["failures"] for e in entries),
+    }
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def lead_stats(leads: list[float], total: int) -> dict[str, Any]:
+    """Summary of the renewal leads (seconds before the old token expired)."""
+    if not leads:
+        return {"count": total, "min": None, "p5": None, "p50": None, "max": None, "late": 0}
+    values = sorted(leads)
+    return {
+        "count": total,
+        "sampled": len(values),
+        "min": values[0],
+        "p5": _quantile(values, 0.05),
+        "p50": _quantile(values, 0.5),
+        "max": values[-1],
+        "late": sum(1 for v in values if v <= 0),
+    }
+
+
+def per_second(rows: dict[str, Any]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for kind in (FETCH, RENEW):
+        merged: dict[str, int] = {}
+        for entry in rows.get(kind, {}).values():
+            for second, n in entry.get("per_second", {}).items():
+                merged[second] = merged.get(second, 0) + int(n)
+        out[kind] = merged
+    return out
+
+
+def build_load_json(summary: dict[str, Any], *, scenario: str, target: str, embedded: bool, plan: dict[str, Any]) -> dict[str, Any]:
+    """The load.json document from the scenario's summary and the run's plan (users, run time...)."""
+    rows = summary.get("rows", {})
+    observed = summary.get("observed", {})
+    tally = summary.get("tally", {})
+    counts = tally.get("counts", {})
+    seconds = per_second(rows)
+    totals: dict[str, int] = {}
+    for kind_counts in seconds.values():
+        for second, n in kind_counts.items():
+            totals[second] = totals.get(second, 0) + n
+    requests = int(observed.get("requests", 0))
+    failures = int(observed.get("failures", 0))
+    started, ended = summary.get("started_at"), summary.get("ended_at")
+    doc: dict[str, Any] = {
+        "scenario": scenario,
+        "target": target,
+        "embedded_reference_server": embedded,
+        "requests": requests,
+        "failures": failures,
+        "failure_ratio": round(failures / requests, 6) if requests else 0.0,
+        "fetch": _kind(rows, FETCH),
+        "renew": _kind(rows, RENEW),
+        "cycles": int(counts.get("cycles", 0)),
+        "dropped": int(observed.get("dropped", 0)),
+        "invalid_tokens": int(observed.get("invalid", 0)),
+        "slo": {
+            "passed": bool(summary.get("slo", {}).get("passed")),
+            "breaches": list(summary.get("slo", {}).get("breaches", [])),
+            "thresholds": summary.get("thresholds", {}),
+        },
+        "sessions": {
+            "started": int(counts.get("sessions_started", 0)),
+            "completed": int(counts.get("sessions_completed", 0)),
+        },
+        "invalid_reasons": tally.get("invalid_reasons", {}),
+        "dropped_reasons": tally.get("dropped_reasons", {}),
+        "examples": tally.get("examples", {}),
+        "renewal_lead_s": lead_stats(list(tally.get("leads", [])), int(tally.get("leads_total", 0))),
+        "peak_rps": max(totals.values(), default=0),
+        "duration_s": round(ended - started, 2) if started and ended else None,
+        "max_users": summary.get("max_users"),
+        "mode": summary.get("mode"),
+        "workers": summary.get("workers", {}),
+        "options": summary.get("options", {}),
+        "plan": plan,
+        "tool": {"name": "token-conformance", "version": __version__},
+    }
+    extra = summary.get("extra", {})
+    if "ramp" in extra:
+        doc["knee"] = extra["ramp"].get("knee")
+        doc["ramp"] = extra["ramp"]
+    if "storm" in extra:
+        doc["storm"] = extra["storm"]
+    return doc
+
+
+def write_plots(report_dir: Path, summary: dict[str, Any], max_p95_ms: float | None) -> dict[str, Path]:
+    from . import plots
+
+    origin = summary.get("started_at")
+    history = plots.read_history(report_dir / f"{CSV_PREFIX}_stats_history.csv", origin)
+    tally = summary.get("tally", {})
+    margin = summary.get("options", {}).get("renew_margin_s")
+    return {
+        "latency": plots.latency_plot(history, report_dir / PLOTS["latency"], max_p95_ms),
+        "rate": plots.rate_plot(history, per_second(summary.get("rows", {})), report_dir / PLOTS["rate"], origin),
+        "renewal_leads": plots.leads_histogram(list(tally.get("leads", [])), report_dir / PLOTS["renewal_leads"], margin),
+    }
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        value = f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
+    return f"{value}{unit}"
+
+
+def render_html(doc: dict[str, Any], images: dict[str, Path]) -> str:
+    """A single page, images embedded (data: URIs), so it can be mailed or archived alone."""
+    e = html.escape
+    slo = doc["slo"]
+    verdict = "SLOs held" if slo["passed"] else "SLOs breached"
+    colour = "#1a7f37" if slo["passed"] else "#cf222e"
+    breaches = "".join(f"<li>{e(str(b.get('message', b)))}</li>" for b in slo["breaches"])
+    rows = []
+    for kind in ("fetch", "renew"):
+        k = doc[kind]
+        rows.append(
+            f"<tr><th>{kind}</th><td>{_fmt(k['requests'])}</td><td>{_fmt(k['failures'])}</td>"
+            f"<td>{_fmt(k['p50_ms'], ' ms')}</td><td>{_fmt(k['p95_ms'], ' ms')}</td>"
+            f"<td>{_fmt(k['p99_ms'], ' ms')}</td><td>{_fmt(k['rps'], '/s')}</td></tr>"
+        )
+    facts = {
+        "cycles (renewals in time)": doc["cycles"],
+        "sessions started / completed": f"{doc['sessions']['started']} / {doc['sessions']['completed']}",
+        "dropped sessions": doc["dropped"],
+        "invalid tokens": doc["invalid_tokens"],
+        "failure ratio": f"{doc['failure_ratio']:.2%}",
+        "peak requests in one second": doc["peak_rps"],
+        "renewal lead p5 / p50 (s)": f"{_fmt(doc['renewal_lead_s']['p5'])} / {_fmt(doc['renewal_lead_s']['p50'])}",
+        "users (max)": doc["max_users"],
+        "duration (s)": doc["duration_s"],
+    }
+    if "knee" in doc:
+        knee = doc["knee"]
+        facts["knee"] = f"{knee['users']} users, {knee['rps']} req/s" if knee else "none (no step held)"
+    fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(_fmt(v)))}</td></tr>" for k, v in facts.items())
+    reasons = {f"invalid: {k}": v for k, v in doc["invalid_reasons"].items()}
+    reasons.update({f"dropped: {k}": v for k, v in doc["dropped_reasons"].items()})
+    reason_rows = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in reasons.items())
+    figures = []
+    for name, path in images.items():
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            figures.append(f'<figure><img alt="{e(name)}" src="data:image/png;base64,{data}"></figure>')
+    links = " · ".join(
+        f'<a href="{e(n)}">{e(n)}</a>'
+        for n in (LOAD_JSON, HTML_NAME, f"{CSV_PREFIX}_stats.csv", f"{CSV_PREFIX}_stats_history.csv",
+                  f"{CSV_PREFIX}_failures.csv", SUMMARY_NAME, LOG_NAME)
+    )  # fmt: skip
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Load: {e(doc['scenario'])}</title>
+<style>
+body{{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#1f2328}}
+table{{border-collapse:collapse;margin:.5rem 0 1.2rem}}th,td{{padding:.25rem .7rem;border-bottom:1px solid #d0d7de;text-align:left}}
+td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}}img{{max-width:100%}}figure{{margin:1rem 0}}
+</style></head><body>
+<h1>Load run: {e(doc['scenario'])}</h1>
+<p>Target <code>{e(doc['target'])}</code>{' (embedded reference server)' if doc['embedded_reference_server'] else ''}.
+<span class="verdict">{verdict}</span></p>
+{f'<ul>{breaches}</ul>' if breaches else ''}
+<table><tr><th></th><th>requests</th><th>failures</th><th>p50</th><th>p95</th><th>p99</th><th>rate</th></tr>{''.join(rows)}</table>
+<table>{fact_rows}</table>
+{f'<table>{reason_rows}</table>' if reason_rows else ''}
+{''.join(figures)}
+<p>Files: {links}</p>
+<p><small>token-conformance {e(__version__)}</small></p>
+</body></html>
+"""
+
+
+def write_reports(report_dir: Path, doc: dict[str, Any], summary: dict[str, Any]) -> dict[str, Path]:
+    """Write plots, load.json and load.html; returns the paths by name."""
+    images = write_plots(report_dir, summary, doc["slo"]["thresholds"].get("max_p95_ms"))
+    files = {name: path for name, path in images.items()}
+    doc["files"] = {
+        **{name: path.name for name, path in images.items()},
+        "load_html": LOAD_HTML,
+        "locust_html": HTML_NAME,
+        "locust_csv_prefix": CSV_PREFIX,
+        "summary": SUMMARY_NAME,
+        "log": LOG_NAME,
+    }
+    (report_dir / LOAD_JSON).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    (report_dir / LOAD_HTML).write_text(render_html(doc, images), encoding="utf-8")
+    files["load_json"] = report_dir / LOAD_JSON
+    files["load_html"] = report_dir / LOAD_HTML
+    return files

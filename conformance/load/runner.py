@@ -1,0 +1,265 @@
+"""Run a Locust scenario in a subprocess, bounded in time, and collect what it measured.
+
+Locust is never imported here: gevent monkey-patches the process that imports
+it, which breaks pytest, httpx and threads (anchors.md §4), so the harness
+drives ``python -m locust --headless`` as a child and reads back files:
+the scenario's summary (``--summary-file``) and Locust's CSV / HTML reports.
+
+Bounds: Locust gets ``--run-time`` and ``--stop-timeout``; the parent gives it a
+deadline on top (start-up allowance + run time + stop timeout + shutdown
+allowance), then SIGTERM (Locust shuts down and writes its reports), then SIGKILL
+to the whole process group (``--processes`` forks workers).
+
+The app certificate reaches the child through its environment only; every
+line the child prints and every file it writes is scrubbed of it anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..redact import Redactor
+from .protocol import CERTIFICATE_ENV, PROGRESS_PREFIX, SCENARIOS
+from .slo import Thresholds
+
+#: Seconds Locust may take to start (imports, forking workers) before the run time counts.
+STARTUP_ALLOWANCE = 30.0
+#: Seconds for Locust to stop users, write its reports and exit after the run time.
+SHUTDOWN_ALLOWANCE = 20.0
+#: After SIGTERM, seconds before the process group is killed.
+KILL_GRACE = 10.0
+
+CSV_PREFIX = "locust"
+HTML_NAME = "locust.html"
+SUMMARY_NAME = "locust_summary.json"
+LOG_NAME = "locust.log"
+#: Files a run writes in the report directory; stale ones are removed first so an old
+#: report can never pass for a new one.
+OUTPUT_NAMES = (
+    f"{CSV_PREFIX}_stats.csv",
+    f"{CSV_PREFIX}_stats_history.csv",
+    f"{CSV_PREFIX}_failures.csv",
+    f"{CSV_PREFIX}_exceptions.csv",
+    HTML_NAME,
+    SUMMARY_NAME,
+    LOG_NAME,
+)
+#: Locust log lines worth showing live (the rest go to locust.log).
+_SHOWN_LEVELS = ("/WARNING/", "/ERROR/", "/CRITICAL/")
+_NOISE = ("spawn rate is very high",)
+
+
+def scenario_path(name: str) -> Path:
+    """The locustfile of a bundled scenario (by name), or a user's locustfile (by path)."""
+    if name in SCENARIOS:
+        return Path(str(resources.files("conformance.loadtests").joinpath(f"{name}.py")))
+    path = Path(name)
+    if path.suffix == ".py" and path.is_file():
+        return path.resolve()
+    raise ValueError(f"unknown scenario {name!r}: use one of {', '.join(SCENARIOS)} or the path of a locustfile")
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything one run needs; ``scenario_options`` are the scenario's own (argparse dest -> value)."""
+
+    scenario: str
+    url: str
+    users: int
+    spawn_rate: float
+    run_time: int
+    report_dir: Path
+    stop_timeout: int = 3
+    processes: int | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    scenario_options: dict[str, Any] = field(default_factory=dict)
+    progress_interval: float = 3.0
+    certificate: str | None = field(default=None, repr=False)
+
+    @property
+    def deadline(self) -> float:
+        """Seconds after start at which the parent stops waiting for Locust."""
+        startup = STARTUP_ALLOWANCE * (2 if self.processes else 1)
+        return startup + self.run_time + self.stop_timeout + SHUTDOWN_ALLOWANCE
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def locust_command(plan: LoadPlan) -> list[str]:
+    """The child's argv. Never the certificate: argv is visible to every user of the machine (ps)."""
+    out = plan.report_dir.resolve()
+    argv = [
+        sys.executable, "-m", "locust",
+        "-f", str(scenario_path(plan.scenario)),
+        "--host", plan.url,
+        "--headless", "--only-summary",
+        "--users", str(plan.users),
+        "--spawn-rate", f"{plan.spawn_rate:g}",
+        "--run-time", f"{plan.run_time}s",
+        "--stop-timeout", f"{plan.stop_timeout}s",
+        "--csv", str(out / CSV_PREFIX), "--csv-full-history",
+        "--html", str(out / HTML_NAME),
+        "--summary-file", str(out / SUMMARY_NAME),
+        "--progress-interval", f"{plan.progress_interval:g}",
+        "--slo-p95-ms", f"{plan.thresholds.max_p95_ms:g}",
+        "--slo-failure-ratio", f"{plan.thresholds.max_failure_ratio:g}",
+        "--slo-dropped", str(plan.thresholds.max_dropped),
+        "--slo-invalid", str(plan.thresholds.max_invalid),
+    ]  # fmt: skip
+    if plan.processes:
+        argv += ["--processes", str(plan.processes)]
+    for dest, value in plan.scenario_options.items():
+        if value is None or value is False or value == "":
+            continue
+        argv += [_flag(dest)] if value is True else [_flag(dest), str(value)]
+    return argv
+
+
+def locust_environment(plan: LoadPlan) -> dict[str, str]:
+    """The child's environment: ours, without stray LOCUST_* settings, plus the certificate if known."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
+    env.pop(CERTIFICATE_ENV, None)
+    if plan.certificate:
+        env[CERTIFICATE_ENV] = plan.certificate
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass
+class Outcome:
+    """What the child left behind."""
+
+    returncode: int | None
+    summary: dict[str, Any] | None
+    elapsed: float
+    overran: bool
+    log_path: Path
+    tail: list[str]
+    command: list[str]
+
+
+def _read_lines(stream: Any, redactor: Redactor, log: Any, tail: deque[str], on_line: Callable[[str], None]) -> None:
+    for raw in iter(stream.readline, b""):
+        line = redactor.redact(raw.decode("utf-8", "replace").rstrip("\n"))
+        log.write(line + "\n")
+        log.flush()
+        tail.append(line)
+        if line.startswith(PROGRESS_PREFIX):
+            on_line(line)
+        elif any(level in line for level in _SHOWN_LEVELS) and not any(n in line for n in _NOISE):
+            on_line("locust: " + line.split(": ", 1)[-1])
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, sig)
+        else:  # pragma: no cover - no process groups
+            process.kill() if sig == getattr(signal, "SIGKILL", None) else process.terminate()
+    except ProcessLookupError:
+        pass
+
+
+def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) -> Outcome:
+    """Run the plan's Locust child to completion (or to its deadline) and read its summary."""
+    import json
+
+    plan.report_dir.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUT_NAMES:
+        (plan.report_dir / name).unlink(missing_ok=True)
+    redactor = Redactor([plan.certificate])
+    command = locust_command(plan)
+    log_path = plan.report_dir / LOG_NAME
+    tail: deque[str] = deque(maxlen=40)
+    started = time.monotonic()
+    overran = False
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            command,
+            env=locust_environment(plan),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: we can end it and its forked workers, only them
+        )
+        assert process.stdout is not None
+        reader = threading.Thread(
+            target=_read_lines, args=(process.stdout, redactor, log, tail, on_line), name="locust-output", daemon=True
+        )
+        reader.start()
+        try:
+            try:
+                process.wait(timeout=plan.deadline)
+            except subprocess.TimeoutExpired:
+                overran = True
+                on_line(f"locust: still running {plan.deadline:.0f} s after start; stopping it")
+                _signal_group(process, signal.SIGTERM)
+                try:
+                    process.wait(timeout=KILL_GRACE)
+                except subprocess.TimeoutExpired:
+                    _signal_group(process, signal.SIGKILL)
+                    process.wait()
+        except BaseException:
+            # Interrupted (Ctrl-C): never leave a load generator running behind us.
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+            raise
+        finally:
+            reader.join(timeout=5)
+        if overran:  # workers forked by --processes may outlive a killed master: end the group
+            _signal_group(process, signal.SIGKILL)
+    scrub_files(plan.report_dir, redactor)
+    summary = None
+    summary_path = plan.report_dir / SUMMARY_NAME
+    if summary_path.is_file():
+        try:
+            summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        except ValueError:
+            summary = None
+    return Outcome(process.returncode, summary, time.monotonic() - started, overran, log_path, list(tail), command)
+
+
+def scrub_files(folder: Path, redactor: Redactor) -> list[Path]:
+    """Remove the certificate from every text file of a run (belt and braces: it is never given to them)."""
+    if not redactor:
+        return []
+    scrubbed = []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.suffix not in (".csv", ".html", ".json", ".log", ".txt"):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        clean = redactor.redact(text)
+        if clean != text:
+            path.write_text(clean, encoding="utf-8")
+            scrubbed.append(path)
+    return scrubbed
+
+
+def probe(url: str, path: str, timeout: float = 10.0) -> str | None:
+    """One GET before the run: None if the target answered at all (any status), else why not."""
+    import httpx
+
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            client.get(url.rstrip("/") + path)
+    except httpx.TimeoutException:
+        return f"no answer within {timeout:g} s"
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return None

@@ -1,0 +1,120 @@
+"""Service-level objectives of a load run, and the verdict against them.
+
+One function decides, used in two places: by ``token-conformance load`` on the
+collected results, and inside the Locust process (the ramp scenario judges each
+step with it; any scenario sets Locust's exit code with it), so a run judged by
+the CLI and the same run under plain ``locust`` can never disagree.
+
+Defaults follow what a client needs (client-behaviour.md): an invalid token or
+a dropped session is a failure at any count, unless the user raises the limit;
+latency is judged on the 95th percentile, per kind of request, because renewals
+arrive in bursts and must stay fast when they do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+DEFAULT_MAX_P95_MS = 500.0
+DEFAULT_MAX_FAILURE_RATIO = 0.01
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_p95_ms: float = DEFAULT_MAX_P95_MS
+    max_failure_ratio: float = DEFAULT_MAX_FAILURE_RATIO
+    max_dropped: int = 0
+    max_invalid: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a run (or one step of a ramp) measured."""
+
+    #: HTTP token requests (fetches + renewals) and how many of them failed.
+    requests: int
+    failures: int
+    #: 95th percentile per kind of request ("fetch", "renew"); None when there was none of that kind.
+    p95_ms: dict[str, float | None] = field(default_factory=dict)
+    dropped: int = 0
+    invalid: int = 0
+
+    @property
+    def failure_ratio(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One objective that did not hold: its name, the limit, the measured value, a sentence."""
+
+    slo: str
+    limit: float
+    actual: float
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"slo": self.slo, "limit": self.limit, "actual": self.actual, "message": self.message}
+
+
+def evaluate(observed: Observed, thresholds: Thresholds) -> list[Breach]:
+    """Every objective that did not hold (an empty list means the SLOs held)."""
+    breaches: list[Breach] = []
+    for kind, p95 in observed.p95_ms.items():
+        if p95 is not None and p95 > thresholds.max_p95_ms:
+            breaches.append(
+                Breach(
+                    f"{kind}_p95_ms",
+                    thresholds.max_p95_ms,
+                    p95,
+                    f"{kind} p95 latency {p95:g} ms exceeds {thresholds.max_p95_ms:g} ms",
+                )
+            )
+    ratio = observed.failure_ratio
+    if observed.requests and ratio > thresholds.max_failure_ratio:
+        breaches.append(
+            Breach(
+                "failure_ratio",
+                thresholds.max_failure_ratio,
+                round(ratio, 6),
+                f"{observed.failures} of {observed.requests} token requests failed "
+                f"({ratio:.2%} > {thresholds.max_failure_ratio:.2%})",
+            )
+        )
+    if observed.invalid > thresholds.max_invalid:
+        breaches.append(
+            Breach(
+                "invalid_tokens",
+                thresholds.max_invalid,
+                observed.invalid,
+                f"{observed.invalid} invalid tokens (limit {thresholds.max_invalid})",
+            )
+        )
+    if observed.dropped > thresholds.max_dropped:
+        breaches.append(
+            Breach(
+                "dropped",
+                thresholds.max_dropped,
+                observed.dropped,
+                f"{observed.dropped} dropped sessions: renewals that brought no valid token before the "
+                f"previous one expired (limit {thresholds.max_dropped})",
+            )
+        )
+    return breaches
+
+
+def check_thresholds(thresholds: Thresholds) -> str | None:
+    """What is wrong with the thresholds (a message naming the option), or None."""
+    if not (math.isfinite(thresholds.max_p95_ms) and thresholds.max_p95_ms > 0):
+        return "--max-p95-ms must be a number > 0"
+    if not 0 <= thresholds.max_failure_ratio <= 1:
+        return "--max-failure-ratio must be between 0 and 1"
+    if thresholds.max_dropped < 0:
+        return "--max-dropped must be >= 0"
+    if thresholds.max_invalid < 0:
+        return "--max-invalid must be >= 0"
+    return None

@@ -1,0 +1,550 @@
+"""What every load scenario shares: its options, the simulated client, and the bookkeeping.
+
+Importing this module (every scenario does) registers the scenario options with
+Locust and the event listeners that
+
+* aggregate the per-renewal detail from workers (``report_to_master`` /
+  ``worker_report``), so a distributed run adds up like a local one;
+* print a progress line every ``--progress-interval`` seconds (master/local);
+* write the run's summary for ``token-conformance load`` (``--summary-file``)
+  and set Locust's exit code from the SLOs (0 held, 1 breached, 2 no requests),
+  so plain ``locust -f ...`` in CI gates the same way as the CLI.
+
+The client reports its work as Locust request rows, by request type:
+FETCH and RENEW (the HTTP requests, with their real response times), INVALID
+(one row per reason a token was refused) and DROPPED (sessions whose token
+expired before a valid renewal arrived; response time = how late, in ms).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+from conformance.loadtests.tally import Tally
+from conformance.loadtests.validation import (
+    REASONS,
+    OptionError,
+    Request,
+    ScenarioConfig,
+    build_config,
+    check_token,
+)
+from locust import FastHttpUser, events, task
+from locust.runners import MasterRunner, WorkerRunner
+
+from conformance.load.protocol import (
+    CERTIFICATE_ENV,
+    DROPPED,
+    FETCH,
+    INVALID,
+    PROGRESS_PREFIX,
+    RENEW,
+    SUMMARY_VERSION,
+    TALLY_KEY,
+    WORKER_SUMMARY_DIR_ENV,
+)
+from conformance.load.slo import Breach, Observed, Thresholds, evaluate
+
+logger = logging.getLogger("conformance.loadtests")
+
+#: Why a session was dropped (DROPPED row names).
+DROP_REASONS: dict[str, str] = {
+    "late": "the renewal answered only after the previous token had expired",
+    "no_renewal": "no valid renewal before the previous token expired (failed or invalid renewals)",
+    "pending": "the previous token expired while its renewal was still outstanding at the end of the run",
+}
+
+
+class InvalidToken(Exception):
+    """An INVALID row's failure: the server sent a token this client cannot use."""
+
+
+class DroppedSession(Exception):
+    """A DROPPED row's failure: the client would have been dropped from the call."""
+
+
+# --------------------------------------------------------------------------- options
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any) -> None:
+    """The scenario options; defaults suit a run of seconds (see docs/load.md for real-life values)."""
+    add = parser.add_argument
+    add("--expiry", type=int, default=10, help="token lifetime to ask for (?expiry=N), seconds")
+    add("--renew-margin", type=float, default=5.0, help="renew this many seconds before the token expires")
+    add("--cycles", type=int, default=3, help="renewals per session before the client leaves (and a new one joins)")
+    add("--role-mix", default="publisher=1,subscriber=1", help="weights of the roles, e.g. publisher=1,subscriber=3")
+    add("--tokentype-mix", default="", help="weights of the token types, e.g. uid=3,userAccount=1 (default: all)")
+    # Not --profile: Locust (>= 2.36) has its own --profile option.
+    add("--token-profile", default="agora-token-service", help="server profile: bundled name or JSON file")
+    add("--app-id", default="", help="expected app id of every token (32 hex characters); empty: not checked")
+    add("--expiry-tolerance", type=float, default=2.0, help="seconds a token's expiry may differ from the asked one")
+    add("--strict-roles", action="store_true", default=False, help="a subscriber token must not carry publish rights")
+    add("--request-timeout", type=float, default=10.0, help="client timeout per request, seconds (the SDK's is 10)")
+    add("--retry-interval", type=float, default=1.0, help="seconds between attempts after a failed fetch or renewal")
+    add("--progress-interval", type=float, default=0.0, help="print a progress line every N seconds (0: never)")
+    add("--slo-p95-ms", type=float, default=500.0, help="SLO: p95 latency of FETCH and of RENEW, ms")
+    add("--slo-failure-ratio", type=float, default=0.01, help="SLO: largest share of failed token requests")
+    add("--slo-dropped", type=int, default=0, help="SLO: largest number of dropped sessions")
+    add("--slo-invalid", type=int, default=0, help="SLO: largest number of invalid tokens")
+    add("--summary-file", default="", include_in_web_ui=False, help="write the run summary (JSON) here at exit")
+
+
+def scenario_config(options: Any) -> ScenarioConfig:
+    """The checked configuration from Locust's parsed options; the certificate from the environment only."""
+    return build_config(vars(options), certificate=os.environ.get(CERTIFICATE_ENV, "").strip() or None)
+
+
+def thresholds(options: Any) -> Thresholds:
+    return Thresholds(
+        max_p95_ms=float(options.slo_p95_ms),
+        max_failure_ratio=float(options.slo_failure_ratio),
+        max_dropped=int(options.slo_dropped),
+        max_invalid=int(options.slo_invalid),
+    )
+
+
+# --------------------------------------------------------------------------- run state
+
+
+@dataclass
+class RunState:
+    """This process's view of the run. On a worker ``recorded`` is the part not yet sent to the master."""
+
+    config: ScenarioConfig | None = None
+    recorded: Tally | None = None
+    #: Master only: what the workers reported, in total and per worker (counts).
+    received: Tally | None = None
+    per_worker: dict[str, Counter[str]] | None = None
+    #: Worker only: everything this worker recorded, sent or not (for its own summary file).
+    own: Tally | None = None
+    started_at: float | None = None
+    max_users: int = 0
+    #: Scenario extras for the summary (the ramp's knee, the storm's cohorts).
+    extra: dict[str, Any] | None = None
+    #: How the run is judged; the ramp replaces it with its knee verdict.
+    judge: Callable[[Observed, Thresholds], list[Breach]] = evaluate
+
+    def reset(self) -> None:
+        self.recorded, self.received, self.own = Tally(), Tally(), Tally()
+        self.per_worker = {}
+        self.max_users = 0
+        self.started_at = None
+
+
+STATE = RunState()
+STATE.reset()
+STATE.extra = {}
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_kwargs: Any) -> None:
+    options = environment.parsed_options
+    if options is None:  # used as a library without options: nothing to register
+        return
+    try:
+        STATE.config = scenario_config(options)
+    except OptionError as exc:
+        sys.stderr.write(f"token-conformance scenario: {exc}\n")
+        sys.exit(2)
+    if not isinstance(environment.runner, WorkerRunner) and float(options.progress_interval) > 0:
+        gevent.spawn(_progress, environment, float(options.progress_interval))
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Any, **_kwargs: Any) -> None:
+    # A worker receives the master's options just before this event: configure from them.
+    STATE.reset()
+    STATE.started_at = time.time()
+    if environment.parsed_options is not None:
+        STATE.config = scenario_config(environment.parsed_options)
+
+
+@events.spawning_complete.add_listener
+def _on_spawned(user_count: int, **_kwargs: Any) -> None:
+    STATE.max_users = max(STATE.max_users, user_count)
+
+
+@events.report_to_master.add_listener
+def _on_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+    assert STATE.recorded is not None and STATE.own is not None
+    delta = STATE.recorded.take()
+    STATE.own.merge(delta)
+    data[TALLY_KEY] = delta
+
+
+@events.worker_report.add_listener
+def _on_worker_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+    delta = data.get(TALLY_KEY)
+    if not delta:
+        return
+    assert STATE.received is not None and STATE.per_worker is not None
+    STATE.received.merge(delta)
+    STATE.per_worker.setdefault(client_id, Counter()).update(delta.get("counts", {}))
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Any, **_kwargs: Any) -> None:
+    options = environment.parsed_options
+    if options is None:
+        return
+    if isinstance(environment.runner, WorkerRunner):
+        _write_worker_summary(environment)
+        return
+    summary = build_summary(environment)
+    environment.process_exit_code = summary["exit_code"]
+    path = str(getattr(options, "summary_file", "") or "")
+    if path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+        tmp.replace(target)
+
+
+def _write_worker_summary(environment: Any) -> None:
+    folder = os.environ.get(WORKER_SUMMARY_DIR_ENV, "")
+    if not folder or STATE.own is None or STATE.recorded is None:
+        return
+    own = STATE.own.copy()
+    own.merge(STATE.recorded.to_dict())  # anything recorded after the last report (normally nothing)
+    client_id = getattr(environment.runner, "client_id", str(os.getpid()))
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"worker-{client_id}.json").write_text(
+            json.dumps({"client_id": client_id, "tally": own.to_dict(), "unsent": STATE.recorded.to_dict()}),
+            encoding="utf-8",
+        )
+    except OSError as exc:
+        logger.warning("cannot write the worker summary to %s: %s", folder, exc.strerror)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _entry(stats_entry: Any) -> dict[str, Any]:
+    n = stats_entry.num_requests
+    pct = stats_entry.get_response_time_percentile
+    return {
+        "requests": n,
+        "failures": stats_entry.num_failures,
+        "p50_ms": pct(0.5) if n else None,
+        "p95_ms": pct(0.95) if n else None,
+        "p99_ms": pct(0.99) if n else None,
+        "avg_ms": round(stats_entry.avg_response_time, 3) if n else None,
+        "max_ms": stats_entry.max_response_time if n else None,
+        "rps": round(stats_entry.total_rps, 3) if n else 0.0,
+        "per_second": {str(k): v for k, v in sorted(stats_entry.num_reqs_per_sec.items())},
+        "failures_per_second": {str(k): v for k, v in sorted(stats_entry.num_fail_per_sec.items())},
+    }
+
+
+def request_rows(stats: Any) -> dict[str, dict[str, dict[str, Any]]]:
+    """Locust's own (aggregated) rows of our request types: {type: {name: entry}}."""
+    rows: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in (FETCH, RENEW, INVALID, DROPPED)}
+    for (name, method), stats_entry in stats.entries.items():
+        if method in rows:
+            rows[method][name] = _entry(stats_entry)
+    return rows
+
+
+def observed_from(stats: Any) -> Observed:
+    """What the SLOs judge, from Locust's aggregated stats (so a master sees all workers)."""
+    requests = failures = 0
+    p95: dict[str, float | None] = {}
+    for kind in (FETCH, RENEW):
+        entries = [e for (_name, method), e in stats.entries.items() if method == kind]
+        n = sum(e.num_requests for e in entries)
+        requests += n
+        failures += sum(e.num_failures for e in entries)
+        if n:
+            p95[kind.lower()] = float(max(e.get_response_time_percentile(0.95) for e in entries if e.num_requests))
+        else:
+            p95[kind.lower()] = None
+    dropped = sum(e.num_requests for (_n, m), e in stats.entries.items() if m == DROPPED)
+    invalid = sum(e.num_requests for (_n, m), e in stats.entries.items() if m == INVALID)
+    return Observed(requests=requests, failures=failures, p95_ms=p95, dropped=dropped, invalid=invalid)
+
+
+def build_summary(environment: Any) -> dict[str, Any]:
+    """The run as the CLI reads it: Locust's rows, the tally, the SLO verdict and the exit code."""
+    options = environment.parsed_options
+    limits = thresholds(options)
+    observed = observed_from(environment.stats)
+    breaches = STATE.judge(observed, limits)
+    is_master = isinstance(environment.runner, MasterRunner)
+    assert STATE.recorded is not None and STATE.received is not None
+    tally = STATE.received.copy() if is_master else STATE.recorded.copy()
+    if is_master:
+        tally.merge(STATE.recorded.to_dict())  # a master records nothing itself, but be exact
+    if observed.requests == 0:
+        exit_code = 2
+    else:
+        exit_code = 1 if breaches else 0
+    config = STATE.config
+    return {
+        "version": SUMMARY_VERSION,
+        "host": environment.host,
+        "mode": "master" if is_master else "local",
+        "started_at": STATE.started_at,
+        "ended_at": time.time(),
+        "max_users": STATE.max_users,
+        "options": config.as_dict() if config is not None else {},
+        "thresholds": limits.as_dict(),
+        "rows": request_rows(environment.stats),
+        "observed": {
+            "requests": observed.requests,
+            "failures": observed.failures,
+            "p95_ms": observed.p95_ms,
+            "dropped": observed.dropped,
+            "invalid": observed.invalid,
+        },
+        "tally": tally.to_dict(),
+        "workers": {cid: dict(c) for cid, c in sorted((STATE.per_worker or {}).items())},
+        "extra": dict(STATE.extra or {}),
+        "slo": {"passed": not breaches and observed.requests > 0, "breaches": [b.as_dict() for b in breaches]},
+        "exit_code": exit_code,
+    }
+
+
+def _progress(environment: Any, interval: float) -> None:
+    """One line every ``interval`` seconds while users run: what a person watching needs to see."""
+    while True:
+        gevent.sleep(interval)
+        runner = environment.runner
+        if runner is None or STATE.started_at is None or runner.state not in ("spawning", "running"):
+            continue
+        stats = environment.stats
+        observed = observed_from(stats)
+        rps = sum(e.current_rps for (_n, m), e in stats.entries.items() if m in (FETCH, RENEW))
+        sys.stderr.write(
+            f"{PROGRESS_PREFIX} {time.time() - STATE.started_at:5.0f}s users={runner.user_count} "
+            f"rps={rps:.1f} requests={observed.requests} fails={observed.failures} "
+            f"invalid={observed.invalid} dropped={observed.dropped}\n"
+        )
+        sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------- the client
+
+
+@dataclass
+class Session:
+    """One client in one call: who it is, the token it holds and how many renewals it has done."""
+
+    channel: str
+    role: str
+    tokentype: str
+    uid: int | str
+    path: str
+    expires: int | None = None
+    received_at: float = 0.0
+    renewals: int = 0
+    in_flight: bool = False
+
+
+def _token_in(response: Any) -> tuple[str | None, str | None]:
+    """(token, None) or (None, why there is no token) — as a client reads a body (client-behaviour.md 3)."""
+    status = response.status_code
+    if status != 200:
+        if not status:
+            error = getattr(response, "error", None)
+            return None, f"no response ({type(error).__name__ if error else 'connection failed'})"
+        return None, f"HTTP {status}"
+    try:
+        body = json.loads(response.content or b"")
+    except ValueError:
+        return None, "the body is not JSON"
+    token = body.get("rtcToken") if isinstance(body, dict) else None
+    if not isinstance(token, str):
+        return None, "no string under 'rtcToken'"
+    return token, None
+
+
+class TokenClient(FastHttpUser):
+    """A client of the token server, as the SDK drives it (client-behaviour.md).
+
+    It takes a channel and uid (roles and token types drawn from the mixes),
+    fetches a token, checks it, sleeps until ``expiry - renew margin`` (the
+    will-expire callback), renews, checks again, and after ``--cycles``
+    renewals leaves; a new client takes its place at once, so the user count
+    stays what Locust was asked for. A renewal that brings no valid token
+    before the old one expires drops the session.
+
+    Waiting happens in ``wait_time`` (not inside the task), so Locust can stop a
+    waiting client at once and ``--stop-timeout`` only bounds requests in flight.
+    """
+
+    def __init__(self, environment: Any) -> None:
+        config = STATE.config or scenario_config(environment.parsed_options)
+        # Must be set before FastHttpUser builds its session; the SDK's timeout is 10 s.
+        self.network_timeout = config.request_timeout
+        self.connection_timeout = config.request_timeout
+        super().__init__(environment)
+        self.config = config
+        self.rng = random.Random()
+        self.route = config.profile.routes["rtc"]
+        self.session: Session | None = None
+        self.due = 0.0
+
+    def wait_time(self) -> float:  # type: ignore[override]
+        return max(0.0, self.due - time.time())
+
+    # ---- bookkeeping helpers
+
+    @property
+    def tally(self) -> Tally:
+        assert STATE.recorded is not None
+        return STATE.recorded
+
+    def fire(self, kind: str, name: str, response_time: float, exception: Exception | None) -> None:
+        self.environment.events.request.fire(
+            request_type=kind,
+            name=name,
+            response_time=response_time,
+            response_length=0,
+            exception=exception,
+            context={},
+            response=None,
+            url=None,
+            start_time=time.time(),
+        )
+
+    def new_session(self) -> Session:
+        config, rng = self.config, self.rng
+        role = config.roles.choose(rng)
+        tokentype = config.tokentypes.choose(rng)
+        channel = f"load-{rng.getrandbits(40):010x}"
+        uid: int | str = rng.randint(1, 2**32 - 1) if tokentype == "uid" else f"user-{rng.getrandbits(48):012x}"
+        path = config.profile.rtc_path(channel, role, tokentype, str(uid))
+        path += f"?{config.profile.expiry_param}={config.expiry}"
+        return Session(channel, role, tokentype, uid, path)
+
+    def drop(self, session: Session, reason: str, late_s: float, detail: str) -> None:
+        self.tally.dropped(reason, detail)
+        self.fire(DROPPED, reason, max(late_s, 0.0) * 1000.0, DroppedSession(DROP_REASONS[reason]))
+        self.session = None
+        self.due = time.time()
+
+    # ---- one request
+
+    def request_token(self, kind: str, session: Session) -> tuple[str | None, float, float, float]:
+        """GET the route; returns (token or None, response ms, sent at, received at)."""
+        sent = time.time()
+        session.in_flight = True
+        with self.client.get(session.path, name=self.route, catch_response=True) as response:
+            # Our request types instead of "GET" (documented attribute of Locust's response context).
+            response.request_meta["request_type"] = kind
+            token, error = _token_in(response)
+            if error is None:
+                response.success()
+            else:
+                response.failure(error)
+        session.in_flight = False
+        received = time.time()
+        return token, float(response.request_meta.get("response_time") or 0.0), sent, received
+
+    # ---- the task: one step of the session state machine
+
+    @task
+    def step(self) -> None:
+        if self.session is None:
+            self.session = self.new_session()
+        session = self.session
+        if session.expires is None:
+            self.fetch(session)
+            return
+        now = time.time()
+        if now >= session.expires:
+            self.drop(session, "no_renewal", now - session.expires, "the token expired before a valid renewal")
+            return
+        self.renew(session)
+
+    def fetch(self, session: Session) -> None:
+        config = self.config
+        token, ms, sent, received = self.request_token(FETCH, session)
+        self.tally.count("fetch")  # counted when answered, like Locust's row (a killed request is in neither)
+        if token is None:
+            self.due = time.time() + config.retry_interval
+            return
+        request = Request(session.channel, session.role, session.tokentype, session.uid, config.expiry, sent, received)
+        verdict = check_token(token, request, config)
+        if not verdict.ok:
+            assert verdict.reason is not None
+            self.tally.invalid(verdict.reason, verdict.detail)
+            self.fire(INVALID, verdict.reason, ms, InvalidToken(REASONS[verdict.reason]))
+            self.due = time.time() + config.retry_interval
+            return
+        assert verdict.expires_ts is not None
+        self.tally.count("fetch_ok")
+        self.tally.count("sessions_started")
+        session.expires, session.received_at = verdict.expires_ts, received
+        self.due = session.expires - config.renew_margin
+
+    def renew(self, session: Session) -> None:
+        config = self.config
+        assert session.expires is not None
+        old = session.expires
+        token, ms, sent, received = self.request_token(RENEW, session)
+        self.tally.count("renew")
+        verdict = None
+        if token is not None:
+            request = Request(
+                session.channel,
+                session.role,
+                session.tokentype,
+                session.uid,
+                config.expiry,
+                sent,
+                received,
+                replaces_expiry=old,
+                # Tokens carry whole seconds: only a renewal a second later must lapse strictly later.
+                require_later=sent - session.received_at >= 1.0,
+            )
+            verdict = check_token(token, request, config)
+            if not verdict.ok:
+                assert verdict.reason is not None
+                self.tally.invalid(verdict.reason, verdict.detail)
+                self.fire(INVALID, verdict.reason, ms, InvalidToken(REASONS[verdict.reason]))
+        if verdict is None or not verdict.ok:
+            retry_at = time.time() + config.retry_interval
+            self.due = min(retry_at, float(old))  # at expiry at the latest: then the session drops
+            return
+        assert verdict.expires_ts is not None
+        lead = old - received
+        self.tally.lead(lead)
+        if lead <= 0:
+            self.drop(session, "late", -lead, f"the renewal answered {-lead:.2f} s after the token expired")
+            return
+        self.tally.count("renew_ok")
+        self.tally.count("cycles")
+        session.expires, session.received_at = verdict.expires_ts, received
+        session.renewals += 1
+        if session.renewals >= config.cycles:
+            self.tally.count("sessions_completed")
+            self.session = None
+            self.due = time.time()
+        else:
+            self.due = session.expires - config.renew_margin
+
+    def on_stop(self) -> None:
+        # Stopped after the token lapsed without a valid renewal (typically: a renewal still
+        # waiting on a server that stopped answering): that client was dropped too.
+        session = self.session
+        if session is not None and session.expires is not None:
+            late = time.time() - session.expires
+            if late >= 0 and session.in_flight:
+                self.drop(session, "pending", late, "the run ended with the renewal outstanding past expiry")
+            elif late >= 0:
+                self.drop(session, "no_renewal", late, "the token expired before a valid renewal")
