@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import json
 import shlex
+import ssl
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 #: Bodies larger than this are cut; a token response is well under 1 KiB.
 MAX_BODY_BYTES = 1024 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "token-conformance"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass
@@ -51,7 +55,7 @@ class Exchange:
 
     @property
     def content_type(self) -> str:
-        return self.headers.get("content-type", "")
+        return str(self.headers.get("content-type", ""))
 
     @property
     def text(self) -> str:
@@ -92,6 +96,95 @@ class Exchange:
         return f"{self.status} {ctype} {body!r}"
 
 
+# --- the overall deadline ----------------------------------------------------------
+#
+# httpx only has per-operation timeouts: a server that sends one header byte every
+# 0.3 s never trips a 1 s read timeout and holds the request for as long as it likes.
+# The socket layer below httpx is the one place every connect, read and write goes
+# through, so it is where the request's deadline (kept per thread: the suite
+# prefetches in threads) shortens each timeout to what is left of it.
+
+_deadline = threading.local()
+
+
+def _bounded(timeout: float | None, timeout_error: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of this thread's deadline; raise once it has passed."""
+    deadline: float | None = getattr(_deadline, "at", None)
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise timeout_error("overall deadline passed")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._inner.connect_unix_socket(path, timeout, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's transport over a connection pool whose sockets honour the request deadline.
+
+    httpx takes no network backend, so the pool is rebuilt (with httpcore's public
+    arguments) after httpx's own initialisation.
+    """
+
+    def __init__(self, *, verify: bool, limits: httpx.Limits) -> None:
+        super().__init__(verify=verify, limits=limits, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+
+
 class TokenServerClient:
     """Talks to one token server (base URL) with bounded time and size."""
 
@@ -105,17 +198,17 @@ class TokenServerClient:
         max_redirects: int = 3,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        parts = urlsplit(self.base_url)
-        self._origin = (parts.scheme, parts.hostname, parts.port)
+        self._origin = _origin(self.base_url)
         self.timeout = timeout
         self.max_body = max_body
         self.max_redirects = max_redirects
         self._http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             follow_redirects=False,
-            verify=verify_tls,
             headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            transport=_DeadlineTransport(
+                verify=verify_tls, limits=httpx.Limits(max_connections=32, max_keepalive_connections=16)
+            ),
             trust_env=False,
         )
         self._lock = threading.Lock()
@@ -147,38 +240,46 @@ class TokenServerClient:
             return ex
         start = time.monotonic()
         deadline = start + self.timeout
-        for _ in range(self.max_redirects + 1):
-            self._send(ex, url, deadline)
+        method = ex.method
+        while True:
+            self._send(ex, method, url, content, deadline)
             if ex.error or not follow_redirects or ex.status not in REDIRECT_STATUSES:
                 break
             location = ex.headers.get("location")
             if not location:
                 break
             target = urljoin(url, location)
-            tparts = urlsplit(target)
-            if (tparts.scheme, tparts.hostname, tparts.port) != self._origin:
+            if _origin(target) != self._origin:
                 ex.error = f"redirect to another host not followed: {location}"
+                break
+            if len(ex.redirects) >= self.max_redirects:
+                ex.error = f"more than {self.max_redirects} redirects"
                 break
             ex.redirects.append(target)
             url = target
-            if ex.status == 303:
+            # As browsers and httpx do: 303 always, 301/302 after a POST, continue with a GET.
+            if ex.status == 303 or (ex.status in (301, 302) and method == "POST"):
                 method, content = "GET", None
-        else:
-            ex.error = f"more than {self.max_redirects} redirects"
         ex.elapsed_s = time.monotonic() - start
         return ex
 
     def get(self, path: str, **kwargs: Any) -> Exchange:
         return self.request("GET", path, **kwargs)
 
-    def _send(self, ex: Exchange, url: str, deadline: float) -> None:
+    def _send(self, ex: Exchange, method: str, url: str, content: bytes | None, deadline: float) -> None:
+        """One hop: fills status, headers and body of ``ex``, or its error."""
+        ex.status, ex.headers, ex.body, ex.truncated = None, httpx.Headers(), b"", False
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             ex.error = f"no complete response within {self.timeout:g} s"
             return
+        headers = dict(ex.request_headers)
+        if content is None:
+            headers.pop("Content-Type", None)
+        _deadline.at = deadline
         try:
             with self._http.stream(
-                ex.method, url, headers=ex.request_headers, content=ex.request_body,
+                method, url, headers=headers, content=content,
                 timeout=httpx.Timeout(remaining, connect=min(remaining, 5.0)),
             ) as resp:
                 ex.status = resp.status_code
@@ -191,9 +292,6 @@ class TokenServerClient:
                     if size > self.max_body:
                         ex.truncated = True
                         break
-                    if time.monotonic() > deadline:
-                        ex.error = f"body not complete within {self.timeout:g} s ({size} bytes so far)"
-                        break
                 ex.body = b"".join(chunks)[: self.max_body]
         except httpx.TimeoutException:
             ex.error = f"no complete response within {self.timeout:g} s"
@@ -205,8 +303,10 @@ class TokenServerClient:
             ex.error = f"not a valid HTTP response: {_reason(exc)}"
         except httpx.HTTPError as exc:
             ex.error = f"{type(exc).__name__}: {_reason(exc)}"
-        except (ValueError, OSError) as exc:  # e.g. an invalid URL built from odd input
-            ex.error = f"request failed: {type(exc).__name__}: {exc}"
+        except (httpx.InvalidURL, ValueError, OSError) as exc:  # e.g. an invalid URL built from odd input
+            ex.error = f"request failed: {type(exc).__name__}: {_reason(exc)}"
+        finally:
+            _deadline.at = None
 
     def _trip(self, reason: str) -> None:
         with self._lock:
