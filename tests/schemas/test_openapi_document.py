@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from jsonschema import Draft202012Validator
 
 from conformance import schemas
 from conformance.profiles import ProfileError, bundled_names, load_profile
@@ -132,8 +133,9 @@ def test_parameter_schemas_are_tight() -> None:
     ("value", "ok"),
     [
         ("my-channel", True), ("Room #1 (test)", True), ("a" * 64, True), ("%", False), ("100%!", True),
-        ("%zz", True), ("%2F", False), ("%41", False), ("a%4", False), (".", False), ("..", False), ("...", False),
+        ("%zz", True), ("%2F", False), ("%41", False), ("a%4", False), (".", False), ("..", False), ("...", True),
         ("a.b", True), (".x", True), ("a/b", False), ("é", False), ("a\n", False), ("", False), ("{x}", True),
+        ("%x" * 5000 + "%2", False),
     ],
 )
 def test_channel_pattern(value: str, ok: bool) -> None:
@@ -146,7 +148,8 @@ def test_channel_pattern(value: str, ok: bool) -> None:
     [
         ("alice", True), ("Zoë 🎧", True), ("0", True), ("%zz", True), ("%2F", False), ("%C3%A9", False),
         ("a/b", False), (".", False), ("..", False), (".a", True), ("a\x00b", False), ("tab\there", False),
-        ("\x85", False), ("🎧" * 63, True), ("🎧" * 64, False), ("", False),
+        ("\x85", False), ("\ufffd", False), ("🎧" * 63, True), ("🎧" * 64, False), ("", False),
+        ("a" * 10_000 + "\x00", False),
     ],
 )
 def test_account_pattern(value: str, ok: bool) -> None:
@@ -165,11 +168,20 @@ def test_uid_string_pattern_is_exactly_0_to_2_32_minus_1(value: str, ok: bool) -
     assert _matches(uid, value) is ok
 
 
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("alice", True), ("0", False), ("00", True), (".", False), ("a" * 64, True), ("a" * 65, False),
+     ("🎧" * 16, True), ("é" * 17, False), ("3f2c7e0a-9b1d-4c6e-8f00-123456789abc", True), ("a/b", False)],
+)
+def test_rtm_user_id_is_at_most_64_bytes_and_never_0(value: str, ok: bool) -> None:
+    rtm = schemas.openapi()["components"]["schemas"]["RtmUserId"]
+    assert _matches(rtm, value) is ok
+    assert not ok or len(value.encode("utf-8")) <= 64
+
+
 def _matches(schema: dict[str, Any], value: str) -> bool:
-    """Length and pattern as an ECMA engine reads them (Python's '$' would also match before a final line feed)."""
-    if not schema.get("minLength", 0) <= len(value) <= schema.get("maxLength", len(value)):
-        return False
-    return re.search(schema["pattern"], value) is not None and not value.endswith("\n")
+    """As an ECMA engine reads the schema: Python's '$' would also match before a final line feed."""
+    return Draft202012Validator(schema).is_valid(value) and not value.endswith("\n")
 
 
 # --- per profile --------------------------------------------------------------------------------------
