@@ -111,6 +111,9 @@ def _b64(text: str, what: str) -> bytes:
             elif ch == "%":
                 hint = " (still percent-encoded? URL-decode it once)"
             raise TokenError(f"{what} is not base64: character {ch!r} at position {i}{hint}")
+    pad = text.find("=")
+    if 0 <= pad < len(text.rstrip("=")):
+        raise TokenError(f"{what} is not base64: data after the '=' padding at position {pad} (two tokens glued together?)")
     raise TokenError(f"{what} is not base64: incorrect length or padding ({len(text)} characters)")
 
 

@@ -62,7 +62,8 @@ def test_surrounding_whitespace_is_tolerated() -> None:
         (lambda t: t[:20] + "%2B" + t[21:], "percent-encoded"),
         (lambda t: t[:20] + "é" + t[21:], "character 'é' at position 17"),
         (lambda t: t[:-1] if t.endswith("=") else t + "=", "incorrect length or padding"),
-        (lambda t: t + "QQ==", "incorrect length or padding"),
+        (lambda t: t + "QQ==", "data after the '=' padding at position 211"),
+        (lambda t: t[:100] + "=" + t[101:], "data after the '=' padding at position 97"),
     ],
 )
 def test_bad_base64_names_the_character_and_hints(mutate: object, expected: str) -> None:
