@@ -100,12 +100,13 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #d0d7de;padd
 
 
 def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100) -> list[str]:
-    """Lines for the end of the terminal output: one per case, then the verdict."""
+    """Lines for the end of the terminal output: one per case, the counts, and the verdict last."""
     lines = [f"{'case':<11} {'level':<6} {'outcome':<8} title"]
     for r in records:
         lines.append(f"{r.id:<11} {r.level:<6} {r.outcome:<8} {r.title}"[:width])
     counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
     lines.append("")
+    lines.append(f"cases: {counts or 'none'}{' (strict)' if summary.strict else ''}")
+    # Last, so the verdict is the final line of a CI log.
     lines.append(f"verdict: {summary.verdict.upper()} (exit {summary.exit_code}){' - ' + summary.reason if summary.reason else ''}")
-    lines.append(f"cases: {counts}{' (strict)' if summary.strict else ''}")
     return lines

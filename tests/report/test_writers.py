@@ -1,0 +1,137 @@
+"""The three renderings of a run: conformance.json, conformance.html and the terminal table."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from conformance.contract import REQUIREMENTS, SECTIONS, Level, by_id
+from conformance.report import CaseRecord, report_document, summarize, terminal_table, write_html, write_json
+
+PROFILE = {"name": "agora-token-service", "token_version": "007"}
+INJECTED = '<script>alert("x")</script><img src="https://evil.example/x.png">'
+
+
+def records() -> list[CaseRecord]:
+    out = []
+    for req, outcome in zip(REQUIREMENTS, ["failed", "passed", "skipped", "xfailed", "error", "not run", "xpassed"],
+                            strict=False):
+        r = CaseRecord.for_requirement(req)
+        r.outcome = outcome
+        r.duration_s = 0.123456
+        out.append(r)
+    assert out[0].level == "MUST"
+    out[0].message = f"- uid\n    Actual: {INJECTED} & more"
+    return out
+
+
+@pytest.fixture
+def document() -> dict[str, object]:
+    recs = records()
+    return report_document("http://127.0.0.1:8080", PROFILE, summarize(recs, strict=False), recs)
+
+
+def test_json_document_shape(tmp_path: Path, document: dict[str, object]) -> None:
+    write_json(tmp_path / "conformance.json", document)
+    doc = json.loads((tmp_path / "conformance.json").read_text(encoding="utf-8"))
+    assert {"target", "profile", "summary", "cases"} <= set(doc)
+    assert doc["target"] == "http://127.0.0.1:8080"
+    assert doc["profile"] == PROFILE
+    assert doc["summary"]["exit_code"] == 1
+    assert doc["summary"]["verdict"] == "not conforming"
+    assert len(doc["cases"]) == 7
+    for case in doc["cases"]:
+        assert {"id", "requirement", "level", "outcome", "message", "duration_s"} <= set(case)
+        req = by_id(case["id"])
+        assert case["requirement"] == req.sentence
+        assert case["level"] == req.level.value
+        assert case["duration_s"] == 0.1235
+    assert doc["cases"][0]["outcome"] == "failed"
+    assert INJECTED in doc["cases"][0]["message"]  # JSON keeps the text as it is
+
+
+def test_json_is_utf8_not_escaped(tmp_path: Path) -> None:
+    r = CaseRecord.for_requirement(REQUIREMENTS[0])
+    r.outcome, r.message = "failed", "account 'ünïcödé'"
+    write_json(tmp_path / "c.json", report_document("t", PROFILE, summarize([r], strict=False), [r]))
+    assert "ünïcödé" in (tmp_path / "c.json").read_text(encoding="utf-8")
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+        self.ths: list[str] = []
+        self._in_th = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.urls += [v or "" for k, v in attrs if k in ("src", "href", "action", "srcset")]
+        self._in_th = tag == "th"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "th":
+            self._in_th = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_th:
+            self.ths.append(data.strip())
+
+
+def test_html_self_contained_and_escaped(tmp_path: Path, document: dict[str, object]) -> None:
+    write_html(tmp_path / "conformance.html", document)
+    page = (tmp_path / "conformance.html").read_text(encoding="utf-8")
+    parser = _Links()
+    parser.feed(page)
+    assert parser.urls, "the matrix links to the cases"
+    assert all(u.startswith("#") for u in parser.urls), parser.urls
+    assert "script" not in parser.tags and "img" not in parser.tags and "link" not in parser.tags
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "&amp; more" in page
+    assert "@import" not in page and "url(" not in page
+
+
+def test_html_matrix_by_section_and_level(tmp_path: Path, document: dict[str, object]) -> None:
+    write_html(tmp_path / "conformance.html", document)
+    page = (tmp_path / "conformance.html").read_text(encoding="utf-8")
+    parser = _Links()
+    parser.feed(page)
+    assert [lvl.value for lvl in Level] == [h for h in parser.ths if h in ("MUST", "SHOULD", "MAY")]
+    for key in SECTIONS:
+        assert key in parser.ths
+    # every case appears as a badge in the matrix and as a detail section
+    for case in document["cases"]:  # type: ignore[attr-defined]
+        assert f'href="#{case["id"]}"' in page
+        assert f'id="{case["id"]}"' in page
+    assert "not conforming (exit 1)" in page
+
+
+def test_terminal_table_ends_with_the_verdict(document: dict[str, object]) -> None:
+    recs = records()
+    lines = terminal_table(summarize(recs, strict=True), recs)
+    assert lines[0].split() == ["case", "level", "outcome", "title"]
+    assert lines[-1].startswith("verdict: NOT CONFORMING (exit 1)")
+    assert recs[0].id in lines[-1]
+    body = lines[1:1 + len(recs)]
+    for line, r in zip(body, recs, strict=True):
+        assert line.split()[:3] == [r.id, r.level, r.outcome.split()[0]]
+    assert any(line.startswith("cases: ") and "(strict)" in line for line in lines)
+
+
+def test_terminal_table_conforming_verdict() -> None:
+    r = CaseRecord.for_requirement(REQUIREMENTS[0])
+    r.outcome = "passed"
+    lines = terminal_table(summarize([r], strict=False), [r])
+    assert lines[-1] == "verdict: CONFORMING (exit 0)"
+
+
+def test_terminal_table_lines_bounded(document: dict[str, object]) -> None:
+    recs = records()
+    recs[0].title = "x" * 500
+    lines = terminal_table(summarize(recs, strict=False), recs, width=80)
+    assert len(lines[1]) == 80
