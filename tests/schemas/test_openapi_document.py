@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from importlib import resources
@@ -13,7 +14,7 @@ import schemathesis
 from jsonschema import Draft202012Validator
 
 from conformance import schemas
-from conformance.profiles import ProfileError, bundled_names, load_profile
+from conformance.profiles import Profile, ProfileError, bundled_names, load_profile
 
 DEFAULT_OPERATIONS = {
     ("get", "/rtc/{channel}/{role}/uid/{uid}/"),
@@ -231,19 +232,28 @@ def test_custom_profile_routes_roles_and_expiry_name(tmp_path: Path) -> None:
     schemathesis.openapi.from_dict(doc).validate()
 
 
-def test_custom_profile_with_a_template_that_drops_a_parameter_is_refused(tmp_path: Path) -> None:
-    path = _custom_profile(tmp_path, routes={"rtc": "/rtc/{channel}/{tokentype}/{uid}/"})
+# The profile loader refuses such templates too; a Profile built in code must still not yield a broken document.
+
+
+def _in_code(**routes: str) -> Profile:
+    return dataclasses.replace(load_profile("agora-token-service"), routes=routes)
+
+
+def test_profile_whose_template_drops_a_parameter_is_refused() -> None:
     with pytest.raises(ProfileError, match="placeholders"):
-        schemas.openapi(str(path))
+        schemas.openapi(_in_code(rtc="/rtc/{channel}/{tokentype}/{uid}/"))
 
 
-def test_custom_profile_with_an_unknown_placeholder_is_refused(tmp_path: Path) -> None:
-    path = _custom_profile(tmp_path, routes={"rtc": "/rtc/{channel}/{role}/{tokentype}/{uid}/{region}/"})
+def test_profile_whose_template_has_an_unknown_placeholder_is_refused() -> None:
     with pytest.raises(ProfileError, match="region"):
-        schemas.openapi(str(path))
+        schemas.openapi(_in_code(rtc="/rtc/{channel}/{role}/{tokentype}/{uid}/{region}/"))
 
 
-def test_custom_profile_whose_routes_collide_is_refused(tmp_path: Path) -> None:
-    path = _custom_profile(tmp_path, routes={"rtc": "/rtc/{channel}/{role}/{uid}/"})
+def test_profile_whose_template_is_not_a_template_is_refused() -> None:
+    with pytest.raises(ProfileError, match="not a template"):
+        schemas.openapi(_in_code(rtc="/rtc/{}/{role}/{tokentype}/{uid}/"))
+
+
+def test_profile_whose_routes_collide_is_refused() -> None:
     with pytest.raises(ProfileError, match="same route"):
-        schemas.openapi(str(path))
+        schemas.openapi(_in_code(rtc="/rtc/{channel}/{role}/{uid}/"))
