@@ -62,7 +62,9 @@ def _generated_requests(target: Target) -> list[Finding]:
 
     from ..schemas import openapi
 
-    schema = schemathesis.openapi.from_dict(openapi(target.profile))
+    # An explicit config: a schemathesis.toml in the user's folder must not change what is generated.
+    config = schemathesis.Config.from_dict({"generation": {"mode": "positive", "deterministic": True}})
+    schema = schemathesis.openapi.from_dict(openapi(target.profile), config=config)
     checks = [
         schemathesis.checks.not_a_server_error,
         schemathesis.checks.positive_data_acceptance,
