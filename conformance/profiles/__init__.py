@@ -9,6 +9,7 @@ module; a user passes the path of their own file instead of a name.
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,14 @@ from urllib.parse import quote
 
 DEFAULT_PROFILE = "agora-token-service"
 ROUTE_FEATURES = ("rtc", "rtm", "rte", "ping", "post_get_token")
+#: The placeholders each route template may use (and, for the token routes, must).
+ROUTE_FIELDS: dict[str, frozenset[str]] = {
+    "rtc": frozenset({"channel", "role", "tokentype", "uid"}),
+    "rte": frozenset({"channel", "role", "tokentype", "uid"}),
+    "rtm": frozenset({"uid"}),
+    "ping": frozenset(),
+    "post_get_token": frozenset(),
+}
 
 
 class ProfileError(ValueError):
@@ -43,7 +52,7 @@ class Profile:
         path = self.routes["rtc"].format(
             channel=_seg(channel), role=_seg(self.roles.get(role, role)), tokentype=_seg(tokentype), uid=_seg(uid)
         )
-        return path if slash else path.rstrip("/")
+        return path[:-1] if not slash and path.endswith("/") else path
 
     def rtm_path(self, uid: str) -> str:
         return self.routes["rtm"].format(uid=_seg(uid))
@@ -64,7 +73,13 @@ class Profile:
 
 
 def _seg(value: str) -> str:
-    """Percent-encode one path segment (UTF-8), keeping nothing as a separator."""
+    """Percent-encode one path segment (UTF-8), keeping nothing as a separator.
+
+    '.' and '..' are valid Agora channel names, but as bare segments every URL
+    library (httpx included) resolves them away; encoded, they reach the server.
+    """
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
     return quote(value, safe="")
 
 
@@ -107,15 +122,27 @@ def _parse(data: Any, source: str) -> Profile:
     unknown = set(routes) - set(ROUTE_FEATURES)
     if unknown:
         problems.append(f"unknown routes {sorted(unknown)}; known: {list(ROUTE_FEATURES)}")
+    for name in sorted(set(routes) & set(ROUTE_FEATURES)):
+        problem = _route_problem(name, routes[name])
+        if problem:
+            problems.append(problem)
     roles = data.get("roles")
-    if not isinstance(roles, dict) or not {"publisher", "subscriber"} <= set(roles):
-        problems.append("'roles' must map 'publisher' and 'subscriber' to this server's words")
+    if (
+        not isinstance(roles, dict)
+        or not {"publisher", "subscriber"} <= set(roles)
+        or not all(isinstance(v, str) and v for v in roles.values())
+    ):
+        problems.append("'roles' must map 'publisher' and 'subscriber' to this server's words (non-empty strings)")
         roles = {}
+    token_types = data.get("token_types", ["uid", "userAccount"])
+    if not isinstance(token_types, list) or not all(isinstance(t, str) and t for t in token_types):
+        problems.append("'token_types' must be a list of strings")
+        token_types = []
     version = data.get("token_version", "007")
     if version not in ("006", "007"):
         problems.append(f"'token_version' must be '006' or '007', not {version!r}")
     default_expiry = data.get("default_expiry", 3600)
-    if not isinstance(default_expiry, int) or not 0 < default_expiry <= 86400:
+    if isinstance(default_expiry, bool) or not isinstance(default_expiry, int) or not 0 < default_expiry <= 86400:
         problems.append("'default_expiry' must be an integer in 1..86400")
     if problems:
         raise ProfileError(f"{source} is not a valid profile: " + "; ".join(problems))
@@ -124,8 +151,25 @@ def _parse(data: Any, source: str) -> Profile:
         description=str(data.get("description", "")),
         token_version=version,
         roles={str(k): str(v) for k, v in roles.items()},
-        token_types=tuple(data.get("token_types", ("uid", "userAccount"))),
+        token_types=tuple(token_types),
         routes={str(k): str(v) for k, v in routes.items()},
         expiry_param=str(data.get("expiry_param", "expiry")),
         default_expiry=default_expiry,
     )
+
+
+def _route_problem(name: str, template: object) -> str | None:
+    """Why a route template cannot be used (None if it can): checked here, not at the first request."""
+    if not isinstance(template, str) or not template.startswith("/"):
+        return f"route {name!r} must be a path starting with '/', not {template!r}"
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        return f"route {name!r} is not a valid template ({exc}): {template!r}"
+    allowed = ROUTE_FIELDS[name]
+    if fields - allowed:
+        return (f"route {name!r} uses unknown placeholders {sorted(fields - allowed)}; "
+                f"allowed: {sorted(allowed) or 'none'}")
+    if name in ("rtc", "rte", "rtm") and fields != allowed:
+        return f"route {name!r} must contain the placeholders {sorted(allowed)}, missing {sorted(allowed - fields)}"
+    return None
