@@ -61,6 +61,12 @@ def render_markdown() -> str:
         lines += [f"## {key}: {name}", "", intro, "", "| id | level | requirement | rationale |", "| --- | --- | --- | --- |"]
         for r in reqs:
             needs = f" *(profiles with: {', '.join(r.needs)})*" if r.needs else ""
-            lines.append(f"| `{r.id}` | {r.level.value} | {r.sentence}{needs} | {r.rationale} |")
+            lines.append(f"| `{r.id}` | {r.level.value} | {_cell(r.sentence)}{needs} | {_cell(r.rationale)} |")
         lines.append("")
-    return "\n".join(lines)
+    # No trailing newline: the CLI prints it, so the file ends with exactly one.
+    return "\n".join(lines).rstrip("\n")
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: a bare '|' would start a new column."""
+    return text.replace("|", "\\|").replace("\n", " ")
