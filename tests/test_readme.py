@@ -1,0 +1,47 @@
+"""The README's Quickstart: two shell commands a newcomer can paste, the second being exactly what CI runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+CI = ROOT / ".ci" / "run"
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL)
+SHELLS = {"sh", "bash", "shell", "console", "zsh"}
+
+
+def quickstart() -> str:
+    if not README.is_file():
+        pytest.skip("README.md is not written yet")
+    text = README.read_text(encoding="utf-8")
+    m = re.search(r"^## Quickstart\s*$(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert m, "README.md has no '## Quickstart' section"
+    return m.group(1)
+
+
+def commands() -> list[str]:
+    blocks = FENCE.findall(quickstart())
+    out = []
+    for lang, body in blocks:
+        assert lang in SHELLS, f"a Quickstart block is fenced as {lang!r}, not as shell"
+        lines = [line.strip() for line in body.splitlines() if line.strip() and not line.strip().startswith("#")]
+        assert len(lines) == 1, f"one command per block, not {lines}"
+        out.append(lines[0].removeprefix("$ "))
+    return out
+
+
+def test_quickstart_has_exactly_two_shell_commands() -> None:
+    cmds = commands()
+    assert len(cmds) == 2, cmds
+    assert all(c for c in cmds)
+
+
+def test_second_command_is_what_ci_runs() -> None:
+    second = commands()[1]
+    assert CI.is_file(), ".ci/run is missing"
+    ci_lines = [line.strip() for line in CI.read_text(encoding="utf-8").splitlines()]
+    assert second in ci_lines, f"{second!r} is not a line of .ci/run"
