@@ -42,6 +42,7 @@ from conformance.loadtests.validation import (
 )
 from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from conformance.load.protocol import (
     CERTIFICATE_ENV,
@@ -202,6 +203,10 @@ def _on_quitting(environment: Any, **_kwargs: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         _write_worker_summary(environment)
         return
+    if getattr(options, "csv_prefix", None):
+        # Locust's CSV writer runs once a second and is not run again at shutdown, so its
+        # _stats.csv would miss the last second; yield long enough for one more pass.
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
     summary = build_summary(environment)
     environment.process_exit_code = summary["exit_code"]
     path = str(getattr(options, "summary_file", "") or "")

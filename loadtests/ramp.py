@@ -136,7 +136,10 @@ class Ramp(LoadTestShape):
         return max(held, key=lambda s: s["rps"]) if held else None
 
     def publish(self) -> None:
-        STATE.extra = {**(STATE.extra or {}), "ramp": {"steps": self.steps, "knee": self.knee(), "ended_by": self.ended_by}}
+        STATE.extra = {
+            **(STATE.extra or {}),
+            "ramp": {"steps": self.steps, "knee": self.knee(), "ended_by": self.ended_by},
+        }
 
     def judge(self, observed: Observed, limits: Thresholds) -> list[Breach]:
         """The ramp's verdict: it passes when at least one step held the SLOs (that step is the knee)."""

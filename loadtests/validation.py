@@ -37,6 +37,15 @@ REASONS: dict[str, str] = {
     "signature": "the signature does not verify with the app certificate",
 }
 MAX_EXPIRY = 86400
+#: Defaults of the numeric options (the Locust options and the CLI use the same).
+DEFAULTS: dict[str, Any] = {
+    "expiry": 10,
+    "renew_margin": 5.0,
+    "cycles": 3,
+    "expiry_tolerance": 2.0,
+    "request_timeout": 10.0,
+    "retry_interval": 1.0,
+}
 _MIX_SEPARATOR = ","
 
 
@@ -128,6 +137,8 @@ class ScenarioConfig:
 
 def _number(values: Mapping[str, Any], key: str, option: str, kind: type, low: float, high: float) -> Any:
     raw = values.get(key)
+    if raw is None:
+        raw = DEFAULTS[key]
     try:
         value = kind(raw)
     except (TypeError, ValueError):

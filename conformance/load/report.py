@@ -82,7 +82,9 @@ def per_second(rows: dict[str, Any]) -> dict[str, dict[str, int]]:
     return out
 
 
-def build_load_json(summary: dict[str, Any], *, scenario: str, target: str, embedded: bool, plan: dict[str, Any]) -> dict[str, Any]:
+def build_load_json(
+    summary: dict[str, Any], *, scenario: str, target: str, embedded: bool, plan: dict[str, Any]
+) -> dict[str, Any]:
     """The load.json document from the scenario's summary and the run's plan (users, run time...)."""
     rows = summary.get("rows", {})
     observed = summary.get("observed", {})
@@ -149,7 +151,9 @@ def write_plots(report_dir: Path, summary: dict[str, Any], max_p95_ms: float | N
     return {
         "latency": plots.latency_plot(history, report_dir / PLOTS["latency"], max_p95_ms),
         "rate": plots.rate_plot(history, per_second(summary.get("rows", {})), report_dir / PLOTS["rate"], origin),
-        "renewal_leads": plots.leads_histogram(list(tally.get("leads", [])), report_dir / PLOTS["renewal_leads"], margin),
+        "renewal_leads": plots.leads_histogram(
+            list(tally.get("leads", [])), report_dir / PLOTS["renewal_leads"], margin
+        ),
     }
 
 
@@ -205,20 +209,20 @@ def render_html(doc: dict[str, Any], images: dict[str, Path]) -> str:
                   f"{CSV_PREFIX}_failures.csv", SUMMARY_NAME, LOG_NAME)
     )  # fmt: skip
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Load: {e(doc['scenario'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Load: {e(doc["scenario"])}</title>
 <style>
 body{{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#1f2328}}
 table{{border-collapse:collapse;margin:.5rem 0 1.2rem}}th,td{{padding:.25rem .7rem;border-bottom:1px solid #d0d7de;text-align:left}}
 td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}}img{{max-width:100%}}figure{{margin:1rem 0}}
 </style></head><body>
-<h1>Load run: {e(doc['scenario'])}</h1>
-<p>Target <code>{e(doc['target'])}</code>{' (embedded reference server)' if doc['embedded_reference_server'] else ''}.
+<h1>Load run: {e(doc["scenario"])}</h1>
+<p>Target <code>{e(doc["target"])}</code>{" (embedded reference server)" if doc["embedded_reference_server"] else ""}.
 <span class="verdict">{verdict}</span></p>
-{f'<ul>{breaches}</ul>' if breaches else ''}
-<table><tr><th></th><th>requests</th><th>failures</th><th>p50</th><th>p95</th><th>p99</th><th>rate</th></tr>{''.join(rows)}</table>
+{f"<ul>{breaches}</ul>" if breaches else ""}
+<table><tr><th></th><th>requests</th><th>failures</th><th>p50</th><th>p95</th><th>p99</th><th>rate</th></tr>{"".join(rows)}</table>
 <table>{fact_rows}</table>
-{f'<table>{reason_rows}</table>' if reason_rows else ''}
-{''.join(figures)}
+{f"<table>{reason_rows}</table>" if reason_rows else ""}
+{"".join(figures)}
 <p>Files: {links}</p>
 <p><small>token-conformance {e(__version__)}</small></p>
 </body></html>

@@ -1,0 +1,85 @@
+"""``token-conformance load`` option handling: every mistake is one line and exit 2, before any run."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from conformance.cli import main
+from conformance.load.protocol import CERTIFICATE_ENV
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--users", "0"], "--users"),
+        (["--spawn-rate", "0"], "--spawn-rate"),
+        (["--run-time", "soon"], "--run-time"),
+        (["--run-time", "0s"], "--run-time"),
+        (["--stop-timeout", "x"], "--stop-timeout"),
+        (["--expiry", "0"], "--expiry"),
+        (["--expiry", "10", "--renew-margin", "11"], "--renew-margin"),
+        (["--cycles", "0"], "--cycles"),
+        (["--role-mix", "admin=1"], "--role-mix"),
+        (["--tokentype-mix", "uid=-1"], "--tokentype-mix"),
+        (["--max-failure-ratio", "2"], "--max-failure-ratio"),
+        (["--max-p95-ms", "-5"], "--max-p95-ms"),
+        (["--max-dropped", "-1"], "--max-dropped"),
+        (["--processes", "0"], "--processes"),
+        (["--scenario", "nope"], "unknown scenario"),
+        (["--cohorts", "3"], "--scenario renew_storm"),
+        (["--step-users", "3"], "--scenario ramp"),
+        (["--profile", "no-such-profile"], "no-such-profile"),
+        (["--app-id", "0" * 32], "--app-id is for a URL target"),
+        (["http://127.0.0.1:1", "--app-id", "xyz"], "--app-id"),
+        (["ftp://127.0.0.1:1"], "http://host:port"),
+        (["http://127.0.0.1:1/?x=1"], "without query"),
+        (["http://127.0.0.1:1", "--certificate-file", "/nonexistent/cert"], "certificate file"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["load", "--report-dir", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "load.json").exists()
+
+
+def test_argparse_type_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["load", "--users", "many"])
+    assert exc.value.code == 2
+    assert "--users" in capsys.readouterr().err
+
+
+def test_unreachable_target_exits_2_without_running(
+    closed_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["load", f"http://127.0.0.1:{closed_port}", "--report-dir", str(tmp_path), "--run-time", "5s"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "cannot reach" in err
+    assert not (tmp_path / "locust.log").exists()  # Locust never started
+
+
+def test_the_certificate_file_is_read_and_never_echoed(
+    tmp_path: Path, closed_port: int, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "fedcba9876543210fedcba9876543210"
+    (tmp_path / "cert").write_text(secret + "\n")
+    monkeypatch.setenv(CERTIFICATE_ENV, "ignored-when-a-file-is-given")
+    code = main(["load", f"http://127.0.0.1:{closed_port}", "--certificate-file", str(tmp_path / "cert")])
+    out = capsys.readouterr()
+    assert code == 2 and secret not in out.out + out.err

@@ -1,0 +1,115 @@
+"""load.json, plots and load.html from a run's summary (no Locust needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from conformance.load import plots
+from conformance.load.report import LOAD_HTML, LOAD_JSON, build_load_json, lead_stats, write_reports
+
+T0 = 1_800_000_000
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def entry(requests: int, failures: int, p95: int, per_second: dict[int, int]) -> dict[str, Any]:
+    return {
+        "requests": requests, "failures": failures, "p50_ms": p95 // 2, "p95_ms": p95, "p99_ms": p95 + 5,
+        "avg_ms": p95 / 2, "max_ms": p95 + 9, "rps": requests / 10,
+        "per_second": {str(T0 + k): v for k, v in per_second.items()}, "failures_per_second": {},
+    }  # fmt: skip
+
+
+def summary(breaches: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    route = "/rtc/{channel}/{role}/{tokentype}/{uid}/"
+    return {
+        "version": 1, "host": "http://127.0.0.1:1", "mode": "local", "started_at": T0, "ended_at": T0 + 10.5,
+        "max_users": 20, "options": {"renew_margin_s": 5.0, "signature_checked": True},
+        "thresholds": {"max_p95_ms": 500.0, "max_failure_ratio": 0.01, "max_dropped": 0, "max_invalid": 0},
+        "rows": {
+            "FETCH": {route: entry(20, 0, 40, {0: 20})},
+            "RENEW": {route: entry(60, 1, 30, {5: 20, 6: 1, 10: 39})},
+            "INVALID": {"expiry": entry(2, 2, 0, {})},
+            "DROPPED": {},
+        },
+        "observed": {"requests": 80, "failures": 1, "p95_ms": {"fetch": 40, "renew": 30}, "dropped": 1, "invalid": 2},
+        "tally": {
+            "counts": {"fetch": 20, "renew": 60, "cycles": 57, "sessions_started": 20, "sessions_completed": 10},
+            "invalid_reasons": {"expiry": 2}, "dropped_reasons": {"late": 1}, "examples": {"expiry": ["asked 10 s"]},
+            "leads": [4.9] * 56 + [-0.2], "leads_total": 57,
+        },
+        "workers": {}, "extra": {},
+        "slo": {"passed": not breaches, "breaches": breaches or []}, "exit_code": 1 if breaches else 0,
+    }  # fmt: skip
+
+
+def test_load_json_has_the_documented_keys_and_numbers() -> None:
+    doc = build_load_json(summary(), scenario="fetch_and_renew", target="http://x", embedded=False, plan={"users": 20})
+    for key in (
+        "scenario",
+        "target",
+        "requests",
+        "failures",
+        "fetch",
+        "renew",
+        "cycles",
+        "dropped",
+        "invalid_tokens",
+        "slo",
+    ):
+        assert key in doc
+    assert set(doc["fetch"]) >= {"p50_ms", "p95_ms", "p99_ms", "rps"}
+    assert (doc["requests"], doc["failures"], doc["cycles"], doc["dropped"], doc["invalid_tokens"]) == (80, 1, 57, 1, 2)
+    assert doc["renew"]["p95_ms"] == 30 and doc["fetch"]["rps"] == 2.0
+    assert doc["peak_rps"] == 39  # the busiest second, FETCH and RENEW together
+    assert doc["renewal_lead_s"]["late"] == 1 and doc["renewal_lead_s"]["count"] == 57
+    assert doc["slo"]["passed"] is True and doc["duration_s"] == 10.5
+
+
+def test_lead_stats() -> None:
+    assert lead_stats([], 0)["min"] is None
+    stats = lead_stats([3.0, 1.0, 2.0, -1.0], 4)
+    assert (stats["min"], stats["p50"], stats["max"], stats["late"]) == (-1.0, 1.0, 3.0, 1)
+
+
+def test_reports_are_written_with_plots_embedded(tmp_path: Path) -> None:
+    history = tmp_path / "locust_stats_history.csv"
+    history.write_text(
+        "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%,Total Request Count\n"
+        + "".join(f"{T0 + t},20,RENEW,/rtc,{t}.0,0.0,{10 + t},{20 + t},{30 + t},{t}\n" for t in range(1, 9))
+        + f"{T0 + 9},20,,Aggregated,1.0,0.0,0,0,0,9\n"
+    )
+    breach = {"slo": "dropped", "limit": 0, "actual": 1, "message": "1 dropped <sessions>"}
+    s = summary([breach])
+    doc = build_load_json(s, scenario="fetch_and_renew", target="http://x", embedded=True, plan={})
+    files = write_reports(tmp_path, doc, s)
+    for name in ("latency", "rate", "renewal_leads"):
+        assert files[name].read_bytes().startswith(PNG), name
+    written = json.loads((tmp_path / LOAD_JSON).read_text())
+    assert written["slo"]["breaches"] == [breach] and written["files"]["latency"] == "latency.png"
+    page = (tmp_path / LOAD_HTML).read_text()
+    assert page.count("data:image/png;base64,") == 3  # self-contained
+    assert "1 dropped &lt;sessions&gt;" in page  # escaped
+    assert not re.search(r'<img[^>]+src="(?!data:)', page)
+
+
+def test_history_parsing_skips_the_aggregated_row_and_empty_percentiles(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text(
+        "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%\n"
+        f"{T0},5,FETCH,/rtc,1.5,0,0,0,0\n{T0 + 1},5,FETCH,/rtc,2.5,0,12,N/A,30\n{T0 + 1},5,,Aggregated,2.5,0,12,20,30\n"
+    )
+    history = plots.read_history(path, origin=T0 - 1)
+    assert history.t == {"FETCH": [1.0, 2.0]}
+    assert history.series["FETCH"]["95%"] == [None, None] and history.series["FETCH"]["50%"] == [None, 12.0]
+    assert history.series["FETCH"]["Requests/s"] == [1.5, 2.5]
+    assert plots.read_history(tmp_path / "missing.csv").empty()
+
+
+def test_plots_without_data_still_produce_images(tmp_path: Path) -> None:
+    empty = plots.History()
+    assert plots.latency_plot(empty, tmp_path / "a.png").read_bytes().startswith(PNG)
+    assert plots.rate_plot(empty, {}, tmp_path / "b.png").read_bytes().startswith(PNG)
+    assert plots.leads_histogram([], tmp_path / "c.png").read_bytes().startswith(PNG)

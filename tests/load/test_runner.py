@@ -1,0 +1,77 @@
+"""How the Locust child is built: argv, environment, scenario files, scrubbing (no run)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from conformance.load.protocol import CERTIFICATE_ENV, SCENARIOS
+from conformance.load.runner import LoadPlan, locust_command, locust_environment, probe, scenario_path, scrub_files
+from conformance.load.slo import Thresholds
+from conformance.redact import REDACTED, Redactor
+
+CERT = "0123456789abcdef0123456789abcdef"
+
+
+def plan(tmp_path: Path, **kw: object) -> LoadPlan:
+    fields: dict[str, object] = {
+        "scenario": "fetch_and_renew", "url": "http://127.0.0.1:9", "users": 5, "spawn_rate": 2.5, "run_time": 7,
+        "report_dir": tmp_path, "certificate": CERT, "thresholds": Thresholds(max_p95_ms=250),
+        "scenario_options": {"expiry": 4, "renew_margin": 2.0, "strict_roles": True, "app_id": None, "role_mix": ""},
+        **kw,
+    }  # fmt: skip
+    return LoadPlan(**fields)  # type: ignore[arg-type]
+
+
+def test_the_certificate_goes_to_the_environment_never_to_argv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCUST_USERS", "1000")  # a stray setting must not change the run
+    p = plan(tmp_path)
+    argv = locust_command(p)
+    assert not any(CERT in a for a in argv)
+    env = locust_environment(p)
+    assert env[CERTIFICATE_ENV] == CERT and "LOCUST_USERS" not in env
+    assert CERTIFICATE_ENV not in locust_environment(plan(tmp_path, certificate=None))
+    assert CERT not in repr(p)
+
+
+def test_argv_bounds_the_run_and_passes_the_scenario_options(tmp_path: Path) -> None:
+    argv = locust_command(plan(tmp_path, processes=2))
+    joined = " ".join(argv)
+    for part in ("--headless", "--run-time 7s", "--stop-timeout 3s", "--users 5", "--spawn-rate 2.5",
+                 "--processes 2", "--expiry 4", "--renew-margin 2.0", "--slo-p95-ms 250", "--csv-full-history"):  # fmt: skip
+        assert part in joined, part
+    assert "--strict-roles" in argv and "--app-id" not in argv and "--role-mix" not in argv
+    assert argv[argv.index("--summary-file") + 1] == str(tmp_path.resolve() / "locust_summary.json")
+
+
+def test_deadline_covers_run_and_stop_time(tmp_path: Path) -> None:
+    p = plan(tmp_path, run_time=60, stop_timeout=5)
+    assert 65 < p.deadline < 65 + 60
+    assert plan(tmp_path, processes=4).deadline > p.deadline - 60 + 7
+
+
+def test_bundled_scenarios_ship_as_files() -> None:
+    for name in SCENARIOS:
+        path = scenario_path(name)
+        assert path.is_file() and path.name == f"{name}.py"
+        assert "import pytest" not in path.read_text()
+    with pytest.raises(ValueError, match="unknown scenario"):
+        scenario_path("nope")
+
+
+def test_scrub_removes_a_leaked_certificate_from_report_files(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(f"x,{CERT.upper()},y\n")
+    (tmp_path / "b.json").write_text('{"clean": true}')
+    scrubbed = scrub_files(tmp_path, Redactor([CERT]))
+    assert scrubbed == [tmp_path / "a.csv"]
+    assert (tmp_path / "a.csv").read_text() == f"x,{REDACTED},y\n"
+
+
+def test_probe_tells_an_unreachable_target() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Nothing listens on the port once the socket is closed.
+    assert probe(f"http://127.0.0.1:{port}", "/ping", timeout=2) is not None

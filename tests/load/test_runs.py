@@ -1,0 +1,223 @@
+"""End-to-end load runs: the reference server passes, each faulty server fails for its own reason.
+
+Each run is a real Locust subprocess against a server on 127.0.0.1, a few
+seconds long (short expiry so that renewals happen within the run).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.cli import main
+from conformance.load.protocol import CERTIFICATE_ENV
+
+from . import faulty
+
+PNG = b"\x89PNG\r\n\x1a\n"
+#: Short cycles: a token lives 3 s and is renewed 1.5 s before it expires.
+FAST = ["--expiry", "3", "--renew-margin", "1.5", "--cycles", "2", "--spawn-rate", "100", "--stop-timeout", "1s",
+        "--progress-interval", "1"]  # fmt: skip
+
+
+def run_load(
+    capsys: pytest.CaptureFixture[str], report_dir: Path, *argv: str, url: str | None = None
+) -> tuple[int, dict[str, Any] | None, str, str]:
+    code = main(["load", *([url] if url else []), "--report-dir", str(report_dir), *FAST, *argv])
+    out = capsys.readouterr()
+    path = report_dir / "load.json"
+    doc = json.loads(path.read_text()) if path.exists() else None
+    return code, doc, out.out, out.err
+
+
+def breached(doc: dict[str, Any]) -> set[str]:
+    return {b["slo"] for b in doc["slo"]["breaches"]}
+
+
+def locust_rows(report_dir: Path) -> dict[str, int]:
+    with open(report_dir / "locust_stats.csv", newline="") as handle:
+        return {row["Type"]: int(row["Request Count"]) for row in csv.DictReader(handle) if row["Type"]}
+
+
+def test_reference_server_holds_the_slos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with faulty.serving() as (url, settings):
+        monkeypatch.setenv(CERTIFICATE_ENV, settings.certificate)
+        code, doc, out, err = run_load(
+            capsys,
+            tmp_path,
+            "--users",
+            "8",
+            "--run-time",
+            "5s",
+            "--app-id",
+            settings.app_id,
+            "--max-p95-ms",
+            "2000",
+            url=url,
+        )
+    assert code == 0, err
+    assert doc is not None and doc["slo"] == {"passed": True, "breaches": [], "thresholds": doc["slo"]["thresholds"]}
+    assert doc["options"]["signature_checked"] is True and doc["options"]["app_id"] == settings.app_id
+    assert doc["fetch"]["requests"] >= 8 and doc["renew"]["requests"] >= 8 and doc["cycles"] >= 8
+    assert doc["dropped"] == 0 and doc["invalid_tokens"] == 0 and doc["failures"] == 0
+    assert doc["requests"] == doc["fetch"]["requests"] + doc["renew"]["requests"]
+    assert all(isinstance(doc["fetch"][k], (int, float)) for k in ("p50_ms", "p95_ms", "p99_ms", "rps"))
+    assert 0 < doc["renewal_lead_s"]["min"] <= doc["renewal_lead_s"]["max"] <= 1.5
+    # load.json agrees with Locust's own CSV report.
+    rows = locust_rows(tmp_path)
+    assert (rows["FETCH"], rows["RENEW"]) == (doc["fetch"]["requests"], doc["renew"]["requests"])
+    for name in ("latency.png", "rate.png", "renewal_leads.png"):
+        assert (tmp_path / name).read_bytes().startswith(PNG)
+    for name in ("load.html", "locust.html", "locust_stats_history.csv", "locust_failures.csv"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert "[load]" in err and "SLOs held" in out
+    # The certificate reached the generator (signatures were verified) but no output, file or argv.
+    assert settings.certificate not in out + err
+    for path in tmp_path.iterdir():
+        assert settings.certificate.lower() not in path.read_bytes().decode("latin-1").lower(), path.name
+
+
+@pytest.mark.slow
+def test_embedded_reference_server_is_loaded_with_signatures_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc, _out, err = run_load(capsys, tmp_path, "--users", "5", "--run-time", "4s", "--max-p95-ms", "2000")
+    assert code == 0, err
+    assert doc is not None and doc["embedded_reference_server"] is True
+    assert doc["options"]["signature_checked"] is True and doc["options"]["app_id"]
+    assert doc["cycles"] > 0 and doc["invalid_tokens"] == 0
+
+
+@pytest.mark.slow
+def test_slow_server_breaches_p95(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with faulty.serving(lambda app: faulty.slow(app, 0.35)) as (url, _settings):
+        code, doc, _out, err = run_load(
+            capsys, tmp_path, "--users", "6", "--run-time", "5s", "--max-p95-ms", "150", url=url
+        )
+    assert code == 1
+    assert doc is not None and {"fetch_p95_ms", "renew_p95_ms"} <= breached(doc)
+    assert doc["fetch"]["p95_ms"] >= 350 and doc["dropped"] == 0 and doc["invalid_tokens"] == 0
+    assert "SLO breached: fetch_p95_ms" in err
+
+
+@pytest.mark.slow
+def test_flaky_server_breaches_the_failure_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with faulty.serving(lambda app: faulty.flaky(app, every=4)) as (url, _settings):
+        code, doc, _out, err = run_load(capsys, tmp_path, "--users", "8", "--run-time", "5s", url=url)
+    assert code == 1
+    assert doc is not None and "failure_ratio" in breached(doc)
+    assert 0.1 < doc["failure_ratio"] < 0.5 and doc["invalid_tokens"] == 0
+    assert "SLO breached: failure_ratio" in err
+
+
+@pytest.mark.slow
+def test_wrong_expiry_counts_invalid_tokens(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def issuer(settings: Any) -> faulty.WrongExpiryIssuer:
+        return faulty.WrongExpiryIssuer(settings.app_id, settings.certificate, extra=60)
+
+    with faulty.serving(issuer=issuer) as (url, _settings):
+        code, doc, _out, err = run_load(capsys, tmp_path, "--users", "5", "--run-time", "4s", url=url)
+    assert code == 1
+    assert doc is not None and breached(doc) == {"invalid_tokens"}
+    assert doc["invalid_tokens"] >= 5 and doc["invalid_reasons"] == {"expiry": doc["invalid_tokens"]}
+    assert doc["failures"] == 0  # the HTTP requests worked; the tokens are wrong
+    assert "SLO breached: invalid_tokens" in err
+
+
+@pytest.mark.slow
+def test_server_that_stops_answering_drops_sessions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The probe and 8 fetches are answered, then every renewal hangs: each session is dropped.
+    with faulty.serving(lambda app: faulty.dying(app, answered=9)) as (url, _settings):
+        code, doc, _out, err = run_load(capsys, tmp_path, "--users", "8", "--run-time", "5s", url=url)
+    assert code == 1
+    assert doc is not None and "dropped" in breached(doc)
+    assert doc["dropped"] == 8 and doc["cycles"] == 0
+    assert doc["dropped_reasons"] == {"pending": 8}
+    assert "SLO breached: dropped" in err
+
+
+@pytest.mark.slow
+def test_no_completed_request_means_could_not_judge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with faulty.serving(lambda app: faulty.dying(app, answered=1)) as (url, _settings):  # only the probe
+        code, doc, _out, err = run_load(capsys, tmp_path, "--users", "3", "--run-time", "3s", url=url)
+    assert code == 2
+    assert doc is not None and doc["requests"] == 0
+    assert "no token request completed" in err
+
+
+@pytest.mark.slow
+def test_processes_aggregate_across_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with faulty.serving() as (url, _settings):
+        code, doc, _out, err = run_load(
+            capsys, tmp_path, "--users", "6", "--run-time", "5s", "--processes", "2", "--max-p95-ms", "2000", url=url
+        )
+    assert code == 0, err
+    assert doc is not None and doc["mode"] == "master" and len(doc["workers"]) == 2
+    assert sum(w["fetch"] for w in doc["workers"].values()) == doc["fetch"]["requests"]
+    assert sum(w["renew"] for w in doc["workers"].values()) == doc["renew"]["requests"]
+    assert all(w["fetch"] > 0 for w in doc["workers"].values())
+
+
+@pytest.mark.slow
+def test_renew_storm_lands_renewals_together(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with faulty.serving() as (url, _settings):
+        code, doc, _out, err = run_load(
+            capsys,
+            tmp_path,
+            "--scenario",
+            "renew_storm",
+            "--users",
+            "30",
+            "--run-time",
+            "5s",
+            "--max-p95-ms",
+            "3000",
+            url=url,
+        )
+    assert code == 0, err
+    assert doc is not None and doc["storm"]["cohorts"] == 1
+    # 30 clients joined in one instant: their fetches, then their renewals, each fall within a second or two.
+    assert doc["peak_rps"] >= 15
+    assert doc["renew"]["requests"] >= 30
+
+
+@pytest.mark.slow
+def test_ramp_reports_the_knee(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # One request at a time, 25 ms each: latency grows with the number of clients (closed loop).
+    with faulty.serving(lambda app: faulty.serial(app, 0.025)) as (url, _settings):
+        code, doc, out, err = run_load(
+            capsys,
+            tmp_path,
+            "--scenario",
+            "ramp",
+            "--users",
+            "30",
+            "--step-users",
+            "2",
+            "--step-time",
+            "2",
+            "--run-time",
+            "16s",
+            "--expiry",
+            "2",
+            "--renew-margin",
+            "2",
+            "--cycles",
+            "1000",
+            "--max-p95-ms",
+            "150",
+            url=url,
+        )
+    assert code == 0, err
+    assert doc is not None and doc["knee"] is not None
+    steps = doc["ramp"]["steps"]
+    assert doc["ramp"]["ended_by"].endswith("broke the SLOs")
+    assert doc["knee"]["users"] < steps[-1]["users"] and not steps[-1]["held"]
+    assert max(p for p in steps[-1]["p95_ms"].values() if p) > 150
+    assert doc["knee"]["rps"] > 0 and "knee:" in out
