@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.convertors import Convertor, register_url_convertor
@@ -176,7 +177,10 @@ def create_app(settings: Settings, issuer: TokenIssuer | None = None) -> Starlet
         return endpoint
 
     def expiry_of(request: Request) -> int:
-        return parse_expiry(request.query_params.getlist("expiry"), default, maximum)
+        query: bytes = request.scope["query_string"]
+        # Starlette's request.query_params builds a multi-dict; one key is all we need.
+        values = [v for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if k == "expiry"]
+        return parse_expiry(values, default, maximum)
 
     def rtc_head(params: Mapping[str, str]) -> tuple[str, str, str]:
         channel = parse_channel(params["channel"])

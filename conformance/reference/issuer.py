@@ -15,9 +15,13 @@ so both are checked once here, at construction.
 from __future__ import annotations
 
 import re
+import warnings
 
-from agoraiotools.RtcTokenBuilder2 import Role_Publisher, Role_Subscriber, RtcTokenBuilder
-from agoraiotools.RtmTokenBuilder2 import RtmTokenBuilder
+with warnings.catch_warnings():
+    # The package's __init__ imports its deprecated DynamicKey* modules, which warn on import.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from agoraiotools.RtcTokenBuilder2 import Role_Publisher, Role_Subscriber, RtcTokenBuilder
+    from agoraiotools.RtmTokenBuilder2 import RtmTokenBuilder
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _ROLES = {"publisher": Role_Publisher, "subscriber": Role_Subscriber}

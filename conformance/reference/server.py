@@ -1,10 +1,11 @@
 """Start and stop the reference server from Python: what ``check`` and ``load`` run when given no URL.
 
-One worker runs in a thread of the calling process (cheap to start, no port
-race: the socket is bound before the thread starts). More workers need
-processes, so they run as a ``uvicorn --workers N`` child; the app id and
-certificate reach it through the child's environment only, never its argv
-(visible to every user through ``ps``).
+One worker runs in a thread of the calling process (cheap to start). More
+workers need processes: a child process runs uvicorn's multi-process
+supervisor with N workers. Either way the listening socket is bound first, in
+the calling process, so there is no port race and a taken port fails at once.
+The app id and certificate reach the child through its environment only, never
+its argv (visible to every user through ``ps``).
 """
 
 from __future__ import annotations
@@ -46,10 +47,12 @@ class ReferenceServer:
         self.workers = workers
         self._threaded: ThreadedServer | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._bound = False
 
     @property
     def url(self) -> str:
-        if self._threaded is None and self._process is None:
+        """The base URL, known once started (and kept after ``stop()``, for reports)."""
+        if not self._bound:
             raise RuntimeError("the reference server is not started")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
@@ -60,6 +63,7 @@ class ReferenceServer:
         if self.workers == 1:
             self._threaded = ThreadedServer(create_app(self.settings), self.host, self.port)
             self.port = self._threaded.port
+            self._bound = True
             try:
                 self._threaded.start(timeout)
             except BaseException:
@@ -70,32 +74,29 @@ class ReferenceServer:
         return self
 
     def _start_process(self, timeout: float) -> None:
-        chosen = self.port
-        for _attempt in range(3):
-            self.port = chosen or _free_port(self.host)
-            log = tempfile.TemporaryFile()
-            process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "uvicorn", FACTORY, "--factory",
-                    "--host", self.host, "--port", str(self.port), "--workers", str(self.workers),
-                    "--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "1",
-                ],
+        # Bind here and hand the socket down: no window in which another
+        # process could take the port, and a taken port fails here, at once.
+        sock = _listen(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self._bound = True
+        log = tempfile.TemporaryFile()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(sock.fileno()), str(self.workers), FACTORY],
                 env={**os.environ, APP_ID_ENV: self.settings.app_id, CERTIFICATE_ENV: self.settings.certificate},
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, pass_fds=(sock.fileno(),),
             )  # fmt: skip
-            self._process = process
-            if _wait_for_ping(process, self.host, self.port, timeout):
-                log.close()
-                return
-            self.stop()
-            log.seek(0)
-            output = log.read().decode("utf-8", "replace")
+        finally:
+            sock.close()  # the child holds its own copy
+        if _wait_for_ping(self._process, self.host, self.port, timeout):
             log.close()
-            if chosen or "address already in use" not in output.lower():
-                break  # a free port taken by someone else between our probe and uvicorn's bind: retry
-        cert = re.compile(re.escape(self.settings.certificate), re.IGNORECASE)
-        tail = cert.sub("<certificate>", output.strip()[-2000:])
-        raise RuntimeError(f"the reference server (uvicorn, {self.workers} workers) did not start: {tail}")
+            return
+        self.stop()
+        log.seek(0)
+        output = log.read().decode("utf-8", "replace").strip()[-2000:]
+        log.close()
+        output = re.sub(re.escape(self.settings.certificate), "<certificate>", output, flags=re.IGNORECASE)
+        raise RuntimeError(f"the reference server ({self.workers} uvicorn workers) did not start: {output}")
 
     def stop(self) -> None:
         if self._threaded is not None:
@@ -120,12 +121,17 @@ class ReferenceServer:
         self.stop()
 
 
-def _free_port(host: str) -> int:
+def _listen(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _wait_for_ping(process: subprocess.Popen[bytes], host: str, port: int, timeout: float) -> bool:
@@ -143,3 +149,20 @@ def _wait_for_ping(process: subprocess.Popen[bytes], host: str, port: int, timeo
             connection.close()
         time.sleep(0.05)
     return False
+
+
+def _serve_inherited_socket(fd: int, workers: int, factory: str) -> None:
+    """The child's side: ``workers`` uvicorn workers on the socket inherited as ``fd``."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    sock = socket.socket(fileno=fd)
+    config = uvicorn.Config(
+        factory, factory=True, workers=workers, log_level="warning", access_log=False,
+        lifespan="off", timeout_graceful_shutdown=1,
+    )  # fmt: skip
+    Multiprocess(config, sockets=[sock]).run()
+
+
+if __name__ == "__main__":  # the guard matters: uvicorn's spawned workers re-import this module
+    _serve_inherited_socket(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3])
