@@ -51,25 +51,29 @@ def summarize(records: list[CaseRecord], *, strict: bool, abort_reason: str | No
             failed[r.level].append(r.id)
     ran = sum(counts[o] for o in ("passed", "failed", "error", "xfailed", "xpassed"))
     gating = failed["MUST"] + (failed["SHOULD"] if strict else [])
-    base = {
-        "strict": strict,
-        "counts": {o: counts.get(o, 0) for o in OUTCOMES},
-        "failed_by_level": failed,
-        "cases_run": ran,
-    }
+    verdict, exit_code, reason = _verdict(records, counts, failed, gating, ran, abort_reason)
+    return Summary(
+        verdict=verdict, exit_code=exit_code, strict=strict, reason=reason,
+        counts={o: counts.get(o, 0) for o in OUTCOMES}, failed_by_level=failed, cases_run=ran,
+    )
+
+
+def _verdict(
+    records: list[CaseRecord], counts: Counter[str], failed: dict[str, list[str]], gating: list[str], ran: int,
+    abort_reason: str | None,
+) -> tuple[str, int, str]:
+    """In order: an aborted or empty run cannot be judged; a gating failure is a judgement even next to
+    errors; errors alone leave the run unjudged."""
     if abort_reason:
-        return Summary(verdict="could not judge", exit_code=2, reason=abort_reason, **base)
+        return "could not judge", 2, abort_reason
     if ran == 0:
-        return Summary(verdict="could not judge", exit_code=2, reason="no case ran", **base)
+        return "could not judge", 2, "no case ran"
     if gating:
-        return Summary(
-            verdict="not conforming", exit_code=1,
-            reason=f"{len(gating)} gating failure(s): {', '.join(gating)}", **base,
-        )
+        return "not conforming", 1, f"{len(gating)} gating failure(s): {', '.join(gating)}"
     if counts["error"]:
         errs = [r.id for r in records if r.outcome == "error"]
-        return Summary(verdict="could not judge", exit_code=2, reason=f"case error(s): {', '.join(errs)}", **base)
+        return "could not judge", 2, f"case error(s): {', '.join(errs)}"
     note = ""
     if failed["SHOULD"]:
         note = f"SHOULD failure(s) not gating without --strict: {', '.join(failed['SHOULD'])}"
-    return Summary(verdict="conforming", exit_code=0, reason=note, **base)
+    return "conforming", 0, note
