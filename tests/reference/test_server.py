@@ -109,6 +109,10 @@ def test_a_taken_port_fails_at_once(workers: int) -> None:
 def test_a_child_that_cannot_start_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("conformance.reference.server.FACTORY", "conformance.reference.app:no_such_factory")
     server = ReferenceServer(workers=2)
-    with pytest.raises(RuntimeError, match="did not start") as info:
-        server.start(timeout=15)
+    try:
+        with pytest.raises(RuntimeError, match="did not start") as info:
+            server.start(timeout=15)
+    finally:
+        server.stop()  # in case it did start: never leave a child behind
+    assert "no_such_factory" in str(info.value)
     assert server.settings.certificate not in str(info.value)
