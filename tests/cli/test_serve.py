@@ -59,9 +59,13 @@ def serving(env: dict[str, str], *args: str) -> Iterator[Run]:
         assert process.stdout and process.stderr
         run.stdout, run.stderr = first + process.stdout.read(), process.stderr.read()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        if process.poll() is None:  # SIGTERM first: with --workers the supervisor then stops its workers
+            process.terminate()
+            try:
+                process.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
 
 
 def fetch(url: str, path: str) -> httpx.Response:
