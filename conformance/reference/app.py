@@ -318,7 +318,7 @@ def _post_token(raw: bytes, tokens: TokenIssuer, default: int, maximum: int) -> 
     if not isinstance(body, dict):
         raise InvalidParameter("body", f"the request body is JSON but not an object: {_POST_SHAPE}")
     kind = body.get("tokenType", MISSING)
-    if kind not in _POST_FIELDS:
+    if not isinstance(kind, str) or kind not in _POST_FIELDS:  # a list or object is unhashable
         raise InvalidParameter(
             "tokenType",
             f'tokenType must be "rtc" or "rtm", got {"nothing" if kind is MISSING else shown(kind)}',

@@ -310,6 +310,8 @@ POST_REJECTIONS = [
     ({"tokenType": "chat"}, "tokenType"),
     ({"tokenType": "RTC"}, "tokenType"),
     ({"tokenType": None}, "tokenType"),
+    ({"tokenType": ["rtc"], "uid": "a"}, "tokenType"),  # unhashable: once a 500
+    ({"tokenType": {"rtc": 1}}, "tokenType"),
     ({**RTC_BODY, "channel": None}, "channel"),
     ({k: v for k, v in RTC_BODY.items() if k != "channel"}, "channel"),
     ({**RTC_BODY, "channel": ""}, "channel"),
