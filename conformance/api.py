@@ -111,6 +111,20 @@ def _environment(name: str, value: str | None) -> Iterator[None]:
                 os.environ[name] = old
 
 
+def list_cases(opts: CheckOptions) -> int:
+    """Print the cases that would run (no request sent, no report written)."""
+    import pytest
+
+    from . import suite
+
+    args = ["--pyargs", "conformance.suite", "-c", str(Path(suite.__file__).with_name("pytest.ini")),
+            "-p", "no:cacheprovider", "--collect-only", "-q", "--token-server-url", opts.url or "http://127.0.0.1:1"]
+    for flag, value in (("--token-profile", opts.profile), ("--token-case", opts.cases)):
+        if value:
+            args += [flag, value]
+    return 0 if int(pytest.main(args)) == 0 else 2
+
+
 def check(opts: CheckOptions) -> CheckResult:
     """Run the suite against ``opts.url`` (or the embedded reference server) and return the verdict.
 

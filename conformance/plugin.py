@@ -384,7 +384,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         text = f"{req.id} [{req.level.value}] {req.title}\n  Requirement: {req.sentence}\n{body}"
         report.longrepr = state.redactor.redact(text)
     elif report.longrepr is not None and state.redactor:
-        report.longrepr = state.redactor.redact(str(report.longrepr))
+        lr = report.longrepr
+        if isinstance(lr, tuple) and len(lr) == 3:  # a skip: JUnit and -rs need the (path, line, reason) tuple
+            report.longrepr = (lr[0], lr[1], state.redactor.redact(str(lr[2])))
+        else:
+            report.longrepr = state.redactor.redact(str(lr))
+    if hasattr(report, "wasxfail") and state.redactor:
+        report.wasxfail = state.redactor.redact(report.wasxfail)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -412,6 +418,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             rec.outcome = "failed"
         else:
             rec.outcome = "skipped"
+            rec.message = _skip_reason(report)
     elif report.when == "setup":
         if report.skipped:
             rec.outcome = "xfailed" if xfail else "skipped"

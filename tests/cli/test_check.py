@@ -52,10 +52,6 @@ def test_check_unreachable_target(tmp_path: Path) -> None:
     assert doc["summary"]["exit_code"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "conformance/plugin.py pytest_runtest_makereport stringifies skipped longreprs when a certificate is known "
-    "(always, with the embedded server); junitxml then fails with INTERNALERROR and check exits 2"
-))
 def test_check_with_a_skipped_case(tmp_path: Path) -> None:
     # The Node profile has no POST /getToken: ROUTE-8 is skipped, ROUTE-9 passes.
     result = run_cli(tmp_path, "check", "--profile", "agora-node-tokenserver", "--case", "ROUTE-8,ROUTE-9",
@@ -74,10 +70,6 @@ def test_list_cases(tmp_path: Path) -> None:
     assert not (tmp_path / "reports" / "conformance.json").exists()  # listing judges nothing
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "conformance/cli/check.py run(--list) reuses api.pytest_args, whose --junitxml makes pytest write an empty "
-    "junit.xml into --report-dir (overwriting the last run's)"
-))
 def test_list_writes_no_report(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "check", "--list", "--case", "ROUTE-1")
     assert result.returncode == 0, result.stdout + result.stderr
