@@ -1,0 +1,735 @@
+"""The catalogue of faulty token servers: each differs from the reference server in exactly one way.
+
+A :class:`Fault` names the behaviour, the requirement it violates (its primary
+case), and every case of the suite that is expected to fail against it: usually
+the primary one alone; where one behaviour legitimately breaks two requirements
+(a 500 page with a stack trace is a 5xx for bad input *and* a stack trace) the
+others are listed with the reason. ``skips`` lists the cases that may skip
+because a prerequisite failed (no token to judge).
+
+Most faults are the reference app with a ``TokenIssuer`` subclass
+(``issuers``) or one ASGI wrapper or replaced route (``asgi``) around it.
+The proofs (tests/suite/test_proofs.py) and tools/detection_score.py run the
+suite against each of them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conformance.contract import REQUIREMENTS, SECTIONS, by_id
+from conformance.reference.app import Settings, create_app
+from conformance.reference.issuer import TokenIssuer
+from conformance.reference.validation import MAX_UID, InvalidParameter, parse_channel, parse_expiry
+from conformance.tokens.encode import ServiceSpec, rtc_service, rtm_service
+
+from .asgi import (
+    ASGIApp,
+    Reply,
+    RtcParsers,
+    intercept,
+    json_response,
+    lax_rtc_routes,
+    replace_routes,
+    rewrite,
+    rewrite_path,
+)
+from .issuers import CraftedIssuer, Issuer006, uid_value
+
+Factory = Callable[[Settings], ASGIApp]
+
+#: Cases that wait on the clock or on Hypothesis; the proofs run them only for faults that expect them.
+SLOW_CASES = frozenset({"EXPIRY-5", "EXPIRY-6", "PROP-1"})
+#: Every case that needs a decoded RTC token of the default routes (they skip, "judged by ROUTE-1, TOKEN-1").
+NEEDS_RTC_TOKEN = frozenset({"TOKEN-2", "TOKEN-4", "TOKEN-6", "TOKEN-7", "TOKEN-8", "EXPIRY-1", "EXPIRY-2",
+                             "EXPIRY-3", "EXPIRY-4", "EXPIRY-5", "EXPIRY-6", "SEC-4"})
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One faulty behaviour, the cases expected to fail against it, and how to build the server."""
+
+    key: str
+    fault: str
+    requirement: str
+    make: Factory
+    #: Cases that fail in a full strict run with the certificate and app id known (``requirement`` included).
+    also: frozenset[str] = frozenset()
+    #: Why the cases in ``also`` fail too.
+    why: str = ""
+    #: Cases allowed to skip because what they judge was not delivered (a prerequisite failed).
+    skips: frozenset[str] = frozenset()
+    #: Run with the app id known (--app-id); False proves the consistency check of TOKEN-3.
+    know_app_id: bool = True
+    #: Set when the suite is known to miss this fault: why (the proofs mark it as an expected failure).
+    known_miss: str = ""
+
+    @property
+    def expected(self) -> frozenset[str]:
+        return self.also | {self.requirement}
+
+    @property
+    def level(self) -> str:
+        return by_id(self.requirement).level.value
+
+    @cached_property
+    def proof_cases(self) -> tuple[str, ...]:
+        """What a proof runs: every case of the expected cases' sections, minus the slow ones it does not expect.
+
+        PROP-1 runs only when it is the fault's own requirement (its other appearances are confirmed by the
+        full runs of tools/detection_score.py).
+        """
+        sections = {c.rsplit("-", 1)[0] for c in self.expected}
+
+        def wanted(case: str) -> bool:
+            if case == "PROP-1":
+                return self.requirement == "PROP-1"
+            return case not in SLOW_CASES or case in self.expected
+
+        return tuple(r.id for r in REQUIREMENTS if r.section in sections and wanted(r.id))
+
+
+# --- shared helpers -----------------------------------------------------------
+
+
+def _issuer(settings: Settings) -> TokenIssuer:
+    return TokenIssuer(settings.app_id, settings.certificate)
+
+
+def _reference(issuer: Callable[[Settings], TokenIssuer] | None = None) -> Factory:
+    """The reference app with another issuer: the token is the only difference."""
+    return lambda s: create_app(s, issuer(s) if issuer else None)
+
+
+def _segments(request: Request) -> list[str]:
+    return request.url.path.split("/")
+
+
+def _is_rtc(request: Request) -> bool:
+    return request.url.path.startswith("/rtc/")
+
+
+def _around(wrap: Callable[[ASGIApp, Settings], ASGIApp]) -> Factory:
+    """The reference app inside one wrapper."""
+    return lambda s: wrap(create_app(s), s)
+
+
+def _lax(parsers: Callable[[Settings], RtcParsers], issuer: Callable[[Settings], TokenIssuer] = _issuer) -> Factory:
+    """The reference app whose RTC route reads one parameter differently."""
+    return lambda s: replace_routes(create_app(s), lax_rtc_routes(issuer(s), parsers(s)))
+
+
+def _on_rtc_path(fn: Callable[[list[str]], None]) -> Callable[[list[str]], list[str]]:
+    """Apply ``fn`` to the segments of RTC-route-shaped paths only (``/rtc/c/r/t/u/`` or without the slash)."""
+
+    def change(seg: list[str]) -> list[str]:
+        if len(seg) in (6, 7) and seg[1] == "rtc" and (len(seg) == 6 or seg[6] == ""):
+            seg = list(seg)
+            fn(seg)
+        return seg
+
+    return change
+
+
+def _set_body_key(rename: Callable[[dict[str, object]], object]) -> Callable[[Request, Reply], None]:
+    def fn(request: Request, reply: Reply) -> None:
+        body = reply.json()
+        if reply.status == 200 and isinstance(body, dict):
+            reply.set_json(rename(body))
+
+    return fn
+
+
+def _only(predicate: Callable[[Request], bool], fn: Callable[[Request, Reply], None]) -> Callable[[Request, Reply], None]:
+    def gated(request: Request, reply: Reply) -> None:
+        if predicate(request):
+            fn(request, reply)
+
+    return gated
+
+
+# --- ROUTE ----------------------------------------------------------------------
+
+
+def _no_slash_404(request: Request) -> Response | None:
+    if _is_rtc(request) and not request.url.path.endswith("/"):
+        return json_response(404, {"error": "not found"})
+    return None
+
+
+def _prefix_404(*prefixes: str) -> Callable[[Request], Response | None]:
+    def answer(request: Request) -> Response | None:
+        path = request.url.path
+        if any(path == p.rstrip("/") or path.startswith(p) for p in prefixes):
+            return json_response(404, {"error": "not found"})
+        return None
+
+    return answer
+
+
+def _text_plain(request: Request, reply: Reply) -> None:
+    if reply.status == 200 and request.url.path.rstrip("/") != "/ping":
+        reply.set_header("content-type", "text/plain; charset=utf-8")
+
+
+def _account_refused(request: Request) -> Response | None:
+    seg = _segments(request)
+    if _is_rtc(request) and len(seg) >= 6 and seg[4] == "userAccount":
+        return json_response(400, {"error": 'tokentype must be "uid"', "status": 400})
+    return None
+
+
+ROUTE_FAULTS = [
+    Fault("rtc-key-token", "The RTC route answers {\"token\": ...} instead of {\"rtcToken\": ...}.", "ROUTE-1",
+          _around(lambda app, s: rewrite(app, _only(_is_rtc, _set_body_key(lambda b: {"token": b["rtcToken"]})))),
+          also=frozenset({"ROUTE-4", "ROUTE-9", "ROUTE-3", "PROP-1"}),
+          why="the form without the slash (ROUTE-4) and the userAccount form (ROUTE-9) are the same route; the body "
+              "misses rtcToken, its schema's required key (ROUTE-3, and PROP-1's schema check)",
+          skips=NEEDS_RTC_TOKEN | {"TOKEN-5"}),
+    Fault("text-plain", "Token responses declare Content-Type: text/plain.", "ROUTE-2",
+          _around(lambda app, s: rewrite(app, _text_plain)),
+          also=frozenset({"PROP-1"}),
+          why="PROP-1 also checks the documented content type (content_type_conformance), at MUST level"),
+    Fault("nested-token", "The RTC token is nested: {\"rtcToken\": {\"token\": \"007...\"}}.", "ROUTE-3",
+          _around(lambda app, s: rewrite(app, _only(_is_rtc, _set_body_key(lambda b: {"rtcToken": {"token": b["rtcToken"]}})))),
+          also=frozenset({"ROUTE-1", "ROUTE-4", "ROUTE-9", "PROP-1"}),
+          why="a nested token is no token for a client (ROUTE-1, and ROUTE-4, ROUTE-9 on the same route); PROP-1 "
+              "validates the same schema",
+          skips=NEEDS_RTC_TOKEN | {"TOKEN-5"}),
+    Fault("token-newline", "The RTC token string ends with a line feed (\"007...\\n\").", "ROUTE-3",
+          _around(lambda app, s: rewrite(app, _only(_is_rtc, _set_body_key(lambda b: {"rtcToken": str(b["rtcToken"]) + "\n"})))),
+          also=frozenset({"PROP-1"}), why="PROP-1 validates the same response schema"),
+    Fault("no-slash-404", "The RTC route without its trailing slash answers 404.", "ROUTE-4",
+          _around(lambda app, s: intercept(app, _no_slash_404))),
+    Fault("no-ping", "GET /ping answers 404 (the 2021-2023 Go builds).", "ROUTE-5",
+          _around(lambda app, s: intercept(app, _prefix_404("/ping/")))),
+    Fault("no-rtm-route", "GET /rtm/{uid}/ answers 404.", "ROUTE-6",
+          _around(lambda app, s: intercept(app, _prefix_404("/rtm/"))), skips=frozenset({"TOKEN-8", "TOKEN-9"})),
+    Fault("rte-without-rtm", "The RTE route answers only rtcToken, no rtmToken.", "ROUTE-7",
+          _around(lambda app, s: rewrite(app, _only(lambda rq: rq.url.path.startswith("/rte/"),
+                                                    _set_body_key(lambda b: {"rtcToken": b["rtcToken"]})))),
+          also=frozenset({"ROUTE-3", "PROP-1"}), why="rtmToken is required by the rte-token schema (ROUTE-3, PROP-1)"),
+    Fault("post-key-rtctoken", "POST /getToken answers {\"rtcToken\": ...} instead of {\"token\": ...}.", "ROUTE-8",
+          _around(lambda app, s: rewrite(app, _only(lambda rq: rq.url.path == "/getToken",
+                                                    _set_body_key(lambda b: {"rtcToken": b["token"]})))),
+          also=frozenset({"ROUTE-3", "PROP-1"}), why="token is required by the get-token schema (ROUTE-3, PROP-1)"),
+    Fault("account-refused", "The userAccount form of the RTC route answers 400 'tokentype must be uid'.", "ROUTE-9",
+          _around(lambda app, s: intercept(app, _account_refused)),
+          also=frozenset({"PROP-1"}), why="a schema-valid userAccount request is rejected (PROP-1)",
+          skips=frozenset({"TOKEN-5", "TOKEN-8"})),
+]
+
+
+# --- TOKEN ----------------------------------------------------------------------
+
+
+class TruncatedIssuer(TokenIssuer):
+    def rtc(self, channel: str, role: str, tokentype: str, uid: str, expiry: int) -> str:
+        return super().rtc(channel, role, tokentype, uid, expiry)[:-7]
+
+
+class AppIdByRoleIssuer(TokenIssuer):
+    """Subscriber tokens come from a second backend configured with another project's app id."""
+
+    def __init__(self, app_id: str, certificate: str) -> None:
+        super().__init__(app_id, certificate)
+        self.other = TokenIssuer(secrets.token_hex(16), certificate)
+
+    def rtc(self, channel: str, role: str, tokentype: str, uid: str, expiry: int) -> str:
+        if role == "subscriber":
+            return self.other.rtc(channel, role, tokentype, uid, expiry)
+        return super().rtc(channel, role, tokentype, uid, expiry)
+
+
+class LowercaseChannelIssuer(TokenIssuer):
+    def rtc(self, channel: str, role: str, tokentype: str, uid: str, expiry: int) -> str:
+        return super().rtc(channel.lower(), role, tokentype, uid, expiry)
+
+
+class UidAsTextIssuer(CraftedIssuer):
+    """uid 0 packed as "0" (a bound uid 0) instead of "" (any uid)."""
+
+    def rtc_services(self, channel: str, role: str, tokentype: str, uid: str, value: int) -> list[ServiceSpec]:
+        return [rtc_service(channel, uid, self.privileges(role, value))]
+
+
+class Int32UidIssuer(CraftedIssuer):
+    """uids above 2^31-1 read as signed 32-bit integers: 4294967295 becomes -1."""
+
+    def rtc_services(self, channel: str, role: str, tokentype: str, uid: str, value: int) -> list[ServiceSpec]:
+        packed = uid_value(tokentype, uid)
+        if isinstance(packed, int) and packed >= 2**31:
+            packed = str(packed - 2**32)
+        return [rtc_service(channel, packed, self.privileges(role, value))]
+
+
+class AsciiAccountIssuer(TokenIssuer):
+    def rtc(self, channel: str, role: str, tokentype: str, uid: str, expiry: int) -> str:
+        if tokentype == "userAccount":
+            uid = uid.encode("ascii", "ignore").decode("ascii")
+        return super().rtc(channel, role, tokentype, uid, expiry)
+
+
+class RoleIssuer(TokenIssuer):
+    """Issues ``role_map[role]``'s privileges for ``role``."""
+
+    role_map: ClassVar[Mapping[str, str]] = {}
+
+    def rtc(self, channel: str, role: str, tokentype: str, uid: str, expiry: int) -> str:
+        return super().rtc(channel, self.role_map.get(role, role), tokentype, uid, expiry)
+
+
+class MutePublisherIssuer(RoleIssuer):
+    role_map: ClassVar[Mapping[str, str]] = {"publisher": "subscriber"}
+
+
+class SubscriberPublishesIssuer(RoleIssuer):
+    role_map: ClassVar[Mapping[str, str]] = {"subscriber": "publisher"}
+
+
+class RtmAdminIssuer(TokenIssuer):
+    def rtm(self, user_id: str, expiry: int) -> str:
+        return super().rtm("admin", expiry)
+
+
+TOKEN_FAULTS = [
+    Fault("truncated-token", "RTC tokens lose their last 7 characters and no longer decode.", "TOKEN-1",
+          _reference(lambda s: TruncatedIssuer(s.app_id, s.certificate)),
+          skips=NEEDS_RTC_TOKEN | {"TOKEN-5"}),
+    Fault("token-006", "RTC tokens are AccessToken 006 (correct otherwise) from a server profiled as 007.", "TOKEN-2",
+          _reference(lambda s: Issuer006(s.app_id, s.certificate))),
+    Fault("wrong-app-id", "Every token carries another project's app id (signed with the right certificate).",
+          "TOKEN-3", _reference(lambda s: TokenIssuer(secrets.token_hex(16), s.certificate))),
+    Fault("app-id-by-role", "Subscriber tokens carry another app id than publisher tokens (app id not given to "
+          "the harness: the consistency check).", "TOKEN-3",
+          _reference(lambda s: AppIdByRoleIssuer(s.app_id, s.certificate)), know_app_id=False),
+    Fault("channel-lowercased", "Tokens are bound to the channel name in lower case.", "TOKEN-4",
+          _reference(lambda s: LowercaseChannelIssuer(s.app_id, s.certificate))),
+    Fault("uid0-as-text", "uid 0 is packed as \"0\" (one user) instead of \"\" (any uid).", "TOKEN-4",
+          _reference(lambda s: UidAsTextIssuer(s.app_id, s.certificate))),
+    Fault("uid-int32", "uids above 2^31-1 are read as signed 32-bit: 4294967295 is packed as \"-1\".", "TOKEN-4",
+          _reference(lambda s: Int32UidIssuer(s.app_id, s.certificate))),
+    Fault("account-ascii", "Non-ASCII characters of user accounts are dropped (\"Zoë-帐户\" -> \"Zo-\").", "TOKEN-5",
+          _reference(lambda s: AsciiAccountIssuer(s.app_id, s.certificate))),
+    Fault("mute-publisher", "Publisher tokens grant only join channel (no publish privileges).", "TOKEN-6",
+          _reference(lambda s: MutePublisherIssuer(s.app_id, s.certificate))),
+    Fault("subscriber-publishes", "Subscriber tokens grant the publish privileges too.", "TOKEN-7",
+          _reference(lambda s: SubscriberPublishesIssuer(s.app_id, s.certificate))),
+    Fault("other-certificate", "Tokens are signed with another certificate.", "TOKEN-8",
+          _reference(lambda s: TokenIssuer(s.app_id, secrets.token_hex(16)))),
+    Fault("rtm-other-user", "RTM tokens are bound to user 'admin' whatever user id was asked.", "TOKEN-9",
+          _reference(lambda s: RtmAdminIssuer(s.app_id, s.certificate))),
+]
+
+
+# --- INPUT ----------------------------------------------------------------------
+
+ROLES = ("publisher", "subscriber")
+NUMBER = re.compile(r"-?[0-9]+")
+NODE_STACK = """RangeError [ERR_OUT_OF_RANGE]: The value of "value" is out of range. It must be >= 0 and <= 4294967295. Received {value}
+    at checkInt (node:internal/buffer:72:11)
+    at writeU_Int32LE (node:internal/buffer:792:3)
+    at Buffer.writeUInt32LE (node:internal/buffer:805:10)
+    at ByteBuf.putUint32 (/usr/src/app/node_modules/agora-access-token/src/AccessToken.js:151:21)
+    at AccessToken.build (/usr/src/app/node_modules/agora-access-token/src/AccessToken.js:38:25)
+    at generateRTCToken (/usr/src/app/index.js:61:22)"""
+
+
+def _downgrade_role(seg: list[str]) -> None:
+    if seg[3] not in ROLES:
+        seg[3] = "subscriber"
+
+
+def _tokentype_as_account(seg: list[str]) -> None:
+    if seg[4] not in ("uid", "userAccount"):
+        seg[4] = "userAccount"
+
+
+def _text_uid_as_account(seg: list[str]) -> None:
+    if seg[4] == "uid" and not NUMBER.fullmatch(seg[5]):
+        seg[4] = "userAccount"
+
+
+def _wrap_negative_uid(seg: list[str]) -> None:
+    if seg[4] == "uid" and NUMBER.fullmatch(seg[5]) and seg[5].startswith("-"):
+        seg[5] = str(int(seg[5]) % 2**32)
+
+
+def _wrap_large_uid(seg: list[str]) -> None:
+    if seg[4] == "uid" and seg[5].isdigit() and int(seg[5]) > MAX_UID:
+        seg[5] = str(int(seg[5]) % 2**32)
+
+
+def _any_channel(value: str) -> str:
+    """No channel validation beyond a 1 KB sanity cap."""
+    return value if len(value.encode("utf-8")) <= 1024 else parse_channel(value)
+
+
+def _parseint_expiry(values: list[str]) -> int:
+    """Plain decimals as the reference; anything else as JavaScript's parseInt (abc -> NaN -> 0, 12abc -> 12)."""
+    if not values or re.fullmatch(r"[0-9]{1,12}", values[0]):
+        return parse_expiry(values, 3600, 86400)
+    m = re.match(r"\s*([+-]?[0-9]+)", values[0])
+    return max(int(m.group(1)), 0) if m else 0
+
+
+def _unbounded_expiry(values: list[str]) -> int:
+    """Decimal expiries unchecked (Go): 0 means the default, larger values wrap as uint32."""
+    if values and values[0].isdigit():
+        wrapped = int(values[0]) % 2**32
+        return wrapped or 3600
+    return parse_expiry(values, 3600, 86400)
+
+
+def _oversized_413(request: Request) -> Response | None:
+    if len(request.url.path) > 1024:
+        return json_response(413, {"error": "payload too large", "status": 413})
+    return None
+
+
+def _token_for_unknown_routes(app: ASGIApp, s: Settings) -> ASGIApp:
+    issuer = _issuer(s)
+
+    def fn(request: Request, reply: Reply) -> None:
+        if request.method == "GET" and reply.status == 404:
+            reply.status = 200
+            reply.set_header("content-type", "application/json")
+            reply.set_json({"rtcToken": issuer.rtc("default", "publisher", "uid", "0", 3600)})
+
+    return rewrite(app, fn)
+
+
+def _node_crash(request: Request) -> Response | None:
+    for value in request.query_params.getlist("expiry"):
+        if value.isdigit() and int(value) + int(time.time()) > 2**32 - 1:
+            trace = html.escape(NODE_STACK.format(value=value)).replace("\n", "<br>").replace("  ", " &nbsp;")
+            page = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
+                    f"</head>\n<body>\n<pre>{trace}</pre>\n</body>\n</html>\n")
+            return Response(page, status_code=500, media_type="text/html",
+                            headers={"X-Powered-By": "Express", "Content-Security-Policy": "default-src 'none'"})
+    return None
+
+
+def _html_errors(request: Request, reply: Reply) -> None:
+    if reply.status >= 400:
+        body = reply.json()
+        message = str(body.get("error", "")) if isinstance(body, dict) else ""
+        reply.body = (f"<html><head><title>{reply.status}</title></head><body><h1>{reply.status}</h1>"
+                      f"<p>{html.escape(message)}</p></body></html>").encode()
+        reply.set_header("content-type", "text/html; charset=utf-8")
+
+
+INPUT_FAULTS = [
+    Fault("role-downgraded", "An unknown role is silently issued a subscriber token (the Go server).", "INPUT-1",
+          _around(lambda app, s: rewrite_path(app, _on_rtc_path(_downgrade_role)))),
+    Fault("tokentype-unchecked", "An unknown token type is issued a userAccount token.", "INPUT-2",
+          _around(lambda app, s: rewrite_path(app, _on_rtc_path(_tokentype_as_account)))),
+    Fault("uid-text-accepted", "A non-numeric uid is passed through as a user account (the Node server).", "INPUT-3",
+          _around(lambda app, s: rewrite_path(app, _on_rtc_path(_text_uid_as_account)))),
+    Fault("uid-negative-wrapped", "A negative uid wraps to uint32 (-1 -> 4294967295) and gets a token.", "INPUT-4",
+          _around(lambda app, s: rewrite_path(app, _on_rtc_path(_wrap_negative_uid)))),
+    Fault("uid-large-wrapped", "A uid above 4294967295 wraps modulo 2^32 (4294967296 -> 0, the Go server).",
+          "INPUT-5", _around(lambda app, s: rewrite_path(app, _on_rtc_path(_wrap_large_uid)))),
+    Fault("channel-unchecked", "Channel names are not validated (empty, 65 bytes, '*', non-ASCII all get tokens).",
+          "INPUT-6", _lax(lambda s: RtcParsers(channel=_any_channel))),
+    Fault("expiry-parseint", "expiry is read like JavaScript parseInt: 'abc' -> lifetime 0, '12abc' -> 12, "
+          "'1e3' -> 1, '-5' -> 0 (the Node server).", "INPUT-7", _lax(lambda s: RtcParsers(expiry=_parseint_expiry))),
+    Fault("expiry-unbounded", "expiry 0 means the default, 86401 is honoured, 4294967297 wraps to 1 (the Go server).",
+          "INPUT-8", _lax(lambda s: RtcParsers(expiry=_unbounded_expiry))),
+    Fault("oversized-413", "A path over 1 KB is answered 413 Payload Too Large (414 URI Too Long is meant).",
+          "INPUT-9", _around(lambda app, s: intercept(app, _oversized_413))),
+    Fault("unknown-route-token", "Any unknown GET route is answered 200 with a token (a catch-all route).",
+          "INPUT-10", _around(_token_for_unknown_routes)),
+    Fault("node-500-page", "An expiry that overflows uint32 crashes the handler: 500 with Express's HTML page "
+          "and a stack trace (the Node server).", "INPUT-11", _around(lambda app, s: intercept(app, _node_crash)),
+          also=frozenset({"INPUT-8", "SEC-2"}),
+          why="the crash answers a bad-input request of INPUT-8 (expiry 4294967297) with a 5xx instead of a 4xx, "
+              "and the page carries a stack trace (SEC-2)"),
+    Fault("html-errors", "Error responses are HTML pages, not JSON.", "INPUT-12",
+          _around(lambda app, s: rewrite(app, _html_errors))),
+]
+
+
+# --- EXPIRY ---------------------------------------------------------------------
+
+
+class FixedLifetimeIssuer(CraftedIssuer):
+    def lifetimes(self, expiry: int) -> tuple[int, int]:
+        return 3600, 3600
+
+
+class AbsoluteExpiryIssuer(CraftedIssuer):
+    """The 2023 Go bug: now + expiry passed to a builder that expects seconds after issue."""
+
+    def lifetimes(self, expiry: int) -> tuple[int, int]:
+        absolute = int(time.time()) + expiry
+        return absolute, absolute
+
+
+class ForeverIssuer(CraftedIssuer):
+    """The largest lifetime a 007 token can carry (136 years), privileges without a limit of their own."""
+
+    def lifetimes(self, expiry: int) -> tuple[int, int]:
+        return 2**32 - 1, 0
+
+
+class WholeMinutesIssuer(CraftedIssuer):
+    """Lifetimes rounded down to whole minutes: fine for 600 or 3600, 0 for anything under a minute."""
+
+    def lifetimes(self, expiry: int) -> tuple[int, int]:
+        rounded = expiry // 60 * 60
+        return rounded, rounded
+
+
+class SkewedClockIssuer(CraftedIssuer):
+    skew = 0
+
+    def now(self) -> int:
+        return int(time.time()) + self.skew
+
+
+class ClockAheadIssuer(SkewedClockIssuer):
+    skew = 600
+
+
+class ClockBehindIssuer(SkewedClockIssuer):
+    skew = -600
+
+
+class FrozenClockIssuer(CraftedIssuer):
+    """The issue time is read once, when the process started (here: ten minutes before the run)."""
+
+    def __init__(self, app_id: str, certificate: str) -> None:
+        super().__init__(app_id, certificate)
+        self.started = int(time.time()) - 600
+
+    def now(self) -> int:
+        return self.started
+
+
+class CachingIssuer(TokenIssuer):
+    """Answers the same request with the same token for 30 s (a response cache keyed on the request)."""
+
+    ttl = 30.0
+
+    def __init__(self, app_id: str, certificate: str) -> None:
+        super().__init__(app_id, certificate)
+        self.cache: dict[tuple[str, ...], tuple[float, str]] = {}
+
+    def rtc(self, channel: str, role: str, tokentype: str, uid: str, expiry: int) -> str:
+        key = (channel, role, tokentype, uid, str(expiry))
+        hit = self.cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        token = super().rtc(channel, role, tokentype, uid, expiry)
+        self.cache[key] = (time.monotonic(), token)
+        return token
+
+
+def _default_expiry(default: int, scale: int = 1) -> Callable[[Settings], RtcParsers]:
+    """Parsers whose ?expiry default is ``default`` and whose given values are multiplied by ``scale``."""
+
+    def expiry(values: list[str]) -> int:
+        return parse_expiry(values, 3600, 86400) * scale if values else default
+
+    return lambda s: RtcParsers(expiry=expiry)
+
+
+def _crafted(cls: type[CraftedIssuer] | type[TokenIssuer]) -> Factory:
+    return _reference(lambda s: cls(s.app_id, s.certificate))
+
+
+EXPIRY_FAULTS = [
+    Fault("expiry-ignored", "?expiry is ignored: every token lives 3600 s.", "EXPIRY-1", _crafted(FixedLifetimeIssuer)),
+    Fault("expiry-minutes", "?expiry is read as minutes (600 -> 36000 s).", "EXPIRY-1",
+          _lax(_default_expiry(3600, scale=60)), also=frozenset({"EXPIRY-3"}),
+          why="?expiry=86400 becomes 60 days, beyond the 24 h cap (EXPIRY-3)"),
+    Fault("absolute-expiry", "007 lifetimes are absolute times (now + expiry) instead of seconds after issue "
+          "(Go, 2023-06/07).", "EXPIRY-1", _crafted(AbsoluteExpiryIssuer), also=frozenset({"EXPIRY-2", "EXPIRY-3"}),
+          why="every lifetime is ~56 years, so the default one (EXPIRY-2) and the 24 h cap (EXPIRY-3) fail too"),
+    Fault("forever", "Tokens carry the largest 007 lifetime (2^32-1 s, 136 years) and privileges without a limit.",
+          "EXPIRY-3", _crafted(ForeverIssuer), also=frozenset({"EXPIRY-1", "EXPIRY-2"}),
+          why="no requested or default lifetime is honoured either"),
+    Fault("default-zero", "Without ?expiry the token lifetime is 0 (expired at issue).", "EXPIRY-2",
+          _lax(_default_expiry(0))),
+    Fault("default-two-days", "Without ?expiry tokens live 48 h.", "EXPIRY-2", _lax(_default_expiry(172800)),
+          also=frozenset({"EXPIRY-3"}), why="EXPIRY-3 checks the default lifetime against the 24 h cap as well"),
+    Fault("clock-ahead", "The server clock is 10 minutes ahead (issue time now + 600 s).", "EXPIRY-4",
+          _crafted(ClockAheadIssuer)),
+    Fault("clock-behind", "The server clock is 10 minutes behind (issue time now - 600 s).", "EXPIRY-4",
+          _crafted(ClockBehindIssuer), also=frozenset({"EXPIRY-6"}),
+          why="an 8 s token issued 600 s in the past is expired on arrival, so renewal cannot work (EXPIRY-6)"),
+    Fault("cached-30s", "The same request gets the same token for 30 s (response cache).", "EXPIRY-5",
+          _crafted(CachingIssuer), also=frozenset({"EXPIRY-6"}),
+          why="the renewal at the will-expire point gets the cached token, whose expiry is not later (EXPIRY-6)"),
+    Fault("frozen-issue-time", "The issue time was read once at process start, 10 minutes before the run.",
+          "EXPIRY-5", _crafted(FrozenClockIssuer), also=frozenset({"EXPIRY-4", "EXPIRY-6"}),
+          why="the issue time is 600 s old (EXPIRY-4), so short tokens are expired on arrival (EXPIRY-6)"),
+    Fault("whole-minutes", "Lifetimes are rounded down to whole minutes: an 8 s token lives 0 s.", "EXPIRY-6",
+          _crafted(WholeMinutesIssuer)),
+]
+
+
+# --- HEADER ---------------------------------------------------------------------
+
+
+def _cacheable(request: Request, reply: Reply) -> None:
+    if reply.status == 200:
+        reply.set_header("cache-control", "public, max-age=300")
+        reply.set_header("pragma", None)
+        reply.set_header("expires", None)
+
+
+def _cors_crash(request: Request) -> Response | None:
+    if request.method == "GET" and "origin" in request.headers:
+        return json_response(500, {"error": "internal error"})
+    return None
+
+
+def _no_preflight(request: Request) -> Response | None:
+    if request.method == "OPTIONS":
+        return json_response(405, {"error": "method OPTIONS is not allowed"})
+    return None
+
+
+HEADER_FAULTS = [
+    Fault("cacheable", "Token responses say Cache-Control: public, max-age=300.", "HEADER-1",
+          _around(lambda app, s: rewrite(app, _cacheable))),
+    Fault("cors-500", "A token request with an Origin header answers 500.", "HEADER-2",
+          _around(lambda app, s: intercept(app, _cors_crash))),
+    Fault("no-preflight", "An OPTIONS preflight answers 405.", "HEADER-3",
+          _around(lambda app, s: intercept(app, _no_preflight))),
+]
+
+
+# --- SEC ------------------------------------------------------------------------
+
+
+def _certificate_header(app: ASGIApp, s: Settings) -> ASGIApp:
+    def fn(request: Request, reply: Reply) -> None:
+        if reply.status == 200:
+            reply.set_header("x-app-certificate", s.certificate)
+
+    return rewrite(app, fn)
+
+
+def _certificate_in_errors(app: ASGIApp, s: Settings) -> ASGIApp:
+    def fn(request: Request, reply: Reply) -> None:
+        body = reply.json()
+        if reply.status == 400 and isinstance(body, dict):
+            reply.set_json({**body, "config": {"appId": s.app_id, "appCertificate": s.certificate}})
+
+    return rewrite(app, fn)
+
+
+PY_TRACE = ('Traceback (most recent call last):\n  File "/app/src/token_server/handlers.py", line 88, in rtc\n'
+            "    uid = int(request.path_params['uid'])\nValueError: invalid literal for int() with base 10")
+
+
+def _trace_in_400(request: Request, reply: Reply) -> None:
+    body = reply.json()
+    if reply.status == 400 and isinstance(body, dict):
+        reply.set_json({**body, "detail": PY_TRACE})
+
+
+def _token_in_expiry_errors(app: ASGIApp, s: Settings) -> ASGIApp:
+    """The token is built before the expiry range check, and the 400 carries it."""
+    issuer = _issuer(s)
+
+    def fn(request: Request, reply: Reply) -> None:
+        seg = _segments(request)
+        values = request.query_params.getlist("expiry")
+        body = reply.json()
+        if (reply.status == 400 and isinstance(body, dict) and _is_rtc(request) and len(seg) >= 6
+                and values and values[0].isdigit()):
+            token = issuer.rtc(seg[2], "publisher", "uid", "0", 3600)
+            reply.set_json({**body, "rtcToken": token})
+
+    return rewrite(app, fn)
+
+
+class ExtraRtmServiceIssuer(CraftedIssuer):
+    def rtc_services(self, channel: str, role: str, tokentype: str, uid: str, value: int) -> list[ServiceSpec]:
+        return [*super().rtc_services(channel, role, tokentype, uid, value), rtm_service(uid, {1: value})]
+
+
+class AdminPrivilegeIssuer(CraftedIssuer):
+    """Publisher tokens also carry privilege 101 (administrate channel, removed upstream)."""
+
+    def privileges(self, role: str, value: int) -> Mapping[int, int]:
+        granted = dict(super().privileges(role, value))
+        if role == "publisher":
+            granted[101] = value
+        return granted
+
+
+SEC_FAULTS = [
+    Fault("certificate-header", "Token responses carry the app certificate in an X-App-Certificate header.",
+          "SEC-1", _around(_certificate_header)),
+    Fault("certificate-in-errors", "400 bodies echo the server config, certificate included.", "SEC-1",
+          _around(_certificate_in_errors)),
+    Fault("trace-in-400", "400 bodies carry a Python traceback under 'detail'.", "SEC-2",
+          _around(lambda app, s: rewrite(app, _trace_in_400))),
+    Fault("token-in-400", "The 400 for an out-of-range expiry carries the token built before the check.", "SEC-3",
+          _around(_token_in_expiry_errors), also=frozenset({"INPUT-8"}),
+          why="INPUT-8's rejections must come without a token"),
+    Fault("rtc-plus-rtm", "RTC tokens also carry an RTM service (login) for the uid.", "SEC-4",
+          _crafted(ExtraRtmServiceIssuer)),
+    Fault("admin-privilege", "Publisher tokens also carry privilege 101 (administrate channel).", "SEC-4",
+          _crafted(AdminPrivilegeIssuer)),
+]
+
+
+# --- PROP -----------------------------------------------------------------------
+
+
+def _no_braces(value: str) -> str:
+    """Channel names from Agora's alphabet, except the symbols a naive 'safe characters' list forgets."""
+    if any(ch in value for ch in "{}[]|^"):
+        raise InvalidParameter("channel", f"channel contains an unsupported character: {value!r}")
+    return parse_channel(value)
+
+
+def _route_regex_404(request: Request) -> Response | None:
+    """A router whose channel parameter is declared as [A-Za-z0-9_-]+: other valid names match no route."""
+    seg = _segments(request)
+    if _is_rtc(request) and len(seg) >= 6 and not re.fullmatch(r"[A-Za-z0-9_-]+", seg[2]):
+        return json_response(404, {"error": "not found"})
+    return None
+
+
+PROP_FAULTS = [
+    Fault("symbols-refused", "Valid channel names containing { } [ ] | or ^ are refused with 400.", "PROP-1",
+          _lax(lambda s: RtcParsers(channel=_no_braces)), skips=frozenset({"TOKEN-4"})),
+    Fault("channel-route-404", "Valid channel names outside [A-Za-z0-9_-] (a space, '!', '{') match no route: 404.",
+          "PROP-1", _around(lambda app, s: intercept(app, _route_regex_404)), skips=frozenset({"TOKEN-4"}),
+          known_miss="PROP-1 judges with Schemathesis' positive_data_acceptance, whose default expected statuses "
+                     "include 404 (also 3xx, 401, 403, 409, 429), so a 404 for a valid request passes; TOKEN-4 "
+                     "skips instead of failing when its symbol channel gets no token"),
+]
+
+
+FAULTS: tuple[Fault, ...] = (
+    *ROUTE_FAULTS, *TOKEN_FAULTS, *INPUT_FAULTS, *EXPIRY_FAULTS, *HEADER_FAULTS, *SEC_FAULTS, *PROP_FAULTS,
+)
+BY_KEY: dict[str, Fault] = {f.key: f for f in FAULTS}
+assert len(BY_KEY) == len(FAULTS), "duplicate fault key"
+assert all(f.requirement.rsplit("-", 1)[0] in SECTIONS for f in FAULTS)
+
+#: Faithful rebuilds of the reference server through each mechanism above: they must pass everything.
+CONTROLS: dict[str, Factory] = {
+    "crafted-issuer": _crafted(CraftedIssuer),
+    "lax-rtc-route": _lax(lambda s: RtcParsers()),
+    "rewrite-identity": _around(lambda app, s: rewrite(app, lambda rq, rp: None)),
+    "path-identity": _around(lambda app, s: rewrite_path(app, _on_rtc_path(lambda seg: None))),
+}
