@@ -1,0 +1,127 @@
+"""Proofs that every conformance case can fail, and fails for the fault it is about.
+
+Each fault of tests/faulty/servers.py differs from the reference server in one
+way. Against it the suite must fail exactly the expected cases - nothing else
+may fail, error or go unrun; skips are allowed only where the catalogue says a
+prerequisite is missing - and exit 1 when a gating case fails (MUST, or SHOULD
+under --strict), 0 when only a MAY case does. Each proof runs the sections of
+the expected cases (slow cases only where expected); the full-suite picture is
+tools/detection_score.py's job (docs/detection.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import Any
+
+import pytest
+
+from conformance.contract import REQUIREMENTS, Level, by_id
+from tests.faulty.runner import Run, judge, run_check, serving
+from tests.faulty.servers import CONTROLS, FAULTS, Fault
+
+UNEXPECTED_OUTCOMES = ("error", "not run", "xfailed", "xpassed")
+
+
+def gating_exit(failed: set[str], strict: bool) -> int:
+    return 1 if any(by_id(case).level.gates(strict) for case in failed) else 0
+
+
+def describe(run: Run, cases: Set[str]) -> str:
+    return "\n\n".join(f"{case}: {run.outcomes.get(case)}\n{run.message(case)[:1500]}" for case in sorted(cases))
+
+
+def assert_proof(run: Run, fault: Fault, *, strict: bool = True) -> None:
+    selected = set(fault.proof_cases)
+    assert run.document is not None, f"no report (exit {run.exit_code}):\n{run.output[-3000:]}"
+    assert set(run.outcomes) == selected
+    assert not run.having(*UNEXPECTED_OUTCOMES), describe(run, run.having(*UNEXPECTED_OUTCOMES))
+    expected = fault.expected & selected
+    missed, extra = expected - run.failed, run.failed - expected
+    assert not missed, f"not detected: {sorted(missed)}\n" + describe(run, missed)
+    assert not extra, f"failed although the fault is not about them: {sorted(extra)}\n" + describe(run, extra)
+    unexplained = run.skipped - fault.skips
+    assert not unexplained, f"skipped without a failed prerequisite: {sorted(unexplained)}\n" + describe(run, unexplained)
+    assert run.exit_code == gating_exit(run.failed, strict) == run.document["summary"]["exit_code"]
+
+
+def _params() -> list[Any]:
+    out = []
+    for fault in FAULTS:
+        marks = [pytest.mark.xfail(strict=True, reason=f"known miss: {fault.known_miss}")] if fault.known_miss else []
+        out.append(pytest.param(fault, id=fault.key, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("fault", _params())
+def test_fault_is_detected_by_its_cases_only(fault: Fault) -> None:
+    assert_proof(judge(fault), fault)
+
+
+# --- levels -------------------------------------------------------------------
+
+
+def _fault(key: str) -> Fault:
+    return next(f for f in FAULTS if f.key == key)
+
+
+def test_a_should_fault_gates_only_in_strict_mode() -> None:
+    fault = _fault("cacheable")
+    assert fault.level == "SHOULD" and fault.expected == {"HEADER-1"}
+    lenient = judge(fault, strict=False)
+    assert_proof(lenient, fault, strict=False)
+    assert lenient.exit_code == 0 and lenient.document is not None
+    summary = lenient.document["summary"]
+    assert summary["verdict"] == "conforming" and summary["failed_by_level"]["SHOULD"] == ["HEADER-1"]
+    strict = judge(fault, strict=True)
+    assert strict.exit_code == 1 and strict.failed == {"HEADER-1"}
+
+
+def test_a_may_fault_never_gates() -> None:
+    fault = _fault("no-preflight")
+    assert fault.level == "MAY"
+    run = judge(fault, strict=True)
+    assert run.failed == {"HEADER-3"} and run.exit_code == 0
+
+
+# --- the catalogue itself -----------------------------------------------------
+
+
+def test_every_requirement_has_a_fault_of_its_own() -> None:
+    primaries = {f.requirement for f in FAULTS}
+    assert [r.id for r in REQUIREMENTS if r.id not in primaries] == []
+
+
+def test_every_must_case_is_made_to_fail_by_a_detected_fault() -> None:
+    detected = set().union(*(f.expected for f in FAULTS if not f.known_miss))
+    assert [r.id for r in REQUIREMENTS if r.level is Level.MUST and r.id not in detected] == []
+
+
+def test_catalogue_entries_are_complete() -> None:
+    assert len(FAULTS) >= 30
+    ids = {r.id for r in REQUIREMENTS}
+    for f in FAULTS:
+        assert f.fault.endswith(".") and f.expected <= ids and f.skips <= ids, f.key
+        assert bool(f.also) == bool(f.why), f"{f.key}: every extra expected case needs its reason"
+        assert f.requirement in f.proof_cases, f.key
+
+
+# --- controls: each fault-building mechanism, used without a fault, passes -----
+
+CONTROL_CASES = {
+    "crafted-issuer": "TOKEN,EXPIRY,SEC",
+    "lax-rtc-route": "ROUTE,TOKEN,INPUT,HEADER",
+    "rewrite-identity": "ROUTE,INPUT,HEADER,SEC",
+    "path-identity": "ROUTE,INPUT",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTROLS))
+def test_control_passes(name: str) -> None:
+    with serving(CONTROLS[name]) as (url, settings):
+        run = run_check(url, certificate=settings.certificate, app_id=settings.app_id,
+                        cases=CONTROL_CASES[name].split(","))
+    assert run.document is not None, run.output[-3000:]
+    not_passed = {c for c, o in run.outcomes.items() if o != "passed"}
+    assert not not_passed, describe(run, not_passed)
+    assert run.exit_code == 0
