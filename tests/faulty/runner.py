@@ -77,17 +77,11 @@ _CHILD = (
     "from conformance.api import CheckOptions, check\n"
     "sys.exit(check(CheckOptions(**json.loads(sys.argv[1]))).exit_code)\n"
 )
-#: Extra pytest arguments of every child run. "--junitxml=" (an empty path) turns the JUnit report off: the
-#: plugin turns a skipped case's report into a string, which pytest's junitxml rejects with an INTERNALERROR
-#: (reported; remove this once conformance/plugin.py keeps skip reports as tuples).
-PYTEST_EXTRA: tuple[str, ...] = ("--junitxml=",)
-
-
 def check_options(url: str, report_dir: str, *, cases: Sequence[str] = (), strict: bool = True,
                   app_id: str | None = None, timeout: float | None = None, profile: str | None = None,
                   prop_examples: int | None = None) -> dict[str, Any]:
     """The ``CheckOptions`` of a child run, as JSON-able keyword arguments."""
-    extra = list(PYTEST_EXTRA)
+    extra: list[str] = []
     if prop_examples is not None:
         extra += ["--token-prop-examples", str(prop_examples)]
     return {"url": url, "report_dir": report_dir, "cases": ",".join(cases) or None, "strict": strict,
