@@ -403,7 +403,7 @@ class TokenClient(FastHttpUser):
         self.session: Session | None = None
         self.due = 0.0
 
-    def wait_time(self) -> float:  # type: ignore[override]
+    def wait_time(self) -> float:
         return max(0.0, self.due - time.time())
 
     # ---- bookkeeping helpers

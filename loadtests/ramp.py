@@ -161,7 +161,7 @@ class Ramp(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         assert self.runner is not None
         STATE.judge = self.judge
-        options = self.runner.environment.parsed_options
+        options: Any = self.runner.environment.parsed_options
         if self.ended_by is not None:
             return None
         max_users = max(int(options.num_users or 1), 1)

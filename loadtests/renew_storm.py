@@ -42,7 +42,7 @@ class RenewStorm(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         assert self.runner is not None
-        options = self.runner.environment.parsed_options
+        options: Any = self.runner.environment.parsed_options
         users = max(int(options.num_users or 1), 1)
         cohorts = max(1, min(int(options.cohorts), users))
         expiry, margin = float(options.expiry), float(options.renew_margin)

@@ -135,6 +135,10 @@ class ScenarioConfig:
         }
 
 
+def _shown(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 def _number(values: Mapping[str, Any], key: str, option: str, kind: type, low: float, high: float) -> Any:
     raw = values.get(key)
     if raw is None:
@@ -146,7 +150,7 @@ def _number(values: Mapping[str, Any], key: str, option: str, kind: type, low: f
     if kind is float and value != value:  # NaN
         raise OptionError(f"{option} must be a number, got {raw!r}")
     if not low <= value <= high:
-        raise OptionError(f"{option} must be between {low:g} and {high:g}, got {value:g}")
+        raise OptionError(f"{option} must be between {_shown(low)} and {_shown(high)}, got {_shown(value)}")
     return value
 
 
@@ -192,7 +196,7 @@ def build_config(values: Mapping[str, Any], certificate: str | None = None) -> S
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Request:
     """One token request as a client made it: what it asked for and when."""
 
@@ -209,7 +213,7 @@ class Request:
     require_later: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
     """The outcome of checking one token: when it lapses, or why it is not usable."""
 
