@@ -12,7 +12,7 @@ import inspect
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -363,12 +363,13 @@ def prefetched(request: pytest.FixtureRequest) -> Any:
 # --- outcomes ----------------------------------------------------------------
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     if item.name not in _REQ_INDEX or not item.get_closest_marker("requirement"):
-        return
+        return report
     state = _state(item.config)
     req = by_id(item.name)
     report.user_properties.append(("requirement", req.id))
@@ -391,6 +392,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.longrepr = state.redactor.redact(str(lr))
     if hasattr(report, "wasxfail") and state.redactor:
         report.wasxfail = state.redactor.redact(report.wasxfail)
+    return report
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

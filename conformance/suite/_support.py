@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -43,7 +43,7 @@ class BadInput:
     what: str
     method: str
     path: Callable[[Target], str]
-    json_body: dict[str, object] | None = None
+    json_body: Mapping[str, object] | None = None
     acceptable: tuple[int, ...] = ()  # empty: any 4xx
     needs: str | None = None
 

@@ -59,6 +59,7 @@ def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]
 def _generated_requests(target: Target) -> list[Finding]:
     """Run in the background from the start of the run: generation is the slow part."""
     import schemathesis
+    from schemathesis.core.result import Err
 
     from ..schemas import openapi
 
@@ -73,6 +74,9 @@ def _generated_requests(target: Target) -> list[Finding]:
     ]
     found: list[Finding] = []
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            found.append(Finding("OpenAPI description", ("a valid operation",), f"invalid: {result.err()}"))
+            continue
         found.extend(_explore(result.ok(), target, checks))
     return found
 

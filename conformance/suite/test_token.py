@@ -131,7 +131,7 @@ def test_signature_verifies(token_target: Target) -> None:
     t = token_target
     cert = require_certificate(t)
     f = Findings()
-    asked = [("conformance-sig", "publisher", "uid", "0", 0), ("conformance-sig", "subscriber", "uid", "4294967295", 4294967295),
+    asked: list[tuple[str, str, str, str, int | str]] = [("conformance-sig", "publisher", "uid", "0", 0), ("conformance-sig", "subscriber", "uid", "4294967295", 4294967295),
              ("conformance-sig", "publisher", "userAccount", "alice", "alice")]
     for channel, role, tokentype, uid, uid_value in asked:
         x = t.fetch_rtc(channel=channel, role=role, tokentype=tokentype, uid=uid)
