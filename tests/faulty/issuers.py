@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 
 from conformance.reference.issuer import TokenIssuer
+from conformance.tokens import decode
 from conformance.tokens.encode import ServiceSpec, build_006, build_007, rtc_service, rtm_service
 
 JOIN, PUBLISH_AUDIO, PUBLISH_VIDEO, PUBLISH_DATA = 1, 2, 3, 4
@@ -61,6 +62,18 @@ class CraftedIssuer(TokenIssuer):
         expire, value = self.lifetimes(expiry)
         return build_007(self.app_id, self._certificate, issue_ts=self.now(), expire=expire, salt=salt(),
                          services=[rtm_service(user_id, {RTM_LOGIN: value})])
+
+
+def resign(token: str, certificate: str) -> str:
+    """The same 007 token (fields, salt, issue time) signed with ``certificate``."""
+    tok = decode(token)
+    specs = []
+    for service in tok.services:
+        strings = (service.channel or "", service.uid or "") if service.type == 1 else (service.user_id or "",)
+        specs.append(ServiceSpec(service.type, {p.id: p.value for p in service.privileges}, strings))
+    assert tok.issue_ts is not None and tok.lifetime is not None
+    return build_007(tok.app_id, certificate, issue_ts=tok.issue_ts, expire=tok.lifetime, salt=tok.salt,
+                     services=specs)
 
 
 class Issuer006(TokenIssuer):

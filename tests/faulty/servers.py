@@ -44,7 +44,7 @@ from .asgi import (
     rewrite,
     rewrite_path,
 )
-from .issuers import CraftedIssuer, Issuer006, uid_value
+from .issuers import CraftedIssuer, Issuer006, resign, uid_value
 
 Factory = Callable[[Settings], ASGIApp]
 
@@ -297,6 +297,32 @@ class SubscriberPublishesIssuer(RoleIssuer):
     role_map: ClassVar[Mapping[str, str]] = {"subscriber": "publisher"}
 
 
+def _post_resigned(app: ASGIApp, s: Settings) -> ASGIApp:
+    other = secrets.token_hex(16)
+
+    def fn(request: Request, reply: Reply) -> None:
+        body = reply.json()
+        if request.url.path == "/getToken" and reply.status == 200 and isinstance(body, dict):
+            reply.set_json({**body, "token": resign(str(body["token"]), other)})
+
+    return rewrite(app, fn)
+
+
+def _rte_rtm_for_admin(app: ASGIApp, s: Settings) -> ASGIApp:
+    issuer = _issuer(s)
+
+    def fn(request: Request, reply: Reply) -> None:
+        body = reply.json()
+        if request.url.path.startswith("/rte/") and reply.status == 200 and isinstance(body, dict):
+            reply.set_json({**body, "rtmToken": issuer.rtm("admin", 3600)})
+
+    return rewrite(app, fn)
+
+
+UNJUDGED_ROUTES = ("the TOKEN and EXPIRY cases decode only the tokens of GET /rtc and GET /rtm; the tokens of "
+                   "{route} are checked for shape only (ROUTE-3)")
+
+
 class RtmAdminIssuer(TokenIssuer):
     def rtm(self, user_id: str, expiry: int) -> str:
         return super().rtm("admin", expiry)
@@ -329,6 +355,10 @@ TOKEN_FAULTS = [
           _reference(lambda s: TokenIssuer(s.app_id, secrets.token_hex(16)))),
     Fault("rtm-other-user", "RTM tokens are bound to user 'admin' whatever user id was asked.", "TOKEN-9",
           _reference(lambda s: RtmAdminIssuer(s.app_id, s.certificate))),
+    Fault("post-other-certificate", "POST /getToken tokens are signed with another certificate (GET routes are "
+          "right).", "TOKEN-8", _around(_post_resigned), known_miss=UNJUDGED_ROUTES.format(route="POST /getToken")),
+    Fault("rte-rtm-other-user", "The RTE route's rtmToken is bound to user 'admin' (GET /rtm is right).", "TOKEN-9",
+          _around(_rte_rtm_for_admin), known_miss=UNJUDGED_ROUTES.format(route="GET /rte")),
 ]
 
 
@@ -642,6 +672,23 @@ def _trace_in_400(request: Request, reply: Reply) -> None:
         reply.set_json({**body, "detail": PY_TRACE})
 
 
+BUNDLED_STACK = """BadRequestError: {message}
+    at parseRequest (/srv/app/dist/server.js:1:48211)
+    at handleRtc (/srv/app/dist/server.js:1:49377)
+    at Layer.handle [as handle_request] (/srv/app/dist/server.js:1:20563)"""
+
+
+def _express_error_page(request: Request, reply: Reply) -> None:
+    """Express's default error handler (NODE_ENV unset) for an error with status 400: the stack as HTML."""
+    body = reply.json()
+    if reply.status == 400 and isinstance(body, dict):
+        stack = BUNDLED_STACK.format(message=body.get("error", "bad request"))
+        trace = html.escape(stack).replace("\n", "<br>").replace("  ", " &nbsp;")
+        reply.body = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n'
+                      f"</head>\n<body>\n<pre>{trace}</pre>\n</body>\n</html>\n").encode()
+        reply.set_header("content-type", "text/html; charset=utf-8")
+
+
 def _token_in_expiry_errors(app: ASGIApp, s: Settings) -> ASGIApp:
     """The token is built before the expiry range check, and the 400 carries it."""
     issuer = _issuer(s)
@@ -680,6 +727,12 @@ SEC_FAULTS = [
           _around(_certificate_in_errors)),
     Fault("trace-in-400", "400 bodies carry a Python traceback under 'detail'.", "SEC-2",
           _around(lambda app, s: rewrite(app, _trace_in_400))),
+    Fault("express-400-stack", "400s are Express's default error page with the stack trace of a bundled server "
+          "(frames in /srv/app/dist/server.js).", "SEC-2", _around(lambda app, s: rewrite(app, _express_error_page)),
+          also=frozenset({"INPUT-12"}), why="the error body is HTML, not JSON (INPUT-12)",
+          known_miss="SEC-2's JavaScript frame pattern wants a line break before 'at', but Express renders the stack "
+                     "with <br> and &nbsp;; 'BadRequestError: ' is not among the error names it knows, and "
+                     "/srv/app/ not among its internal paths"),
     Fault("token-in-400", "The 400 for an out-of-range expiry carries the token built before the check.", "SEC-3",
           _around(_token_in_expiry_errors), also=frozenset({"INPUT-8"}),
           why="INPUT-8's rejections must come without a token"),

@@ -140,22 +140,20 @@ def test_silent_server_cannot_be_judged_and_does_not_hang(tmp_path: Path) -> Non
 
 # --- targets that answer nonsense: exit 1 ---------------------------------------
 
-HUGE_BYTES = 50 * 1024 * 1024
+HUGE_BLOCK = b"[" + b"0," * (512 * 1024)
+HUGE_BLOCKS = 50 * 1024 * 1024 // len(HUGE_BLOCK) + 1  # just over 50 MB
 
 
 async def _huge_body(scope: Any, receive: Any, send: Any) -> None:
-    """200 application/json with a 50 MB body to every request (streamed; the client should stop reading)."""
+    """200 application/json with a declared and streamed 50 MB body (a client must stop reading)."""
 
-    async def chunks() -> Any:
-        block = b"[" + b"0," * (512 * 1024)
-        sent = 0
-        while sent < HUGE_BYTES:
-            yield block
-            sent += len(block)
+    async def blocks() -> Any:
+        for _ in range(HUGE_BLOCKS):
+            yield HUGE_BLOCK
 
-    response = StreamingResponse(chunks(), media_type="application/json",
-                                 headers={"content-length": str(HUGE_BYTES + len(b"[" + b"0," * (512 * 1024)))})
-    await response(scope, receive, send)
+    length = str(HUGE_BLOCKS * len(HUGE_BLOCK))
+    await StreamingResponse(blocks(), media_type="application/json", headers={"content-length": length})(
+        scope, receive, send)
 
 
 async def _invalid_json(scope: Any, receive: Any, send: Any) -> None:

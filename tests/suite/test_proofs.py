@@ -17,6 +17,10 @@ from typing import Any
 import pytest
 
 from conformance.contract import REQUIREMENTS, Level, by_id
+from conformance.reference.app import demo_settings
+from conformance.reference.issuer import TokenIssuer
+from conformance.tokens import verify
+from tests.faulty.issuers import resign
 from tests.faulty.runner import Run, judge, run_check, serving
 from tests.faulty.servers import CONTROLS, FAULTS, Fault
 
@@ -104,6 +108,16 @@ def test_catalogue_entries_are_complete() -> None:
         assert f.fault.endswith(".") and f.expected <= ids and f.skips <= ids, f.key
         assert bool(f.also) == bool(f.why), f"{f.key}: every extra expected case needs its reason"
         assert f.requirement in f.proof_cases, f.key
+
+
+def test_resigning_with_the_same_certificate_reproduces_the_token() -> None:
+    """post-other-certificate changes the signature only: re-signed with the right certificate, nothing changes."""
+    settings = demo_settings()
+    issuer = TokenIssuer(settings.app_id, settings.certificate)
+    for token in (issuer.rtc("a b", "publisher", "uid", "0", 600), issuer.rtm("bob", 60),
+                  issuer.rtc("c", "subscriber", "userAccount", "Zoë", 60)):
+        assert resign(token, settings.certificate) == token
+        assert not verify(resign(token, "0" * 32), settings.certificate)
 
 
 # --- controls: each fault-building mechanism, used without a fault, passes -----
