@@ -1,0 +1,1 @@
+"""Robustness: the harness against hostile targets, with secrets, in parallel and repeated runs."""
