@@ -5,6 +5,7 @@ Kept out of the test modules so each module reads as its section of the contract
 
 from __future__ import annotations
 
+import html
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -126,15 +127,22 @@ TRACE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (label, re.compile(rx))
     for label, rx in (
         ("Python traceback", r"Traceback \(most recent call last\)|File \"[^\"]+\.py\", line \d+"),
-        ("JavaScript stack frame", r"\n\s+at [\w.<>$]+ \(|at Object\.<anonymous>|node_modules/|node:internal"),
+        ("JavaScript stack frame",
+         r"\n\s*at [\w.<>$\[\] ]+ \(|\bat [^\n()]{1,120} \([^\n()]+:\d+:\d+\)|at Object\.<anonymous>|node_modules/|node:internal"),
         ("Go panic or goroutine dump", r"goroutine \d+ \[|panic: "),
         ("Java stack frame", r"\bat [a-z]+\.[\w.$]+\([\w]+\.java:\d+\)|java\.lang\.\w+Exception"),
         ("JavaScript error name", r"\b(TypeError|RangeError|ReferenceError|SyntaxError): "),
-        ("internal file path", r"(?:/home/|/usr/src/|/usr/lib/|/var/www/|/opt/app|/app/src/|[A-Z]:\\\\)[\w./\\-]+"),
+        ("internal file path", r"(?:/home/|/usr/src/|/usr/lib/|/var/www/|/opt/app|/app/src/|/srv/|[A-Z]:\\\\)[\w./\\-]+"
+                               r"|(?:/[\w.-]+){2,}\.(?:js|mjs|cjs|ts|py|go|java|rb|php)\b"),
     )
 )
 
 
 def trace_leaks(text: str) -> list[str]:
-    """Labels of the stack-trace / internal-path patterns found in ``text``."""
-    return [label for label, rx in TRACE_PATTERNS if rx.search(text)]
+    """Labels of the stack-trace / internal-path patterns found in ``text``.
+
+    HTML error pages (Express's default handler) render the stack with <br> and
+    &nbsp;: the text is read as a person would see it.
+    """
+    seen = html.unescape(re.sub(r"(?i)<br\s*/?>", "\n", text)).replace("\xa0", " ")
+    return [label for label, rx in TRACE_PATTERNS if rx.search(seen)]

@@ -42,6 +42,9 @@ def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]
         if ex.error or ex.status is None:
             found.append(Finding(what, ("a response",), f"no response: {ex.error}", ex.curl()))
             return
+        if ex.status != 200:  # Schemathesis' positive_data_acceptance also tolerates 404 for valid input
+            found.append(Finding(what, EXPECTED, f"status {ex.status} for a valid request - {ex.summary()}", ex.curl()))
+            return
         response = httpx.Response(ex.status, headers=ex.headers, content=ex.body,
                                   request=httpx.Request(kwargs["method"], url))
         response.elapsed = timedelta(seconds=ex.elapsed_s)

@@ -27,6 +27,20 @@ def _describe(token: Token) -> str:
     return f"007 token bound to channel={rtc.channel!r}, uid={rtc.uid!r}"
 
 
+RTE_UID = "77"
+POST_BODY = {"tokenType": "rtc", "channel": "conformance-post", "role": "publisher", "uid": "77", "expire": 600}
+
+
+def _other_routes(t: Target) -> list[Fetched]:
+    """Tokens of the RTE and POST routes: judged like the others, not only for their shape."""
+    out: list[Fetched] = []
+    if t.profile.has("rte"):
+        out += list(t.fetch_rte("conformance-rte", "publisher", "uid", RTE_UID))
+    if t.profile.has("post_get_token"):
+        out.append(t.post_get_token(dict(POST_BODY)))
+    return out
+
+
 @case("TOKEN-1")
 def test_tokens_decode(token_target: Target) -> None:
     t = token_target
@@ -35,6 +49,7 @@ def test_tokens_decode(token_target: Target) -> None:
                t.fetch_rtc(channel="conformance-decode", tokentype="userAccount", uid="alice")]
     if t.profile.has("rtm"):
         fetched.append(t.fetch_rtm())
+    fetched += _other_routes(t)
     got = [x for x in fetched if x.raw is not None]
     if not got:
         pytest.skip("no token was returned at all (judged by ROUTE-1)")
@@ -88,6 +103,17 @@ def test_bound_to_channel_and_uid(token_target: Target) -> None:
         tok = need_token(x)
         f.check(tok.binds(channel, int(uid)), f"binding for channel {channel!r}, uid {uid}",
                 f"channel={channel!r}, uid={'' if uid == '0' else uid!r} (uid 0 packs as '')", _describe(tok), x.exchange)
+    others: list[tuple[str, Fetched, str]] = []
+    if t.profile.has("rte"):
+        others.append(("rtcToken of the RTE route", t.fetch_rte("conformance-rte", "publisher", "uid", RTE_UID)[0],
+                       "conformance-rte"))
+    if t.profile.has("post_get_token"):
+        others.append(("token of POST /getToken", t.post_get_token(dict(POST_BODY)), "conformance-post"))
+    for what, x, channel in others:
+        if x.token is None:
+            continue  # ROUTE-7 / ROUTE-8 / TOKEN-1 judge a missing token
+        f.check(x.token.binds(channel, int(RTE_UID)), f"binding of the {what}", f"channel={channel!r}, uid={RTE_UID!r}",
+                _describe(x.token), x.exchange)
     f.conclude()
 
 
@@ -143,23 +169,42 @@ def test_signature_verifies(token_target: Target) -> None:
         tok = need_token(x, see="ROUTE-6, TOKEN-1")
         f.check(verify(tok, cert, channel="conformance-user", uid=""), "signature of the RTM token",
                 "valid with the app certificate", "invalid", x.exchange)
+    if t.profile.has("rte"):
+        rtc, rtm = t.fetch_rte("conformance-rte", "publisher", "uid", RTE_UID)
+        for what, x, channel, uid in (("rtcToken", rtc, "conformance-rte", RTE_UID), ("rtmToken", rtm, RTE_UID, "")):
+            if x.token is not None:
+                f.check(verify(x.token, cert, channel=channel, uid=uid), f"signature of the RTE route's {what}",
+                        "valid with the app certificate", "invalid", x.exchange)
+    if t.profile.has("post_get_token"):
+        x = t.post_get_token(dict(POST_BODY))
+        if x.token is not None:
+            f.check(verify(x.token, cert, channel="conformance-post", uid=RTE_UID), "signature of the POST /getToken token",
+                    "valid with the app certificate", "invalid", x.exchange)
     f.conclude()
 
 
 @case("TOKEN-9")
 def test_rtm_token_content(token_target: Target) -> None:
-    x = token_target.fetch_rtm("conformance-user")
-    tok = need_token(x, see="ROUTE-6, TOKEN-1")
+    t = token_target
     f = Findings()
+    x = t.fetch_rtm("conformance-user")
+    _judge_rtm(f, need_token(x, see="ROUTE-6, TOKEN-1"), "conformance-user", "RTM token", x)
+    if t.profile.has("rte"):
+        x = t.fetch_rte("conformance-rte", "publisher", "uid", RTE_UID)[1]
+        if x.token is not None:
+            _judge_rtm(f, x.token, RTE_UID, "rtmToken of the RTE route (user id = the uid asked)", x)
+    f.conclude()
+
+
+def _judge_rtm(f: Findings, tok: Token, user: str, what: str, x: Fetched) -> None:
     if tok.version == "007":
         rtm = next((s for s in tok.services if s.type == 2), None)
-        f.check(rtm is not None and rtm.user_id == "conformance-user" and "login" in rtm.privilege_names,
-                "RTM service of the token", "user_id='conformance-user' with the login privilege",
+        f.check(rtm is not None and rtm.user_id == user and "login" in rtm.privilege_names,
+                f"RTM service of the {what}", f"user_id={user!r} with the login privilege",
                 "no RTM service" if rtm is None else f"user_id={rtm.user_id!r}, privileges {sorted(rtm.privilege_names)}",
                 x.exchange)
     else:
         names = tok.rtc.privilege_names if tok.rtc else frozenset()
-        f.check(tok.binds("conformance-user", "") and "rtm_login" in names, "006 RTM token",
-                "bound to account 'conformance-user' (as channel) with privilege 1000 (RTM login)",
+        f.check(tok.binds(user, "") and "rtm_login" in names, f"006 {what}",
+                f"bound to account {user!r} (as channel) with privilege 1000 (RTM login)",
                 f"{_describe(tok)}, privileges {sorted(names)}", x.exchange)
-    f.conclude()
