@@ -295,24 +295,57 @@ def record_only(conn: socket.socket, stop: threading.Event) -> None:
         _respond(conn, "404 Not Found", b"followed an off-host redirect", content_type="text/plain")
 
 
-def echo(conn: socket.socket, stop: threading.Event) -> None:
-    """A 400 JSON error that quotes the whole request back (request line, headers, body): a leaky server."""
+def read_request(conn: socket.socket, stop: threading.Event) -> bytes:
+    """The whole request: head and, if it has a Content-Length, body (b"" if the client left first)."""
     head = read_request_head(conn, stop)
-    if not head:
-        return
     length = 0
     for line in head.split(b"\r\n"):
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length" and value.strip().isdigit():
             length = int(value)
-    body = head.split(b"\r\n\r\n", 1)[1]
-    while len(body) < length and not stop.is_set():
-        chunk = conn.recv(65536)
+    data = head
+    while len(data) - (head.find(b"\r\n\r\n") + 4) < length and not stop.is_set():
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            continue
         if not chunk:
             break
-        body += chunk
-    quoted = json.dumps({"error": "bad request", "you_sent": (head + body).decode("latin-1")})
-    _respond(conn, "400 Bad Request", quoted.encode())
+        data += chunk
+    return data
+
+
+def leaky_echo(secret: str, seen: list[bytes]) -> Behaviour:
+    """A server that echoes each request back and quotes ``secret`` too, in turn in each place it can.
+
+    Every request it receives is appended to ``seen`` (the harness must never send the secret). The
+    answers rotate: the secret as the token, the secret inside a 007-looking token, a 500 quoting the
+    secret (body and a header) and the request, and the request itself as the token. Each is something a
+    client may quote in a message, a failure row or an example.
+    """
+    count = [0]
+    lock = threading.Lock()
+
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        request = read_request(conn, stop)
+        if not request:
+            return
+        with lock:
+            seen.append(request)
+            turn = count[0] % 4
+            count[0] += 1
+        echoed = request.decode("latin-1")
+        if turn == 0:
+            _respond(conn, "200 OK", json.dumps({"rtcToken": secret, "echo": echoed}).encode())
+        elif turn == 1:
+            _respond(conn, "200 OK", json.dumps({"rtcToken": f"007{secret.upper()}{secret}"}).encode())
+        elif turn == 2:
+            body = json.dumps({"error": f"misconfigured: APP_CERTIFICATE={secret}", "request": echoed})
+            _respond(conn, "500 Internal Server Error", body.encode(), extra=f"X-Debug-Certificate: {secret}\r\n")
+        else:
+            _respond(conn, "200 OK", json.dumps({"rtcToken": echoed, "debug": secret.upper()}).encode())
+
+    return behaviour
 
 
 @contextmanager
