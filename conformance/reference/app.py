@@ -122,12 +122,35 @@ def app_from_env() -> Starlette:
     return create_app(settings)
 
 
-def _json(status: int, body: dict[str, Any], headers: Mapping[str, str] = COMMON_HEADERS) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return Response(content, status_code=status, headers=headers, media_type="application/json")
+#: One encoder, built once: ``json.dumps`` with non-default options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def _error(status: int, message: str, headers: Mapping[str, str] = COMMON_HEADERS) -> Response:
+def _raw_headers(headers: Mapping[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+
+
+_COMMON_RAW = _raw_headers({**COMMON_HEADERS, "Content-Type": "application/json"})
+
+
+class _JSONResponse(Response):
+    """A JSON response whose fixed headers were encoded once (Starlette encodes a header mapping per response)."""
+
+    def __init__(self, content: bytes, status_code: int, raw: tuple[tuple[bytes, bytes], ...]) -> None:
+        self._fixed = raw
+        super().__init__(content, status_code)
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        self.raw_headers = [*self._fixed, (b"content-length", str(len(self.body)).encode("latin-1"))]
+
+
+def _json(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> Response:
+    content = _ENCODER.encode(body).encode("utf-8")
+    raw = _COMMON_RAW if headers is None else _raw_headers({**headers, "Content-Type": "application/json"})
+    return _JSONResponse(content, status, raw)
+
+
+def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     return _json(status, {"error": message, "status": status}, headers)
 
 
@@ -178,6 +201,8 @@ def create_app(settings: Settings, issuer: TokenIssuer | None = None) -> Starlet
 
     def expiry_of(request: Request) -> int:
         query: bytes = request.scope["query_string"]
+        if not query:
+            return default
         # Starlette's request.query_params builds a multi-dict; one key is all we need.
         values = [v for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True) if k == "expiry"]
         return parse_expiry(values, default, maximum)
