@@ -140,6 +140,43 @@ def rewrite_path(app: ASGIApp, fn: Callable[[list[str]], list[str]]) -> ASGIApp:
     return wrapped
 
 
+def rewrite_json_request(app: ASGIApp, fn: Callable[[Request, dict[str, Any]], None]) -> ASGIApp:
+    """Let ``fn`` change a JSON object request body in place before ``app`` reads it (other bodies pass as sent)."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            fn(Request(scope), data)
+            body = json.dumps(data).encode("utf-8")
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+        scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await app(scope, replay, send)
+
+    return wrapped
+
+
 # --- a replacement RTC route with injectable parsers --------------------------
 
 

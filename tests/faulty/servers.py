@@ -42,6 +42,7 @@ from .asgi import (
     lax_rtc_routes,
     replace_routes,
     rewrite,
+    rewrite_json_request,
     rewrite_path,
 )
 from .issuers import CraftedIssuer, Issuer006, resign, uid_value
@@ -217,9 +218,12 @@ ROUTE_FAULTS = [
     Fault("no-slash-404", "The RTC route without its trailing slash answers 404.", "ROUTE-4",
           _around(lambda app, s: intercept(app, _no_slash_404))),
     Fault("no-ping", "GET /ping answers 404 (the 2021-2023 Go builds).", "ROUTE-5",
-          _around(lambda app, s: intercept(app, _prefix_404("/ping/")))),
+          _around(lambda app, s: intercept(app, _prefix_404("/ping/"))),
+          also=frozenset({"PROP-1"}), why="/ping is an operation PROP-1 explores, and it wants 200 for valid requests"),
     Fault("no-rtm-route", "GET /rtm/{uid}/ answers 404.", "ROUTE-6",
-          _around(lambda app, s: intercept(app, _prefix_404("/rtm/"))), skips=frozenset({"TOKEN-8", "TOKEN-9"})),
+          _around(lambda app, s: intercept(app, _prefix_404("/rtm/"))), skips=frozenset({"TOKEN-8", "TOKEN-9"}),
+          also=frozenset({"PROP-1"}), why="/rtm/{uid}/ is an operation PROP-1 explores, and it wants 200 for valid "
+                                          "requests"),
     Fault("rte-without-rtm", "The RTE route answers only rtcToken, no rtmToken.", "ROUTE-7",
           _around(lambda app, s: rewrite(app, _only(lambda rq: _path(rq).startswith("/rte/"),
                                                     _set_body_key(lambda b: {"rtcToken": b["rtcToken"]})))),
@@ -324,10 +328,6 @@ def _rte_rtm_for_admin(app: ASGIApp, s: Settings) -> ASGIApp:
     return rewrite(app, fn)
 
 
-UNJUDGED_ROUTES = ("the TOKEN and EXPIRY cases decode only the tokens of GET /rtc and GET /rtm; the tokens of "
-                   "{route} are checked for shape only (ROUTE-3)")
-
-
 class RtmAdminIssuer(TokenIssuer):
     def rtm(self, user_id: str, expiry: int) -> str:
         return super().rtm("admin", expiry)
@@ -361,9 +361,9 @@ TOKEN_FAULTS = [
     Fault("rtm-other-user", "RTM tokens are bound to user 'admin' whatever user id was asked.", "TOKEN-9",
           _reference(lambda s: RtmAdminIssuer(s.app_id, s.certificate))),
     Fault("post-other-certificate", "POST /getToken tokens are signed with another certificate (GET routes are "
-          "right).", "TOKEN-8", _around(_post_resigned), known_miss=UNJUDGED_ROUTES.format(route="POST /getToken")),
+          "right).", "TOKEN-8", _around(_post_resigned)),
     Fault("rte-rtm-other-user", "The RTE route's rtmToken is bound to user 'admin' (GET /rtm is right).", "TOKEN-9",
-          _around(_rte_rtm_for_admin), known_miss=UNJUDGED_ROUTES.format(route="GET /rte")),
+          _around(_rte_rtm_for_admin)),
 ]
 
 
@@ -455,6 +455,13 @@ def _node_crash(request: Request) -> Response | None:
     return None
 
 
+def _post_expire_defaulted(request: Request, body: dict[str, object]) -> None:
+    """An expire the reference would refuse is dropped, so the default applies (``parseInt(x) || 3600``)."""
+    expire = body.get("expire")
+    if "expire" in body and not (isinstance(expire, int) and not isinstance(expire, bool) and 1 <= expire <= 86400):
+        del body["expire"]
+
+
 def _html_errors(request: Request, reply: Reply) -> None:
     if reply.status >= 400:
         body = reply.json()
@@ -490,6 +497,10 @@ INPUT_FAULTS = [
           also=frozenset({"INPUT-8", "SEC-2"}),
           why="the crash answers a bad-input request of INPUT-8 (expiry 4294967297) with a 5xx instead of a 4xx, "
               "and the page carries a stack trace (SEC-2)"),
+    Fault("post-expire-defaulted", "POST /getToken replaces an invalid expire (\"abc\", -5, 1.5) by the default "
+          "instead of refusing it.", "INPUT-7", _around(lambda app, s: rewrite_json_request(app, _post_expire_defaulted)),
+          known_miss="the bad-input catalogue has no POST /getToken row with an invalid expire; INPUT-7 and INPUT-8 "
+                     "send ?expiry to GET /rtc only"),
     Fault("html-errors", "Error responses are HTML pages, not JSON.", "INPUT-12",
           _around(lambda app, s: rewrite(app, _html_errors))),
 ]
@@ -578,6 +589,13 @@ class RtmForeverIssuer(TokenIssuer):
         return ForeverIssuer(self.app_id, self._certificate).rtm(user_id, expiry)
 
 
+def _post_expire_ignored(request: Request, body: dict[str, object]) -> None:
+    """A valid expire is dropped (the default applies); an invalid one still reaches the reference's check."""
+    expire = body.get("expire")
+    if isinstance(expire, int) and not isinstance(expire, bool) and 1 <= expire <= 86400:
+        del body["expire"]
+
+
 def _default_expiry(default: int, scale: int = 1) -> Callable[[Settings], RtcParsers]:
     """Parsers whose ?expiry default is ``default`` and whose given values are multiplied by ``scale``."""
 
@@ -603,8 +621,11 @@ EXPIRY_FAULTS = [
           "EXPIRY-3", _crafted(ForeverIssuer), also=frozenset({"EXPIRY-1", "EXPIRY-2"}),
           why="no requested or default lifetime is honoured either"),
     Fault("rtm-forever", "RTM tokens carry the largest 007 lifetime (136 years); RTC tokens are right.", "EXPIRY-3",
-          _crafted(RtmForeverIssuer),
-          known_miss="the EXPIRY cases judge RTC tokens only; no case reads the lifetime of an RTM token"),
+          _crafted(RtmForeverIssuer)),
+    Fault("post-expire-ignored", "POST /getToken ignores expire: every token lives the default 3600 s.", "EXPIRY-1",
+          _around(lambda app, s: rewrite_json_request(app, _post_expire_ignored)),
+          known_miss="EXPIRY-1 asks ?expiry of GET /rtc only; no case compares a POST /getToken token's lifetime "
+                     "with the expire sent"),
     Fault("default-zero", "Without ?expiry the token lifetime is 0 (expired at issue).", "EXPIRY-2",
           _lax(_default_expiry(0))),
     Fault("default-two-days", "Without ?expiry tokens live 48 h.", "EXPIRY-2", _lax(_default_expiry(172800)),
@@ -635,6 +656,11 @@ def _cacheable(request: Request, reply: Reply) -> None:
         reply.set_header("expires", None)
 
 
+def _rtm_cacheable(request: Request, reply: Reply) -> None:
+    if _path(request).startswith("/rtm/"):
+        _cacheable(request, reply)
+
+
 def _cors_crash(request: Request) -> Response | None:
     if request.method == "GET" and "origin" in request.headers:
         return json_response(500, {"error": "internal error"})
@@ -650,6 +676,9 @@ def _no_preflight(request: Request) -> Response | None:
 HEADER_FAULTS = [
     Fault("cacheable", "Token responses say Cache-Control: public, max-age=300.", "HEADER-1",
           _around(lambda app, s: rewrite(app, _cacheable))),
+    Fault("rtm-cacheable", "RTM token responses (only) say Cache-Control: public, max-age=300.", "HEADER-1",
+          _around(lambda app, s: rewrite(app, _rtm_cacheable)),
+          known_miss="HEADER-1 reads the Cache-Control of one RTC response only"),
     Fault("cors-500", "A token request with an Origin header answers 500.", "HEADER-2",
           _around(lambda app, s: intercept(app, _cors_crash))),
     Fault("no-preflight", "An OPTIONS preflight answers 405.", "HEADER-3",
@@ -663,6 +692,14 @@ HEADER_FAULTS = [
 def _certificate_header(app: ASGIApp, s: Settings) -> ASGIApp:
     def fn(request: Request, reply: Reply) -> None:
         if reply.status == 200:
+            reply.set_header("x-app-certificate", s.certificate)
+
+    return rewrite(app, fn)
+
+
+def _certificate_header_on_post(app: ASGIApp, s: Settings) -> ASGIApp:
+    def fn(request: Request, reply: Reply) -> None:
+        if _path(request) == "/getToken" and reply.status == 200:
             reply.set_header("x-app-certificate", s.certificate)
 
     return rewrite(app, fn)
@@ -738,16 +775,17 @@ class AdminPrivilegeIssuer(CraftedIssuer):
 SEC_FAULTS = [
     Fault("certificate-header", "Token responses carry the app certificate in an X-App-Certificate header.",
           "SEC-1", _around(_certificate_header)),
+    Fault("certificate-header-post", "POST /getToken responses (only) carry the certificate in a header.", "SEC-1",
+          _around(_certificate_header_on_post),
+          known_miss="SEC-1 sweeps the GET /rtc, /rtm and /ping answers and the bad-input answers, not the "
+                     "success answers of POST /getToken or GET /rte"),
     Fault("certificate-in-errors", "400 bodies echo the server config, certificate included.", "SEC-1",
           _around(_certificate_in_errors)),
     Fault("trace-in-400", "400 bodies carry a Python traceback under 'detail'.", "SEC-2",
           _around(lambda app, s: rewrite(app, _trace_in_400))),
     Fault("express-400-stack", "400s are Express's default error page with the stack trace of a bundled server "
           "(frames in /srv/app/dist/server.js).", "SEC-2", _around(lambda app, s: rewrite(app, _express_error_page)),
-          also=frozenset({"INPUT-12"}), why="the error body is HTML, not JSON (INPUT-12)",
-          known_miss="SEC-2's JavaScript frame pattern wants a line break before 'at', but Express renders the stack "
-                     "with <br> and &nbsp;; 'BadRequestError: ' is not among the error names it knows, and "
-                     "/srv/app/ not among its internal paths"),
+          also=frozenset({"INPUT-12"}), why="the error body is HTML, not JSON (INPUT-12)"),
     Fault("token-in-400", "The 400 for an out-of-range expiry carries the token built before the check.", "SEC-3",
           _around(_token_in_expiry_errors), also=frozenset({"INPUT-8"}),
           why="INPUT-8's rejections must come without a token"),
@@ -780,10 +818,7 @@ PROP_FAULTS = [
     Fault("symbols-refused", "Valid channel names containing { } [ ] | or ^ are refused with 400.", "PROP-1",
           _lax(lambda s: RtcParsers(channel=_no_braces)), skips=frozenset({"TOKEN-4"})),
     Fault("channel-route-404", "Valid channel names outside [A-Za-z0-9_-] (a space, '!', '{') match no route: 404.",
-          "PROP-1", _around(lambda app, s: intercept(app, _route_regex_404)), skips=frozenset({"TOKEN-4"}),
-          known_miss="PROP-1 judges with Schemathesis' positive_data_acceptance, whose default expected statuses "
-                     "include 404 (also 3xx, 401, 403, 409, 429), so a 404 for a valid request passes; TOKEN-4 "
-                     "skips instead of failing when its symbol channel gets no token"),
+          "PROP-1", _around(lambda app, s: intercept(app, _route_regex_404)), skips=frozenset({"TOKEN-4"})),
 ]
 
 
@@ -800,4 +835,5 @@ CONTROLS: dict[str, Factory] = {
     "lax-rtc-route": _lax(lambda s: RtcParsers()),
     "rewrite-identity": _around(lambda app, s: rewrite(app, lambda rq, rp: None)),
     "path-identity": _around(lambda app, s: rewrite_path(app, _on_rtc_path(lambda seg: None))),
+    "json-request-identity": _around(lambda app, s: rewrite_json_request(app, lambda rq, body: None)),
 }

@@ -127,6 +127,7 @@ CONTROL_CASES = {
     "lax-rtc-route": "ROUTE,TOKEN,INPUT,HEADER",
     "rewrite-identity": "ROUTE,INPUT,HEADER,SEC",
     "path-identity": "ROUTE,INPUT",
+    "json-request-identity": "ROUTE,TOKEN,INPUT,SEC",
 }
 
 
