@@ -295,6 +295,10 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if state.abort_reason:
         return True
     target = _target(session.config)
+    if _is_worker(session.config):
+        # An xdist worker learns which cases it runs only as they come: the prefetched
+        # fixture computes on demand there, and the workers themselves run in parallel.
+        return None
     prefetching = [(i.name, f) for i in session.items if (f := getattr(getattr(i, "obj", None), "__prefetch__", None))]
     if prefetching:
         state.executor = ThreadPoolExecutor(max_workers=len(prefetching), thread_name_prefix="prefetch")

@@ -87,7 +87,11 @@ def _catalogue() -> tuple[BadInput, ...]:
     for method in ("POST", "PUT", "DELETE"):
         items.append(BadInput(f"method={method}", "INPUT-10", f"{method} on the RTC route", method, _rtc(),
                               acceptable=(404, 405)))
+    post_rtc = {"tokenType": "rtc", "channel": "conformance", "role": "publisher", "uid": "1"}
     for body, what, req in (
+        ({**post_rtc, "expire": "abc"}, "POST /getToken with expire 'abc'", "INPUT-7"),
+        ({**post_rtc, "expire": -5}, "POST /getToken with expire -5", "INPUT-7"),
+        ({**post_rtc, "expire": 1.5}, "POST /getToken with expire 1.5", "INPUT-7"),
         ({}, "POST /getToken with an empty object", "INPUT-2"),
         ({"tokenType": "bogus", "channel": "c", "uid": "1"}, "POST /getToken with tokenType 'bogus'", "INPUT-2"),
         ({"tokenType": "rtc", "role": "publisher", "uid": "1"}, "POST /getToken without a channel", "INPUT-6"),

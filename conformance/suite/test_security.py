@@ -23,6 +23,11 @@ def test_certificate_never_disclosed(token_target: Target) -> None:
         seen.append(("RTM token response", t.fetch_rtm().exchange))
     if t.profile.has("ping"):
         seen.append(("ping", t.client.get(t.profile.routes["ping"])))
+    if t.profile.has("rte"):
+        seen.append(("RTE token response", t.fetch_rte("conformance-secret", "publisher", "uid", "5")[0].exchange))
+    if t.profile.has("post_get_token"):
+        body = {"tokenType": "rtc", "channel": "conformance-secret", "role": "publisher", "uid": "5", "expire": 600}
+        seen.append(("POST /getToken token response", t.post_get_token(body).exchange))
     seen += _error_sweep(t)
     f = Findings()
     needle = cert.lower()

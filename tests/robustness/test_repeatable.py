@@ -160,13 +160,6 @@ def _junit(run: CliRun) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (waste, extra load): under xdist every worker starts every prefetch in session.items "
-    "(conformance/plugin.py pytest_runtestloop, 'prefetching = ...'), though only one worker runs each case: "
-    "EXPIRY-5's freshness pair is fetched 5 times instead of 2 with -n 4, PROP-1's generation is repeated per "
-    "worker (a -n 4 PROP-1 run takes ~24 s against ~9 s serially on 2 cores). Fix: in a worker, do not prefetch "
-    "(the prefetched fixture computes on demand), or prefetch only the worker's own scheduled items"
-))
 def test_a_parallel_run_sends_what_a_serial_run_sends(tmp_path: Path) -> None:
     settings = Settings(app_id=secrets.token_hex(16), certificate=secrets.token_hex(16))
     app = create_app(settings)
