@@ -5,7 +5,7 @@ Same route, same path shape and the same one-path-per-client habit as the
 answer: no JSON parsing, no decoding, no checks. The rate it reaches is what
 the generator can do when it does nothing but send requests.
 
-At exit it writes {"requests", "failures", "rps"} to the file named by
+At exit it writes {"requests", "failures", "rps", "per_second"} to the file named by
 BENCH_SUMMARY_FILE (the benchmark's only way to read a Locust child).
 """
 
@@ -16,7 +16,7 @@ import os
 import random
 from typing import Any
 
-from locust import FastHttpUser, constant, events, task
+from locust import FastHttpUser, constant, constant_throughput, events, task
 
 from conformance.profiles import load_profile
 
@@ -24,7 +24,10 @@ PROFILE = load_profile("agora-token-service")
 
 
 class BareGet(FastHttpUser):
-    wait_time = constant(0)
+    # Closed loop, or BENCH_USER_RATE requests per second per client (equal-rate CPU comparison).
+    wait_time = (
+        constant_throughput(float(os.environ["BENCH_USER_RATE"])) if os.environ.get("BENCH_USER_RATE") else constant(0)
+    )
 
     def on_start(self) -> None:
         rng = random.Random()

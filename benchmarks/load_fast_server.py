@@ -108,9 +108,7 @@ class FastServer:
 
     def __enter__(self) -> FastServer:
         async def start() -> None:
-            self.server = await self.loop.create_server(
-                lambda: _Protocol(self.bodies), "127.0.0.1", 0, backlog=2048
-            )
+            self.server = await self.loop.create_server(lambda: _Protocol(self.bodies), "127.0.0.1", 0, backlog=2048)
             self.port = self.server.sockets[0].getsockname()[1]
 
         self.loop.run_until_complete(start())
@@ -125,3 +123,17 @@ class FastServer:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=5)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=5)
+
+
+def main() -> None:
+    """Run standalone (the benchmark starts it as a pinned subprocess): prints its URL, serves until killed."""
+    import os
+    import signal
+
+    with FastServer(os.environ["APP_ID"], os.environ["APP_CERTIFICATE"]) as server:
+        print(server.url, flush=True)
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+
+
+if __name__ == "__main__":
+    main()

@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.profiles import Profile, ProfileError, load_profile
-from conformance.tokens import PUBLISHER_PRIVILEGES, SUBSCRIBER_PRIVILEGES, Token, TokenError, decode, verify
+from conformance.tokens import (
+    PUBLISHER_PRIVILEGES,
+    SUBSCRIBER_PRIVILEGES,
+    Service,
+    Token,
+    TokenError,
+    decode,
+    verify,
+)
 
 ROLES = ("publisher", "subscriber")
 #: The reason keys an invalid token is filed under (Locust stats rows "INVALID <key>").
@@ -226,9 +234,9 @@ class Verdict:
         return self.reason is None
 
 
-def effective_expiry(token: Token) -> int | None:
+def effective_expiry(token: Token, rtc: Service | None = None) -> int | None:
     """When the client loses the call: the RTC join privilege's expiry (bounded by the token's)."""
-    rtc = token.rtc
+    rtc = rtc if rtc is not None else token.rtc
     if rtc is None:
         return None
     join = rtc.privilege("join_channel")
@@ -264,7 +272,7 @@ def check_token(text: str, request: Request, config: ScenarioConfig) -> Verdict:
         return Verdict(None, "role", f"a {request.role} token without {missing}")
     if config.strict_roles and request.role == "subscriber" and names & (PUBLISHER_PRIVILEGES - wanted):
         return Verdict(None, "role", "a subscriber token that may publish (--strict-roles)")
-    expires = effective_expiry(token)
+    expires = effective_expiry(token, rtc)
     low = request.sent_at + request.expiry - config.tolerance
     high = request.received_at + request.expiry + config.tolerance
     if expires is None or not low <= expires <= high:
