@@ -68,7 +68,7 @@ def test_reference_server_holds_the_slos(
     assert doc["dropped"] == 0 and doc["invalid_tokens"] == 0 and doc["failures"] == 0
     assert doc["requests"] == doc["fetch"]["requests"] + doc["renew"]["requests"]
     assert all(isinstance(doc["fetch"][k], (int, float)) for k in ("p50_ms", "p95_ms", "p99_ms", "rps"))
-    assert 0 < doc["renewal_lead_s"]["min"] <= doc["renewal_lead_s"]["max"] <= 1.5
+    assert 0 < doc["renewal_lead_s"]["min"] <= doc["renewal_lead_s"]["max"] <= 2.5
     # load.json agrees with Locust's own CSV report.
     rows = locust_rows(tmp_path)
     assert (rows["FETCH"], rows["RENEW"]) == (doc["fetch"]["requests"], doc["renew"]["requests"])
@@ -122,7 +122,9 @@ def test_wrong_expiry_counts_invalid_tokens(tmp_path: Path, capsys: pytest.Captu
         return faulty.WrongExpiryIssuer(settings.app_id, settings.certificate, extra=60)
 
     with faulty.serving(issuer=issuer) as (url, _settings):
-        code, doc, _out, err = run_load(capsys, tmp_path, "--users", "5", "--run-time", "4s", url=url)
+        code, doc, _out, err = run_load(
+            capsys, tmp_path, "--users", "5", "--run-time", "4s", "--max-p95-ms", "5000", url=url
+        )
     assert code == 1
     assert doc is not None and breached(doc) == {"invalid_tokens"}
     assert doc["invalid_tokens"] >= 5 and doc["invalid_reasons"] == {"expiry": doc["invalid_tokens"]}
@@ -155,7 +157,21 @@ def test_no_completed_request_means_could_not_judge(tmp_path: Path, capsys: pyte
 def test_processes_aggregate_across_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with faulty.serving() as (url, _settings):
         code, doc, _out, err = run_load(
-            capsys, tmp_path, "--users", "6", "--run-time", "5s", "--processes", "2", "--max-p95-ms", "2000", url=url
+            capsys,
+            tmp_path,
+            "--users",
+            "6",
+            "--run-time",
+            "5s",
+            "--processes",
+            "2",
+            "--max-p95-ms",
+            "2000",
+            "--expiry",
+            "4",
+            "--renew-margin",
+            "2.5",
+            url=url,
         )
     assert code == 0, err
     assert doc is not None and doc["mode"] == "master" and len(doc["workers"]) == 2
