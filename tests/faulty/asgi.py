@@ -140,8 +140,11 @@ def rewrite_path(app: ASGIApp, fn: Callable[[list[str]], list[str]]) -> ASGIApp:
     return wrapped
 
 
-def rewrite_json_request(app: ASGIApp, fn: Callable[[Request, dict[str, Any]], None]) -> ASGIApp:
-    """Let ``fn`` change a JSON object request body in place before ``app`` reads it (other bodies pass as sent)."""
+def rewrite_json_request(app: ASGIApp, fn: Callable[[Request, dict[str, Any]], Response | None]) -> ASGIApp:
+    """Let ``fn`` change a JSON object POST body in place before ``app`` reads it, or answer instead of ``app``.
+
+    Bodies that are not a JSON object pass as sent.
+    """
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -159,7 +162,10 @@ def rewrite_json_request(app: ASGIApp, fn: Callable[[Request, dict[str, Any]], N
         except ValueError:
             data = None
         if isinstance(data, dict):
-            fn(Request(scope), data)
+            answer = fn(Request(scope), data)
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
             body = json.dumps(data).encode("utf-8")
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
         scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}

@@ -64,10 +64,10 @@ class CraftedIssuer(TokenIssuer):
                          services=[rtm_service(user_id, {RTM_LOGIN: value})])
 
 
-def resign(token: str, certificate: str) -> str:
-    """The same 007 token (fields, salt, issue time) signed with ``certificate``."""
+def resign(token: str, certificate: str, *, extra: tuple[ServiceSpec, ...] = ()) -> str:
+    """The same 007 token (fields, salt, issue time) signed with ``certificate``, with ``extra`` services added."""
     tok = decode(token)
-    specs = []
+    specs = list(extra)
     for service in tok.services:
         strings = (service.channel or "", service.uid or "") if service.type == 1 else (service.user_id or "",)
         specs.append(ServiceSpec(service.type, {p.id: p.value for p in service.privileges}, strings))

@@ -31,6 +31,7 @@ from conformance.contract import REQUIREMENTS, SECTIONS, by_id
 from conformance.reference.app import Settings, create_app
 from conformance.reference.issuer import TokenIssuer
 from conformance.reference.validation import MAX_UID, InvalidParameter, parse_channel, parse_expiry
+from conformance.tokens import decode
 from conformance.tokens.encode import ServiceSpec, rtc_service, rtm_service
 
 from .asgi import (
@@ -317,6 +318,12 @@ def _post_resigned(app: ASGIApp, s: Settings) -> ASGIApp:
     return rewrite(app, fn)
 
 
+def _post_publisher_muted(request: Request, body: dict[str, object]) -> Response | None:
+    if body.get("role") == "publisher":
+        body["role"] = "subscriber"
+    return None
+
+
 def _rte_rtm_for_admin(app: ASGIApp, s: Settings) -> ASGIApp:
     issuer = _issuer(s)
 
@@ -362,6 +369,10 @@ TOKEN_FAULTS = [
           _reference(lambda s: RtmAdminIssuer(s.app_id, s.certificate))),
     Fault("post-other-certificate", "POST /getToken tokens are signed with another certificate (GET routes are "
           "right).", "TOKEN-8", _around(_post_resigned)),
+    Fault("post-mute-publisher", "POST /getToken publisher tokens grant only join channel (GET routes are right).",
+          "TOKEN-6", _around(lambda app, s: rewrite_json_request(app, _post_publisher_muted)),
+          known_miss="TOKEN-6, TOKEN-7 and SEC-4 read the privileges of GET /rtc tokens only; POST /getToken and "
+                     "RTE tokens are judged for binding, signature and lifetime, not privileges"),
     Fault("rte-rtm-other-user", "The RTE route's rtmToken is bound to user 'admin' (GET /rtm is right).", "TOKEN-9",
           _around(_rte_rtm_for_admin)),
 ]
@@ -455,11 +466,24 @@ def _node_crash(request: Request) -> Response | None:
     return None
 
 
-def _post_expire_defaulted(request: Request, body: dict[str, object]) -> None:
+def _post_expire_defaulted(request: Request, body: dict[str, object]) -> Response | None:
     """An expire the reference would refuse is dropped, so the default applies (``parseInt(x) || 3600``)."""
     expire = body.get("expire")
     if "expire" in body and not (isinstance(expire, int) and not isinstance(expire, bool) and 1 <= expire <= 86400):
         del body["expire"]
+    return None
+
+
+def _post_crash(request: Request, body: dict[str, object]) -> Response | None:
+    """A non-string channel or uid reaches string code: Express's 500 page with the TypeError's stack."""
+    for name in ("channel", "uid"):
+        if name in body and not isinstance(body[name], str):
+            stack = (f"TypeError: {name}.trim is not a function\n    at validate (/srv/app/routes/token.js:18:24)\n"
+                     "    at handleGetToken (/srv/app/routes/token.js:41:5)")
+            trace = html.escape(stack).replace("\n", "<br>").replace("  ", " &nbsp;")
+            return Response(f"<!DOCTYPE html><html><body><pre>{trace}</pre></body></html>", status_code=500,
+                            media_type="text/html")
+    return None
 
 
 def _html_errors(request: Request, reply: Reply) -> None:
@@ -498,9 +522,11 @@ INPUT_FAULTS = [
           why="the crash answers a bad-input request of INPUT-8 (expiry 4294967297) with a 5xx instead of a 4xx, "
               "and the page carries a stack trace (SEC-2)"),
     Fault("post-expire-defaulted", "POST /getToken replaces an invalid expire (\"abc\", -5, 1.5) by the default "
-          "instead of refusing it.", "INPUT-7", _around(lambda app, s: rewrite_json_request(app, _post_expire_defaulted)),
-          known_miss="the bad-input catalogue has no POST /getToken row with an invalid expire; INPUT-7 and INPUT-8 "
-                     "send ?expiry to GET /rtc only"),
+          "instead of refusing it.", "INPUT-7", _around(lambda app, s: rewrite_json_request(app, _post_expire_defaulted))),
+    Fault("post-crash-500", "POST /getToken with a non-string channel or uid crashes: 500 with a stack trace.",
+          "INPUT-11", _around(lambda app, s: rewrite_json_request(app, _post_crash)), also=frozenset({"SEC-2"}),
+          why="the 500 page carries the TypeError's stack (SEC-2)",
+          known_miss="the bad-input catalogue has no POST /getToken body whose channel or uid is not a JSON string"),
     Fault("html-errors", "Error responses are HTML pages, not JSON.", "INPUT-12",
           _around(lambda app, s: rewrite(app, _html_errors))),
 ]
@@ -589,11 +615,12 @@ class RtmForeverIssuer(TokenIssuer):
         return ForeverIssuer(self.app_id, self._certificate).rtm(user_id, expiry)
 
 
-def _post_expire_ignored(request: Request, body: dict[str, object]) -> None:
+def _post_expire_ignored(request: Request, body: dict[str, object]) -> Response | None:
     """A valid expire is dropped (the default applies); an invalid one still reaches the reference's check."""
     expire = body.get("expire")
     if isinstance(expire, int) and not isinstance(expire, bool) and 1 <= expire <= 86400:
         del body["expire"]
+    return None
 
 
 def _default_expiry(default: int, scale: int = 1) -> Callable[[Settings], RtcParsers]:
@@ -623,9 +650,7 @@ EXPIRY_FAULTS = [
     Fault("rtm-forever", "RTM tokens carry the largest 007 lifetime (136 years); RTC tokens are right.", "EXPIRY-3",
           _crafted(RtmForeverIssuer)),
     Fault("post-expire-ignored", "POST /getToken ignores expire: every token lives the default 3600 s.", "EXPIRY-1",
-          _around(lambda app, s: rewrite_json_request(app, _post_expire_ignored)),
-          known_miss="EXPIRY-1 asks ?expiry of GET /rtc only; no case compares a POST /getToken token's lifetime "
-                     "with the expire sent"),
+          _around(lambda app, s: rewrite_json_request(app, _post_expire_ignored))),
     Fault("default-zero", "Without ?expiry the token lifetime is 0 (expired at issue).", "EXPIRY-2",
           _lax(_default_expiry(0))),
     Fault("default-two-days", "Without ?expiry tokens live 48 h.", "EXPIRY-2", _lax(_default_expiry(172800)),
@@ -677,8 +702,7 @@ HEADER_FAULTS = [
     Fault("cacheable", "Token responses say Cache-Control: public, max-age=300.", "HEADER-1",
           _around(lambda app, s: rewrite(app, _cacheable))),
     Fault("rtm-cacheable", "RTM token responses (only) say Cache-Control: public, max-age=300.", "HEADER-1",
-          _around(lambda app, s: rewrite(app, _rtm_cacheable)),
-          known_miss="HEADER-1 reads the Cache-Control of one RTC response only"),
+          _around(lambda app, s: rewrite(app, _rtm_cacheable))),
     Fault("cors-500", "A token request with an Origin header answers 500.", "HEADER-2",
           _around(lambda app, s: intercept(app, _cors_crash))),
     Fault("no-preflight", "An OPTIONS preflight answers 405.", "HEADER-3",
@@ -772,13 +796,31 @@ class AdminPrivilegeIssuer(CraftedIssuer):
         return granted
 
 
+def _post_extra_rtm_service(app: ASGIApp, s: Settings) -> ASGIApp:
+    def fn(request: Request, reply: Reply) -> None:
+        body = reply.json()
+        if _path(request) == "/getToken" and reply.status == 200 and isinstance(body, dict):
+            token = str(body["token"])
+            rtc = decode(token).rtc
+            if rtc is not None:
+                extra = rtm_service(rtc.uid or "0", {1: rtc.privileges[0].value})
+                reply.set_json({**body, "token": resign(token, s.certificate, extra=(extra,))})
+
+    return rewrite(app, fn)
+
+
+def _resigned_in_place(reply: Reply, s: Settings) -> None:
+    """Every token of a 200 answer re-signed with the right certificate (a control: nothing may change)."""
+    body = reply.json()
+    if reply.status == 200 and isinstance(body, dict):
+        reply.set_json({k: resign(v, s.certificate) if k.endswith(("token", "Token")) else v for k, v in body.items()})
+
+
 SEC_FAULTS = [
     Fault("certificate-header", "Token responses carry the app certificate in an X-App-Certificate header.",
           "SEC-1", _around(_certificate_header)),
     Fault("certificate-header-post", "POST /getToken responses (only) carry the certificate in a header.", "SEC-1",
-          _around(_certificate_header_on_post),
-          known_miss="SEC-1 sweeps the GET /rtc, /rtm and /ping answers and the bad-input answers, not the "
-                     "success answers of POST /getToken or GET /rte"),
+          _around(_certificate_header_on_post)),
     Fault("certificate-in-errors", "400 bodies echo the server config, certificate included.", "SEC-1",
           _around(_certificate_in_errors)),
     Fault("trace-in-400", "400 bodies carry a Python traceback under 'detail'.", "SEC-2",
@@ -789,6 +831,10 @@ SEC_FAULTS = [
     Fault("token-in-400", "The 400 for an out-of-range expiry carries the token built before the check.", "SEC-3",
           _around(_token_in_expiry_errors), also=frozenset({"INPUT-8"}),
           why="INPUT-8's rejections must come without a token"),
+    Fault("post-plus-rtm", "POST /getToken RTC tokens also carry an RTM service (GET routes are right).", "SEC-4",
+          _around(_post_extra_rtm_service),
+          known_miss="SEC-4 reads the services of GET /rtc tokens only (POST /getToken and RTE tokens are not "
+                     "checked for extra services or privileges)"),
     Fault("rtc-plus-rtm", "RTC tokens also carry an RTM service (login) for the uid.", "SEC-4",
           _crafted(ExtraRtmServiceIssuer)),
     Fault("admin-privilege", "Publisher tokens also carry privilege 101 (administrate channel).", "SEC-4",
@@ -836,4 +882,5 @@ CONTROLS: dict[str, Factory] = {
     "rewrite-identity": _around(lambda app, s: rewrite(app, lambda rq, rp: None)),
     "path-identity": _around(lambda app, s: rewrite_path(app, _on_rtc_path(lambda seg: None))),
     "json-request-identity": _around(lambda app, s: rewrite_json_request(app, lambda rq, body: None)),
+    "resign-identity": _around(lambda app, s: rewrite(app, lambda rq, rp: _resigned_in_place(rp, s))),
 }

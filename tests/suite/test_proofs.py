@@ -128,6 +128,7 @@ CONTROL_CASES = {
     "rewrite-identity": "ROUTE,INPUT,HEADER,SEC",
     "path-identity": "ROUTE,INPUT",
     "json-request-identity": "ROUTE,TOKEN,INPUT,SEC",
+    "resign-identity": "ROUTE,TOKEN,EXPIRY,SEC",
 }
 
 
