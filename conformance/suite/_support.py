@@ -25,6 +25,19 @@ def need_token(f: Fetched, see: str = "ROUTE-1, TOKEN-1") -> Token:
     return f.token
 
 
+def role_tokens(t: Target, role: str) -> list[tuple[str, Fetched]]:
+    """RTC tokens for ``role`` from every route that issues them: GET /rtc first (required), then RTE and POST."""
+    out = [("GET /rtc", t.fetch_rtc(channel="conformance-roles", role=role, uid="100"))]
+    if t.profile.has("rte"):
+        out.append(("GET /rte rtcToken", t.fetch_rte("conformance-roles", role, "uid", "100")[0]))
+    if t.profile.has("post_get_token"):
+        body = {"tokenType": "rtc", "channel": "conformance-roles", "role": t.profile.roles[role], "uid": "100",
+                "expire": 600}
+        out.append(("POST /getToken", t.post_get_token(body)))
+    need_token(out[0][1])
+    return [(what, x) for what, x in out if x.token is not None]
+
+
 def require_certificate(target: Target) -> str:
     cert = target.settings.certificate
     if not cert:
@@ -92,6 +105,10 @@ def _catalogue() -> tuple[BadInput, ...]:
         ({**post_rtc, "expire": "abc"}, "POST /getToken with expire 'abc'", "INPUT-7"),
         ({**post_rtc, "expire": -5}, "POST /getToken with expire -5", "INPUT-7"),
         ({**post_rtc, "expire": 1.5}, "POST /getToken with expire 1.5", "INPUT-7"),
+        ({**post_rtc, "channel": ["conformance"]}, "POST /getToken with a list as channel", "INPUT-6"),
+        ({**post_rtc, "channel": {"name": "c"}}, "POST /getToken with an object as channel", "INPUT-6"),
+        ({**post_rtc, "uid": ["1"]}, "POST /getToken with a list as uid", "INPUT-3"),
+        ({**post_rtc, "role": 1}, "POST /getToken with a number as role", "INPUT-1"),
         ({}, "POST /getToken with an empty object", "INPUT-2"),
         ({"tokenType": "bogus", "channel": "c", "uid": "1"}, "POST /getToken with tokenType 'bogus'", "INPUT-2"),
         ({"tokenType": "rtc", "role": "publisher", "uid": "1"}, "POST /getToken without a channel", "INPUT-6"),
