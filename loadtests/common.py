@@ -94,6 +94,7 @@ def _add_options(parser: Any) -> None:
     add("--strict-roles", action="store_true", default=False, help="a subscriber token must not carry publish rights")
     add("--request-timeout", type=float, default=10.0, help="client timeout per request, seconds (the SDK's is 10)")
     add("--retry-interval", type=float, default=1.0, help="seconds between attempts after a failed fetch or renewal")
+    add("--insecure", action="store_true", default=False, help="do not verify the server's TLS certificate")
     add("--progress-interval", type=float, default=0.0, help="print a progress line every N seconds (0: never)")
     add("--slo-p95-ms", type=float, default=500.0, help="SLO: p95 latency of FETCH and of RENEW, ms")
     add("--slo-failure-ratio", type=float, default=0.01, help="SLO: largest share of failed token requests")
@@ -396,6 +397,8 @@ class TokenClient(FastHttpUser):
         # Must be set before FastHttpUser builds its session; the SDK's timeout is 10 s.
         self.network_timeout = config.request_timeout
         self.connection_timeout = config.request_timeout
+        # FastHttpUser never verifies TLS by default; a conformance client does, unless told not to.
+        self.insecure = config.insecure
         super().__init__(environment)
         self.config = config
         self.rng = random.Random()
@@ -448,7 +451,9 @@ class TokenClient(FastHttpUser):
         """GET the route; returns (token or None, response ms, sent at, received at)."""
         sent = time.time()
         session.in_flight = True
-        with self.client.get(session.path, name=self.route, catch_response=True) as response:
+        # No redirects: Locust would follow them to any host, taking the load off the target.
+        # A 3xx is a failed request ("HTTP 302"): the profile's route is the canonical one.
+        with self.client.get(session.path, name=self.route, catch_response=True, allow_redirects=False) as response:
             # Our request types instead of "GET" (documented attribute of Locust's response context).
             response.request_meta["request_type"] = kind
             token, error = _token_in(response)
@@ -456,6 +461,7 @@ class TokenClient(FastHttpUser):
                 response.success()
             else:
                 response.failure(error)
+                self.tally.failure(error)
         session.in_flight = False
         received = time.time()
         return token, float(response.request_meta.get("response_time") or 0.0), sent, received

@@ -40,6 +40,8 @@ class Tally:
         self.counts: Counter[str] = Counter()
         self.invalid_reasons: Counter[str] = Counter()
         self.dropped_reasons: Counter[str] = Counter()
+        #: Why token requests failed ("HTTP 503", "the body is not JSON", ...): a small, fixed vocabulary.
+        self.failure_reasons: Counter[str] = Counter()
         self.examples: dict[str, list[str]] = {}
         self.leads: list[float] = []
         self.leads_total = 0
@@ -57,6 +59,9 @@ class Tally:
         self.dropped_reasons[reason] += 1
         self._example(f"dropped: {reason}", detail)
 
+    def failure(self, reason: str) -> None:
+        self.failure_reasons[reason] += 1
+
     def lead(self, seconds: float) -> None:
         self.leads_total += 1
         if len(self.leads) < MAX_LEADS:
@@ -73,6 +78,7 @@ class Tally:
             "counts": {name: self.counts.get(name, 0) for name in COUNTERS},
             "invalid_reasons": dict(self.invalid_reasons),
             "dropped_reasons": dict(self.dropped_reasons),
+            "failure_reasons": dict(self.failure_reasons),
             "examples": {k: list(v) for k, v in self.examples.items()},
             "leads": list(self.leads),
             "leads_total": self.leads_total,
@@ -89,6 +95,7 @@ class Tally:
         self.counts.update({k: int(v) for k, v in data.get("counts", {}).items()})
         self.invalid_reasons.update({k: int(v) for k, v in data.get("invalid_reasons", {}).items()})
         self.dropped_reasons.update({k: int(v) for k, v in data.get("dropped_reasons", {}).items()})
+        self.failure_reasons.update({k: int(v) for k, v in data.get("failure_reasons", {}).items()})
         for key, details in data.get("examples", {}).items():
             for detail in details:
                 self._example(key, detail)

@@ -123,6 +123,8 @@ class ScenarioConfig:
     strict_roles: bool = False
     request_timeout: float = 10.0
     retry_interval: float = 1.0
+    #: Skip TLS certificate verification (self-signed test servers); verified by default.
+    insecure: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The options as reported in load.json: never the certificate, only whether one was used."""
@@ -140,6 +142,7 @@ class ScenarioConfig:
             "strict_roles": self.strict_roles,
             "request_timeout_s": self.request_timeout,
             "retry_interval_s": self.retry_interval,
+            "insecure": self.insecure,
         }
 
 
@@ -201,6 +204,7 @@ def build_config(values: Mapping[str, Any], certificate: str | None = None) -> S
         strict_roles=_flag(values.get("strict_roles")),
         request_timeout=_number(values, "request_timeout", "--request-timeout", float, 0.1, 600),
         retry_interval=_number(values, "retry_interval", "--retry-interval", float, 0.01, 3600),
+        insecure=_flag(values.get("insecure")),
     )
 
 

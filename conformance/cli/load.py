@@ -69,6 +69,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     client.add_argument("--strict-roles", action="store_true", help="subscriber tokens must not carry publish rights")
     client.add_argument("--request-timeout", type=float, default=10.0, help="client timeout per request (default 10)")
     client.add_argument("--retry-interval", type=float, default=1.0, help="seconds between retries after a failure")
+    client.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     slo = parser.add_argument_group("SLOs")
     slo.add_argument("--max-p95-ms", type=float, default=DEFAULT_MAX_P95_MS, help="p95 latency of fetch and renew")
     slo.add_argument(
@@ -115,6 +116,7 @@ def scenario_values(args: argparse.Namespace) -> dict[str, Any]:
         "strict_roles": args.strict_roles,
         "request_timeout": args.request_timeout,
         "retry_interval": args.retry_interval,
+        "insecure": args.insecure,
     }
     shape = {
         "renew_storm": {"cohorts": args.cohorts, "cohort_interval": args.cohort_interval},
@@ -192,7 +194,12 @@ def run(args: argparse.Namespace) -> int:
 
     if url is not None:
         probe_path = config.profile.rtc_path("load-probe", "publisher", "uid", "1")
-        problem = probe(url, f"{probe_path}?{config.profile.expiry_param}={config.expiry}")
+        problem = probe(
+            url,
+            f"{probe_path}?{config.profile.expiry_param}={config.expiry}",
+            timeout=config.request_timeout,
+            verify_tls=not config.insecure,
+        )
         if problem:
             print(f"token-conformance load: error: cannot reach {url}: {problem}", file=sys.stderr)
             return 2
@@ -249,8 +256,17 @@ def _execute(plan: Any, args: argparse.Namespace, *, embedded: bool) -> int:
     if not doc["slo"]["passed"]:
         for breach in doc["slo"]["breaches"]:
             show(f"SLO breached: {breach['slo']}: {breach['message']}")
+            if breach["slo"] == "failure_ratio" and doc["failure_reasons"]:
+                show(f"  why: {_reasons(doc['failure_reasons'])}")
         return 1
     return 0
+
+
+def _reasons(counts: dict[str, int], limit: int = 3) -> str:
+    """The most frequent reasons first: "the body is not JSON" (12), "HTTP 503" (3)."""
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    more = len(counts) - len(top)
+    return ", ".join(f'"{reason}" ({n})' for reason, n in top) + (f" and {more} more" if more > 0 else "")
 
 
 def _ms(value: Any) -> str:
@@ -269,6 +285,8 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
         f"  cycles {doc['cycles']}  sessions {doc['sessions']['started']} started / "
         f"{doc['sessions']['completed']} completed  dropped {doc['dropped']}  invalid tokens {doc['invalid_tokens']}"
     )
+    if doc["failure_reasons"]:
+        lines.append(f"  failures: {_reasons(doc['failure_reasons'])}")
     if "knee" in doc:
         knee = doc["knee"]
         lines.append(

@@ -121,6 +121,7 @@ def build_load_json(
         },
         "invalid_reasons": tally.get("invalid_reasons", {}),
         "dropped_reasons": tally.get("dropped_reasons", {}),
+        "failure_reasons": tally.get("failure_reasons", {}),
         "examples": tally.get("examples", {}),
         "renewal_lead_s": lead_stats(list(tally.get("leads", [])), int(tally.get("leads_total", 0))),
         "peak_rps": max(totals.values(), default=0),
@@ -197,6 +198,7 @@ def render_html(doc: dict[str, Any], images: dict[str, Path]) -> str:
     fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(_fmt(v)))}</td></tr>" for k, v in facts.items())
     reasons = {f"invalid: {k}": v for k, v in doc["invalid_reasons"].items()}
     reasons.update({f"dropped: {k}": v for k, v in doc["dropped_reasons"].items()})
+    reasons.update({f"failed: {k}": v for k, v in doc.get("failure_reasons", {}).items()})
     reason_rows = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in reasons.items())
     figures = []
     for name, path in images.items():

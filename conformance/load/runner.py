@@ -251,15 +251,21 @@ def scrub_files(folder: Path, redactor: Redactor) -> list[Path]:
     return scrubbed
 
 
-def probe(url: str, path: str, timeout: float = 10.0) -> str | None:
-    """One GET before the run: None if the target answered at all (any status), else why not."""
-    import httpx
+def probe(url: str, path: str, timeout: float = 10.0, *, verify_tls: bool = True) -> str | None:
+    """One GET before the run: None if the target answered at all (any status), else why not.
 
+    Through the suite's bounded client: an overall deadline (a server dripping one
+    byte a second cannot hold it), a capped body, no redirects followed.
+    """
+    from ..client import TokenServerClient
+
+    client = TokenServerClient(url, timeout=timeout, verify_tls=verify_tls, max_body=64 * 1024)
     try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            client.get(url.rstrip("/") + path)
-    except httpx.TimeoutException:
+        exchange = client.get(path, follow_redirects=False)
+    finally:
+        client.close()
+    if exchange.error is None:
+        return None
+    if exchange.error.startswith("no complete response"):
         return f"no answer within {timeout:g} s"
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return None
+    return exchange.error

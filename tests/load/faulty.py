@@ -95,6 +95,32 @@ def dying(app: ASGIApp, answered: int, hang: float = 60.0) -> ASGIApp:
     return wrapped
 
 
+def redirecting(location: str) -> ASGIApp:
+    """Answers every token request with a 302 to ``location`` (another server): a client must not follow."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if _is_token_request(scope):
+            headers = [(b"location", location.encode()), (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": 302, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await _plain(send, 404, b"not found")
+
+    return app
+
+
+def counting(app: ASGIApp) -> tuple[ASGIApp, list[str]]:
+    """``app``, plus the list of paths it was asked for (to prove a server received nothing)."""
+    seen: list[str] = []
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") == "http":
+            seen.append(str(scope.get("path")))
+        await app(scope, receive, send)
+
+    return wrapped, seen
+
+
 def serial(app: ASGIApp, service_time: float) -> ASGIApp:
     """One token request at a time, ``service_time`` each: latency grows with concurrency (a ramp's knee)."""
     lock = asyncio.Lock()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,49 @@ def test_probe_tells_an_unreachable_target() -> None:
         port = s.getsockname()[1]
     # Nothing listens on the port once the socket is closed.
     assert probe(f"http://127.0.0.1:{port}", "/ping", timeout=2) is not None
+
+
+class Dripping:
+    """A raw server that answers a 200 whose body arrives one byte every ``pause`` seconds, forever."""
+
+    def __init__(self, pause: float, chunk: bytes = b"x") -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.pause, self.chunk = pause, chunk
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    def serve(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+            while not self.stop.is_set():
+                try:
+                    conn.sendall(self.chunk)
+                except OSError:
+                    return
+                time.sleep(self.pause)
+
+    def __enter__(self) -> Dripping:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def test_probe_has_an_overall_deadline_against_a_dripping_server() -> None:
+    with Dripping(pause=0.2) as server:
+        started = time.monotonic()
+        problem = probe(server.url, "/rtc/x/publisher/uid/1/", timeout=1)
+    assert problem == "no answer within 1 s"
+    assert time.monotonic() - started < 5  # not the ~forever of per-read timeouts
+
+
+def test_probe_stops_reading_an_endless_body() -> None:
+    with Dripping(pause=0.001, chunk=b"x" * 4096) as server:
+        assert probe(server.url, "/", timeout=5) is None  # it answered: reachable; the body was cut at the cap

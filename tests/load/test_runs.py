@@ -15,6 +15,8 @@ import pytest
 
 from conformance.cli import main
 from conformance.load.protocol import CERTIFICATE_ENV
+from conformance.reference.app import demo_settings
+from conformance.reference.threaded import ThreadedServer
 
 from . import faulty
 
@@ -113,7 +115,8 @@ def test_flaky_server_breaches_the_failure_ratio(tmp_path: Path, capsys: pytest.
     assert code == 1
     assert doc is not None and "failure_ratio" in breached(doc)
     assert 0.1 < doc["failure_ratio"] < 0.5 and doc["invalid_tokens"] == 0
-    assert "SLO breached: failure_ratio" in err
+    assert doc["failure_reasons"] == {"HTTP 503": doc["failures"]}
+    assert "SLO breached: failure_ratio" in err and '"HTTP 503"' in err
 
 
 @pytest.mark.slow
@@ -142,6 +145,20 @@ def test_server_that_stops_answering_drops_sessions(tmp_path: Path, capsys: pyte
     assert doc["dropped"] == 8 and doc["cycles"] == 0
     assert doc["dropped_reasons"] == {"pending": 8}
     assert "SLO breached: dropped" in err
+
+
+@pytest.mark.slow
+def test_redirects_are_not_followed_to_another_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bystander, seen = faulty.counting(faulty.reference_app(demo_settings()))
+    with (
+        ThreadedServer(bystander) as elsewhere,
+        ThreadedServer(faulty.redirecting(elsewhere.url + "/rtc/x/publisher/uid/1/")) as target,
+    ):
+        code, doc, _out, err = run_load(capsys, tmp_path, "--users", "3", "--run-time", "3s", url=target.url)
+    assert code == 1
+    assert doc is not None and doc["requests"] > 0 and doc["failure_reasons"] == {"HTTP 302": doc["requests"]}
+    assert seen == []  # the load stayed on the target
+    assert '"HTTP 302"' in err
 
 
 @pytest.mark.slow

@@ -29,6 +29,16 @@ def test_deltas_from_several_workers_sum_to_the_whole() -> None:
     assert all(not w.counts and not w.leads for w in workers)  # take() started afresh
 
 
+def test_failure_reasons_add_up() -> None:
+    master, a, b = Tally(), Tally(), Tally()
+    a.failure("HTTP 503")
+    b.failure("HTTP 503")
+    b.failure("the body is not JSON")
+    master.merge(a.take())
+    master.merge(b.take())
+    assert master.failure_reasons == {"HTTP 503": 2, "the body is not JSON": 1}
+
+
 def test_examples_are_capped_and_deduplicated() -> None:
     t = Tally()
     for i in range(10):
