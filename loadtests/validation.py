@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -238,6 +239,17 @@ class Verdict:
         return self.reason is None
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def unquoted(message: str) -> str:
+    """A codec message without the server text it quotes (a "token" may be anything, a secret included).
+
+    Short quotes stay ('007', a single offending character): they say what is wrong, and hold nothing.
+    """
+    return _QUOTED.sub(lambda m: m.group(0) if len(m.group(0)) <= 5 else "'...'", message)
+
+
 def effective_expiry(token: Token, rtc: Service | None = None) -> int | None:
     """When the client loses the call: the RTC join privilege's expiry (bounded by the token's)."""
     rtc = rtc if rtc is not None else token.rtc
@@ -258,7 +270,7 @@ def check_token(text: str, request: Request, config: ScenarioConfig) -> Verdict:
     try:
         token = decode(text)
     except TokenError as exc:
-        return Verdict(None, "undecodable", str(exc))
+        return Verdict(None, "undecodable", unquoted(str(exc)))
     expected_version = config.profile.token_version
     if token.version != expected_version:
         return Verdict(None, "version", f"version {token.version}, the profile expects {expected_version}")

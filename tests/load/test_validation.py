@@ -85,6 +85,13 @@ def test_each_fault_is_refused_for_its_reason(text: str, req: Request, reason: s
     assert verdict.detail
 
 
+def test_an_undecodable_answer_is_not_quoted_back() -> None:
+    # A server may answer anything as the token, its certificate included: the report must not repeat it.
+    verdict = check_token(CERT, request(), config())
+    assert verdict.reason == "undecodable" and verdict.detail
+    assert CERT[:8] not in verdict.detail and "'006' or '007'" in verdict.detail
+
+
 def test_a_renewal_within_the_same_second_may_lapse_at_the_same_time() -> None:
     # Tokens carry whole seconds: two tokens issued in one second lapse together.
     assert check_token(token(), request(replaces_expiry=NOW + 60, require_later=False), config()).ok
