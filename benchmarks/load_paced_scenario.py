@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 
-from conformance.loadtests import common  # the module, not the class: Locust must see only PacedClient
 from locust import constant_throughput
+
+from conformance.loadtests import common  # the module, not the class: Locust must see only PacedClient
 
 
 class PacedClient(common.TokenClient):

@@ -31,15 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from conformance.loadtests.tally import Tally
-from conformance.loadtests.validation import (
-    REASONS,
-    OptionError,
-    Request,
-    ScenarioConfig,
-    build_config,
-    check_token,
-)
 from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
@@ -56,6 +47,15 @@ from conformance.load.protocol import (
     WORKER_SUMMARY_DIR_ENV,
 )
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
+from conformance.loadtests.tally import Tally
+from conformance.loadtests.validation import (
+    REASONS,
+    OptionError,
+    Request,
+    ScenarioConfig,
+    build_config,
+    check_token,
+)
 
 logger = logging.getLogger("conformance.loadtests")
 

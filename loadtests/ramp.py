@@ -21,12 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.loadtests.common import STATE, TokenClient, thresholds
 from locust import LoadTestShape, events
 from locust.stats import calculate_response_time_percentile
 
 from conformance.load.protocol import DROPPED, FETCH, INVALID, RENEW
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
+from conformance.loadtests.common import STATE, TokenClient, thresholds
 
 __all__ = ["Ramp", "TokenClient"]
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.loadtests.common import STATE, TokenClient
 from locust import LoadTestShape, events
+
+from conformance.loadtests.common import STATE, TokenClient
 
 __all__ = ["RenewStorm", "TokenClient"]
 

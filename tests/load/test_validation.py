@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from conformance.loadtests.validation import (
     Mix,
     OptionError,
@@ -14,7 +15,6 @@ from conformance.loadtests.validation import (
     check_token,
     parse_mix,
 )
-
 from conformance.tokens.encode import build_006, build_007, rtc_service
 
 APP = "970ca35de60c44645bbae8a215061b33"
