@@ -259,12 +259,43 @@ def never_answers(conn: socket.socket, stop: threading.Event) -> None:
     _wait(stop)
 
 
+#: The channel of the one request ``load`` sends before starting Locust (conformance/cli/load.py).
+PROBE_CHANNEL = b"/load-probe/"
+
+
+def peek_request_line(conn: socket.socket, stop: threading.Event) -> bytes:
+    """The request line, left unread in the socket (MSG_PEEK) for the behaviour that follows."""
+    conn.settimeout(_TICK_S)
+    data = b""
+    while b"\r\n" not in data and not stop.is_set():
+        try:
+            data = conn.recv(4096, socket.MSG_PEEK)
+        except TimeoutError:
+            continue
+        if not data:
+            return b""
+        if b"\r\n" not in data:
+            time.sleep(0.01)  # MSG_PEEK returns at once what is there; wait for the rest of the line
+    return data.split(b"\r\n", 1)[0]
+
+
 def after_probe(behaviour: Behaviour) -> Behaviour:
-    """An empty 200 on the first connection, ``behaviour`` on every later one.
+    """An empty 200 to ``load``'s probe request, ``behaviour`` to every other request.
 
     ``load`` probes its target with one request before starting Locust and only needs an answer of any
-    kind: this lets the load generator itself, not the probe, meet the hostile behaviour.
+    kind: this lets the load generator itself, not the probe, meet the hostile behaviour. The probe is told
+    by its path (not by being the first connection), so a stray connection cannot swap the roles.
     """
+
+    def switching(conn: socket.socket, stop: threading.Event) -> None:
+        line = peek_request_line(conn, stop)
+        (empty_200 if PROBE_CHANNEL in line else behaviour)(conn, stop)
+
+    return switching
+
+
+def answers_once(behaviour: Behaviour) -> Behaviour:
+    """An empty 200 on the first connection, ``behaviour`` on every later one: a target that stops answering."""
     seen = [0]
     lock = threading.Lock()
 

@@ -77,7 +77,7 @@ def test_never_answering_target_costs_one_timeout_with_default_options(tmp_path:
 
 def test_target_that_stops_answering_ends_the_run(tmp_path: Path) -> None:
     """Answers the preflight, then never again: the breaker stops the run after one timeout (exit 2)."""
-    with HostileServer(hostile.after_probe(hostile.never_answers)) as server:
+    with HostileServer(hostile.answers_once(hostile.never_answers)) as server:
         run = check(server.url, tmp_path, "--timeout", "2")
     run.assert_clean()
     assert run.exit_code == 2, run.output[-3000:]
