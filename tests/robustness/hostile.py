@@ -162,24 +162,33 @@ def hang_after_headers(conn: socket.socket, stop: threading.Event) -> None:
         _wait(stop)
 
 
-def endless(pause_s: float) -> Behaviour:
+def endless(pause_s: float, sent: list[int] | None = None) -> Behaviour:
     """A 200 application/json whose body never ends: chunked, a token that goes on while the server runs.
 
     64 KiB every ``pause_s``: endless is the point, not fast. A client that wrongly reads it all grows
-    by 64 KiB / ``pause_s`` a second (the test machine's memory must survive a harness bug).
+    by 64 KiB / ``pause_s`` a second (the test machine's memory must survive a harness bug). With ``sent``,
+    each connection appends the bytes it managed to send: a client that stops reading at a size cap
+    leaves that near its cap plus the kernel's socket buffers.
     """
 
     def behaviour(conn: socket.socket, stop: threading.Event) -> None:
         if not read_request_head(conn, stop):
             return
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
-        first = b'{"rtcToken": "007'
-        conn.sendall(b"%x\r\n%s\r\n" % (len(first), first))
-        block = b"A" * 65536
-        chunk = b"%x\r\n%s\r\n" % (len(block), block)
-        while not stop.is_set():
-            conn.sendall(chunk)
-            stop.wait(pause_s)
+        total = 0
+        try:
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            first = b'{"rtcToken": "007'
+            conn.sendall(head + b"%x\r\n%s\r\n" % (len(first), first))
+            block = b"A" * 65536
+            chunk = b"%x\r\n%s\r\n" % (len(block), block)
+            while not stop.is_set():
+                conn.settimeout(5.0)  # a client that stopped reading without closing: give up, not hang
+                conn.sendall(chunk)
+                total += len(chunk)
+                stop.wait(pause_s)
+        finally:
+            if sent is not None:
+                sent.append(total)
 
     behaviour.__name__ = behaviour.__qualname__ = f"endless_{pause_s:g}s"
     return behaviour
