@@ -370,9 +370,7 @@ TOKEN_FAULTS = [
     Fault("post-other-certificate", "POST /getToken tokens are signed with another certificate (GET routes are "
           "right).", "TOKEN-8", _around(_post_resigned)),
     Fault("post-mute-publisher", "POST /getToken publisher tokens grant only join channel (GET routes are right).",
-          "TOKEN-6", _around(lambda app, s: rewrite_json_request(app, _post_publisher_muted)),
-          known_miss="TOKEN-6, TOKEN-7 and SEC-4 read the privileges of GET /rtc tokens only; POST /getToken and "
-                     "RTE tokens are judged for binding, signature and lifetime, not privileges"),
+          "TOKEN-6", _around(lambda app, s: rewrite_json_request(app, _post_publisher_muted))),
     Fault("rte-rtm-other-user", "The RTE route's rtmToken is bound to user 'admin' (GET /rtm is right).", "TOKEN-9",
           _around(_rte_rtm_for_admin)),
 ]
@@ -524,9 +522,10 @@ INPUT_FAULTS = [
     Fault("post-expire-defaulted", "POST /getToken replaces an invalid expire (\"abc\", -5, 1.5) by the default "
           "instead of refusing it.", "INPUT-7", _around(lambda app, s: rewrite_json_request(app, _post_expire_defaulted))),
     Fault("post-crash-500", "POST /getToken with a non-string channel or uid crashes: 500 with a stack trace.",
-          "INPUT-11", _around(lambda app, s: rewrite_json_request(app, _post_crash)), also=frozenset({"SEC-2"}),
-          why="the 500 page carries the TypeError's stack (SEC-2)",
-          known_miss="the bad-input catalogue has no POST /getToken body whose channel or uid is not a JSON string"),
+          "INPUT-11", _around(lambda app, s: rewrite_json_request(app, _post_crash)),
+          also=frozenset({"INPUT-3", "INPUT-6", "SEC-2"}),
+          why="the crash answers the bad-input rows with a non-string uid (INPUT-3) and channel (INPUT-6) with a 5xx "
+              "instead of a 4xx, and the page carries the TypeError's stack (SEC-2)"),
     Fault("html-errors", "Error responses are HTML pages, not JSON.", "INPUT-12",
           _around(lambda app, s: rewrite(app, _html_errors))),
 ]
@@ -832,9 +831,7 @@ SEC_FAULTS = [
           _around(_token_in_expiry_errors), also=frozenset({"INPUT-8"}),
           why="INPUT-8's rejections must come without a token"),
     Fault("post-plus-rtm", "POST /getToken RTC tokens also carry an RTM service (GET routes are right).", "SEC-4",
-          _around(_post_extra_rtm_service),
-          known_miss="SEC-4 reads the services of GET /rtc tokens only (POST /getToken and RTE tokens are not "
-                     "checked for extra services or privileges)"),
+          _around(_post_extra_rtm_service)),
     Fault("rtc-plus-rtm", "RTC tokens also carry an RTM service (login) for the uid.", "SEC-4",
           _crafted(ExtraRtmServiceIssuer)),
     Fault("admin-privilege", "Publisher tokens also carry privilege 101 (administrate channel).", "SEC-4",
