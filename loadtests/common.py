@@ -360,6 +360,34 @@ class Session:
     in_flight: bool = False
 
 
+#: A token answer is well under 1 KiB; a body past this is a failed request, and reading stops there.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _capped_body(response: Any) -> bytes | None:
+    """The body, read (when streamed) at most MAX_BODY_BYTES; None past that.
+
+    An endless body would otherwise be read for the whole run and grow the
+    generator's memory. Stopping mid-message makes geventhttpclient close
+    that connection rather than return it to the pool.
+    """
+    stream = getattr(response, "_response", None)
+    if stream is None or not hasattr(stream, "read"):
+        content = response.content or b""
+        return content if len(content) <= MAX_BODY_BYTES else None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(16384)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+    return b"".join(chunks)
+
+
 def _token_in(response: Any) -> tuple[str | None, str | None]:
     """(token, None) or (None, why there is no token) — as a client reads a body (client-behaviour.md 3)."""
     status = response.status_code
@@ -368,8 +396,11 @@ def _token_in(response: Any) -> tuple[str | None, str | None]:
             error = getattr(response, "error", None)
             return None, f"no response ({type(error).__name__ if error else 'connection failed'})"
         return None, f"HTTP {status}"
+    raw = _capped_body(response)
+    if raw is None:
+        return None, f"body over {MAX_BODY_BYTES // 1024} KiB"
     try:
-        body = json.loads(response.content or b"")
+        body = json.loads(raw)
     except ValueError:
         return None, "the body is not JSON"
     token = body.get("rtcToken") if isinstance(body, dict) else None
@@ -453,7 +484,9 @@ class TokenClient(FastHttpUser):
         session.in_flight = True
         # No redirects: Locust would follow them to any host, taking the load off the target.
         # A 3xx is a failed request ("HTTP 302"): the profile's route is the canonical one.
-        with self.client.get(session.path, name=self.route, catch_response=True, allow_redirects=False) as response:
+        # stream=True: the body is read by _capped_body, with a size cap, not whole by Locust.
+        with self.client.get(session.path, name=self.route, catch_response=True, allow_redirects=False,
+                             stream=True) as response:
             # Our request types instead of "GET" (documented attribute of Locust's response context).
             response.request_meta["request_type"] = kind
             token, error = _token_in(response)

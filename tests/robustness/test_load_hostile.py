@@ -127,13 +127,6 @@ CAPPED_READ_BYTES = 16 * 1024 * 1024
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Locust's clients read every body whole (FastHttpSession reads response.content; no cap): behind the "
-    "probe, an endless body is read for the whole run (~40 MB per connection here at 13 MB/s; GBs on a fast "
-    "link) and grows the generator's memory. Fix: loadtests/common.py request_token: stream=True and read at "
-    "most a cap (e.g. 64 KiB, a token answer is < 1 KiB), then close; an over-cap body is a failed request "
-    "('body over 64 KiB')"
-))
 def test_locust_reads_bodies_with_a_size_cap(tmp_path: Path) -> None:
     sent: list[int] = []
     with HostileServer(hostile.after_probe(hostile.endless(0.005, sent))) as server:
