@@ -55,7 +55,6 @@ class HostileServer:
 
     behaviour: Behaviour
     host: str = "127.0.0.1"
-    scheme: str = "http"
     connections: int = 0
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _conns: list[socket.socket] = field(default_factory=list, repr=False)
@@ -72,7 +71,7 @@ class HostileServer:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -91,8 +90,7 @@ class HostileServer:
         except OSError:
             pass  # the client hung up or reset: the point of most of these servers
         finally:
-            if self.behaviour is not reset:  # reset closed it already, with an RST
-                _close(conn)
+            _close(conn)  # a no-op if the behaviour closed it (reset does, with an RST)
 
     def start(self) -> HostileServer:
         self._thread.start()
@@ -293,7 +291,7 @@ def after_probe(behaviour: Behaviour) -> Behaviour:
 
     ``load`` probes its target with one request before starting Locust and only needs an answer of any
     kind: this lets the load generator itself, not the probe, meet the hostile behaviour. The probe is told
-    by its path (not by being the first connection), so a stray connection cannot swap the roles.
+    by its path, so the roles never depend on which connection arrives first.
     """
 
     def switching(conn: socket.socket, stop: threading.Event) -> None:

@@ -65,20 +65,23 @@ def judge(target: Target, folder: Path, *extra: str) -> CliRun:
                    report_dir=folder, env=target.env)
 
 
-@pytest.fixture(scope="module", params=["embedded", "uid-int32"])
-def runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
-    """Judge the target serially, with -n 4, serially again and with -n 4 again."""
-    folder = tmp_path_factory.mktemp(request.param)
+@pytest.fixture(params=["embedded", "uid-int32"])
+def runs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runs]:
+    """Judge the target serially, with -n 4, serially again and with -n 4 again.
+
+    One test uses it per target (not a module fixture shared by several tests: under xdist each worker
+    would build its own and repeat the four runs).
+    """
     if request.param == "embedded":
         target = Target("embedded", None, (), hostile.child_environment())
-        yield Runs(target, _four(target, folder))
+        yield Runs(target, _four(target, tmp_path))
         return
     settings = Settings(app_id=secrets.token_hex(16), certificate=secrets.token_hex(16))
     app = create_app(settings, WrappingIssuer(settings.app_id, settings.certificate))
     with ThreadedServer(app) as server:
         target = Target(request.param, server.url, ("--app-id", settings.app_id),
                         hostile.child_environment(TOKEN_SERVER_APP_CERTIFICATE=settings.certificate))
-        yield Runs(target, _four(target, folder))
+        yield Runs(target, _four(target, tmp_path))
 
 
 def _four(target: Target, folder: Path) -> dict[str, CliRun]:
@@ -92,7 +95,13 @@ EXPECTED_FAILED = {"embedded": set(), "uid-int32": {"TOKEN-4"}}
 
 
 @pytest.mark.slow
-def test_every_run_reaches_the_expected_verdict(runs: Runs) -> None:
+def test_serial_parallel_and_repeated_runs_agree(runs: Runs) -> None:
+    _every_run_reaches_the_expected_verdict(runs)
+    _runs_agree_case_by_case(runs)
+    _a_parallel_run_writes_one_merged_report(runs)
+
+
+def _every_run_reaches_the_expected_verdict(runs: Runs) -> None:
     failed = EXPECTED_FAILED[runs.target.name]
     for label, run in runs.runs.items():
         run.assert_clean()
@@ -103,16 +112,14 @@ def test_every_run_reaches_the_expected_verdict(runs: Runs) -> None:
         assert ("bringing up nodes" in run.output) == label.startswith("n4"), label  # xdist really ran (or not)
 
 
-@pytest.mark.slow
-def test_parallel_and_repeated_runs_agree_case_by_case(runs: Runs) -> None:
+def _runs_agree_case_by_case(runs: Runs) -> None:
     reference = runs.runs["serial"]
     expected = (reference.exit_code, _verdict(reference), reference.outcomes(), _counts(reference))
     for label, run in runs.runs.items():
         assert (run.exit_code, _verdict(run), run.outcomes(), _counts(run)) == expected, label
 
 
-@pytest.mark.slow
-def test_a_parallel_run_writes_one_merged_report(runs: Runs) -> None:
+def _a_parallel_run_writes_one_merged_report(runs: Runs) -> None:
     serial, parallel = runs.runs["serial"], runs.runs["n4"]
     doc = parallel.document()
     assert doc is not None
@@ -146,7 +153,7 @@ def _junit(run: CliRun) -> dict[str, str]:
     """JUnit test case name -> outcome (passed, failure, error, skipped); every case exactly once."""
     root = ET.parse(run.report_dir / "junit.xml").getroot()
     found: dict[str, str] = {}
-    names = collections.Counter()
+    names: collections.Counter[str] = collections.Counter()
     for case in root.iter("testcase"):
         name = case.get("name", "")
         names[name] += 1
