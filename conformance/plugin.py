@@ -11,9 +11,10 @@ import fnmatch
 import inspect
 import json
 import os
+import threading
 import time
 from collections.abc import Generator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,6 @@ class _State:
     active: bool = False
     abort_reason: str | None = None
     records: dict[str, CaseRecord] = field(default_factory=dict)
-    executor: ThreadPoolExecutor | None = None
     futures: dict[str, Future[Any]] = field(default_factory=dict)
     deviations: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
@@ -300,11 +300,25 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         # fixture computes on demand there, and the workers themselves run in parallel.
         return None
     prefetching = [(i.name, f) for i in session.items if (f := getattr(getattr(i, "obj", None), "__prefetch__", None))]
-    if prefetching:
-        state.executor = ThreadPoolExecutor(max_workers=len(prefetching), thread_name_prefix="prefetch")
-        for name, fn in prefetching:
-            state.futures[name] = state.executor.submit(fn, target)
+    for name, fn in prefetching:
+        state.futures[name] = _start_daemon(name, fn, target)
     return None
+
+
+def _start_daemon(name: str, fn: Any, target: Target) -> Future[Any]:
+    """Run ``fn(target)`` in a daemon thread: a run that ends early (target down) must not wait for a sleeping case."""
+    future: Future[Any] = Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(target))
+        except BaseException as exc:  # handed to the case, which reports it
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=f"prefetch-{name}", daemon=True).start()
+    return future
 
 
 def _has_xdist_controller(session: pytest.Session) -> bool:
@@ -317,7 +331,8 @@ def _preflight(session: pytest.Session) -> None:
     target = _target(session.config)
     ex = target.client.get(target.rtc_path())
     if ex.error:
-        state.abort_reason = state.redactor.redact(f"the target does not answer: {ex.error}")
+        what = "the target answers with an off-host redirect" if "another host" in ex.error else "the target does not answer"
+        state.abort_reason = state.redactor.redact(f"{what}: {ex.error}")
         session.config.get_terminal_writer().line(f"token-conformance: {state.abort_reason}", red=True, bold=True)
 
 
@@ -482,8 +497,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = summary.exit_code
         state.summary = summary
         state.final_records = records
-    if state.executor is not None:
-        state.executor.shutdown(wait=False, cancel_futures=True)
     if state.target is not None:
         state.target.client.close()
     if state.embedded is not None:

@@ -83,6 +83,8 @@ class Target:
         self.settings = settings
         self.profile = settings.profile
         self.client = client
+        #: Answers several cases judge (the bad-input catalogue), fetched once per target.
+        self.memo: dict[str, Any] = {}
 
     def with_expiry(self, path: str, expiry: int | str | None) -> str:
         if expiry is None:

@@ -119,20 +119,19 @@ def _catalogue() -> tuple[BadInput, ...]:
 
 
 BAD_INPUTS: tuple[BadInput, ...] = _catalogue()
-_memo: dict[tuple[int, str], Exchange] = {}
 _memo_lock = threading.Lock()
 
 
 def send_bad_input(target: Target, bad: BadInput) -> Exchange:
     """Send one bad input (once per target and process: several cases judge the same answer)."""
-    key = (id(target), bad.key)
+    key = f"bad-input:{bad.key}"
     with _memo_lock:
-        cached = _memo.get(key)
-    if cached is not None:
+        cached = target.memo.get(key)
+    if isinstance(cached, Exchange):
         return cached
     ex = target.client.request(bad.method, bad.path(target), json_body=bad.json_body)
     with _memo_lock:
-        _memo[key] = ex
+        target.memo[key] = ex
     return ex
 
 
