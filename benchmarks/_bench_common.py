@@ -59,6 +59,19 @@ def tool_version(argv: Sequence[str]) -> str | None:
     return text[0] if text else None
 
 
+def commit() -> str | None:
+    """The project's git commit the figures belong to (with "+changes" when the package has local edits)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "conformance", "schemas",
+                                "loadtests"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+changes" if dirty else "")
+
+
 def machine(**extra: Any) -> dict[str, Any]:
     """The facts a reader needs to compare a figure with theirs."""
     affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
@@ -69,6 +82,7 @@ def machine(**extra: Any) -> dict[str, Any]:
         "cpus_allowed": affinity,
         "memory_mib": memory_mib(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "commit": commit(),
         **extra,
     }
 

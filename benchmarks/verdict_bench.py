@@ -32,11 +32,16 @@ load hits all of them alike:
   through the Python API with extra pytest arguments, to measure a start-up
   change against the shipped command in the same rounds.
 
-Bytecode matters: with ``PYTHONDONTWRITEBYTECODE=1`` (or a read-only install)
-nothing is cached, so every run compiles the project's modules and pytest
-rewrites the asserts of every module it marks for rewriting, each time. The
-machine line says which state was measured; run once with it set and once with
-it unset to see both (the first, unmeasured run writes the caches when allowed).
+Bytecode matters. pytest rewrites the asserts of every module of every
+installed distribution that declares a pytest plugin (schemathesis' ~300
+modules, hypothesis', ...) when such a module is imported during the run, and
+caches the result next to the ordinary bytecode, but only where it may write:
+with ``PYTHONDONTWRITEBYTECODE=1`` (common in containers) or a read-only
+install, every run pays the rewrite again. A cache that exists is read either
+way. The machine line gives the variable and how many schemathesis modules had
+a rewrite cache before and after: "0 before" is the state of a fresh or
+read-only install, a few hundred is a writable one after its first run. The
+first, unmeasured run writes the caches when it may.
 
     python benchmarks/verdict_bench.py [--rounds 5] [--json out.json] [--check] [--try-pytest-args "..."]
 
@@ -47,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import pkgutil
@@ -72,6 +78,21 @@ RENEWAL = "EXPIRY-6"
 TARGET_NO_RENEWAL_S = 5.0
 TARGET_FULL_S = 15.0
 RUN_TIMEOUT_S = 180
+
+
+def rewrite_cache_files() -> int | None:
+    """How many of schemathesis' modules have a pytest assertion-rewrite cache (None: not installed).
+
+    pytest rewrites the asserts of every module of a distribution that has a
+    pytest plugin entry point, schemathesis' ~300 included, and caches the result
+    next to the ordinary bytecode only where it may write: without that cache
+    each run pays the rewrite again (seconds, on the case that imports them).
+    """
+    spec = importlib.util.find_spec("schemathesis")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    return sum(1 for _ in root.rglob("*-pytest-*.pyc"))
 
 
 def waiting_cases() -> list[str]:
@@ -219,8 +240,10 @@ def analyse(runs: list[dict[str, Any]], waits: list[str], rounds: int) -> dict[s
 
 def print_report(result: dict[str, Any]) -> None:
     m = result["machine"]
-    print(f"machine: {m['platform']} | {m['cpu']} | {m['cpus_online']} CPUs | {m['python']} | "
-          f"pytest {m['pytest']} | PYTHONDONTWRITEBYTECODE={m['PYTHONDONTWRITEBYTECODE'] or '(unset)'}")
+    print(f"commit {m['commit']} | machine: {m['platform']} | {m['cpu']} | {m['cpus_online']} CPUs | {m['python']} | "
+          f"pytest {m['pytest']} | PYTHONDONTWRITEBYTECODE={m['PYTHONDONTWRITEBYTECODE'] or '(unset)'} | "
+          f"schemathesis modules with an assert-rewrite cache: {m['rewrite_cache_before']} before, "
+          f"{m['rewrite_cache_after']} after")
     a = result["analysis"]
     print(f"rounds: {result['rounds']} (variants interleaved, order rotated each round); medians (min-max)\n")
     head = (f"{'variant':18} {'wall s':>20} {'cpu s':>6} {'pytest session s':>20} {'outside s':>9} {'load 1m':>15} "
@@ -264,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine(
         pytest=version_of("pytest"), schemathesis=version_of("schemathesis"), uvicorn=version_of("uvicorn"),
         PYTHONDONTWRITEBYTECODE=os.environ.get("PYTHONDONTWRITEBYTECODE", ""),
-        hyperfine=tool_version(["hyperfine", "--version"]),
+        hyperfine=tool_version(["hyperfine", "--version"]), rewrite_cache_before=rewrite_cache_files(),
     )
     run_once("warm-up", plan["full"])  # first run after an install compiles bytecode: not a user's steady state
     runs = []
@@ -275,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {n + 1}/{rounds} {name:18} {runs[-1]['wall_s']:6.2f} s  load {runs[-1]['loadavg_1m']}",
                   file=sys.stderr, flush=True)
     runs.sort(key=lambda r: names.index(r["variant"]))  # per variant, in round order
+    info["rewrite_cache_after"] = rewrite_cache_files()
     result = {"machine": info, "rounds": rounds, "analysis": analyse(runs, waits, rounds), "runs": runs}
     print_report(result)
     write_json(args.json, result)
