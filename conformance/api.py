@@ -72,12 +72,12 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
         "-o", "console_output_style=progress",
         "-rN",
     ]
-    # Plugins the bundled suite does not use cost a second of start-up (schemathesis' plugin imports
-    # all of schemathesis; PROP-1 imports what it needs itself, in the background).
-    for plugin in ("schemathesis", "hypothesispytest", "anyio", "benchmark", "locust"):
-        args += ["-p", f"no:{plugin}"]
-    if not opts.workers:
-        args += ["-p", "no:xdist"]
+    # Only the plugins the suite needs. Autoloaded plugins cost start-up, and pytest marks every module
+    # of every plugin distribution for assertion rewriting even when the plugin is disabled with -p no:,
+    # so PROP-1's import of schemathesis would rewrite ~300 modules (docs/performance.md: 0.67x wall).
+    args += ["--disable-plugin-autoload", "-p", "conformance.plugin"]
+    if opts.workers:
+        args += ["-p", "xdist.plugin"]
     args += ["-v"] * opts.verbose if opts.verbose else ["-q"]
     for flag, value in (
         ("--token-profile", opts.profile), ("--token-app-id", opts.app_id), ("--token-case", opts.cases),
