@@ -64,6 +64,7 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
         "-W", "ignore::DeprecationWarning",
         # check imports conformance (and the embedded server) before pytest starts: nothing to rewrite there.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        "-W", "ignore:SOCKS support in urllib3",  # urllib3, imported by Schemathesis, about an optional extra
         "--token-server-url", url,
         "--token-report-dir", str(report_dir),
         f"--junitxml={report_dir / 'junit.xml'}",
