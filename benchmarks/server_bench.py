@@ -268,7 +268,7 @@ def summarise(runs: list[dict[str, Any]], workers: int) -> dict[str, Any]:
 
 def print_report(result: dict[str, Any]) -> None:
     m = result["machine"]
-    print(f"machine: {m['platform']} | {m['cpu']} | {m['cpus_online']} CPUs | {m['python']} | "
+    print(f"commit {m['commit']} | machine: {m['platform']} | {m['cpu']} | {m['cpus_online']} CPUs | {m['python']} | "
           f"uvicorn {m['uvicorn']} ({m['http']}) | starlette {m['starlette']} | {m['wrk']}")
     print(f"wrk: 1 thread, {result['connections']} connections, {result['seconds']} s per run, "
           f"{result['rounds']} rounds (routes interleaved, order rotated); medians (min-max)")
