@@ -47,6 +47,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _bench_common import cpu_model  # the benchmarks' shared machine description
+
 from conformance.tokens import decode, verify
 
 APP_ID = "970CA35de60c44645bbae8a215061b33"
@@ -139,16 +141,6 @@ def measure(fns: dict[str, Callable[[], None]], per_call: int, repeat: int, seco
 
 def summary(rates: list[float]) -> dict[str, Any]:
     return {"per_s": round(statistics.median(rates)), "min_per_s": round(min(rates)), "max_per_s": round(max(rates))}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def pin_one_cpu() -> str:
