@@ -10,6 +10,10 @@ from .model import Level, Requirement
 
 MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
 
+#: The contract's version, shown in every report. Bump it whenever a requirement is added, removed,
+#: reworded or re-levelled, and say why in docs/contract-changelog.md.
+CONTRACT_VERSION = "1.0"
+
 SECTIONS: dict[str, tuple[str, str]] = {
     "ROUTE": ("Routes and JSON", "What a client parses: the route, the status, the JSON key."),
     "TOKEN": ("Token content", "What the SDK checks at join time, far from the token server."),
