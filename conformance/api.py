@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .report.baseline import BaselineError, Comparison
+
 CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
 
 
@@ -33,6 +35,10 @@ class CheckOptions:
     insecure: bool = False
     verbose: int = 0
     extra_pytest_args: Sequence[str] = field(default_factory=tuple)
+    #: an earlier conformance.json: gate on regressions against it (conformance.report.baseline)
+    baseline: str | None = None
+    #: compare with a baseline of another profile, contract version or target anyway
+    baseline_force: bool = False
 
 
 @dataclass
@@ -40,6 +46,7 @@ class CheckResult:
     exit_code: int
     report_dir: Path
     document: dict[str, Any] | None
+    comparison: Comparison | None = None
 
     @property
     def verdict(self) -> str:
@@ -131,10 +138,13 @@ def list_cases(opts: CheckOptions) -> int:
 def check(opts: CheckOptions) -> CheckResult:
     """Run the suite against ``opts.url`` (or the embedded reference server) and return the verdict.
 
-    Exit codes: 0 conforming, 1 not conforming, 2 could not judge.
+    Exit codes: 0 conforming, 1 not conforming, 2 could not judge. With ``opts.baseline`` the exit code is
+    the regression gate's instead (conformance.report.baseline); an unusable baseline raises BaselineError
+    before any request is sent.
     """
     import pytest
 
+    baseline, notes = _baseline(opts)
     report_dir = Path(opts.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     stale = report_dir / "conformance.json"
@@ -162,4 +172,41 @@ def check(opts: CheckOptions) -> CheckResult:
         document = json.loads(stale.read_text(encoding="utf-8"))
     if code in _PYTEST_COULD_NOT_JUDGE or document is None:
         code = 2 if code != 0 or document is None else code
-    return CheckResult(exit_code=code if code in (0, 1, 2) else 2, report_dir=report_dir, document=document)
+    comparison = None
+    if baseline is not None and document is not None:
+        comparison = _against_baseline(baseline, notes, document, opts, stale)
+        code = comparison.exit_code if code in (0, 1) else code
+    return CheckResult(exit_code=code if code in (0, 1, 2) else 2, report_dir=report_dir, document=document,
+                       comparison=comparison)
+
+
+def _baseline(opts: CheckOptions) -> tuple[dict[str, Any] | None, list[str]]:
+    """The baseline document and, when forced past a mismatch, the notes saying what differs."""
+    if not opts.baseline:
+        return None, []
+    from .contract import CONTRACT_VERSION
+    from .profiles import load_profile
+    from .report.baseline import load_baseline, refusal_reasons
+
+    doc = load_baseline(opts.baseline)
+    reasons = refusal_reasons(doc, profile=load_profile(opts.profile).name, target=opts.url,
+                              contract_version=CONTRACT_VERSION)
+    if reasons and not opts.baseline_force:
+        raise BaselineError(f"the baseline {opts.baseline!r} is for another run: {'; '.join(reasons)} "
+                            "(--baseline-force compares anyway)")
+    return doc, [f"forced: {r}" for r in reasons]
+
+
+def _against_baseline(
+    baseline: dict[str, Any], notes: list[str], document: dict[str, Any], opts: CheckOptions, path: Path
+) -> Comparison:
+    """Compare, and add the three lists to conformance.json and conformance.html."""
+    from .report import write_html, write_json
+    from .report.baseline import compare
+
+    comparison = compare(baseline, document, baseline_path=str(opts.baseline))
+    comparison.notes = notes
+    document["baseline"] = comparison.as_dict()
+    write_json(path, document)
+    write_html(path.with_name("conformance.html"), document)
+    return comparison

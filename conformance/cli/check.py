@@ -23,6 +23,12 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
     p.add_argument("-v", "--verbose", action="count", default=0, help="one line per case while running")
     p.add_argument("--list", action="store_true", help="list the cases that would run, and exit")
+    p.add_argument("--baseline", metavar="FILE", help="conformance.json of an earlier run: exit 1 only on a regression "
+                   "(a gating case that passed there, or is new, fails now); known failures are listed, not gating")
+    p.add_argument("--baseline-force", action="store_true",
+                   help="compare with a baseline of another profile, contract version or target anyway")
+    p.add_argument("--summary-md", metavar="FILE", help="also write a Markdown summary there "
+                   "(it is appended to $GITHUB_STEP_SUMMARY whenever that is set)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,17 +52,49 @@ def run(args: argparse.Namespace) -> int:
             import xdist  # noqa: F401
         except ImportError:
             raise UsageError("--workers needs pytest-xdist: pip install 'token-conformance[test]'") from None
+    if args.baseline_force and not args.baseline:
+        raise UsageError("--baseline-force needs --baseline FILE")
+    check_summary_path(args.summary_md)
     opts = CheckOptions(
         url=args.url, profile=args.profile, app_id=args.app_id, strict=args.strict, cases=args.case,
         report_dir=args.report_dir, certificate_file=args.certificate_file, timeout=args.timeout,
         max_skew=args.max_skew, deviations=args.deviations, workers=args.workers, insecure=args.insecure,
-        verbose=args.verbose,
+        verbose=args.verbose, baseline=args.baseline, baseline_force=args.baseline_force,
     )
     if args.list:
         from ..api import list_cases
 
         return list_cases(opts)
-    result = check(opts)
+    from ..report.baseline import BaselineError
+
+    try:
+        result = check(opts)
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from None
+    if result.comparison is not None:
+        print("\n".join(result.comparison.terminal_lines()))
     if result.document is not None:
         print(f"reports: {result.report_dir}/conformance.json, junit.xml, conformance.html", file=sys.stderr)
+    from ..report.markdown import check_markdown
+
+    write_summary_or_warn(check_markdown(result.document, target=args.url or "embedded reference server"),
+                          args.summary_md, "check")
     return result.exit_code
+
+
+def check_summary_path(path: str | None) -> None:
+    """--summary-md must be writable before the run starts, not found unwritable after it."""
+    from pathlib import Path
+
+    if path and not Path(path).resolve().parent.is_dir():
+        raise UsageError(f"--summary-md: the folder of {path!r} does not exist")
+
+
+def write_summary_or_warn(markdown: str, path: str | None, command: str) -> None:
+    """Write the CI summary; failing to is a warning, never a change of verdict."""
+    from ..report.markdown import write_summary
+
+    try:
+        write_summary(markdown, path)
+    except OSError as exc:
+        print(f"token-conformance {command}: warning: cannot write the Markdown summary: {exc}", file=sys.stderr)

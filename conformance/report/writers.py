@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import SECTIONS, Level
+from .baseline import html_section as baseline_html
 from .records import CaseRecord, Summary
 
 
@@ -91,6 +92,7 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #d0d7de;padd
 <p><b>Target:</b> {e(document["target"])} &middot; <b>Profile:</b> {e(document["profile"].get("name", ""))}
 &middot; <b>Strict:</b> {summary["strict"]} &middot; {e(counts)}</p>
 <p>{e(summary["reason"])}</p>
+{baseline_html(document)}
 <h2>Matrix</h2>
 <table><tr><th>section</th>{"".join(f"<th>{lvl.value}</th>" for lvl in Level)}</tr>{"".join(rows)}</table>
 <h2>Cases</h2>{"".join(details)}

@@ -1,0 +1,194 @@
+"""``check --baseline``: compare this run's cases with an earlier conformance.json.
+
+A team that runs the check before every deploy wants to know what changed, not
+to re-read the list of deviations it already knows. The gate therefore turns on
+*changes*: a case that passed in the baseline and fails now (a regression), or a
+case the baseline never judged (new to the contract, skipped, errored) that fails
+now. Known failures that persist are listed but do not gate; fixes are listed too.
+
+A regression gates only at a gating level (MUST, and SHOULD with --strict), the
+same rule as the plain verdict: a baseline makes the gate narrower, never
+stricter than the contract. Comparing runs of different profiles, contract
+versions or targets compares different questions, so those baselines are
+refused unless forced.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Outcomes that say the case held (xpassed: a declared deviation that no longer happens).
+PASSING = ("passed", "xpassed")
+#: Outcomes that say the case did not hold (xfailed: a declared, known deviation).
+FAILING = ("failed", "xfailed")
+
+EMBEDDED = "embedded reference server"
+
+
+class BaselineError(Exception):
+    """The baseline cannot be used: unreadable, not a conformance.json, or for another run (unless forced)."""
+
+
+def load_baseline(path: str | Path) -> dict[str, Any]:
+    """Read and shape-check a conformance.json; raises BaselineError with a reason a person can act on."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BaselineError(f"cannot read the baseline {str(p)!r}: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"the baseline {str(p)!r} is not JSON: {exc}") from None
+    cases = doc.get("cases") if isinstance(doc, dict) else None
+    if not isinstance(cases, list) or not isinstance(doc.get("summary"), dict) or not all(
+        isinstance(c, dict) and isinstance(c.get("id"), str) and isinstance(c.get("outcome"), str) for c in cases
+    ):
+        raise BaselineError(
+            f"the baseline {str(p)!r} is not a conformance.json written by 'token-conformance check' "
+            "(it needs 'summary' and 'cases' with id and outcome)"
+        )
+    return doc
+
+
+def contract_version_of(document: dict[str, Any]) -> str | None:
+    """The contract version a report was judged against; None for reports written before it was recorded."""
+    for value in (
+        document.get("contract_version"),
+        (document.get("contract") or {}).get("version") if isinstance(document.get("contract"), dict) else None,
+        (document.get("tool") or {}).get("contract_version") if isinstance(document.get("tool"), dict) else None,
+    ):
+        if value is not None:
+            return str(value)
+    return None
+
+
+def normalized_target(label: str | None) -> str:
+    """Targets as compared: every embedded reference server is the same target, whatever its port."""
+    text = (label or "").strip()
+    if not text or text.startswith(EMBEDDED):
+        return EMBEDDED
+    return text.rstrip("/").lower()
+
+
+def refusal_reasons(
+    baseline: dict[str, Any], *, profile: str, target: str | None, contract_version: str
+) -> list[str]:
+    """Why this baseline does not describe the same question as the run about to start (empty: it does)."""
+    reasons = []
+    base_profile = (baseline.get("profile") or {}).get("name") if isinstance(baseline.get("profile"), dict) else None
+    if base_profile and base_profile != profile:
+        reasons.append(f"it was run with profile {base_profile!r}, this run uses {profile!r}")
+    base_version = contract_version_of(baseline)
+    if base_version is not None and base_version != contract_version:
+        reasons.append(f"it was judged against contract {base_version}, this run uses contract {contract_version}")
+    base_target, now_target = normalized_target(baseline.get("target")), normalized_target(target)
+    if base_target != now_target:
+        reasons.append(f"it judged {baseline.get('target')!r}, this run judges {target or EMBEDDED!r}")
+    return reasons
+
+
+@dataclass
+class Change:
+    id: str
+    level: str
+    title: str
+    was: str
+    now: str
+    gating: bool = False
+
+
+@dataclass
+class Comparison:
+    """This run against its baseline: three lists and the gate's exit code."""
+
+    baseline: str
+    baseline_verdict: str
+    baseline_contract_version: str | None
+    regressions: list[Change] = field(default_factory=list)
+    fixes: list[Change] = field(default_factory=list)
+    persisting: list[Change] = field(default_factory=list)
+    exit_code: int = 0
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def terminal_lines(self) -> list[str]:
+        lines = [f"baseline: {self.baseline} (was {self.baseline_verdict})"]
+        lines += [f"  note: {n}" for n in self.notes]
+        for title, changes in (("regressions", self.regressions), ("fixes", self.fixes),
+                               ("persisting failures (known, not gating)", self.persisting)):
+            lines.append(f"{title}: {len(changes)}")
+            for c in changes:
+                tag = " [gating]" if c.gating else ""
+                lines.append(f"  {c.id:<10} {c.level:<6} {c.was} -> {c.now}{tag}  {c.title}")
+        # Last, so the gate is the final line of a CI log.
+        lines.append(f"gate: {('PASS' if self.exit_code == 0 else 'FAIL' if self.exit_code == 1 else 'COULD NOT JUDGE')}"
+                     f" (exit {self.exit_code}) - {self.reason}")
+        return lines
+
+
+def compare(baseline: dict[str, Any], current: dict[str, Any], *, baseline_path: str = "") -> Comparison:
+    """Classify every case of ``current`` against ``baseline`` and decide the gate.
+
+    Exit code: 1 on a gating regression (a judged failure, like the verdict's); else 2 when the run could not
+    be judged (aborted, nothing ran, case errors); else 0, whatever failures persist.
+    """
+    summary = current["summary"]
+    strict = bool(summary.get("strict"))
+    gating_levels = ("MUST", "SHOULD") if strict else ("MUST",)
+    before = {c["id"]: c["outcome"] for c in baseline.get("cases", [])}
+    result = Comparison(
+        baseline=baseline_path, baseline_verdict=str(baseline.get("summary", {}).get("verdict", "unknown")),
+        baseline_contract_version=contract_version_of(baseline),
+    )
+    for c in current.get("cases", []):
+        was, now = before.get(c["id"], "absent"), c["outcome"]
+        change = Change(id=c["id"], level=c["level"], title=c.get("title", ""), was=was, now=now)
+        if now in FAILING and was in FAILING:
+            result.persisting.append(change)
+        elif now in FAILING:  # passed before, or never judged (new to the contract, skipped, errored)
+            change.gating = now == "failed" and c["level"] in gating_levels
+            result.regressions.append(change)
+        elif now in PASSING and was in FAILING:
+            result.fixes.append(change)
+    gating = [c.id for c in result.regressions if c.gating]
+    errors = int(summary.get("counts", {}).get("error", 0))
+    if summary.get("exit_code") == 2 and not errors:
+        result.exit_code, result.reason = 2, f"this run could not be judged: {summary.get('reason', '')}"
+    elif gating:
+        result.exit_code, result.reason = 1, f"{len(gating)} gating regression(s): {', '.join(gating)}"
+    elif errors:
+        result.exit_code, result.reason = 2, f"case error(s) leave the comparison open: {summary.get('reason', '')}"
+    else:
+        known = f"; {len(result.persisting)} known failure(s) persist" if result.persisting else ""
+        fixed = f"; {len(result.fixes)} fixed" if result.fixes else ""
+        result.reason = "no gating regression" + fixed + known
+    return result
+
+
+def html_section(document: dict[str, Any]) -> str:
+    """The comparison as an HTML block for conformance.html ('' when the run had no baseline)."""
+    comp = document.get("baseline")
+    if not isinstance(comp, dict):
+        return ""
+    e = html.escape
+    parts = [f"<h2>Against the baseline</h2><p><b>Baseline:</b> {e(str(comp['baseline']))} "
+             f"(was {e(str(comp['baseline_verdict']))}) &middot; <b>Gate:</b> exit {comp['exit_code']} &ndash; "
+             f"{e(str(comp['reason']))}</p>"]
+    parts += [f"<p><i>{e(n)}</i></p>" for n in comp.get("notes", [])]
+    for key, title in (("regressions", "Regressions"), ("fixes", "Fixes"), ("persisting", "Persisting failures")):
+        items = comp.get(key, [])
+        rows = "".join(
+            f'<li><a href="#{e(c["id"])}">{e(c["id"])}</a> [{e(c["level"])}] {e(c["was"])} &rarr; {e(c["now"])}'
+            f'{" <b>gating</b>" if c.get("gating") else ""} &ndash; {e(c["title"])}</li>'
+            for c in items
+        )
+        parts.append(f"<h3>{title} ({len(items)})</h3>" + (f"<ul>{rows}</ul>" if rows else "<p>none</p>"))
+    return "".join(parts)

@@ -1,0 +1,73 @@
+"""A short Markdown summary for CI pages (GitHub's job summary, a GitLab MR note, any file).
+
+CI pages show Markdown, not our HTML report: the verdict, the failing cases
+with their levels and, with a baseline, the regressions, fixes and known
+failures. ``check`` and ``load`` write it to ``--summary-md FILE`` and, when
+GitHub Actions sets ``GITHUB_STEP_SUMMARY``, append it there as well.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+def _cell(text: Any) -> str:
+    """Table-safe: one line, no pipe breaking the table."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str = "") -> str:
+    """Markdown for one ``check`` run; ``document`` None when no report was written (could not judge)."""
+    if document is None:
+        return (f"## Token server conformance: could not judge\n\nTarget: `{target}`\n\n"
+                f"{reason or 'no report was written'}\n")
+    summary = document["summary"]
+    icon = {"conforming": "✅", "not conforming": "❌"}.get(summary["verdict"], "⚠️")
+    counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)
+    profile = (document.get("profile") or {}).get("name", "")
+    lines = [
+        f"## {icon} Token server conformance: {summary['verdict']} (exit {summary['exit_code']})",
+        "",
+        f"Target: `{document['target']}` · profile: `{profile}` · strict: {summary['strict']} · {counts}",
+        "",
+    ]
+    if summary.get("reason"):
+        lines += [_cell(summary["reason"]), ""]
+    failing = [c for c in document["cases"] if c["outcome"] in ("failed", "error")]
+    if failing:
+        lines += ["| case | level | outcome | title |", "|---|---|---|---|"]
+        lines += [f"| {c['id']} | {c['level']} | {c['outcome']} | {_cell(c['title'])} |" for c in failing]
+        lines.append("")
+    comp = document.get("baseline")
+    if isinstance(comp, dict):
+        gate = {0: "✅ pass", 1: "❌ fail"}.get(comp["exit_code"], "⚠️ could not judge")
+        lines += [f"### Against the baseline: {gate} (exit {comp['exit_code']})", "", _cell(comp["reason"]), ""]
+        lines += [f"> {_cell(n)}" for n in comp.get("notes", [])]
+        for key, title in (("regressions", "Regressions"), ("fixes", "Fixes"), ("persisting", "Persisting failures")):
+            items = comp.get(key, [])
+            lines.append(f"**{title}: {len(items)}**")
+            lines += [f"- {c['id']} [{c['level']}] {c['was']} → {c['now']}{' (gating)' if c.get('gating') else ''}"
+                      f": {_cell(c['title'])}" for c in items]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_summary(markdown: str, path: str | None) -> list[Path]:
+    """Write to ``path`` (replacing it) and append to $GITHUB_STEP_SUMMARY when set; the files written.
+
+    A summary that cannot be written is reported by the caller, never fatal: the verdict matters more.
+    """
+    written = []
+    if path:
+        Path(path).write_text(markdown, encoding="utf-8")
+        written.append(Path(path))
+    step = os.environ.get(STEP_SUMMARY_ENV)
+    if step:
+        with open(step, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+        written.append(Path(step))
+    return written

@@ -1,0 +1,95 @@
+"""``check --baseline``: a deploy that fixes a defect passes the gate, one that introduces it fails.
+
+The same URL serves a faulty server and then the reference (or the reverse), as a staging deployment does
+from one deploy to the next; ``check`` runs as users run it (``python -m conformance``, a fresh process).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from conformance.reference.app import create_app, demo_settings
+from conformance.reference.threaded import ThreadedServer
+from tests.faulty.runner import child_environment
+from tests.faulty.servers import FAULTS
+
+SETTINGS = demo_settings()
+#: Publisher tokens without publish privileges: TOKEN-6 (MUST) fails, the other TOKEN cases pass.
+MUTE = next(f for f in FAULTS if f.key == "mute-publisher")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def check(tmp: Path, port: int, app: Any, name: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """One ``check --case TOKEN`` run against ``app`` served on ``port``; its output and conformance.json."""
+    with ThreadedServer(app, port=port) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "conformance", "check", server.url, "--case", "TOKEN", "--app-id", SETTINGS.app_id,
+             "--report-dir", name, "--summary-md", f"{name}.md", *extra],
+            cwd=tmp, env=child_environment(SETTINGS.certificate), capture_output=True, text=True, timeout=180,
+            check=False,
+        )
+    report = tmp / name / "conformance.json"
+    return proc, json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
+
+
+def ids(doc: dict[str, Any], key: str) -> list[str]:
+    return [c["id"] for c in doc["baseline"][key]]
+
+
+def test_faulty_baseline_then_reference_is_a_fix_and_the_reverse_a_regression(tmp_path: Path) -> None:
+    port = free_port()
+    faulty, reference = MUTE.make(SETTINGS), create_app(SETTINGS)
+
+    before, base_doc = check(tmp_path, port, faulty, "faulty")
+    assert before.returncode == 1 and base_doc["summary"]["failed_by_level"]["MUST"] == ["TOKEN-6"], before.stdout
+
+    # The deploy fixed it: exit 0, the fix named in the terminal, conformance.json, the HTML and the summary.
+    fixed, doc = check(tmp_path, port, reference, "fixed", "--baseline", "faulty/conformance.json")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert ids(doc, "fixes") == ["TOKEN-6"] and ids(doc, "regressions") == [] and ids(doc, "persisting") == []
+    assert doc["baseline"]["exit_code"] == 0
+    assert "fixes: 1" in fixed.stdout and fixed.stdout.rstrip().splitlines()[-1].startswith("gate: PASS (exit 0)")
+    html = (tmp_path / "fixed" / "conformance.html").read_text(encoding="utf-8")
+    assert "Against the baseline" in html and "Fixes (1)" in html
+    assert "**Fixes: 1**" in (tmp_path / "fixed.md").read_text(encoding="utf-8")
+
+    # The known defect persists in a second faulty run: listed, not gating, although the server is not conforming.
+    again, doc = check(tmp_path, port, faulty, "again", "--baseline", "faulty/conformance.json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert doc["summary"]["verdict"] == "not conforming"
+    assert ids(doc, "persisting") == ["TOKEN-6"] and ids(doc, "regressions") == []
+
+    # The reverse: a baseline from the reference, then the faulty deploy: a gating regression, exit 1.
+    broke, doc = check(tmp_path, port, faulty, "broke", "--baseline", "fixed/conformance.json")
+    assert broke.returncode == 1, broke.stdout + broke.stderr
+    assert doc["baseline"]["regressions"] == [
+        {"id": "TOKEN-6", "level": "MUST", "title": doc["baseline"]["regressions"][0]["title"], "was": "passed",
+         "now": "failed", "gating": True}
+    ]
+    assert "gate: FAIL (exit 1) - 1 gating regression(s): TOKEN-6" in broke.stdout
+    md = (tmp_path / "broke.md").read_text(encoding="utf-8")
+    assert "| TOKEN-6 | MUST | failed |" in md and "**Regressions: 1**" in md and "(gating)" in md
+
+
+def test_a_baseline_of_another_target_is_refused_unless_forced(tmp_path: Path) -> None:
+    first, _ = check(tmp_path, free_port(), create_app(SETTINGS), "first")
+    assert first.returncode == 0, first.stdout + first.stderr
+    other = free_port()
+    refused, doc = check(tmp_path, other, create_app(SETTINGS), "refused", "--baseline", "first/conformance.json")
+    assert refused.returncode == 2 and doc == {}
+    assert "is for another run: it judged 'http://127.0.0.1:" in refused.stderr
+    assert "--baseline-force" in refused.stderr and "Traceback" not in refused.stderr
+    forced, doc = check(tmp_path, other, create_app(SETTINGS), "forced", "--baseline", "first/conformance.json",
+                        "--baseline-force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert doc["baseline"]["notes"][0].startswith("forced: it judged")

@@ -1,0 +1,101 @@
+"""The regression gate's rules, on hand-made reports (the end-to-end runs are in tests/cli/test_check_baseline.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.report.baseline import BaselineError, compare, load_baseline, refusal_reasons
+from conformance.report.markdown import check_markdown, write_summary
+
+
+def doc(outcomes: dict[str, str], *, strict: bool = False, exit_code: int = 0, errors: int = 0,
+        verdict: str = "conforming", target: str = "http://staging:8080", **top: Any) -> dict[str, Any]:
+    levels = {"ROUTE-1": "MUST", "ROUTE-2": "SHOULD", "HEADER-3": "MAY", "TOKEN-6": "MUST", "TOKEN-7": "SHOULD"}
+    return {
+        "target": target, "profile": {"name": "agora-token-service"},
+        "summary": {"verdict": verdict, "exit_code": exit_code, "strict": strict, "reason": "",
+                    "counts": {"error": errors, "failed": sum(o == "failed" for o in outcomes.values())}},
+        "cases": [{"id": i, "level": levels[i], "title": i.lower(), "outcome": o} for i, o in outcomes.items()],
+        **top,
+    }
+
+
+def test_lists_and_gate() -> None:
+    base = doc({"ROUTE-1": "passed", "ROUTE-2": "failed", "TOKEN-6": "failed", "TOKEN-7": "passed"})
+    now = doc({"ROUTE-1": "passed", "ROUTE-2": "passed", "TOKEN-6": "failed", "TOKEN-7": "failed",
+               "HEADER-3": "failed"}, exit_code=1, verdict="not conforming")
+    c = compare(base, now)
+    assert [x.id for x in c.fixes] == ["ROUTE-2"]
+    assert [x.id for x in c.persisting] == ["TOKEN-6"]
+    # SHOULD regression without --strict and a MAY case new to the contract: listed, not gating.
+    assert [(x.id, x.gating) for x in c.regressions] == [("TOKEN-7", False), ("HEADER-3", False)]
+    assert c.exit_code == 0 and "1 known failure(s) persist" in c.reason
+
+
+def test_strict_makes_should_regressions_gate_and_new_gating_cases_gate() -> None:
+    base = doc({"TOKEN-7": "passed"})
+    assert compare(base, doc({"TOKEN-7": "failed"}, strict=True, exit_code=1)).exit_code == 1
+    # ROUTE-1 absent from the baseline (a case new to the contract) fails at MUST: gating.
+    c = compare(base, doc({"TOKEN-7": "passed", "ROUTE-1": "failed"}, exit_code=1))
+    assert c.exit_code == 1 and c.regressions[0].was == "absent" and c.regressions[0].gating
+
+
+def test_unjudged_runs_stay_unjudged() -> None:
+    base = doc({"ROUTE-1": "passed"})
+    aborted = doc({"ROUTE-1": "not run"}, exit_code=2, verdict="could not judge")
+    assert compare(base, aborted).exit_code == 2
+    erred = doc({"ROUTE-1": "error"}, exit_code=2, errors=1, verdict="could not judge")
+    assert compare(base, erred).exit_code == 2
+    # A gating regression is a judgement even next to an error, as in the plain verdict.
+    both = doc({"ROUTE-1": "failed", "TOKEN-6": "error"}, exit_code=1, errors=1)
+    assert compare(base, both).exit_code == 1
+
+
+def test_declared_deviations_never_gate() -> None:
+    c = compare(doc({"ROUTE-1": "passed"}), doc({"ROUTE-1": "xfailed"}))
+    assert c.exit_code == 0 and [(x.id, x.gating) for x in c.regressions] == [("ROUTE-1", False)]
+
+
+def test_refusals() -> None:
+    base = doc({}, contract_version="0.9")
+    reasons = refusal_reasons(base, profile="agora-node-tokenserver", target="http://prod:8080",
+                              contract_version="1.0")
+    assert len(reasons) == 3
+    assert "profile 'agora-token-service'" in reasons[0] and "contract 0.9" in reasons[1] and "prod" in reasons[2]
+    # No contract version recorded (reports before it was): not a reason; the trailing slash is not either.
+    assert refusal_reasons(doc({}), profile="agora-token-service", target="http://STAGING:8080/",
+                           contract_version="1.0") == []
+    embedded = doc({}, target="embedded reference server http://127.0.0.1:4000")
+    assert refusal_reasons(embedded, profile="agora-token-service", target=None, contract_version="1.0") == []
+
+
+def test_load_baseline_errors(tmp_path: Path) -> None:
+    with pytest.raises(BaselineError, match="cannot read"):
+        load_baseline(tmp_path / "missing.json")
+    (tmp_path / "a.json").write_text("{", encoding="utf-8")
+    with pytest.raises(BaselineError, match="not JSON"):
+        load_baseline(tmp_path / "a.json")
+    (tmp_path / "b.json").write_text(json.dumps({"requests": 3}), encoding="utf-8")
+    with pytest.raises(BaselineError, match="not a conformance.json"):
+        load_baseline(tmp_path / "b.json")
+
+
+def test_markdown_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = doc({"ROUTE-1": "failed", "ROUTE-2": "passed"}, exit_code=1, verdict="not conforming")
+    now["baseline"] = compare(doc({"ROUTE-1": "passed", "ROUTE-2": "failed"}), now).as_dict()
+    md = check_markdown(now, target="x")
+    assert md.startswith("## ❌ Token server conformance: not conforming (exit 1)")
+    assert "| ROUTE-1 | MUST | failed | route-1 |" in md
+    assert "### Against the baseline: ❌ fail (exit 1)" in md and "- ROUTE-1 [MUST] passed → failed (gating)" in md
+    assert "**Fixes: 1**" in md
+    assert "could not judge" in check_markdown(None, target="http://x", reason="the target does not answer")
+    step = tmp_path / "step.md"
+    step.write_text("earlier step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    written = write_summary(md, str(tmp_path / "s.md"))
+    assert written == [tmp_path / "s.md", step]
+    assert step.read_text(encoding="utf-8").startswith("earlier step\n## ❌")  # appended, not replaced
