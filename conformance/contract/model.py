@@ -44,7 +44,7 @@ def by_id(requirement_id: str) -> Requirement:
 
 def render_markdown() -> str:
     """docs/contract.md, generated: the catalogue grouped by section."""
-    from .catalogue import REQUIREMENTS, SECTIONS
+    from .catalogue import CONTRACT_VERSION, REQUIREMENTS, SECTIONS
 
     lines = [
         "# The token-server contract",
@@ -54,6 +54,8 @@ def render_markdown() -> str:
         "Numbered requirements a token server is judged against. Levels follow RFC 2119: a failed **MUST**",
         "makes the server non-conforming (exit 1); a failed **SHOULD** does so only with `--strict`; a failed",
         "**MAY** is informational. Each requirement is one case of the bundled suite, with the same id.",
+        "",
+        f"Contract version **{CONTRACT_VERSION}**; what changed and why: docs/contract-changelog.md.",
         "",
     ]
     for key, (name, intro) in SECTIONS.items():

@@ -36,14 +36,20 @@ def test_cors_answered_deliberately(token_target: Target) -> None:
     t = token_target
     ex = t.client.get(t.rtc_path(channel="conformance-cors"), headers={"Origin": ORIGIN})
     f = Findings()
-    expected = (f"2xx with Access-Control-Allow-Origin: {ORIGIN} or *", "403 (origin refused)")
+    expected = (f"2xx with Access-Control-Allow-Origin: {ORIGIN} or *", "403 (origin refused)",
+                "2xx without any CORS header (no browser clients)")
     if ex.error or ex.status is None:
         f.add("token request with an Origin header", expected, ex.summary(), ex)
     elif ex.status != 403:
         acao = ex.headers.get("access-control-allow-origin")
-        ok = 200 <= ex.status < 300 and acao in (ORIGIN, "*")
-        f.check(ok, "token request with an Origin header", expected,
-                f"{ex.status} with Access-Control-Allow-Origin: {acao}", ex)
+        ok = 200 <= ex.status < 300 and acao in (ORIGIN, "*", None)
+        if acao is None:
+            shown = f"{ex.status} without Access-Control-Allow-Origin"
+        else:
+            shown = f"{ex.status} with Access-Control-Allow-Origin: {acao}"
+            if 200 <= ex.status < 300:
+                shown += f" (another origin than the request's {ORIGIN})"
+        f.check(ok, "token request with an Origin header", expected, shown, ex)
     f.conclude()
 
 
@@ -53,11 +59,41 @@ def test_cors_preflight(token_target: Target) -> None:
     ex = t.client.request("OPTIONS", t.rtc_path(channel="conformance-cors"),
                           headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
     f = Findings()
-    expected = ("2xx with Access-Control-Allow-Methods including GET", "403 (origin refused)")
+    expected = ("2xx with Access-Control-Allow-Methods including GET", "403 (origin refused)",
+                "a 4xx or 501 without Access-Control-Allow-Origin (a server without CORS)")
     if ex.status == 403:
         return
-    methods = ex.headers.get("access-control-allow-methods", "") if ex.status else ""
-    ok = ex.status is not None and 200 <= ex.status < 300 and ("GET" in methods.upper() or methods.strip() == "*")
+    if ex.status is not None and (400 <= ex.status < 500 or ex.status == 501) \
+            and "access-control-allow-origin" not in ex.headers:
+        return  # no CORS at all: the browser refuses the preflight, as intended
+    methods = ex.headers.get("access-control-allow-methods") if ex.status else None
+    ok = (ex.status is not None and 200 <= ex.status < 300 and methods is not None
+          and ("GET" in methods.upper() or methods.strip() == "*"))
     f.check(ok, "CORS preflight (OPTIONS with Origin)", expected,
-            f"{ex.summary()} Access-Control-Allow-Methods: {methods or 'absent'}", ex)
+            f"{ex.summary()}; Access-Control-Allow-Methods " + ("was absent" if methods is None else f"is {methods!r}"),
+            ex)
+    f.conclude()
+
+
+#: Origins no server has reason to allow: one reflected with credentials means any origin is.
+HOSTILE_ORIGINS = ("https://attacker.example", "null")
+
+
+@case("HEADER-4")
+def test_no_credentials_for_any_origin(token_target: Target) -> None:
+    t = token_target
+    f = Findings()
+    for origin in HOSTILE_ORIGINS:
+        for method, headers in (("GET", {"Origin": origin}),
+                                ("OPTIONS", {"Origin": origin, "Access-Control-Request-Method": "GET"})):
+            ex = t.client.request(method, t.rtc_path(channel="conformance-cors"), headers=headers)
+            if ex.status is None:
+                continue
+            acao = ex.headers.get("access-control-allow-origin")
+            credentials = str(ex.headers.get("access-control-allow-credentials", "")).strip().lower() == "true"
+            f.check(not (acao == origin and credentials),
+                    f"{'preflight' if method == 'OPTIONS' else 'token request'} from origin {origin!r}",
+                    "no Access-Control-Allow-Credentials: true next to an origin the server cannot know",
+                    f"Access-Control-Allow-Origin: {acao} with Access-Control-Allow-Credentials: true: any web page "
+                    "can read tokens with the user's cookies", ex)
     f.conclude()

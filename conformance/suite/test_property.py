@@ -45,7 +45,10 @@ def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]
         if ex.status != 200:  # Schemathesis' positive_data_acceptance also tolerates 404 for valid input
             found.append(Finding(what, EXPECTED, f"status {ex.status} for a valid request - {ex.summary()}", ex.curl()))
             return
-        response = httpx.Response(ex.status, headers=ex.headers, content=ex.body,
+        # ex.body is already decoded: a Content-Encoding (gzip behind nginx or a CDN) would decode it twice.
+        headers = [(k, v) for k, v in ex.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        response = httpx.Response(ex.status, headers=headers, content=ex.body,
                                   request=httpx.Request(kwargs["method"], url))
         response.elapsed = timedelta(seconds=ex.elapsed_s)
         try:

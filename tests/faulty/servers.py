@@ -32,7 +32,7 @@ from conformance.reference.app import Settings, create_app
 from conformance.reference.issuer import TokenIssuer
 from conformance.reference.validation import MAX_UID, InvalidParameter, parse_channel, parse_expiry
 from conformance.tokens import decode
-from conformance.tokens.encode import ServiceSpec, rtc_service, rtm_service
+from conformance.tokens.encode import ServiceSpec, build_007, rtc_service, rtm_service
 
 from .asgi import (
     ASGIApp,
@@ -46,15 +46,15 @@ from .asgi import (
     rewrite_json_request,
     rewrite_path,
 )
-from .issuers import CraftedIssuer, Issuer006, resign, uid_value
+from .issuers import CraftedIssuer, Issuer006, resign, salt, uid_value
 
 Factory = Callable[[Settings], ASGIApp]
 
 #: Cases that wait on the clock or on Hypothesis; the proofs run them only for faults that expect them.
-SLOW_CASES = frozenset({"EXPIRY-5", "EXPIRY-6", "PROP-1"})
+SLOW_CASES = frozenset({"EXPIRY-5", "EXPIRY-6", "EXPIRY-7", "PROP-1"})
 #: Every case that needs a decoded RTC token of the default routes (they skip, "judged by ROUTE-1, TOKEN-1").
 NEEDS_RTC_TOKEN = frozenset({"TOKEN-2", "TOKEN-4", "TOKEN-6", "TOKEN-7", "TOKEN-8", "EXPIRY-1", "EXPIRY-2",
-                             "EXPIRY-3", "EXPIRY-4", "EXPIRY-5", "EXPIRY-6", "SEC-4"})
+                             "EXPIRY-3", "EXPIRY-4", "EXPIRY-5", "EXPIRY-6", "EXPIRY-7", "SEC-4"})
 
 
 @dataclass(frozen=True)
@@ -586,6 +586,19 @@ class FrozenClockIssuer(CraftedIssuer):
         return self.started
 
 
+class ProcessSaltIssuer(CraftedIssuer):
+    """One salt per process, as agora-access-token 2.0.4 draws it: tokens still differ by their times."""
+
+    def __init__(self, app_id: str, certificate: str) -> None:
+        super().__init__(app_id, certificate)
+        self.salt = salt()
+
+    def rtc(self, channel: str, role: str, tokentype: str, uid: str, expiry: int) -> str:
+        expire, value = self.lifetimes(expiry)
+        return build_007(self.app_id, self._certificate, issue_ts=self.now(), expire=expire, salt=self.salt,
+                         services=self.rtc_services(channel, role, tokentype, uid, value))
+
+
 class CachingIssuer(TokenIssuer):
     """Answers the same request with the same token for 30 s (a response cache keyed on the request)."""
 
@@ -658,11 +671,13 @@ EXPIRY_FAULTS = [
           _crafted(ClockBehindIssuer), also=frozenset({"EXPIRY-6"}),
           why="an 8 s token issued 600 s in the past is expired on arrival, so renewal cannot work (EXPIRY-6)"),
     Fault("cached-30s", "The same request gets the same token for 30 s (response cache).", "EXPIRY-5",
-          _crafted(CachingIssuer), also=frozenset({"EXPIRY-6"}),
+          _crafted(CachingIssuer), also=frozenset({"EXPIRY-6"}), skips=frozenset({"EXPIRY-7"}),
           why="the renewal at the will-expire point gets the cached token, whose expiry is not later (EXPIRY-6)"),
     Fault("frozen-issue-time", "The issue time was read once at process start, 10 minutes before the run.",
           "EXPIRY-5", _crafted(FrozenClockIssuer), also=frozenset({"EXPIRY-4", "EXPIRY-6"}),
           why="the issue time is 600 s old (EXPIRY-4), so short tokens are expired on arrival (EXPIRY-6)"),
+    Fault("salt-per-process", "One salt drawn at start-up signs every token (agora-access-token 2.0.4).",
+          "EXPIRY-7", _crafted(ProcessSaltIssuer)),
     Fault("whole-minutes", "Lifetimes are rounded down to whole minutes: an 8 s token lives 0 s.", "EXPIRY-6",
           _crafted(WholeMinutesIssuer)),
 ]
@@ -695,6 +710,15 @@ def _no_preflight(request: Request) -> Response | None:
     return None
 
 
+def _reflect_with_credentials(request: Request, reply: Reply) -> None:
+    """Any Origin echoed back, with credentials allowed (a common 'make CORS work' snippet)."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        reply.set_header("access-control-allow-origin", origin)
+        reply.set_header("access-control-allow-credentials", "true")
+        reply.set_header("vary", "Origin")
+
+
 HEADER_FAULTS = [
     Fault("cacheable", "Token responses say Cache-Control: public, max-age=300.", "HEADER-1",
           _around(lambda app, s: rewrite(app, _cacheable))),
@@ -702,8 +726,11 @@ HEADER_FAULTS = [
           _around(lambda app, s: rewrite(app, _rtm_cacheable))),
     Fault("cors-500", "A token request with an Origin header answers 500.", "HEADER-2",
           _around(lambda app, s: intercept(app, _cors_crash))),
-    Fault("no-preflight", "An OPTIONS preflight answers 405.", "HEADER-3",
-          _around(lambda app, s: intercept(app, _no_preflight))),
+    Fault("no-preflight", "An OPTIONS preflight answers 405 with the CORS headers of a server that allows all "
+          "origins.", "HEADER-3", _around(lambda app, s: intercept(app, _no_preflight))),
+    Fault("reflect-origin-credentials", "Any Origin is reflected in Access-Control-Allow-Origin together with "
+          "Access-Control-Allow-Credentials: true.", "HEADER-4",
+          _around(lambda app, s: rewrite(app, _reflect_with_credentials))),
 ]
 
 
