@@ -93,7 +93,7 @@ def _catalogue() -> tuple[BadInput, ...]:
     for exp in ("0", "86401", "4294967297"):
         items.append(BadInput(f"expiry={exp}", "INPUT-8", f"expiry {exp}", "GET", _rtc(expiry=exp)))
     items.append(BadInput("channel=10KB", "INPUT-9", "10 KB channel segment", "GET", _rtc(channel="a" * 10240),
-                          acceptable=(400, 404, 414, 431)))
+                          acceptable=(400, 404, 414, 422, 431)))
     for path in ("/nope", "/rtc/", "/rtc/conformance/publisher/uid/0/extra/segment/"):
         items.append(BadInput(f"route={path}", "INPUT-10", f"unknown route {path}", "GET", _raw(path),
                               acceptable=(404,)))

@@ -1,0 +1,52 @@
+"""Run the suite against a correct variant and say whether it raised a false alarm.
+
+Shared by the proofs (tests/variants/test_variants.py) and tools/false_alarm_score.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conformance.reference.app import demo_settings
+from tests.faulty.runner import PROOF_PROP_EXAMPLES, Run, run_check
+
+from .servers import Variant
+
+
+@dataclass
+class Judged:
+    variant: Variant
+    run: Run
+
+    @property
+    def false_alarms(self) -> set[str]:
+        """Cases that failed although the variant is correct (its written-down misses aside)."""
+        return self.run.failed - set(self.variant.misses)
+
+    def problems(self) -> list[str]:
+        """Everything that makes this run other than 'passes, or misses exactly the SHOULD written down'."""
+        run, v = self.run, self.variant
+        if run.document is None:
+            return [f"no report (exit {run.exit_code}): {run.output[-1500:]}"]
+        out = []
+        for case in sorted(self.false_alarms):
+            out.append(f"false alarm {case}: {run.message(case)[:1200]}")
+        for case in sorted(set(v.misses) & set(run.outcomes) - run.failed):
+            out.append(f"{case} was written down as missed but {run.outcomes[case]}")
+        for case in sorted(run.skipped - set(v.skips)):
+            out.append(f"{case} skipped: {run.message(case)[:300]}")
+        for case in sorted(run.having("error", "not run", "xfailed", "xpassed")):
+            out.append(f"{case} {run.outcomes[case]}: {run.message(case)[:600]}")
+        if run.exit_code != 0:
+            out.append(f"exit {run.exit_code} (expected 0{' under --strict' if v.strict else ''})")
+        return out
+
+
+def judge_variant(variant: Variant, *, full: bool = False) -> Judged:
+    """The suite against ``variant``: the sections its choice touches, or with ``full`` every case."""
+    settings = demo_settings()
+    with variant.serve(settings) as url:
+        run = run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=variant.strict,
+                        cases=() if full else variant.proof_cases, profile=variant.profile,
+                        prop_examples=None if full else PROOF_PROP_EXAMPLES)
+    return Judged(variant, run)

@@ -1,0 +1,31 @@
+"""Proofs that no correct variant raises a false alarm (tests/variants/servers.py).
+
+Each variant runs the sections its choice touches (the full runs are tools/false_alarm_score.py's, which
+writes docs/false-alarms.md): it passes under --strict, or - without --strict - fails exactly the SHOULD it
+legitimately misses, written down with the reason, and exits 0.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.contract import by_id
+
+from .runner import judge_variant
+from .servers import VARIANTS, Variant
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.key for v in VARIANTS])
+def test_correct_variant_raises_no_false_alarm(variant: Variant) -> None:
+    judged = judge_variant(variant)
+    problems = judged.problems()
+    assert not problems, "\n\n".join(problems)
+    assert set(judged.run.outcomes) == set(variant.proof_cases)
+
+
+def test_the_catalogue_is_large_and_explained() -> None:
+    assert len(VARIANTS) >= 25
+    for v in VARIANTS:
+        assert v.choice.endswith(".") and v.why and v.sections, v.key
+        for case, reason in v.misses.items():
+            assert by_id(case).level.value in ("SHOULD", "MAY") and reason, (v.key, case)
