@@ -40,6 +40,7 @@ from conformance.load.protocol import (
     DROPPED,
     FETCH,
     INVALID,
+    NO_RENEWAL,
     PROGRESS_PREFIX,
     RENEW,
     SUMMARY_VERSION,
@@ -132,6 +133,8 @@ class RunState:
     #: Worker only: everything this worker recorded, sent or not (for its own summary file).
     own: Tally | None = None
     started_at: float | None = None
+    #: When the users were stopped (the end of the measured time; the summary is written later).
+    stopped_at: float | None = None
     max_users: int = 0
     #: Scenario extras for the summary (the ramp's knee, the storm's cohorts).
     extra: dict[str, Any] | None = None
@@ -143,6 +146,7 @@ class RunState:
         self.per_worker = {}
         self.max_users = 0
         self.started_at = None
+        self.stopped_at = None
 
 
 STATE = RunState()
@@ -171,6 +175,11 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
     STATE.started_at = time.time()
     if environment.parsed_options is not None:
         STATE.config = scenario_config(environment.parsed_options)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
+    STATE.stopped_at = time.time()
 
 
 @events.spawning_complete.add_listener
@@ -294,7 +303,12 @@ def build_summary(environment: Any) -> dict[str, Any]:
     tally = STATE.received.copy() if is_master else STATE.recorded.copy()
     if is_master:
         tally.merge(STATE.recorded.to_dict())  # a master records nothing itself, but be exact
-    if observed.requests == 0:
+    renewals = sum(e.num_requests for (_n, m), e in environment.stats.entries.items() if m == RENEW)
+    if observed.requests and not renewals and not breaches:
+        # Nothing renewed and nothing else wrong: the renewals were never judged, so the run cannot pass.
+        breaches = [Breach("renewals", 1, 0, NO_RENEWAL)]
+        exit_code = 2
+    elif observed.requests == 0:
         exit_code = 2
     else:
         exit_code = 1 if breaches else 0
@@ -304,6 +318,7 @@ def build_summary(environment: Any) -> dict[str, Any]:
         "host": environment.host,
         "mode": "master" if is_master else "local",
         "started_at": STATE.started_at,
+        "stopped_at": STATE.stopped_at,
         "ended_at": time.time(),
         "max_users": STATE.max_users,
         "options": config.as_dict() if config is not None else {},
@@ -325,17 +340,27 @@ def build_summary(environment: Any) -> dict[str, Any]:
 
 
 def _progress(environment: Any, interval: float) -> None:
-    """One line every ``interval`` seconds while users run: what a person watching needs to see."""
+    """One line every ``interval`` seconds while users run: what a person watching needs to see.
+
+    The rate is the token requests answered since the previous line over the time
+    between the lines (Locust's ``current_rps`` excludes the current second and
+    reads 0 for the first few seconds of a run).
+    """
+    last_requests, last_time = 0, None
     while True:
         gevent.sleep(interval)
         runner = environment.runner
         if runner is None or STATE.started_at is None or runner.state not in ("spawning", "running"):
+            last_requests, last_time = 0, None
             continue
         stats = environment.stats
         observed = observed_from(stats)
-        rps = sum(e.current_rps for (_n, m), e in stats.entries.items() if m in (FETCH, RENEW))
+        now = time.time()
+        since = last_time if last_time is not None else STATE.started_at
+        rps = (observed.requests - last_requests) / (now - since) if now > since else 0.0
+        last_requests, last_time = observed.requests, now
         sys.stderr.write(
-            f"{PROGRESS_PREFIX} {time.time() - STATE.started_at:5.0f}s users={runner.user_count} "
+            f"{PROGRESS_PREFIX} {now - STATE.started_at:5.0f}s users={runner.user_count} "
             f"rps={rps:.1f} requests={observed.requests} fails={observed.failures} "
             f"invalid={observed.invalid} dropped={observed.dropped}\n"
         )

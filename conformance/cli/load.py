@@ -33,41 +33,59 @@ def parse_seconds(text: str, option: str, minimum: int = 1) -> int:
     return seconds
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Raw epilog, and every option's default in its help (unless there is none, or the help names it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or "(default" in text or default in (None, False, argparse.SUPPRESS):
+            return text
+        if not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def add_parser(parser: argparse.ArgumentParser) -> None:
     from ..load.protocol import SCENARIOS
     from ..load.slo import DEFAULT_MAX_FAILURE_RATIO, DEFAULT_MAX_P95_MS
 
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.formatter_class = _HelpFormatter
     parser.epilog = (
         "scenarios:\n"
         + "".join(f"  {name:16} {text}\n" for name, text in SCENARIOS.items())
         + "\nWithout URL the embedded reference server is started and loaded (signatures verified).\n"
         f"The app certificate comes from {CERTIFICATE_ENV} or --certificate-file, never from the command line.\n"
-        "Exit codes: 0 the SLOs held, 1 an SLO was breached, 2 could not run (bad options, unreachable\n"
-        "target, no request completed)."
+        "Exit codes: 0 the SLOs held, 1 an SLO was breached, 2 could not run or judge (bad options,\n"
+        "unreachable target, no request completed, nothing renewed)."
     )
     parser.add_argument("url", nargs="?", help="base URL of the token server (default: the embedded reference server)")
     run = parser.add_argument_group("run")
     run.add_argument("--scenario", default="fetch_and_renew", help="bundled scenario name or locustfile path")
-    run.add_argument("--users", type=int, default=10, help="simulated clients (default 10)")
-    run.add_argument("--spawn-rate", type=float, default=10.0, help="clients started per second (default 10)")
-    run.add_argument("--run-time", default="30s", help="how long to run, e.g. 30s, 2m (default 30s)")
-    run.add_argument("--stop-timeout", default="3s", help="time for requests in flight at the end (default 3s)")
-    run.add_argument("--processes", type=int, default=None, help="Locust processes on this machine (one per core)")
+    run.add_argument("--users", type=int, default=10, help="simulated clients")
+    run.add_argument("--spawn-rate", type=float, default=10.0, help="clients started per second")
+    run.add_argument("--run-time", default="30s", help="how long to run, e.g. 30s, 2m")
+    run.add_argument("--stop-timeout", default="3s", help="time for requests in flight at the end")
+    run.add_argument("--processes", type=int, default=None, help="Locust processes on this machine, one per core (default: one, no workers)")
     run.add_argument("--report-dir", default="reports", help="where load.json, plots and Locust reports go")
     run.add_argument("--progress-interval", type=float, default=3.0, help="seconds between progress lines (0: none)")
     client = parser.add_argument_group("clients")
-    client.add_argument("--profile", default=None, help="server profile: bundled name or JSON file")
-    client.add_argument("--app-id", default=None, help="expected app id of every token (32 hex characters)")
-    client.add_argument("--certificate-file", default=None, help="file holding the app certificate (verify signatures)")
-    client.add_argument("--expiry", type=int, default=10, help="token lifetime to ask for, seconds (default 10)")
-    client.add_argument("--renew-margin", type=float, default=5.0, help="renew this long before expiry (default 5)")
+    client.add_argument("--profile", default=None, help="server profile: bundled name or JSON file (default: agora-token-service)")
+    client.add_argument("--app-id", default=None, help="expected app id of every token, 32 hex characters (default: not checked)")
+    client.add_argument(
+        "--certificate-file",
+        default=None,
+        help="file holding the app certificate, to verify signatures (default: "
+        f"${CERTIFICATE_ENV}; without either, signatures are not checked)",
+    )
+    client.add_argument("--expiry", type=int, default=10, help="token lifetime to ask for, seconds")
+    client.add_argument("--renew-margin", type=float, default=5.0, help="renew this long before expiry")
     client.add_argument("--cycles", type=int, default=3, help="renewals per session before a client leaves")
     client.add_argument("--role-mix", default="publisher=1,subscriber=1", help="e.g. publisher=1,subscriber=3")
     client.add_argument("--tokentype-mix", default=None, help="e.g. uid=3,userAccount=1 (default: the profile's)")
     client.add_argument("--expiry-tolerance", type=float, default=2.0, help="allowed expiry error, seconds")
     client.add_argument("--strict-roles", action="store_true", help="subscriber tokens must not carry publish rights")
-    client.add_argument("--request-timeout", type=float, default=10.0, help="client timeout per request (default 10)")
+    client.add_argument("--request-timeout", type=float, default=10.0, help="client timeout per request")
     client.add_argument("--retry-interval", type=float, default=1.0, help="seconds between retries after a failure")
     client.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
     slo = parser.add_argument_group("SLOs")
@@ -75,12 +93,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     slo.add_argument(
         "--max-failure-ratio", type=float, default=DEFAULT_MAX_FAILURE_RATIO, help="share of failed token requests"
     )
-    slo.add_argument("--max-dropped", type=int, default=0, help="dropped sessions allowed (default 0)")
-    slo.add_argument("--max-invalid", type=int, default=0, help="invalid tokens allowed (default 0)")
+    slo.add_argument("--max-dropped", type=int, default=0, help="dropped sessions allowed")
+    slo.add_argument("--max-invalid", type=int, default=0, help="invalid tokens allowed")
     shapes = parser.add_argument_group("renew_storm and ramp")
     shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default 1)")
-    shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts")
-    shapes.add_argument("--step-users", type=int, default=None, help="ramp: users added per step")
+    shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts (default: renewal period / cohorts)")
+    shapes.add_argument("--step-users", type=int, default=None, help="ramp: users added per step (default: a fifth of --users)")
     shapes.add_argument("--step-time", type=float, default=None, help="ramp: seconds per step (default 10)")
 
 
@@ -164,6 +182,13 @@ def run(args: argparse.Namespace) -> int:
         config = build_config(values, certificate)
     except OptionError as exc:
         raise UsageError(str(exc)) from None
+    first_renewal = config.expiry - config.renew_margin
+    if args.scenario in SCENARIOS and run_time <= first_renewal:
+        raise UsageError(
+            f"--run-time {run_time} s ends before the first renewal ({config.expiry} s expiry - "
+            f"{config.renew_margin:g} s margin = {first_renewal:g} s after a fetch): nothing would be renewed; "
+            f"run for at least {2 * first_renewal:g} s, or shorten the cycle (--expiry, --renew-margin)"
+        )
     report_dir = Path(args.report_dir)
     try:
         report_dir.mkdir(parents=True, exist_ok=True)
@@ -213,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _execute(plan: Any, args: argparse.Namespace, *, embedded: bool) -> int:
+    from ..load.protocol import NO_RENEWAL
     from ..load.report import build_load_json, write_reports
     from ..load.runner import run_locust
     from ..redact import Redactor
@@ -227,6 +253,11 @@ def _execute(plan: Any, args: argparse.Namespace, *, embedded: bool) -> int:
         f"load: {plan.scenario} against {where}: {plan.users} users, {plan.run_time} s"
         + (f", {plan.processes} processes" if plan.processes else "")
     )
+    if not plan.certificate:
+        show(
+            "load: signatures are NOT checked: no app certificate "
+            f"(give it in {CERTIFICATE_ENV} or --certificate-file to verify every token's signature)"
+        )
     outcome = run_locust(plan, show)
     if outcome.summary is None:
         show(f"token-conformance load: error: Locust exited with code {outcome.returncode} and left no summary")
@@ -253,13 +284,18 @@ def _execute(plan: Any, args: argparse.Namespace, *, embedded: bool) -> int:
     if doc["requests"] == 0:
         show("token-conformance load: error: no token request completed; nothing to judge")
         return 2
-    if not doc["slo"]["passed"]:
-        for breach in doc["slo"]["breaches"]:
-            show(f"SLO breached: {breach['slo']}: {breach['message']}")
-            if breach["slo"] == "failure_ratio" and doc["failure_reasons"]:
-                show(f"  why: {_reasons(doc['failure_reasons'])}")
+    # A breach is a finding (exit 1); a run that renewed nothing and breached nothing else judged too little (2).
+    breaches = [b for b in doc["slo"]["breaches"] if b["slo"] != "renewals"]
+    for breach in breaches:
+        show(f"SLO breached: {breach['slo']}: {breach['message']}")
+        if breach["slo"] == "failure_ratio" and doc["failure_reasons"]:
+            show(f"  why: {_reasons(doc['failure_reasons'])}")
+    if breaches:
         return 1
-    return 0
+    if doc["renew"]["requests"] == 0:
+        show(f"token-conformance load: error: {NO_RENEWAL}")
+        return 2
+    return 1 if not doc["slo"]["passed"] else 0
 
 
 def _reasons(counts: dict[str, int], limit: int = 3) -> str:
@@ -297,6 +333,8 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
         f"p95 <= {t.get('max_p95_ms', 0):g} ms, failures <= {t.get('max_failure_ratio', 0):.2%}, "
         f"dropped <= {t.get('max_dropped')}, invalid <= {t.get('max_invalid')}"
     )
+    if not doc["options"].get("signature_checked", True):
+        lines.append("  signatures NOT checked (no app certificate)")
     lines.append(f"  {'SLOs held' if doc['slo']['passed'] else 'SLOs BREACHED'} ({limits})")
     lines.append(f"  report: {files['load_html']}  ({files['load_json'].name}, Locust: locust.html, locust_*.csv)")
     return "\n".join(lines)

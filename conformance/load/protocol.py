@@ -33,3 +33,9 @@ SCENARIOS: dict[str, str] = {
     "renew_storm": "clients join in cohorts at the same instant, so their renewals land together in waves",
     "ramp": "users step up until an SLO breaks; reports the highest rate at which the SLOs held (the knee)",
 }
+
+#: Why a run that renewed nothing cannot pass (the scenario's breach message and the CLI's error).
+NO_RENEWAL = (
+    "no renewal was made: the run ended before any client reached its renewal point (expiry - renew margin); "
+    "run longer or shorten the cycle"
+)

@@ -10,6 +10,11 @@ deadline on top (start-up allowance + run time + stop timeout + shutdown
 allowance), then SIGTERM (Locust shuts down and writes its reports), then SIGKILL
 to the whole process group (``--processes`` forks workers).
 
+The child runs in an empty folder of its own: Locust puts its current directory
+first on sys.path, so run from a clone's root the source folder ``conformance/``
+would shadow the installed package the CLI itself runs from (every path handed
+to the child is absolute).
+
 The app certificate reaches the child through its environment only; every
 line the child prints and every file it writes is scrubbed of it anyway.
 """
@@ -20,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -124,6 +130,8 @@ def locust_command(plan: LoadPlan) -> list[str]:
     for dest, value in plan.scenario_options.items():
         if value is None or value is False or value == "":
             continue
+        if dest == "token_profile" and Path(str(value)).is_file():
+            value = Path(str(value)).resolve()  # the child runs elsewhere (module docstring)
         argv += [_flag(dest)] if value is True else [_flag(dest), str(value)]
     return argv
 
@@ -186,9 +194,10 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
     tail: deque[str] = deque(maxlen=40)
     started = time.monotonic()
     overran = False
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "w", encoding="utf-8") as log, tempfile.TemporaryDirectory(prefix="token-load-") as cwd:
         process = subprocess.Popen(
             command,
+            cwd=cwd,  # nothing there can shadow the installed package (module docstring)
             env=locust_environment(plan),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

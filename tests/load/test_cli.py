@@ -44,6 +44,9 @@ def closed_port() -> int:
         (["ftp://127.0.0.1:1"], "http://host:port"),
         (["http://127.0.0.1:1/?x=1"], "without query"),
         (["http://127.0.0.1:1", "--certificate-file", "/nonexistent/cert"], "certificate file"),
+        # Too short to renew anything: said before the run, not after a silent pass.
+        (["--users", "5", "--run-time", "3s"], "ends before the first renewal"),
+        (["--run-time", "5s", "--expiry", "10", "--renew-margin", "5"], "ends before the first renewal"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(
@@ -67,7 +70,7 @@ def test_argparse_type_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None
 def test_unreachable_target_exits_2_without_running(
     closed_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["load", f"http://127.0.0.1:{closed_port}", "--report-dir", str(tmp_path), "--run-time", "5s"])
+    code = main(["load", f"http://127.0.0.1:{closed_port}", "--report-dir", str(tmp_path), "--run-time", "10s"])
     err = capsys.readouterr().err
     assert code == 2
     assert "cannot reach" in err
@@ -83,3 +86,15 @@ def test_the_certificate_file_is_read_and_never_echoed(
     code = main(["load", f"http://127.0.0.1:{closed_port}", "--certificate-file", str(tmp_path / "cert")])
     out = capsys.readouterr()
     assert code == 2 and secret not in out.out + out.err
+
+
+def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["load", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for shown in ("(default: 10)", "(default: fetch_and_renew)", "(default: 30s)", "(default: reports)",
+                  "(default: 500.0)", "(default: 0.01)", "(default: agora-token-service)", "(default: one, no workers)",
+                  "signatures are not checked", "(default: a fifth of --users)"):  # fmt: skip
+        assert shown in text, shown
+    assert "(default: None)" not in text and "(default: False)" not in text

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from conformance.load import plots
 from conformance.load.report import LOAD_HTML, LOAD_JSON, build_load_json, lead_stats, write_reports
 
@@ -25,7 +27,7 @@ def entry(requests: int, failures: int, p95: int, per_second: dict[int, int]) ->
 def summary(breaches: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     route = "/rtc/{channel}/{role}/{tokentype}/{uid}/"
     return {
-        "version": 1, "host": "http://127.0.0.1:1", "mode": "local", "started_at": T0, "ended_at": T0 + 10.5,
+        "version": 1, "host": "http://127.0.0.1:1", "mode": "local", "started_at": T0, "stopped_at": T0 + 10.0, "ended_at": T0 + 11.2,
         "max_users": 20, "options": {"renew_margin_s": 5.0, "signature_checked": True},
         "thresholds": {"max_p95_ms": 500.0, "max_failure_ratio": 0.01, "max_dropped": 0, "max_invalid": 0},
         "rows": {
@@ -62,10 +64,11 @@ def test_load_json_has_the_documented_keys_and_numbers() -> None:
         assert key in doc
     assert set(doc["fetch"]) >= {"p50_ms", "p95_ms", "p99_ms", "rps"}
     assert (doc["requests"], doc["failures"], doc["cycles"], doc["dropped"], doc["invalid_tokens"]) == (80, 1, 57, 1, 2)
-    assert doc["renew"]["p95_ms"] == 30 and doc["fetch"]["rps"] == 2.0
+    # Rates over the run's measured time (test_start to test_stop), not Locust's first-to-last request span.
+    assert doc["renew"]["p95_ms"] == 30 and doc["fetch"]["rps"] == 2.0 and doc["renew"]["rps"] == 6.0
     assert doc["peak_rps"] == 39  # the busiest second, FETCH and RENEW together
     assert doc["renewal_lead_s"]["late"] == 1 and doc["renewal_lead_s"]["count"] == 57
-    assert doc["slo"]["passed"] is True and doc["duration_s"] == 10.5
+    assert doc["slo"]["passed"] is True and doc["duration_s"] == 10.0
 
 
 def test_lead_stats() -> None:
@@ -113,3 +116,33 @@ def test_plots_without_data_still_produce_images(tmp_path: Path) -> None:
     assert plots.latency_plot(empty, tmp_path / "a.png").read_bytes().startswith(PNG)
     assert plots.rate_plot(empty, {}, tmp_path / "b.png").read_bytes().startswith(PNG)
     assert plots.leads_histogram([], tmp_path / "c.png").read_bytes().startswith(PNG)
+
+
+def test_a_burst_of_fetches_is_not_read_as_a_high_rate() -> None:
+    """5 fetches sent in the first 14 ms of a 3 s run: 1.7/s, not Locust's 5 / 0.014 s = 351/s."""
+    s = summary()
+    s["rows"]["FETCH"]["/r"] = {**entry(5, 0, 4, {0: 5}), "rps": 351.0}
+    del s["rows"]["FETCH"]["/rtc/{channel}/{role}/{tokentype}/{uid}/"]
+    s["stopped_at"] = T0 + 3.0
+    doc = build_load_json(s, scenario="fetch_and_renew", target="http://x", embedded=False, plan={})
+    assert doc["fetch"]["rps"] == round(5 / 3.0, 3)
+
+
+def test_plots_read_at_a_glance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """latency.png: log axis, the data and the objective both in view; rate.png: the users line in the legend."""
+    figures: list[Any] = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
+    history = plots.History(
+        t={"FETCH": [1.0, 2.0, 3.0]},
+        series={"FETCH": {"50%": [5.0, 6.0, 7.0], "95%": [9.0, 11.0, 15.0], "99%": [12.0, 14.0, 20.0],
+                          "Requests/s": [3.0, 3.0, 3.0]}},
+        users=[(0.0, 5), (2.0, 10)],
+    )
+    plots.latency_plot(history, tmp_path / "l.png", 500.0)
+    ax = figures[0].axes[0]
+    low, high = ax.get_ylim()
+    assert ax.get_yscale() == "log" and low <= 5.0 and high >= 500.0
+    assert any("objective 500 ms" in t.get_text() for t in ax.get_legend().get_texts())
+    plots.rate_plot(history, {"FETCH": {str(T0 + 1): 3}}, tmp_path / "r.png", T0)
+    labels = [t.get_text() for t in figures[1].axes[0].get_legend().get_texts()]
+    assert "users (right axis)" in labels

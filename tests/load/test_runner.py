@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -123,3 +125,30 @@ def test_probe_has_an_overall_deadline_against_a_dripping_server() -> None:
 def test_probe_stops_reading_an_endless_body() -> None:
     with Dripping(pause=0.001, chunk=b"x" * 4096) as server:
         assert probe(server.url, "/", timeout=5) is None  # it answered: reachable; the body was cut at the cap
+
+
+def test_a_profile_file_reaches_the_child_as_an_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child runs in an empty folder of its own (so nothing shadows the package): relative paths would break."""
+    (tmp_path / "mine.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    argv = locust_command(plan(tmp_path, scenario_options={"token_profile": "mine.json"}))
+    assert argv[argv.index("--token-profile") + 1] == str(tmp_path.resolve() / "mine.json")
+    argv = locust_command(plan(tmp_path, scenario_options={"token_profile": "agora-token-service"}))
+    assert argv[argv.index("--token-profile") + 1] == "agora-token-service"
+
+
+def test_plain_locust_from_a_clone_root_finds_the_scenarios() -> None:
+    """``locust -f loadtests/...`` from a clone's root imports the source folder conformance/ (Locust puts the
+    working directory first on sys.path); conformance.loadtests must resolve there too, as in a wheel.
+    The editable-install finder is removed to see what a non-editable install would see."""
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys\n"
+        "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in getattr(f, '__module__', '')]\n"
+        "sys.path.insert(0, '')\n"
+        "import conformance.loadtests.validation as v, conformance.schemas as s\n"
+        "print(v.__file__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == root / "loadtests" / "validation.py"

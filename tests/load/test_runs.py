@@ -46,8 +46,17 @@ def locust_rows(report_dir: Path) -> dict[str, int]:
 
 
 def test_reference_server_holds_the_slos(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Run from a folder whose conformance/ would shadow the installed package (a clone's root): Locust puts
+    # its working directory first on sys.path, so the child must not run here.
+    shadow = tmp_path_factory.mktemp("clone")
+    (shadow / "conformance").mkdir(parents=True)
+    (shadow / "conformance" / "__init__.py").write_text("raise ImportError('the shadowing source folder')\n")
+    monkeypatch.chdir(shadow)
     with faulty.serving() as (url, settings):
         monkeypatch.setenv(CERTIFICATE_ENV, settings.certificate)
         code, doc, out, err = run_load(
@@ -79,6 +88,9 @@ def test_reference_server_holds_the_slos(
     for name in ("load.html", "locust.html", "locust_stats_history.csv", "locust_failures.csv"):
         assert (tmp_path / name).stat().st_size > 0
     assert "[load]" in err and "SLOs held" in out
+    first = next(line for line in err.splitlines() if line.startswith("[load]"))
+    assert float(first.split("rps=")[1].split()[0]) > 0, first  # not Locust's empty first window
+    assert "signatures are NOT checked" not in err and "NOT checked" not in out
     # The certificate reached the generator (signatures were verified) but no output, file or argv.
     assert settings.certificate not in out + err
     for path in tmp_path.iterdir():
@@ -99,13 +111,29 @@ def test_embedded_reference_server_is_loaded_with_signatures_checked(
 @pytest.mark.slow
 def test_slow_server_breaches_p95(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with faulty.serving(lambda app: faulty.slow(app, 0.35)) as (url, _settings):
-        code, doc, _out, err = run_load(
+        code, doc, out, err = run_load(
             capsys, tmp_path, "--users", "6", "--run-time", "5s", "--max-p95-ms", "150", url=url
         )
     assert code == 1
     assert doc is not None and {"fetch_p95_ms", "renew_p95_ms"} <= breached(doc)
     assert doc["fetch"]["p95_ms"] >= 350 and doc["dropped"] == 0 and doc["invalid_tokens"] == 0
     assert "SLO breached: fetch_p95_ms" in err
+    assert "signatures are NOT checked" in err and "signatures NOT checked" in out  # no certificate was given
+
+
+@pytest.mark.slow
+def test_a_run_that_renewed_nothing_does_not_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Long enough on paper (3 s > 4 - 2), but the server answers in 1.5 s: the renewals sent at 2 s are still
+    outstanding when the run ends at 3 s."""
+    with faulty.serving(lambda app: faulty.slow(app, 1.5)) as (url, _settings):
+        code, doc, out, err = run_load(
+            capsys, tmp_path, "--users", "2", "--run-time", "3s", "--expiry", "4", "--renew-margin", "2",
+            "--stop-timeout", "0s", "--max-p95-ms", "5000", url=url,
+        )  # fmt: skip
+    assert code == 2, err
+    assert doc is not None and doc["renew"]["requests"] == 0 and doc["fetch"]["requests"] >= 1
+    assert doc["slo"]["passed"] is False and "renewals" in breached(doc)
+    assert "no renewal was made" in err and "SLOs held" not in out
 
 
 @pytest.mark.slow

@@ -22,8 +22,9 @@ from conformance.reference.app import create_app, demo_settings
 from . import hostile
 from .hostile import CliRun, HostileServer, run_cli
 
+#: A 3 s token renewed 1.5 s before expiry: a 3 s run renews (a run that cannot renew is refused).
 SHORT = ("--run-time", "3s", "--users", "3", "--spawn-rate", "100", "--stop-timeout", "1s",
-         "--progress-interval", "0")  # fmt: skip
+         "--progress-interval", "0", "--expiry", "3", "--renew-margin", "1.5")  # fmt: skip
 #: For runs that end in about 15 s where a regression would hang (a drip, an endless body at the probe):
 #: three times that, so the regression costs 45 s, not the default guard.
 SHORT_GUARD_S = 45.0
