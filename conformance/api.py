@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .certificate import CERTIFICATE_ENV
 from .report.baseline import BaselineError, Comparison
-
-CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
 
 
 @dataclass
@@ -121,45 +121,99 @@ def _environment(name: str, value: str | None) -> Iterator[None]:
                 os.environ[name] = old
 
 
+def selected_cases(cases: str | None) -> list[Any]:
+    """The contract's requirements a ``--case`` pattern selects, in contract order (all without a pattern).
+
+    Read from the contract alone, without pytest: ``check --list`` answers at once.
+    """
+    from .cases import select
+    from .contract import REQUIREMENTS
+
+    patterns = [p.strip().upper() for p in (cases or "").split(",") if p.strip()]
+    return [r for r in REQUIREMENTS if not patterns or select(r.id, patterns)]
+
+
 def list_cases(opts: CheckOptions) -> int:
-    """Print the cases that would run (no request sent, no report written)."""
-    import pytest
+    """Print the contract's table (id, level, title) of the cases that would run; no request, no report."""
+    from .profiles import load_profile
 
-    from . import suite
+    profile = load_profile(opts.profile)
+    reqs = selected_cases(opts.cases)
+    if not reqs:
+        print(f"no case matches --case {opts.cases!r}", file=sys.stderr)
+        return 2
+    lines = [f"{'case':<11} {'level':<6} title"]
+    for r in reqs:
+        missing = [n for n in r.needs if not profile.has(n)]
+        skip = f"  (skipped: profile {profile.name!r} has no {', '.join(missing)} route)" if missing else ""
+        lines.append(f"{r.id:<11} {r.level.value:<6} {r.title}{skip}")
+    lines.append(f"{len(reqs)} case(s)")
+    from .cli._common import emit
 
-    args = ["--pyargs", "conformance.suite", "-c", str(Path(suite.__file__).with_name("pytest.ini")),
-            "-p", "no:cacheprovider", "--collect-only", "-q", "--token-server-url", opts.url or "http://127.0.0.1:1"]
-    for flag, value in (("--token-profile", opts.profile), ("--token-case", opts.cases)):
-        if value:
-            args += [flag, value]
-    return 0 if int(pytest.main(args)) == 0 else 2
+    emit("\n".join(lines))
+    return 0
+
+
+def _interrupted_document(report_dir: Path, opts: CheckOptions, url: str | None, signal_name: str) -> dict[str, Any]:
+    """conformance.json for a run interrupted before the suite could write one (e.g. while the server started)."""
+    from .profiles import load_profile
+    from .report import CaseRecord, report_document, summarize, write_html, write_json
+
+    records = [CaseRecord.for_requirement(r) for r in selected_cases(opts.cases)]
+    summary = summarize(records, strict=opts.strict, interrupted=signal_name,
+                        contract_ids=tuple(r.id for r in selected_cases(None)),
+                        selection=f"--case {opts.cases!r}" if opts.cases else "")
+    doc = report_document(url or "embedded reference server", load_profile(opts.profile).as_dict(), summary, records)
+    write_json(report_dir / "conformance.json", doc)
+    write_html(report_dir / "conformance.html", doc)
+    return doc
 
 
 def check(opts: CheckOptions) -> CheckResult:
     """Run the suite against ``opts.url`` (or the embedded reference server) and return the verdict.
 
-    Exit codes: 0 conforming, 1 not conforming, 2 could not judge. With ``opts.baseline`` the exit code is
-    the regression gate's instead (conformance.report.baseline); an unusable baseline raises BaselineError
-    before any request is sent.
+    Exit codes: 0 conforming, 1 not conforming, 2 could not judge or interrupted. SIGINT and SIGTERM
+    both end the run as "interrupted" (exit 2, said in every report) with the embedded server stopped.
+    With ``opts.baseline`` the exit code is the regression gate's instead (conformance.report.baseline);
+    an unusable baseline raises BaselineError before any request is sent.
     """
-    import pytest
+    from .interruption import last_signal, signals_as_interrupt
 
     baseline, notes = _baseline(opts)
     report_dir = Path(opts.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     stale = report_dir / "conformance.json"
     stale.unlink(missing_ok=True)  # never read a previous run's verdict
+    with signals_as_interrupt():
+        try:
+            return _check(opts, report_dir, stale, baseline, notes)
+        except KeyboardInterrupt:
+            # Interrupted outside pytest's session (starting the server, or a second Ctrl-C while reports
+            # were written): say so in the reports rather than leave none.
+            document = None
+            if stale.is_file():
+                document = json.loads(stale.read_text(encoding="utf-8"))
+            if document is None or document["summary"].get("interrupted") is None:
+                document = _interrupted_document(report_dir, opts, opts.url, last_signal())
+            return CheckResult(exit_code=2, report_dir=report_dir, document=document)
+
+
+def _check(
+    opts: CheckOptions, report_dir: Path, stale: Path, baseline: dict[str, Any] | None, notes: list[str],
+) -> CheckResult:
+    import pytest
+
     server = None
     url, label, certificate = opts.url, None, None
-    if not url:
-        from .reference.server import ReferenceServer
-
-        server = ReferenceServer()
-        server.start()
-        url, label = server.url, f"embedded reference server {server.url}"
-        certificate = server.settings.certificate
-        opts = CheckOptions(**{**opts.__dict__, "app_id": opts.app_id or server.settings.app_id})
     try:
+        if not url:
+            from .reference.server import ReferenceServer
+
+            server = ReferenceServer()
+            server.start()
+            url, label = server.url, f"embedded reference server {server.url}"
+            certificate = server.settings.certificate
+            opts = CheckOptions(**{**opts.__dict__, "app_id": opts.app_id or server.settings.app_id})
         # The embedded server's certificate reaches the plugin (and xdist workers) through the
         # environment, never through argv.
         with _environment(CERTIFICATE_ENV, certificate):

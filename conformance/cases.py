@@ -7,6 +7,7 @@ requirement id, so ``-k ROUTE-1``, ``--token-case 'INPUT-*'`` and
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -35,3 +36,12 @@ def case(requirement_id: str, *, prefetch: Callable[[Any], Any] | None = None) -
 def requirement_of(obj: object) -> Requirement | None:
     req = getattr(obj, "__requirement__", None)
     return req if isinstance(req, Requirement) else None
+
+
+def select(case_id: str, patterns: list[str]) -> bool:
+    """Whether ``--case`` patterns (upper-cased ids, globs or section names) select ``case_id``.
+
+    Shared by the plugin (which deselects) and ``check --list`` (which answers without pytest).
+    """
+    section = case_id.rsplit("-", 1)[0]
+    return any(case_id == p or fnmatch.fnmatchcase(case_id, p) or section == p for p in patterns)

@@ -7,9 +7,7 @@ imports neither locust nor gevent. Options resolve command line > ini > environm
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
-import json
 import os
 import threading
 import time
@@ -21,15 +19,17 @@ from typing import Any
 
 import pytest
 
-from .cases import requirement_of
+from . import interruption
+from .cases import requirement_of, select
+from .certificate import CERTIFICATE_ENV, CertificateError, read_certificate
 from .client import TokenServerClient
 from .contract import REQUIREMENTS, Level, by_id
+from .deviations import DeviationsError, load_deviations
 from .profiles import ProfileError, load_profile
 from .redact import Redactor
 from .report import CaseRecord, report_document, summarize, terminal_table, write_html, write_json
 from .target import RunSettings, Target
 
-CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
 _REQ_INDEX = {r.id: r for r in REQUIREMENTS}
 
 # (option, ini/dest name, environment variable, help, kind)
@@ -106,6 +106,10 @@ class _State:
     embedded: Any = None
     active: bool = False
     abort_reason: str | None = None
+    #: The signal (SIGINT, SIGTERM) or pytest.exit message that interrupted the run.
+    interrupted: str | None = None
+    #: What selected a subset: the --token-case pattern, -k and -m expressions.
+    selection: str = ""
     records: dict[str, CaseRecord] = field(default_factory=dict)
     futures: dict[str, Future[Any]] = field(default_factory=dict)
     deviations: dict[str, str] = field(default_factory=dict)
@@ -153,10 +157,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
 
 
 def _selected(case_id: str, patterns: list[str]) -> bool:
-    section = case_id.rsplit("-", 1)[0]
-    return any(case_id == p or fnmatch.fnmatchcase(case_id, p) or section == p for p in patterns)
+    return select(case_id, patterns)
 
 
+@pytest.hookimpl(trylast=True)  # after -k / -m deselection: the records are the cases that will run
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     cases = [i for i in items if i.name in _REQ_INDEX and i.get_closest_marker("requirement")]
     if not cases:
@@ -164,6 +168,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state = _state(config)
     state.active = True
     pattern = _option(config, "token_case", "str")
+    state.selection = _selection(config)
     if pattern:
         patterns = [p.strip().upper() for p in pattern.split(",") if p.strip()]
         deselected = [i for i in cases if not _selected(i.name, patterns)]
@@ -185,35 +190,62 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if reason:
             item.add_marker(pytest.mark.xfail(reason=f"known deviation: {reason}", strict=False))
         state.records[item.name] = CaseRecord.for_requirement(req)
+    for item in items:
+        user = _user_case(item)
+        if user is not None:
+            state.records[item.nodeid] = user
+
+
+def _selection(config: pytest.Config) -> str:
+    """What narrowed the run, as the user typed it: --token-case, -k, -m."""
+    parts = (
+        ("--case", _option(config, "token_case", "str")),
+        ("-k", getattr(config.option, "keyword", "")),
+        ("-m", getattr(config.option, "markexpr", "")),
+    )
+    return ", ".join(f"{label} {value!r}" for label, value in parts if value)
+
+
+_LEVEL_MARKERS = {lvl.value.lower(): lvl for lvl in Level}
+
+
+def _user_case(item: pytest.Item) -> CaseRecord | None:
+    """A test of your own marked ``requirement("MY-2")`` and/or ``must`` / ``should`` / ``may``.
+
+    It joins the verdict and the reports like a bundled case (docs/plugin.md): a failed ``must`` makes the
+    server non-conforming. Its title is the docstring's first line, its requirement sentence the
+    ``requirement(..., sentence=...)`` keyword or the docstring; the level defaults to MUST.
+    """
+    if item.name in _REQ_INDEX:
+        return None
+    marker = item.get_closest_marker("requirement")
+    level = next((lvl for name, lvl in _LEVEL_MARKERS.items() if item.get_closest_marker(name)), None)
+    if marker is None and level is None:
+        return None
+    case_id = str(marker.args[0]) if marker is not None and marker.args else item.name
+    doc = inspect.getdoc(getattr(item, "obj", None)) or ""
+    title = doc.splitlines()[0] if doc else item.name
+    sentence = (marker.kwargs.get("sentence") if marker is not None else None) or doc or title
+    section = case_id.rsplit("-", 1)[0] if "-" in case_id else "USER"
+    return CaseRecord(id=case_id, section=section, title=title, requirement=str(sentence),
+                      level=(level or Level.MUST).value)
 
 
 def _deviations(config: pytest.Config) -> dict[str, str]:
-    path = _option(config, "token_deviations", "str")
-    if not path:
-        return {}
+    """The known deviations; a bad file ends the run as "could not judge" naming the file, not "no case ran"."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise pytest.UsageError(f"cannot read the deviations file {path!r}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise pytest.UsageError(f"the deviations file {path!r} is not JSON: {exc}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
-        raise pytest.UsageError(f"the deviations file {path!r} must be a JSON object {{case id: reason}}")
-    unknown = sorted(set(data) - set(_REQ_INDEX))
-    if unknown:
-        raise pytest.UsageError(f"the deviations file {path!r} names unknown cases: {', '.join(unknown)}")
-    return {str(k): v for k, v in data.items()}
+        return load_deviations(_option(config, "token_deviations", "str"))
+    except DeviationsError as exc:
+        _state(config).abort_reason = str(exc)
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _read_certificate(config: pytest.Config) -> str | None:
-    path = _option(config, "token_app_certificate_file", "str")
-    if path:
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise pytest.UsageError(f"cannot read the certificate file {path!r}: {exc.strerror}") from None
-        return value or None
-    return os.environ.get(CERTIFICATE_ENV, "").strip() or None
+    try:
+        return read_certificate(_option(config, "token_app_certificate_file", "str"))
+    except CertificateError as exc:
+        _state(config).abort_reason = str(exc)
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _settings(config: pytest.Config) -> RunSettings:
@@ -388,6 +420,9 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if item.name not in _REQ_INDEX or not item.get_closest_marker("requirement"):
+        user = _user_case(item)
+        if user is not None and report.when == "setup":
+            report.user_properties.append(("token_conformance_case", user.__dict__.copy()))
         return report
     state = _state(item.config)
     req = by_id(item.name)
@@ -416,13 +451,19 @@ def pytest_runtest_makereport(
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     name = report.nodeid.rsplit("::", 1)[-1]
-    if name not in _REQ_INDEX:
-        return
     # Records live on the controller (or the only process); xdist replays worker reports here.
     config = _CONFIG.get("config")
     if config is None:
         return
     state = _state(config)
+    if name not in _REQ_INDEX:
+        # A user case: recorded under its node id; a run without bundled cases stays inert.
+        name = report.nodeid
+        if name not in state.records:
+            fields = dict(report.user_properties).get("token_conformance_case")
+            if not state.active or not isinstance(fields, dict):
+                return
+            state.records[name] = CaseRecord(**fields)
     state.active = True  # under xdist the controller learns of cases only from reports
     rec = state.records.get(name)
     if rec is None:
@@ -471,11 +512,45 @@ def _finish(config: pytest.Config) -> tuple[Any, list[CaseRecord]] | None:
     state = _state(config)
     if not state.active or _is_worker(config) or config.option.collectonly:
         return None
-    order = {r.id: n for n, r in enumerate(REQUIREMENTS)}
-    records = sorted(state.records.values(), key=lambda r: order.get(r.id, 0))
+    records = sorted(state.records.values(), key=lambda r: _CONTRACT_ORDER.get(r.id, len(_CONTRACT_ORDER)))
     strict = state.settings.strict if state.settings else bool(_option(config, "token_strict", "bool"))
-    summary = summarize(records, strict=strict, abort_reason=state.abort_reason)
+    summary = summarize(
+        records, strict=strict, abort_reason=state.abort_reason, interrupted=state.interrupted,
+        contract_ids=tuple(_REQ_INDEX), selection=state.selection or _selection(config),
+    )
     return summary, records
+
+
+#: Contract order: records, failure details and every report list cases in it (user cases after).
+_CONTRACT_ORDER = {r.id: n for n, r in enumerate(REQUIREMENTS)}
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Ctrl-C, SIGTERM (under ``token-conformance check``) or pytest.exit: the run is interrupted, never green.
+
+    pytest's own stop (our abort when the target goes down, -x) raises Session.Interrupted: not an interruption.
+    """
+    config = _CONFIG.get("config")
+    if config is None or isinstance(excinfo.value, pytest.Session.Interrupted):
+        return
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    if isinstance(excinfo.value, pytest.exit.Exception):
+        state.interrupted = f"pytest.exit ({excinfo.value.msg})"
+    else:
+        state.interrupted = interruption.last_signal()
+
+
+def _contract_order_of_failures(config: pytest.Config) -> None:
+    """pytest prints failure details in run order (cases that wait run last); show them in contract order."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    for key in ("failed", "error"):
+        reports = reporter.stats.get(key)
+        if reports:
+            reports.sort(key=lambda r: _CONTRACT_ORDER.get(getattr(r, "nodeid", "").rsplit("::", 1)[-1], len(_CONTRACT_ORDER)))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -497,6 +572,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = summary.exit_code
         state.summary = summary
         state.final_records = records
+        _contract_order_of_failures(session.config)
     if state.target is not None:
         state.target.client.close()
     if state.embedded is not None:

@@ -5,14 +5,17 @@ Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
 ``decode`` never pays for pytest and nothing here imports locust or gevent.
 
 Exit codes, for every subcommand: 0 success / conforming, 1 a judged failure
-(not conforming, invalid signature, SLO breached), 2 could not judge (bad
-options, unreachable target, not a token), 130 interrupted.
+(not conforming, invalid signature, not bound, SLO breached), 2 could not judge
+(bad options, unreachable target, not a token, and for ``check`` an interrupted
+run: its reports say "interrupted"), 130 another subcommand interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +29,26 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "run the reference token server",
     "contract": "print the numbered contract (Markdown or JSON)",
 }
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _unknown_options(parser: argparse.ArgumentParser, command: str | None, extra: list[str]) -> None:
+    """Unrecognised arguments are the subcommand's error: its usage, and the option meant (``--strcit``)."""
+    sub = _subparsers(parser).get(command or "", parser)
+    known = [s for a in sub._actions for s in a.option_strings]
+    hints = []
+    for word in extra:
+        if word.startswith("-"):
+            close = difflib.get_close_matches(word.split("=", 1)[0], known, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"{word}: did you mean {close[0]}?")
+    sub.error(f"unrecognized arguments: {' '.join(extra)}" + ("; " + "; ".join(hints) if hints else ""))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _unknown_options(parser, args.command, extra)
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -58,7 +83,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"token-conformance {args.command}: interrupted", file=sys.stderr)
-        return 130
+        # An interrupted check could not judge (exit 2, as its reports say); other commands keep 130.
+        return 2 if args.command == "check" else 130
+    except BrokenPipeError:
+        # The reader went away (``decode TOKEN | head``): not an error of ours, and no traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,11 +1,17 @@
-"""Helpers shared by subcommands: usage errors and reading the app certificate."""
+"""Helpers shared by subcommands: usage errors, reading the app certificate, checked option values."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import re
+import sys
 
-CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
+from .. import certificate as _certificate
+from ..certificate import CERTIFICATE_ENV
+
+__all__ = ["CERTIFICATE_ENV", "UsageError", "check_app_id", "emit", "read_certificate"]
+
+_APP_ID = re.compile(r"[0-9a-fA-F]{32}")
 
 
 class UsageError(Exception):
@@ -13,18 +19,27 @@ class UsageError(Exception):
 
 
 def read_certificate(path: str | None) -> str | None:
-    """The app certificate from a file (if given) or the environment; None if neither.
+    """The app certificate from a file (if given) or the environment; None if neither (see conformance.certificate)."""
+    try:
+        return _certificate.read_certificate(path)
+    except _certificate.CertificateError as exc:
+        raise UsageError(str(exc)) from None
 
-    Never from a command-line argument: argv is visible to every user of the
-    machine (ps) and lands in shell history and CI logs.
+
+def check_app_id(value: str | None) -> str | None:
+    """``--app-id`` as Agora issues them: 32 hexadecimal characters."""
+    if value is not None and not _APP_ID.fullmatch(value):
+        raise UsageError(f"--app-id must be 32 hexadecimal characters, not {value!r}")
+    return value
+
+
+def emit(text: str) -> None:
+    """Print to stdout; a reader that went away (``| head``) is not an error.
+
+    Python's advice for SIGPIPE: point stdout at /dev/null so the flush at exit does not fail again.
     """
-    if path:
-        try:
-            value = Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read the certificate file {path!r}: {exc.strerror}") from None
-        if not value:
-            raise UsageError(f"the certificate file {path!r} is empty")
-        return value
-    value = os.environ.get(CERTIFICATE_ENV, "").strip()
-    return value or None
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())

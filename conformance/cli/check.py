@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
-from ._common import UsageError
+from ._common import UsageError, check_app_id, read_certificate
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("url", nargs="?", help="base URL of the token server (default: start the embedded reference server)")
     p.add_argument("--profile", help="bundled profile name (agora-token-service, agora-node-tokenserver) or a profile JSON file")
-    p.add_argument("--app-id", help="the app id every token must carry")
+    p.add_argument("--app-id", help="the app id every token must carry (32 hexadecimal characters)")
     p.add_argument("--strict", action="store_true", help="SHOULD failures also make the server non-conforming")
     p.add_argument("--case", metavar="PATTERN", help="only these cases: ids, globs or sections, comma-separated (e.g. 'EXPIRY,INPUT-1*')")
     p.add_argument("--report-dir", default="reports", help="where conformance.json, junit.xml and conformance.html go (default: reports/)")
@@ -22,25 +24,44 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--workers", type=int, help="run cases in N processes (pytest-xdist)")
     p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
     p.add_argument("-v", "--verbose", action="count", default=0, help="one line per case while running")
-    p.add_argument("--list", action="store_true", help="list the cases that would run, and exit")
+    p.add_argument("--list", action="store_true", help="print the contract's table (id, level, title) of the cases that would run, and exit")
     p.add_argument("--baseline", metavar="FILE", help="conformance.json of an earlier run: exit 1 only on a regression "
                    "(a gating case that passed there, or is new, fails now); known failures are listed, not gating")
     p.add_argument("--baseline-force", action="store_true",
                    help="compare with a baseline of another profile, contract version or target anyway")
     p.add_argument("--summary-md", metavar="FILE", help="also write a Markdown summary there "
                    "(it is appended to $GITHUB_STEP_SUMMARY whenever that is set)")
+    p.epilog = (
+        "Exit codes: 0 conforming, 1 not conforming, 2 could not judge, bad options or interrupted "
+        "(Ctrl-C or SIGTERM: the reports then say 'interrupted')."
+    )
+
+
+def _writable_report_dir(path: str) -> None:
+    """Create --report-dir now: a folder that cannot be written is a usage error, not a failed run."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the report folder {path!r}: {exc.strerror}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write to the report folder {path!r}")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..api import CheckOptions, check
+    from ..api import CheckOptions, check, selected_cases
+    from ..deviations import DeviationsError, load_deviations
     from ..profiles import ProfileError, load_profile
 
     if args.url and not args.url.startswith(("http://", "https://")):
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
+    check_app_id(args.app_id)
     try:
         load_profile(args.profile)
     except ProfileError as exc:
         raise UsageError(str(exc)) from None
+    if args.case is not None and not selected_cases(args.case):
+        raise UsageError(f"--case {args.case!r} selects no case of the contract (see check --list)")
     for name in ("timeout", "max_skew"):
         value = getattr(args, name)
         if value is not None and value <= 0:
@@ -55,16 +76,22 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline_force and not args.baseline:
         raise UsageError("--baseline-force needs --baseline FILE")
     check_summary_path(args.summary_md)
+    if args.list:
+        from ..api import list_cases
+
+        return list_cases(CheckOptions(url=args.url, profile=args.profile, cases=args.case))
+    try:
+        load_deviations(args.deviations)
+    except DeviationsError as exc:
+        raise UsageError(str(exc)) from None
+    read_certificate(args.certificate_file)  # a missing or empty file: one line now, before any request
+    _writable_report_dir(args.report_dir)
     opts = CheckOptions(
         url=args.url, profile=args.profile, app_id=args.app_id, strict=args.strict, cases=args.case,
         report_dir=args.report_dir, certificate_file=args.certificate_file, timeout=args.timeout,
         max_skew=args.max_skew, deviations=args.deviations, workers=args.workers, insecure=args.insecure,
         verbose=args.verbose, baseline=args.baseline, baseline_force=args.baseline_force,
     )
-    if args.list:
-        from ..api import list_cases
-
-        return list_cases(opts)
     from ..report.baseline import BaselineError
 
     try:
@@ -75,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(result.comparison.terminal_lines()))
     if result.document is not None:
         print(f"reports: {result.report_dir}/conformance.json, junit.xml, conformance.html", file=sys.stderr)
+    if result.verdict == "interrupted":
+        print(f"token-conformance check: {result.document['summary']['reason'] if result.document else 'interrupted'}",
+              file=sys.stderr)
     from ..report.markdown import check_markdown
 
     write_summary_or_warn(check_markdown(result.document, target=args.url or "embedded reference server"),

@@ -36,34 +36,72 @@ class Summary:
     failed_by_level: dict[str, list[str]]
     reason: str = ""
     cases_run: int = 0
+    #: "full" when every contract case was selected, else "subset" (--case, -k): never read as a full verdict.
+    scope: str = "full"
+    #: The selected case ids, in contract order (user cases after them).
+    selected: list[str] = field(default_factory=list)
+    #: What selected them (the --case pattern and/or -k expression); empty for a full run.
+    selection: str = ""
+    #: The signal that interrupted the run (SIGINT, SIGTERM), else None.
+    interrupted: str | None = None
+    #: Things a reader must not miss next to a green verdict (MUST cases skipped, SHOULD failures).
+    notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def summarize(records: list[CaseRecord], *, strict: bool, abort_reason: str | None = None) -> Summary:
-    """The verdict: 0 conforming, 1 not conforming, 2 could not judge. Never green on an empty or aborted run."""
+def summarize(
+    records: list[CaseRecord], *, strict: bool, abort_reason: str | None = None, interrupted: str | None = None,
+    contract_ids: tuple[str, ...] | None = None, selection: str = "",
+) -> Summary:
+    """The verdict: 0 conforming, 1 not conforming, 2 could not judge or interrupted.
+
+    Never green on an empty, aborted or interrupted run. ``contract_ids`` (every id of the contract) tells a
+    full run from a subset: a subset's verdict is labelled as such in every report.
+    """
     counts = Counter(r.outcome for r in records)
     failed: dict[str, list[str]] = {lvl.value: [] for lvl in Level}
     for r in records:
         if r.outcome == "failed":
-            failed[r.level].append(r.id)
+            failed.setdefault(r.level, []).append(r.id)
     ran = sum(counts[o] for o in ("passed", "failed", "error", "xfailed", "xpassed"))
     gating = failed["MUST"] + (failed["SHOULD"] if strict else [])
-    verdict, exit_code, reason = _verdict(records, counts, failed, gating, ran, abort_reason)
+    verdict, exit_code, reason = _verdict(records, counts, failed, gating, ran, abort_reason, interrupted)
+    selected = [r.id for r in records]
+    full = contract_ids is None or set(contract_ids) <= set(selected)
     return Summary(
         verdict=verdict, exit_code=exit_code, strict=strict, reason=reason,
         counts={o: counts.get(o, 0) for o in OUTCOMES}, failed_by_level=failed, cases_run=ran,
+        scope="full" if full else "subset", selected=selected, selection="" if full else selection,
+        interrupted=interrupted, notes=_notes(records),
     )
+
+
+def _notes(records: list[CaseRecord]) -> list[str]:
+    """What a verdict does not cover: MUST cases that were skipped, so not judged (a missing certificate,
+    a route the profile lacks). Under --strict too: a skip is not a pass."""
+    notes = []
+    skipped_must = [r for r in records if r.level == "MUST" and r.outcome == "skipped"]
+    if skipped_must:
+        notes.append(
+            f"{len(skipped_must)} MUST case(s) skipped, not judged: "
+            + "; ".join(f"{r.id} ({r.message or 'skipped'})" for r in skipped_must)
+        )
+    return notes
 
 
 def _verdict(
     records: list[CaseRecord], counts: Counter[str], failed: dict[str, list[str]], gating: list[str], ran: int,
-    abort_reason: str | None,
+    abort_reason: str | None, interrupted: str | None = None,
 ) -> tuple[str, int, str]:
-    """In order: an aborted or empty run cannot be judged; a gating failure is a judgement even next to
-    errors; errors alone leave the run unjudged."""
+    """In order: an interrupted, aborted or empty run cannot be judged; a gating failure is a judgement even
+    next to errors; errors alone leave the run unjudged."""
+    if interrupted:
+        not_run = [r.id for r in records if r.outcome == "not run"]
+        tail = f"; not run: {', '.join(not_run)}" if 0 < len(not_run) <= 5 else f"; {len(not_run)} not run" if not_run else ""
+        return "interrupted", 2, f"interrupted by {interrupted} after {ran} of {len(records)} case(s){tail}"
     if abort_reason:
         return "could not judge", 2, abort_reason
     if ran == 0:

@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import html
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..contract import SECTIONS, Level
+from .. import __version__
+from ..contract import CONTRACT_VERSION, SECTIONS, Level
 from .baseline import html_section as baseline_html
 from .records import CaseRecord, Summary
 
 
-def report_document(target: str, profile: dict[str, Any], summary: Summary, records: list[CaseRecord]) -> dict[str, Any]:
+def report_document(
+    target: str, profile: dict[str, Any], summary: Summary, records: list[CaseRecord], *, now: datetime | None = None,
+) -> dict[str, Any]:
+    """conformance.json: when, by which tool and contract version, against what, the verdict, every case."""
+    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     return {
+        "generated_at": when.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "tool": {"name": "token-conformance", "version": __version__},
+        "contract_version": CONTRACT_VERSION,
         "target": target,
         "profile": profile,
         "summary": summary.as_dict(),
@@ -53,7 +62,10 @@ def write_html(path: Path, document: dict[str, Any]) -> None:
     cases = document["cases"]
     e = html.escape
     rows = []
-    for key, (name, _intro) in SECTIONS.items():
+    sections = dict(SECTIONS)
+    for c in cases:  # user cases (docs/plugin.md) get a row of their own section
+        sections.setdefault(c["section"], ("your cases", ""))
+    for key, (name, _intro) in sections.items():
         cells = []
         for level in Level:
             sel = [c for c in cases if c["section"] == key and c["level"] == level.value]
@@ -76,6 +88,11 @@ def write_html(path: Path, document: dict[str, Any]) -> None:
             f"<p>{e(c['requirement'])}</p>{msg}<p class=dur>{c['duration_s']:.3f} s</p></section>"
         )
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)
+    strict = "strict (SHOULD failures gate)" if summary["strict"] else "MUST failures gate (SHOULD informational)"
+    notes = "".join(f"<p class=note>{e(n)}</p>" for n in summary.get("notes", []))
+    tool = document.get("tool", {})
+    stamp = (f'{e(document.get("generated_at", ""))} &middot; {e(tool.get("name", ""))} {e(tool.get("version", ""))}'
+             f' &middot; contract {e(str(document.get("contract_version", "")))}')
     verdict_colour = {"conforming": "#1a7f37", "not conforming": "#cf222e"}.get(summary["verdict"], "#bc4c00")
     page = f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>Token server conformance: {e(summary["verdict"])}</title>
@@ -85,13 +102,14 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #d0d7de;padd
 .badge{{display:inline-block;color:#fff;padding:.1rem .4rem;margin:.1rem;border-radius:.3rem;font-size:.85rem;text-decoration:none}}
 .empty{{color:#8c959f;text-align:center}}pre{{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap}}
 .verdict{{font-size:1.4rem;color:#fff;background:{verdict_colour};padding:.5rem 1rem;border-radius:.4rem;display:inline-block}}
-.dur{{color:#6e7781;font-size:.8rem}}
+.dur{{color:#6e7781;font-size:.8rem}}.note{{color:#9a6700}}
 </style></head><body>
 <h1>Token server conformance</h1>
-<p class=verdict>{e(summary["verdict"])} (exit {summary["exit_code"]})</p>
+<p class=verdict>{e(verdict_label(summary))} (exit {summary["exit_code"]})</p>
 <p><b>Target:</b> {e(document["target"])} &middot; <b>Profile:</b> {e(document["profile"].get("name", ""))}
-&middot; <b>Strict:</b> {summary["strict"]} &middot; {e(counts)}</p>
-<p>{e(summary["reason"])}</p>
+&middot; {e(strict)} &middot; {e(counts)}</p>
+<p>{e(summary["reason"])}</p>{notes}
+<p class=dur>{stamp}</p>
 {baseline_html(document)}
 <h2>Matrix</h2>
 <table><tr><th>section</th>{"".join(f"<th>{lvl.value}</th>" for lvl in Level)}</tr>{"".join(rows)}</table>
@@ -101,14 +119,31 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #d0d7de;padd
     path.write_text(page, encoding="utf-8")
 
 
+def verdict_label(summary: Summary | dict[str, Any]) -> str:
+    """The verdict as people read it: a subset run says so, it is never mistaken for a full verdict."""
+    s = summary if isinstance(summary, dict) else summary.as_dict()
+    label = str(s["verdict"])
+    if s.get("scope") == "subset":
+        how = f" by {s['selection']}" if s.get("selection") else ""
+        label += f" (subset run: {len(s.get('selected', []))} case(s) selected{how}, not a full verdict)"
+    return label
+
+
 def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100) -> list[str]:
-    """Lines for the end of the terminal output: one per case, the counts, and the verdict last."""
+    """Lines for the end of the terminal output: one per case (a skip says why), the counts, and the verdict last."""
     lines = [f"{'case':<11} {'level':<6} {'outcome':<8} title"]
     for r in records:
         lines.append(f"{r.id:<11} {r.level:<6} {r.outcome:<8} {r.title}"[:width])
+        if r.outcome in ("skipped", "xfailed") and r.message:
+            lines.append(f"{'':<11} {'':<6} {'':<8} {r.outcome}: {r.message.splitlines()[0]}"[: max(width, 160)])
     counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
     lines.append("")
     lines.append(f"cases: {counts or 'none'}{' (strict)' if summary.strict else ''}")
+    lines += [f"note: {n}" for n in summary.notes]
     # Last, so the verdict is the final line of a CI log.
-    lines.append(f"verdict: {summary.verdict.upper()} (exit {summary.exit_code}){' - ' + summary.reason if summary.reason else ''}")
+    tail = [summary.reason] if summary.reason else []
+    if summary.scope == "subset":
+        how = f" by {summary.selection}" if summary.selection else ""
+        tail.append(f"subset run: {len(summary.selected)} case(s) selected{how}, not a full verdict")
+    lines.append(f"verdict: {summary.verdict.upper()} (exit {summary.exit_code}){' - ' + '; '.join(tail) if tail else ''}")
     return lines

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from ..certificate import NO_CERTIFICATE
 from ..client import Exchange
 from ..target import Fetched, Target
 from ..tokens import Token
@@ -41,7 +42,7 @@ def role_tokens(t: Target, role: str) -> list[tuple[str, Fetched]]:
 def require_certificate(target: Target) -> str:
     cert = target.settings.certificate
     if not cert:
-        pytest.skip("no app certificate: set TOKEN_SERVER_APP_CERTIFICATE or --token-app-certificate-file")
+        pytest.skip(NO_CERTIFICATE)
     return cert
 
 

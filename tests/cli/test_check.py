@@ -65,9 +65,33 @@ def test_check_with_a_skipped_case(tmp_path: Path) -> None:
 def test_list_cases(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "check", "--list")
     assert result.returncode == 0, result.stdout + result.stderr
-    listed = re.findall(r"^test_\w+\.py::([A-Z]+-\d+)$", result.stdout, re.MULTILINE)
-    assert sorted(listed) == sorted(r.id for r in REQUIREMENTS)
+    assert result.stderr == ""  # no PytestAssertRewriteWarning, no collection noise
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["case", "level", "title"]
+    rows = [line.split(None, 2) for line in lines[1:-1]]
+    # The contract's table, in contract order.
+    assert [(i, lvl, t) for i, lvl, t in rows] == [(r.id, r.level.value, r.title) for r in REQUIREMENTS]
+    assert lines[-1] == f"{len(REQUIREMENTS)} case(s)"
     assert not (tmp_path / "reports" / "conformance.json").exists()  # listing judges nothing
+
+
+def test_list_is_contract_only(tmp_path: Path) -> None:
+    # Fast because it never starts pytest nor imports the suite's heavy dependencies.
+    code = ("import sys; from conformance.cli import main; rc = main(['check', '--list']); "
+            "heavy = sorted(m for m in ('pytest', 'httpx', 'schemathesis', 'hypothesis', 'locust', 'starlette') "
+            "if m in sys.modules); print('HEAVY', heavy); sys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert "HEAVY []" in result.stdout
+
+
+def test_list_with_a_profile_names_the_skips(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "check", "--list", "--profile", "agora-node-tokenserver", "--case", "ROUTE-8,ROUTE-9")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^ROUTE-8 .*\(skipped: profile 'agora-node-tokenserver' has no post_get_token route\)$",
+                     result.stdout, re.MULTILINE), result.stdout
+    assert result.stdout.splitlines()[-1] == "2 case(s)"
 
 
 def test_list_writes_no_report(tmp_path: Path) -> None:
@@ -117,3 +141,82 @@ def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         main(["check", "--timeout", "soon"])
     assert info.value.code == 2
     assert "invalid float value: 'soon'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--app-id", "xyz"], "--app-id must be 32 hexadecimal characters, not 'xyz'"),
+    (["--report-dir", "/proc/nope"], "cannot create the report folder '/proc/nope'"),
+    (["--case", "NOPE-1"], "--case 'NOPE-1' selects no case of the contract"),
+    (["--certificate-file", "/nonexistent/cert"], "cannot read the certificate file '/nonexistent/cert'"),
+])
+def test_more_usage_errors_are_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
+    result = run_cli(tmp_path, "check", *argv)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"token-conformance check: error: {message}"), result.stderr
+    assert not (tmp_path / "reports" / "conformance.json").exists()
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "cannot read the deviations file"),
+    ("{not json", "is not JSON"),
+    ('{"NOPE-9": "why"}', "names unknown cases: NOPE-9"),
+    ('["ROUTE-1"]', "must be a JSON object"),
+])
+def test_bad_deviations_file_is_a_usage_error(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "dev.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = run_cli(tmp_path, "check", "--deviations", str(path), "--case", "ROUTE-1", "--report-dir", "D")
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "no case ran" not in result.stdout + result.stderr
+    assert not (tmp_path / "D" / "conformance.json").exists()  # nothing judged, nothing reported
+
+
+def test_mistyped_option_gets_the_subcommand_usage_and_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["check", "http://127.0.0.1:1", "--strcit"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: token-conformance check ")
+    assert "unrecognized arguments: --strcit; --strcit: did you mean --strict?" in err
+
+
+def test_check_subset_run_says_so(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "check", "--case", "ROUTE-1,ROUTE-2", "--report-dir", "D")
+    assert result.returncode == 0, result.stdout + result.stderr
+    doc = json.loads((tmp_path / "D" / "conformance.json").read_text(encoding="utf-8"))
+    summary = doc["summary"]
+    assert summary["scope"] == "subset"
+    assert summary["selected"] == ["ROUTE-1", "ROUTE-2"]
+    assert summary["selection"] == "--case 'ROUTE-1,ROUTE-2'"
+    assert re.search(r"^verdict: CONFORMING \(exit 0\) - subset run: 2 case\(s\) selected by --case "
+                     r"'ROUTE-1,ROUTE-2', not a full verdict$", result.stdout, re.MULTILINE), result.stdout
+    html = (tmp_path / "D" / "conformance.html").read_text(encoding="utf-8")
+    assert "subset run: 2 case(s) selected" in html
+    # When and by what: a report read a month later says which tool and contract judged.
+    from conformance import __version__
+    from conformance.contract import CONTRACT_VERSION
+
+    assert doc["tool"] == {"name": "token-conformance", "version": __version__}
+    assert doc["contract_version"] == CONTRACT_VERSION
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["generated_at"])
+
+
+def test_skip_reasons_reach_the_terminal(tmp_path: Path) -> None:
+    # A server of our own whose certificate the harness does not know: TOKEN-8 cannot be judged.
+    from conformance.reference.server import ReferenceServer
+
+    with ReferenceServer() as server:
+        result = run_cli(tmp_path, "check", server.url, "--app-id", server.settings.app_id, "--strict",
+                         "--case", "ROUTE-1,TOKEN-8", "--report-dir", "D")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert re.search(r"^TOKEN-8 +MUST +skipped .*\n +skipped: no app certificate: .*--certificate-file "
+                     r"\(token-conformance check\)", out, re.MULTILINE), out
+    assert "note: 1 MUST case(s) skipped, not judged: TOKEN-8 (no app certificate" in out
+    doc = json.loads((tmp_path / "D" / "conformance.json").read_text(encoding="utf-8"))
+    assert doc["summary"]["notes"] and doc["summary"]["notes"][0].startswith("1 MUST case(s) skipped")

@@ -135,3 +135,58 @@ def test_terminal_table_lines_bounded(document: dict[str, object]) -> None:
     recs[0].title = "x" * 500
     lines = terminal_table(summarize(recs, strict=False), recs, width=80)
     assert len(lines[1]) == 80
+
+
+def _run_of(outcomes: dict[str, str], **kw: object) -> tuple[object, list[CaseRecord]]:
+    recs = []
+    for case_id, outcome in outcomes.items():
+        r = CaseRecord.for_requirement(by_id(case_id))
+        r.outcome = outcome
+        recs.append(r)
+    return summarize(recs, contract_ids=tuple(r.id for r in REQUIREMENTS), **kw), recs  # type: ignore[arg-type]
+
+
+def test_interrupted_run_is_never_green(tmp_path: Path) -> None:
+    summary, recs = _run_of({"ROUTE-1": "passed", "ROUTE-2": "not run"}, strict=False, interrupted="SIGTERM")
+    assert (summary.verdict, summary.exit_code) == ("interrupted", 2)  # type: ignore[attr-defined]
+    lines = terminal_table(summary, recs)  # type: ignore[arg-type]
+    assert lines[-1].startswith("verdict: INTERRUPTED (exit 2) - interrupted by SIGTERM after 1 of 2 case(s); "
+                                "not run: ROUTE-2")
+    doc = report_document("t", PROFILE, summary, recs)  # type: ignore[arg-type]
+    assert doc["summary"]["interrupted"] == "SIGTERM"
+    write_html(tmp_path / "c.html", doc)
+    assert "interrupted" in (tmp_path / "c.html").read_text(encoding="utf-8")
+
+
+def test_skip_reasons_and_skipped_musts_are_shown() -> None:
+    recs = []
+    for case_id, outcome in (("ROUTE-1", "passed"), ("TOKEN-8", "skipped")):
+        r = CaseRecord.for_requirement(by_id(case_id))
+        r.outcome = outcome
+        recs.append(r)
+    recs[1].message = "no app certificate"
+    summary = summarize(recs, strict=True)
+    lines = terminal_table(summary, recs)
+    assert any(line.split() == ["skipped:", "no", "app", "certificate"] for line in lines), lines
+    assert "note: 1 MUST case(s) skipped, not judged: TOKEN-8 (no app certificate)" in lines
+    assert summary.verdict == "conforming" and summary.notes
+
+
+def test_html_says_strict_in_words_and_stamps_the_run(tmp_path: Path) -> None:
+    summary, recs = _run_of({"ROUTE-1": "passed"}, strict=False, selection="-k 'ROUTE-1'")
+    doc = report_document("t", PROFILE, summary, recs)  # type: ignore[arg-type]
+    write_html(tmp_path / "c.html", doc)
+    page = (tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "Strict:" not in page and "False" not in page
+    assert "MUST failures gate (SHOULD informational)" in page
+    assert doc["generated_at"] in page and doc["tool"]["version"] in page
+    assert "conforming (subset run: 1 case(s) selected by -k &#x27;ROUTE-1&#x27;, not a full verdict)" in page
+
+
+def test_html_escapes_a_message_once(tmp_path: Path) -> None:
+    summary, recs = _run_of({"ROUTE-1": "failed"}, strict=False)
+    recs[0].message = """Actual: 400 application/json '{"error": "bad \\"uid\\""}\\nnext'"""
+    doc = report_document("t", PROFILE, summary, recs)  # type: ignore[arg-type]
+    write_html(tmp_path / "c.html", doc)
+    page = (tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "{&quot;error&quot;: &quot;bad \\&quot;uid\\&quot;&quot;}\\nnext" in page

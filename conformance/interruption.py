@@ -1,0 +1,47 @@
+"""SIGINT and SIGTERM end a conformance run the same way: reports say "interrupted", exit 2.
+
+Python turns SIGINT into KeyboardInterrupt but lets SIGTERM (what CI runners and
+``timeout`` send) kill the process outright: no report, the embedded server's
+threads gone without a word. :func:`signals_as_interrupt` makes SIGTERM raise
+KeyboardInterrupt too, and remembers which signal came, so the plugin can write
+"interrupted by SIGTERM" into conformance.json and the API can stop what it
+started. Handlers are installed only in the main thread and restored on exit.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+#: Names of the signals received inside :func:`signals_as_interrupt`, oldest first.
+received: list[str] = []
+
+
+def last_signal(default: str = "SIGINT") -> str:
+    """The signal that interrupted the run (Ctrl-C's SIGINT when none was recorded)."""
+    return received[-1] if received else default
+
+
+@contextmanager
+def signals_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM raise KeyboardInterrupt in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received.clear()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    # A SIGINT the parent chose to ignore (a background job of a non-interactive shell) stays ignored.
+    sigs = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, handler) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
