@@ -89,11 +89,19 @@ class Exchange:
         """Status, content type and the start of the body, on one line."""
         if self.error:
             return f"no response: {self.error}"
-        body = self.text.replace("\n", "\\n")
-        if len(body) > limit:
-            body = body[:limit] + f"... ({len(self.body)} bytes{'+' if self.truncated else ''})"
+        body = self.text
+        more = f"... ({len(self.body)} bytes{'+' if self.truncated else ''})" if len(body) > limit else ""
         ctype = self.content_type or "no Content-Type"
-        return f"{self.status} {ctype} {body!r}"
+        # Escaped once, for one line: control characters shown as \n, \t, \xNN; quotes and backslashes as sent.
+        return f"{self.status} {ctype} '{one_line(body[:limit])}{more}'"
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: control characters escaped once (``\\n``), everything else as it came."""
+    return "".join(_CONTROL.get(c, c) if c < " " or c == "\x7f" else c for c in text)
+
+
+_CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t"} | {chr(i): f"\\x{i:02x}" for i in [*range(32), 127] if chr(i) not in "\n\r\t"}
 
 
 # --- the overall deadline ----------------------------------------------------------

@@ -392,3 +392,13 @@ def test_curl_quotes_method_headers_body_and_url() -> None:
     assert args[args.index("--data-binary") + 1] == body.decode()
     assert args[-1] == url
     assert "$(id)" not in ex.curl().replace("'" + url + "'", "")  # only ever inside single quotes
+
+
+def test_body_excerpt_is_escaped_once() -> None:
+    # A JSON error body with a newline and an escaped quote: shown as sent, control characters escaped once.
+    import httpx
+
+    ex = Exchange(method="GET", url="http://127.0.0.1:1/x", status=400,
+                  headers=httpx.Headers({"content-type": "application/json"}),
+                  body=b'{"error": "bad \\"uid\\""}\nnext\tline')
+    assert ex.summary() == r"""400 application/json '{"error": "bad \"uid\""}\nnext\tline'"""

@@ -15,9 +15,10 @@ import json
 import re
 import sys
 import time
+import zlib
 from typing import Any
 
-from ._common import CERTIFICATE_ENV, UsageError, read_certificate
+from ._common import CERTIFICATE_ENV, UsageError, emit, read_certificate
 
 #: A uid as token servers take it: canonical decimal, 0 .. 2^32-1. Anything else is a user account.
 _UID = re.compile(r"0|[1-9][0-9]{0,9}")
@@ -28,7 +29,10 @@ NOT_CHECKED_NO_CERTIFICATE = f"not checked: no certificate (set {CERTIFICATE_ENV
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("token", metavar="TOKEN", help="the token string, or '-' to read it from standard input")
+    parser.add_argument(
+        "token", metavar="TOKEN",
+        help="the token string, a whole JSON answer ({\"rtcToken\": \"007...\"}), or '-' to read either from standard input",
+    )
     parser.add_argument("--channel", metavar="C", help="the channel name the token was requested for")
     parser.add_argument(
         "--uid",
@@ -55,7 +59,8 @@ signs the channel and uid without storing them, so it is verified only with
   "signature": "{NOT_CHECKED_006}"
 and that does not fail the command. With --channel and --uid it adds
 "binds": true/false (007: the RTC service's channel and uid in clear; 006:
-their CRC-32s), with or without a certificate.
+their CRC-32s), with or without a certificate; when false, "binding_mismatch"
+names each field that differs.
 
 Expiry is shown, not judged: an expired but genuine token exits 0.
 
@@ -74,12 +79,52 @@ def _read_token(arg: str) -> str:
     from ..tokens import MAX_TOKEN_CHARS
 
     if arg != "-":
-        return arg
-    # One more than the codec accepts, so an endless pipe costs a bounded read and a clear error.
-    text = sys.stdin.read(MAX_TOKEN_CHARS + 1)
+        return _unwrap(arg)
+    # One more than the codec accepts (plus room for a JSON wrapper), so an endless pipe costs a bounded
+    # read and a clear error.
+    text = sys.stdin.read(MAX_TOKEN_CHARS + 1024)
     if not text.strip():
         raise UsageError("no token on standard input")
-    return text
+    return _unwrap(text)
+
+
+def _unwrap(text: str) -> str:
+    """A token server's whole answer pasted as the token (``{"rtcToken": "007..."}``): the token inside it."""
+    if not text.lstrip().startswith("{"):
+        return text
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError:
+        return text  # the codec says what is wrong with it
+    found = {k: v for k, v in body.items() if isinstance(v, str) and k.lower().endswith("token")} if isinstance(body, dict) else {}
+    if len(found) != 1:
+        keys = ", ".join(sorted(found)) or "no *Token key"
+        raise UsageError(f"a JSON body, but not one token in it ({keys}): pass the token itself")
+    return next(iter(found.values()))
+
+
+def binding_mismatches(token: Any, channel: str, uid: int | str) -> list[str]:
+    """Each field that keeps ``token`` from binding to ``channel`` / ``uid``, said in words."""
+    from ..tokens.model import uid_string
+
+    uid_str = uid_string(uid)
+    if token.version == "006":
+        # 006 keeps only CRC-32s: which one differs is all that can be said.
+        out = []
+        if zlib.crc32(channel.encode("utf-8")) != token.crc_channel:
+            out.append(f"channel: the token was not signed for {channel!r} (its channel CRC-32 differs)")
+        if zlib.crc32(uid_str.encode("utf-8")) != token.crc_uid:
+            out.append(f"uid: the token was not signed for {uid_str or '0'!r} (its uid CRC-32 differs)")
+        return out
+    rtc = token.rtc
+    if rtc is None:
+        return ["the token has no RTC service (no channel or uid to bind)"]
+    out = []
+    if rtc.channel != channel:
+        out.append(f"channel: the token says {rtc.channel!r}, --channel says {channel!r}")
+    if rtc.uid != uid_str:
+        out.append(f"uid: the token says {rtc.uid!r}, --uid {uid} packs as {uid_str!r}")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         uid = parse_uid(args.uid)
         out["binds"] = token.binds(args.channel, uid)
         ok = out["binds"]
+        if not ok:
+            out["binding_mismatch"] = binding_mismatches(token, args.channel, uid)
     if certificate is None:
         out["signature"] = NOT_CHECKED_NO_CERTIFICATE
     elif token.version == "006" and args.channel is None:
@@ -109,5 +156,5 @@ def run(args: argparse.Namespace) -> int:
         valid = verify(token, certificate, **kwargs)
         out["signature"] = "valid" if valid else "invalid"
         ok = ok and valid
-    print(json.dumps(out, indent=2, ensure_ascii=False))
+    emit(json.dumps(out, indent=2, ensure_ascii=False))
     return 0 if ok else 1

@@ -249,3 +249,39 @@ def test_real_subprocess(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.startswith("token-conformance decode: error: not a token:") and "Traceback" not in bad.stderr
+
+
+def test_binding_mismatch_names_the_field(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, TOKEN_007, "--channel", "other", "--uid", "42")
+    assert code == 1 and out["binds"] is False
+    assert out["binding_mismatch"] == ["channel: the token says 'room', --channel says 'other'"]
+    code, out, _ = _run(capsys, TOKEN_007, "--channel", "room", "--uid", "0")
+    assert code == 1 and out["binding_mismatch"] == ["uid: the token says '42', --uid 0 packs as ''"]
+    code, out, _ = _run(capsys, TOKEN_006, "--channel", "other", "--uid", "42")
+    assert code == 1 and len(out["binding_mismatch"]) == 1 and out["binding_mismatch"][0].startswith("channel: ")
+    code, out, _ = _run(capsys, TOKEN_007, "--channel", "room", "--uid", "42")
+    assert code == 0 and out["binds"] is True and "binding_mismatch" not in out
+
+
+def test_a_pasted_json_answer_is_unwrapped(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, err = _run(capsys, json.dumps({"rtcToken": TOKEN_007}))
+    assert code == 0 and out["version"] == "007", err
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps({"rtcToken": TOKEN_006}) + "\n"))
+    code, out, err = _run(capsys, "-")
+    assert code == 0 and out["version"] == "006", err
+    code, out, err = _run(capsys, json.dumps({"error": "no"}))
+    assert code == 2 and out is None and "a JSON body, but not one token in it (no *Token key)" in err
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
+    # `decode TOKEN | head`: the reader is gone before the output is written (closed here at once, so the
+    # write always meets a closed pipe, as the rest of a long output does after `head` exits).
+    env = {k: v for k, v in os.environ.items() if k != CERTIFICATE_ENV}
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "decode", TOKEN_007], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert err == ""
