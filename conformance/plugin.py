@@ -370,23 +370,37 @@ def _preflight(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def token_target(request: pytest.FixtureRequest) -> Target:
-    """The server under judgement: settings, profile, bounded client and fetch helpers."""
+    """conformance.target.Target: the server under judgement (session scope).
+
+    ``fetch_rtc(channel, role, tokentype, uid, expiry=)``, ``fetch_rtm(uid)`` and ``post_get_token(body)`` return
+    a Fetched (``.exchange``, ``.raw`` token string, decoded ``.token`` or ``.problem``); ``.settings`` holds the
+    URL, app id, certificate and timeouts, ``.profile`` the routes, ``.client`` the bounded client.
+    Without --token-server-url it is the embedded reference server. See docs/plugin.md.
+    """
     return _target(request.config)
 
 
 @pytest.fixture(scope="session")
 def token_server_url(token_target: Target) -> str:
+    """The base URL being judged (no trailing slash), e.g. for messages; requests go through token_client."""
     return token_target.settings.url
 
 
 @pytest.fixture(scope="session")
 def token_client(token_target: Target) -> TokenServerClient:
-    """The bounded httpx-based client (deadline, size cap, same-host redirects only)."""
+    """conformance.client.TokenServerClient for the judged server (built on httpx, but not an httpx.Client).
+
+    ``get(path, headers=)`` and ``request(method, path, json_body=, headers=)`` take paths relative to the
+    server and return an Exchange (``.status``, ``.headers``, ``.body``, ``.json()``, ``.summary()``,
+    ``.curl()``, ``.error`` when nothing came back): they never raise for HTTP or transport failures. Every
+    request has an overall deadline and a size cap, and follows only same-host redirects.
+    """
     return token_target.client
 
 
 @pytest.fixture(scope="session")
 def token_profile(token_target: Target) -> Any:
+    """conformance.profiles.Profile of the judged server: its routes, roles, token version, expiry parameter."""
     return token_target.profile
 
 

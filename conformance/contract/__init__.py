@@ -8,6 +8,7 @@ docs/contract.md from the same data. An id is written once, here.
 from __future__ import annotations
 
 from .catalogue import CONTRACT_VERSION, REQUIREMENTS, SECTIONS
-from .model import Level, Requirement, by_id, render_markdown
+from .model import Level, Requirement
+from .render import by_id, render_markdown
 
 __all__ = ["CONTRACT_VERSION", "REQUIREMENTS", "SECTIONS", "Level", "Requirement", "by_id", "render_markdown"]

@@ -113,3 +113,15 @@ def test_cases_live_in_their_section_module() -> None:
     assert set(modules) == set(SECTIONS)
     for rid, where in _suite_cases().items():
         assert where[0].split(".")[0] == modules[by_id(rid).section], f"{rid} lives in {where[0]}"
+
+
+def test_no_import_cycle_between_model_and_catalogue() -> None:
+    # model.py holds plain records: it imports nothing of the package (it used to import catalogue back).
+    import ast
+
+    import conformance.contract.model as model_module
+
+    tree = ast.parse(Path(model_module.__file__).read_text(encoding="utf-8"))
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.level or
+                (n.module or "").startswith("conformance"))]
+    assert relative == [], [ast.unparse(n) for n in relative]
