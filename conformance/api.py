@@ -34,6 +34,11 @@ class CheckOptions:
     workers: int | None = None
     insecure: bool = False
     verbose: int = 0
+    #: Request headers: 'Name: value' specs (or 'Name', read from $TOKEN_HEADER_NAME), and a file of such lines.
+    headers: Sequence[str] = field(default_factory=tuple)
+    header_file: str | None = None
+    max_rps: float | None = None
+    rate_limit_budget: float | None = None
     extra_pytest_args: Sequence[str] = field(default_factory=tuple)
     #: an earlier conformance.json: gate on regressions against it (conformance.report.baseline)
     baseline: str | None = None
@@ -94,7 +99,8 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
     ):
         if value:
             args += [flag, value]
-    for flag, number in (("--token-timeout", opts.timeout), ("--token-max-skew", opts.max_skew)):
+    for flag, number in (("--token-timeout", opts.timeout), ("--token-max-skew", opts.max_skew),
+                         ("--token-max-rps", opts.max_rps), ("--token-rate-limit-budget", opts.rate_limit_budget)):
         if number is not None:
             args += [flag, str(number)]
     if opts.strict:
@@ -144,7 +150,7 @@ def list_cases(opts: CheckOptions) -> int:
         return 2
     lines = [f"{'case':<11} {'level':<6} title"]
     for r in reqs:
-        missing = [n for n in r.needs if not profile.has(n)]
+        missing = [n for n in r.needs if n != "credentials" and not profile.has(n)]
         skip = f"  (skipped: profile {profile.name!r} has no {', '.join(missing)} route)" if missing else ""
         lines.append(f"{r.id:<11} {r.level.value:<6} {r.title}{skip}")
     lines.append(f"{len(reqs)} case(s)")
@@ -180,6 +186,9 @@ def check(opts: CheckOptions) -> CheckResult:
     from .interruption import last_signal, signals_as_interrupt
 
     baseline, notes = _baseline(opts)
+    from .headers import resolve
+
+    resolve(opts.headers, opts.header_file)  # a bad spec is a HeaderError before anything starts
     report_dir = Path(opts.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     stale = report_dir / "conformance.json"
@@ -203,6 +212,10 @@ def _check(
 ) -> CheckResult:
     import pytest
 
+    from .headers import HEADERS_ENV, resolve, to_env
+
+    # Handed on to the plugin (and xdist workers) through the environment, never through argv.
+    headers = resolve(opts.headers, opts.header_file)
     server = None
     url, label, certificate = opts.url, None, None
     try:
@@ -216,7 +229,7 @@ def _check(
             opts = CheckOptions(**{**opts.__dict__, "app_id": opts.app_id or server.settings.app_id})
         # The embedded server's certificate reaches the plugin (and xdist workers) through the
         # environment, never through argv.
-        with _environment(CERTIFICATE_ENV, certificate):
+        with _environment(CERTIFICATE_ENV, certificate), _environment(HEADERS_ENV, to_env(headers) or None):
             code = int(pytest.main(pytest_args(opts, url, label)))
     finally:
         if server is not None:

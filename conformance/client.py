@@ -7,18 +7,26 @@ size cap, redirects are followed only on the target's own host, transport
 errors become values instead of exceptions, and a target that stops answering
 trips a breaker so the run costs one timeout, not one per case.
 
+It also carries what a deployed server needs: configured headers (credentials,
+shown in curl lines only as the shell variable to set), rate limits (429, or 503
+with Retry-After, are waited out within a run-wide budget and never reach a
+case), optional pacing (``max_rps``), and the answer times of the run.
+
 The client knows nothing of pytest, tokens or verdicts.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
 import shlex
 import ssl
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -29,6 +37,10 @@ import httpx
 MAX_BODY_BYTES = 1024 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "token-conformance"
+#: Seconds a run may spend waiting out rate limits (429 / 503 + Retry-After) before it gives up (exit 2).
+DEFAULT_WAIT_BUDGET = 60.0
+#: A 429 without Retry-After: wait this long before the retry.
+DEFAULT_RETRY_AFTER = 1.0
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -48,6 +60,11 @@ class Exchange:
     #: Transport failure (refused, timeout, reset, not HTTP, off-host redirect); None if a response arrived.
     error: str | None = None
     redirects: list[str] = field(default_factory=list)
+    #: Configured headers sent with this request: name -> the placeholder curl shows instead of the value.
+    secret_headers: dict[str, str] = field(default_factory=dict)
+    #: Rate-limited answers (429 / 503 + Retry-After) waited out before this one, and the seconds waited.
+    limited: int = 0
+    waited_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -83,7 +100,11 @@ class Exchange:
         if self.request_body is not None:
             parts += ["--data-binary", self.request_body.decode("utf-8", errors="replace")]
         parts.append(self.url)
-        return " ".join(shlex.quote(p) for p in parts)
+        line = " ".join(shlex.quote(p) for p in parts[:-1])
+        # Configured headers are secrets: a shell variable in double quotes, so the line works once it is set.
+        for name, ref in self.secret_headers.items():
+            line += f' -H "{name}: {ref}"' if _SAFE_NAME(name) else " " + shlex.quote(f"{name}: {ref}")
+        return f"{line} {shlex.quote(parts[-1])}"
 
     def summary(self, limit: int = 200) -> str:
         """Status, content type and the start of the body, on one line."""
@@ -102,6 +123,58 @@ def one_line(text: str) -> str:
 
 
 _CONTROL = {"\n": "\\n", "\r": "\\r", "\t": "\\t"} | {chr(i): f"\\x{i:02x}" for i in [*range(32), 127] if chr(i) not in "\n\r\t"}
+
+
+def _SAFE_NAME(name: str) -> bool:
+    return all(c.isalnum() or c in "-_" for c in name)
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delay-seconds or an HTTP date, RFC 9110 10.2.3); None if invalid."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass
+class ClientStats:
+    """What the run saw of the target: answer times and rate limiting (thread-safe via the client's lock)."""
+
+    answer_times: list[float] = field(default_factory=list)
+    timeouts: int = 0
+    limited: int = 0
+    waited_s: float = 0.0
+    longest_wait_s: float = 0.0
+    paced_s: float = 0.0
+
+    def percentiles(self) -> dict[str, float]:
+        """p50 / p90 / p95 / p99 / max of the answer times, in milliseconds (nearest-rank)."""
+        times = sorted(self.answer_times)
+        if not times:
+            return {}
+
+        def rank(p: float) -> float:
+            return times[max(0, math.ceil(p / 100 * len(times)) - 1)]
+
+        return {"p50_ms": round(rank(50) * 1000, 1), "p90_ms": round(rank(90) * 1000, 1),
+                "p95_ms": round(rank(95) * 1000, 1), "p99_ms": round(rank(99) * 1000, 1),
+                "max_ms": round(times[-1] * 1000, 1)}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "answer_times": {"count": len(self.answer_times), "timeouts": self.timeouts, **self.percentiles()},
+            "rate_limits": {"limited": self.limited, "waited_s": round(self.waited_s, 3),
+                            "longest_wait_s": round(self.longest_wait_s, 3), "paced_s": round(self.paced_s, 3)},
+        }
 
 
 # --- the overall deadline ----------------------------------------------------------
@@ -204,8 +277,19 @@ class TokenServerClient:
         max_body: int = MAX_BODY_BYTES,
         verify_tls: bool = True,
         max_redirects: int = 3,
+        headers: Mapping[str, str] | None = None,
+        max_rps: float | None = None,
+        wait_budget: float = DEFAULT_WAIT_BUDGET,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: Configured headers (credentials): sent with every request unless ``credentials=False``.
+        self.headers: dict[str, str] = dict(headers or {})
+        self.min_interval = 1.0 / max_rps if max_rps else 0.0
+        self.wait_budget = wait_budget
+        self.stats = ClientStats()
+        self._next_slot = 0.0
+        #: Set when the rate-limit wait budget ran out: why (the run cannot be judged).
+        self.exhausted: str | None = None
         self._origin = _origin(self.base_url)
         self.timeout = timeout
         self.max_body = max_body
@@ -235,22 +319,88 @@ class TokenServerClient:
         headers: dict[str, str] | None = None,
         json_body: Any = None,
         follow_redirects: bool = True,
+        credentials: bool = True,
     ) -> Exchange:
-        """Send one request; never raises for anything the server does."""
+        """Send one request; never raises for anything the server does.
+
+        Rate-limited answers are waited out (Retry-After, within the run's budget) and retried;
+        ``credentials=False`` leaves the configured headers out (the authentication cases).
+        """
         url = path if path.startswith(("http://", "https://")) else self.url(path)
         content = None if json_body is None else json.dumps(json_body).encode("utf-8")
         req_headers = dict(headers or {})
         if content is not None:
             req_headers.setdefault("Content-Type", "application/json")
-        ex = Exchange(method=method, url=url, request_headers=req_headers, request_body=content)
+        overridden = {k.lower() for k in req_headers}
+        secret = {k: v for k, v in self.headers.items() if credentials and k.lower() not in overridden}
+        limited, waited = 0, 0.0
+        while True:
+            ex = self._request_once(method, url, req_headers, secret, content, follow_redirects)
+            ex.limited, ex.waited_s = limited, waited
+            wait = self._rate_limit_wait(ex)
+            if wait is None:
+                self._record(ex)
+                return ex
+            limited += 1
+            waited += wait
+            ex.limited, ex.waited_s = limited, waited
+            if self.exhausted:
+                ex.error = f"not judged: {self.exhausted}"
+                return ex
+            time.sleep(wait)
+
+    def _rate_limit_wait(self, ex: Exchange) -> float | None:
+        """None if ``ex`` is an answer to judge; else the seconds to wait before retrying (budget permitting)."""
+        if ex.error or ex.status not in (429, 503):
+            return None
+        after = retry_after(ex.headers.get("retry-after"))
+        if ex.status == 503 and after is None:
+            return None  # a plain 503 is the server's answer
+        wait = DEFAULT_RETRY_AFTER if after is None else after
+        with self._lock:
+            self.stats.limited += 1
+            if self.exhausted is None and self.stats.waited_s + wait > self.wait_budget:
+                self.exhausted = (
+                    f"the target rate-limited the run {self.stats.limited} time(s); waiting {wait:g} s more "
+                    f"(Retry-After) would exceed the wait budget of {self.wait_budget:g} s "
+                    f"(raise it with --rate-limit-budget, or pace with --max-rps)"
+                )
+                self.down = self.down or self.exhausted
+            if self.exhausted is None:
+                self.stats.waited_s += wait
+                self.stats.longest_wait_s = max(self.stats.longest_wait_s, wait)
+        return wait
+
+    def _pace(self) -> None:
+        """With ``max_rps``: wait for this request's slot (shared by every thread of the run)."""
+        if not self.min_interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self.min_interval
+        if slot > now:
+            self.stats.paced_s += slot - now
+            time.sleep(slot - now)
+
+    def _request_once(
+        self, method: str, url: str, req_headers: dict[str, str], secret: dict[str, str], content: bytes | None,
+        follow_redirects: bool,
+    ) -> Exchange:
+        from .headers import placeholder
+
+        ex = Exchange(method=method, url=url, request_headers=dict(req_headers), request_body=content,
+                      secret_headers={k: placeholder(k) for k in secret})
         if self.down:
             ex.error = f"not sent: the target stopped answering earlier in this run ({self.down})"
             return ex
+        self._pace()
+        send_headers = {**secret, **req_headers}
         start = time.monotonic()
         deadline = start + self.timeout
         method = ex.method
         while True:
-            self._send(ex, method, url, content, deadline)
+            self._send(ex, method, url, content, deadline, send_headers)
             if ex.error or not follow_redirects or ex.status not in REDIRECT_STATUSES:
                 break
             location = ex.headers.get("location")
@@ -271,17 +421,26 @@ class TokenServerClient:
         ex.elapsed_s = time.monotonic() - start
         return ex
 
+    def _record(self, ex: Exchange) -> None:
+        with self._lock:
+            if ex.status is not None:
+                self.stats.answer_times.append(ex.elapsed_s)
+            elif ex.error and ex.error.startswith("no complete response"):
+                self.stats.timeouts += 1
+
     def get(self, path: str, **kwargs: Any) -> Exchange:
         return self.request("GET", path, **kwargs)
 
-    def _send(self, ex: Exchange, method: str, url: str, content: bytes | None, deadline: float) -> None:
+    def _send(
+        self, ex: Exchange, method: str, url: str, content: bytes | None, deadline: float, send_headers: dict[str, str],
+    ) -> None:
         """One hop: fills status, headers and body of ``ex``, or its error."""
         ex.status, ex.headers, ex.body, ex.truncated = None, httpx.Headers(), b"", False
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             ex.error = f"no complete response within {self.timeout:g} s"
             return
-        headers = dict(ex.request_headers)
+        headers = dict(send_headers)
         if content is None:
             headers.pop("Content-Type", None)
         _deadline.at = deadline

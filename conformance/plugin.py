@@ -25,11 +25,14 @@ from .certificate import CERTIFICATE_ENV, CertificateError, read_certificate
 from .client import TokenServerClient
 from .contract import REQUIREMENTS, Level, by_id
 from .deviations import DeviationsError, load_deviations
+from .headers import HeaderError
 from .profiles import ProfileError, load_profile
 from .redact import Redactor
 from .report import CaseRecord, report_document, summarize, terminal_table, write_html, write_json
 from .target import RunSettings, Target
 
+#: The case that owns "answered within the client's timeout": it runs last and fails on a slow target.
+LATENCY_CASE = "LATENCY-1"
 _REQ_INDEX = {r.id: r for r in REQUIREMENTS}
 
 # (option, ini/dest name, environment variable, help, kind)
@@ -58,6 +61,11 @@ _OPTIONS: list[tuple[str, str, str | None, str, str]] = [
      "examples per operation in the property-based case (default 12)", "int"),
     ("--token-insecure", "token_insecure", None, "accept a TLS certificate that does not verify", "bool"),
     ("--token-target-label", "token_target_label", None, "how reports name the target (default: its URL)", "str"),
+    ("--token-header-file", "token_header_file", None,
+     "file of 'Name: value' lines sent with every request (credentials; else $TOKEN_SERVER_HEADERS)", "str"),
+    ("--token-max-rps", "token_max_rps", "TOKEN_MAX_RPS", "send at most this many requests per second", "float"),
+    ("--token-rate-limit-budget", "token_rate_limit_budget", "TOKEN_RATE_LIMIT_BUDGET",
+     "seconds the run may wait out 429 / 503 Retry-After answers before it gives up (default 60)", "float"),
 ]
 
 
@@ -71,6 +79,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         else:
             group.addoption(opt, dest=dest, default=None, help=help_text + env_note)
             parser.addini(dest, help_text, default=None)
+    group.addoption("--token-header", dest="token_header", action="append", default=None, metavar="'NAME: VALUE'",
+                    help="a header sent with every request (repeatable); 'NAME' alone reads $TOKEN_HEADER_NAME. "
+                    "Values are secrets: prefer $TOKEN_SERVER_HEADERS or --token-header-file")
+    parser.addini("token_headers", "headers sent with every request, one 'Name: value' per line", type="linelist",
+                  default=[])
 
 
 def _option(config: pytest.Config, dest: str, kind: str) -> Any:
@@ -110,6 +123,9 @@ class _State:
     interrupted: str | None = None
     #: What selected a subset: the --token-case pattern, -k and -m expressions.
     selection: str = ""
+    #: LATENCY-1's finding: the target is up but too slow for the client; other cases skip naming it.
+    slow_reason: str | None = None
+    hints: list[str] = field(default_factory=list)
     records: dict[str, CaseRecord] = field(default_factory=dict)
     futures: dict[str, Future[Any]] = field(default_factory=dict)
     deviations: dict[str, str] = field(default_factory=dict)
@@ -177,13 +193,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             items[:] = [i for i in items if i not in deselected]
             cases = [i for i in cases if i not in deselected]
     # Cases that wait (prefetch in the background) go last, so their waiting overlaps the others.
+    # The latency cases go after everything: they judge the answer times of the whole run.
     waits = {id(i) for i in cases if getattr(getattr(i, "obj", None), "__prefetch__", None)}
-    items.sort(key=lambda i: id(i) in waits)
+    items.sort(key=lambda i: (i.name.startswith("LATENCY-"), id(i) in waits))
     settings = _settings(config)
     state.deviations = _deviations(config)
     for item in cases:
         req = by_id(item.name)
-        missing = [n for n in req.needs if not settings.profile.has(n)]
+        if "credentials" in req.needs and not settings.has_credentials:
+            item.add_marker(pytest.mark.skip(reason="no credentials configured (--header): nothing to enforce"))
+        missing = [n for n in req.needs if n != "credentials" and not settings.profile.has(n)]
         if missing:
             item.add_marker(pytest.mark.skip(reason=f"profile {settings.profile.name!r} has no {', '.join(missing)} route"))
         reason = state.deviations.get(item.name)
@@ -258,6 +277,7 @@ def _settings(config: pytest.Config) -> RunSettings:
         raise pytest.UsageError(str(exc)) from None
     url = _option(config, "token_server_url", "str")
     certificate = _read_certificate(config)
+    headers = _headers(config)
     app_id = _option(config, "token_app_id", "str")
     embedded = False
     if url:
@@ -268,24 +288,39 @@ def _settings(config: pytest.Config) -> RunSettings:
     for dest, key, kind in [
         ("token_timeout", "timeout", "float"), ("token_max_skew", "max_skew", "float"),
         ("token_renew_expiry", "renew_expiry", "int"), ("token_renew_margin", "renew_margin", "float"),
-        ("token_prop_examples", "prop_examples", "int"),
+        ("token_prop_examples", "prop_examples", "int"), ("token_max_rps", "max_rps", "float"),
+        ("token_rate_limit_budget", "wait_budget", "float"),
     ]:
         v = _option(config, dest, kind)
         if v is not None:
             if v <= 0:
                 raise pytest.UsageError(f"--{dest.replace('_', '-')} must be positive, not {v}")
             values[key] = v
+    values.setdefault("timeout", profile.client_timeout)
     if not url:
         url, app_id, certificate = _start_embedded(state)
         embedded = True
     state.redactor.add(certificate)
+    for value in headers.values():
+        state.redactor.add_header_value(value)
     state.settings = RunSettings(
-        url=url, profile=profile, app_id=app_id, certificate=certificate,
+        url=url, profile=profile, app_id=app_id, certificate=certificate, headers=headers,
         strict=bool(_option(config, "token_strict", "bool")), embedded=embedded, **values,
     )
     if state.settings.renew_margin >= state.settings.renew_expiry:
         raise pytest.UsageError("--token-renew-margin must be smaller than --token-renew-expiry")
     return state.settings
+
+
+def _headers(config: pytest.Config) -> dict[str, str]:
+    """Configured headers: $TOKEN_SERVER_HEADERS, the header file, ini token_headers, then --token-header."""
+    from .headers import resolve
+
+    specs = list(config.getini("token_headers") or []) + list(config.getoption("token_header", default=None) or [])
+    try:
+        return resolve(specs, _option(config, "token_header_file", "str"))
+    except HeaderError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _start_embedded(state: _State) -> tuple[str, str, str]:
@@ -307,6 +342,7 @@ def _target(config: pytest.Config) -> Target:
         settings = _settings(config)
         client = TokenServerClient(
             settings.url, timeout=settings.timeout, verify_tls=not _option(config, "token_insecure", "bool"),
+            headers=settings.headers, max_rps=settings.max_rps, wait_budget=settings.wait_budget,
         )
         state.target = Target(settings, client)
     return state.target
@@ -358,14 +394,25 @@ def _has_xdist_controller(session: pytest.Session) -> bool:
 
 
 def _preflight(session: pytest.Session) -> None:
-    """One valid request before any case: a target that does not answer ends the run at once (exit 2)."""
+    """One valid request before any case: a target that cannot be judged ends the run at once (exit 2)."""
+    from .preflight import preflight
+
     state = _state(session.config)
-    target = _target(session.config)
-    ex = target.client.get(target.rtc_path())
-    if ex.error:
-        what = "the target answers with an off-host redirect" if "another host" in ex.error else "the target does not answer"
-        state.abort_reason = state.redactor.redact(f"{what}: {ex.error}")
+    result = preflight(_target(session.config))
+    if result.abort:
+        state.abort_reason = state.redactor.redact(result.abort)
         session.config.get_terminal_writer().line(f"token-conformance: {state.abort_reason}", red=True, bold=True)
+    elif result.slow and not any(i.name == LATENCY_CASE for i in session.items):
+        state.abort_reason = state.redactor.redact(f"{result.slow} ({LATENCY_CASE}, not selected, judges this)")
+        session.config.get_terminal_writer().line(f"token-conformance: {state.abort_reason}", red=True, bold=True)
+    elif result.slow:
+        state.slow_reason = state.redactor.redact(result.slow)
+    if result.exchange is not None and result.exchange.status is not None:
+        from .detect import describe
+
+        hint = describe(result.exchange)
+        if hint:
+            state.hints.append(state.redactor.redact(f"GET {_target(session.config).rtc_path()} answered {hint}"))
 
 
 @pytest.fixture(scope="session")
@@ -506,13 +553,34 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed and report.longrepr is not None:
         rec.message = state.redactor.redact(str(report.longrepr))
     if report.when == "call" and state.target is not None and state.target.client.down and not state.abort_reason:
-        state.abort_reason = state.redactor.redact(f"the target stopped answering: {state.target.client.down}")
+        _after_breaker(state, state.target)
+
+
+def _after_breaker(state: _State, target: Target) -> None:
+    """The client stopped sending: rate-limit budget out or target down (exit 2), or merely too slow (LATENCY-1)."""
+    from .preflight import slow_evidence
+
+    client = target.client
+    if client.exhausted:
+        state.abort_reason = state.redactor.redact(client.exhausted)
+        return
+    if state.slow_reason:
+        return
+    from .client import Exchange
+
+    slow = slow_evidence(target, "a token request", Exchange("GET", client.base_url, error=client.down))
+    if slow:
+        state.slow_reason = state.redactor.redact(slow)
+    else:
+        state.abort_reason = state.redactor.redact(f"the target stopped answering: {client.down}")
 
 
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     state = _state(item.config)
     if state.abort_reason and item.name in _REQ_INDEX:
         item.session.shouldstop = state.abort_reason
+    elif state.slow_reason and item.name in _REQ_INDEX and item.name != LATENCY_CASE:
+        item.add_marker(pytest.mark.skip(reason=f"judged by {LATENCY_CASE}: {state.slow_reason}"))
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
@@ -573,6 +641,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if done is not None:
         summary, records = done
         summary.extra["elapsed_s"] = round(time.monotonic() - state.started, 3)
+        if state.target is not None:
+            summary.extra.update(state.target.client.stats.as_dict())
+        if state.hints:
+            summary.extra["hints"] = state.hints
         report_dir = _option(session.config, "token_report_dir", "str")
         if report_dir:
             out = Path(report_dir)
@@ -622,3 +694,23 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for line in terminal_table(summary, records):
         kw = colours.get(summary.verdict, {"yellow": True}) if line.startswith("verdict:") else {}
         terminalreporter.line(line, **kw)
+    for line in _run_lines(summary.extra):
+        terminalreporter.line(line, yellow=line.startswith("hint:"))
+
+
+def _run_lines(extra: dict[str, Any]) -> list[str]:
+    """Answer times, rate limiting and hints, one line each (what the target did during the run)."""
+    lines = []
+    times = extra.get("answer_times") or {}
+    if times.get("count"):
+        lines.append(f"answer times: {times['count']} answers, p50 {times['p50_ms']:g} ms, p95 {times['p95_ms']:g} ms, "
+                     f"p99 {times['p99_ms']:g} ms, max {times['max_ms']:g} ms"
+                     + (f", {times['timeouts']} timed out" if times.get("timeouts") else ""))
+    limits = extra.get("rate_limits") or {}
+    if limits.get("limited"):
+        lines.append(f"rate limits: the target limited the run {limits['limited']} time(s), "
+                     f"{limits['waited_s']:g} s waited (longest {limits['longest_wait_s']:g} s)")
+    if limits.get("paced_s"):
+        lines.append(f"pacing: {limits['paced_s']:g} s spent keeping under --max-rps")
+    lines += [f"hint: {h}" for h in extra.get("hints", [])]
+    return lines

@@ -1,7 +1,8 @@
 """Keep secrets out of everything the harness prints or writes.
 
 Messages quote server responses, and a server that echoes its input or leaks
-its configuration may put the app certificate in them; every text that leaves
+its configuration may put the app certificate or a configured credential
+(``--header`` values) in them; every text that leaves
 the process (terminal, JSON, JUnit, HTML) goes through ``redact``.
 """
 
@@ -35,6 +36,13 @@ class Redactor:
         # Longest first, so a secret that contains another is replaced whole.
         alternatives = sorted(self._secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in alternatives), re.IGNORECASE)
+
+    def add_header_value(self, value: str) -> None:
+        """A configured request header (credentials): the whole value and the credential after its scheme."""
+        from .headers import secret_parts
+
+        for part in secret_parts(value):
+            self.add(part)
 
     def redact(self, text: str) -> str:
         if self._pattern is None:

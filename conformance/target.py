@@ -34,6 +34,15 @@ class RunSettings:
     #: Property-based case: examples per operation.
     prop_examples: int = 12
     embedded: bool = False
+    #: Configured request headers (credentials): every value is a secret, never part of repr().
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Pacing (requests per second, None: as fast as the cases go) and the rate-limit wait budget in seconds.
+    max_rps: float | None = None
+    wait_budget: float = 60.0
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.headers)
 
 
 @dataclass

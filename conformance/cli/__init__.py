@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "decode": "decode (and with the certificate, verify) a 006 / 007 token",
     "serve": "run the reference token server",
     "contract": "print the numbered contract (Markdown or JSON)",
+    "detect": "name the bundled profile that fits a token server, with the evidence",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -43,3 +44,26 @@ def emit(text: str) -> None:
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+
+
+def add_request_options(p: argparse.ArgumentParser, *, pacing: bool = True) -> None:
+    """--header / --header-file (credentials) and, for check, --max-rps / --rate-limit-budget."""
+    p.add_argument("-H", "--header", action="append", metavar="'NAME: VALUE'",
+                   help="header sent with every request (repeatable), e.g. 'Authorization: Bearer ...'; 'NAME' alone "
+                   "reads $TOKEN_HEADER_NAME. Values are secrets, never shown; keep them off the command line with "
+                   "$TOKEN_SERVER_HEADERS or --header-file")
+    p.add_argument("--header-file", metavar="FILE", help="file of 'Name: value' lines sent with every request")
+    if pacing:
+        p.add_argument("--max-rps", type=float, help="send at most this many requests per second")
+        p.add_argument("--rate-limit-budget", type=float, metavar="SECONDS",
+                       help="seconds the run may wait out 429 / 503 Retry-After answers before it gives up (default 60)")
+
+
+def request_headers(args: argparse.Namespace) -> dict[str, str]:
+    """The configured headers, or a one-line usage error for bad syntax."""
+    from ..headers import HeaderError, resolve
+
+    try:
+        return resolve(args.header or (), args.header_file)
+    except HeaderError as exc:
+        raise UsageError(str(exc)) from None

@@ -7,12 +7,13 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import UsageError, check_app_id, read_certificate
+from ._common import UsageError, add_request_options, check_app_id, read_certificate, request_headers
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("url", nargs="?", help="base URL of the token server (default: start the embedded reference server)")
-    p.add_argument("--profile", help="bundled profile name (agora-token-service, agora-node-tokenserver) or a profile JSON file")
+    p.add_argument("--profile", help="bundled profile name (agora-token-service, agora-node-tokenserver), a profile "
+                   "JSON file, or 'auto' (detect it from the target)")
     p.add_argument("--app-id", help="the app id every token must carry (32 hexadecimal characters)")
     p.add_argument("--strict", action="store_true", help="SHOULD failures also make the server non-conforming")
     p.add_argument("--case", metavar="PATTERN", help="only these cases: ids, globs or sections, comma-separated (e.g. 'EXPIRY,INPUT-1*')")
@@ -31,6 +32,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="compare with a baseline of another profile, contract version or target anyway")
     p.add_argument("--summary-md", metavar="FILE", help="also write a Markdown summary there "
                    "(it is appended to $GITHUB_STEP_SUMMARY whenever that is set)")
+    add_request_options(p)
     p.epilog = (
         "Exit codes: 0 conforming, 1 not conforming, 2 could not judge, bad options or interrupted "
         "(Ctrl-C or SIGTERM: the reports then say 'interrupted')."
@@ -56,6 +58,15 @@ def run(args: argparse.Namespace) -> int:
     if args.url and not args.url.startswith(("http://", "https://")):
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
     check_app_id(args.app_id)
+    headers = request_headers(args)
+    if args.profile == "auto":
+        if not args.url:
+            raise UsageError("--profile auto needs a URL: the embedded server is agora-token-service")
+        args.profile = detect_profile(args.url, headers, args.insecure, args.timeout)
+    for name in ("max_rps", "rate_limit_budget"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive")
     try:
         load_profile(args.profile)
     except ProfileError as exc:
@@ -91,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         report_dir=args.report_dir, certificate_file=args.certificate_file, timeout=args.timeout,
         max_skew=args.max_skew, deviations=args.deviations, workers=args.workers, insecure=args.insecure,
         verbose=args.verbose, baseline=args.baseline, baseline_force=args.baseline_force,
+        headers=args.header or (), header_file=args.header_file, max_rps=args.max_rps,
+        rate_limit_budget=args.rate_limit_budget,
     )
     from ..report.baseline import BaselineError
 
@@ -128,3 +141,24 @@ def write_summary_or_warn(markdown: str, path: str | None, command: str) -> None
         write_summary(markdown, path)
     except OSError as exc:
         print(f"token-conformance {command}: warning: cannot write the Markdown summary: {exc}", file=sys.stderr)
+
+
+def detect_profile(url: str, headers: dict[str, str], insecure: bool, timeout: float | None) -> str:
+    """``--profile auto``: the bundled profile detection names, printed; none fits: a usage error saying why."""
+    from ..client import TokenServerClient
+    from ..detect import detect
+    from ..redact import Redactor
+
+    redactor = Redactor()
+    for value in headers.values():
+        redactor.add_header_value(value)
+    client = TokenServerClient(url, timeout=timeout or 10.0, verify_tls=not insecure, headers=headers)
+    try:
+        found = detect(client)
+    finally:
+        client.close()
+    if found.profile is None:
+        raise UsageError(redactor.redact(f"--profile auto: no bundled profile fits {url}: {found.reason}"))
+    print(f"token-conformance: --profile auto chose {found.profile} (confidence {found.confidence}: {found.reason})",
+          file=sys.stderr)
+    return found.profile

@@ -12,7 +12,7 @@ MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
 
 #: The contract's version, shown in every report. Bump it whenever a requirement is added, removed,
 #: reworded or re-levelled, and say why in docs/contract-changelog.md.
-CONTRACT_VERSION = "1.1"
+CONTRACT_VERSION = "1.2"
 
 SECTIONS: dict[str, tuple[str, str]] = {
     "ROUTE": ("Routes and JSON", "What a client parses: the route, the status, the JSON key."),
@@ -22,6 +22,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "HEADER": ("Headers, caching and CORS", "What proxies and browsers do with the responses."),
     "SEC": ("Security", "Nothing secret leaks; every token grants exactly what was asked, to whom it was asked."),
     "PROP": ("Property-based", "Generated valid inputs from the OpenAPI description (schemas/openapi.json)."),
+    "LATENCY": ("Answer time", "The app's client gives up after 10 s; users wait on every token before they join."),
 }
 
 R = Requirement
@@ -173,10 +174,26 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     R("SEC-4", "SEC", MUST, "Exactly what was asked",
       "An RTC token carries exactly one RTC service (006: only RTC privilege ids 1-4) and no privilege outside join channel and publish audio, video and data.",
       "Extra services or privileges (RTM login, admin) grant what nobody requested."),
+    R("SEC-5", "SEC", MUST, "Credentials enforced on every token route",
+      "With credentials configured (--header), every token route of the profile (GET RTC, RTM, RTE, POST /getToken) refuses a request without them and one with wrong values with 401 or 403 and no token, while the same request with them gets a token.",
+      "A token endpoint open to anyone lets anyone mint publisher tokens for any channel and uid; one forgotten route is enough.",
+      needs=("credentials",)),
+    R("SEC-6", "SEC", MUST, "Refusals do not echo the credential",
+      "With credentials configured, no 401 or 403 answer (body or headers) contains a configured credential value.",
+      "An error page that says which key it expected hands the key to whoever asks without it.",
+      needs=("credentials",)),
     # --- Property-based --------------------------------------------------
     R("PROP-1", "PROP", MUST, "Generated valid requests",
       "For valid requests generated from schemas/openapi.json, the server never answers 5xx, answers 200, and the body matches the schema (the content type is ROUTE-2's, a SHOULD).",
       "Inputs people do not think of (unicode accounts, symbols allowed in channel names, boundary uids) still get tokens."),
+    # --- Answer time -----------------------------------------------------
+    R("LATENCY-1", "LATENCY", MUST, "Answered within the client's timeout",
+      "Every token request of the run is answered within the client's timeout (10 s, or the profile's client_timeout).",
+      "The app's client gives up after 10 s (docs/client-behaviour.md): a slower answer is no token at all, for every user."),
+    R("LATENCY-2", "LATENCY", SHOULD, "Typical answer under a second",
+      "The 95th percentile of the answer times of 10 valid token requests sent one at a time is under 1 s.",
+      "Users wait on the token before they join, and the SDK's own join takes about a second; a server that needs more "
+      "at rest has no headroom left for the renewal bursts that reach it under load."),
 )
 
 INDEX: dict[str, Requirement] = {r.id: r for r in REQUIREMENTS}

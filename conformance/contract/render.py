@@ -32,7 +32,10 @@ def render_markdown() -> str:
         reqs = [r for r in REQUIREMENTS if r.section == key]
         lines += [f"## {key}: {name}", "", intro, "", "| id | level | requirement | rationale |", "| --- | --- | --- | --- |"]
         for r in reqs:
-            needs = f" *(profiles with: {', '.join(r.needs)})*" if r.needs else ""
+            routes = [n for n in r.needs if n != "credentials"]
+            needs = f" *(profiles with: {', '.join(routes)})*" if routes else ""
+            if "credentials" in r.needs:
+                needs += " *(runs when credentials are configured)*"
             lines.append(f"| `{r.id}` | {r.level.value} | {_cell(r.sentence)}{needs} | {_cell(r.rationale)} |")
         lines.append("")
     # No trailing newline: the CLI prints it, so the file ends with exactly one.

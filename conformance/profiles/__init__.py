@@ -43,6 +43,8 @@ class Profile:
     routes: dict[str, str]
     expiry_param: str
     default_expiry: int
+    #: Seconds the app's client waits for a token before giving up (LATENCY-1); the harness's default deadline.
+    client_timeout: float = 10.0
 
     def has(self, feature: str) -> bool:
         return feature in self.routes
@@ -144,6 +146,9 @@ def _parse(data: Any, source: str) -> Profile:
     default_expiry = data.get("default_expiry", 3600)
     if isinstance(default_expiry, bool) or not isinstance(default_expiry, int) or not 0 < default_expiry <= 86400:
         problems.append("'default_expiry' must be an integer in 1..86400")
+    client_timeout = data.get("client_timeout", 10.0)
+    if isinstance(client_timeout, bool) or not isinstance(client_timeout, (int, float)) or not 0 < client_timeout <= 300:
+        problems.append("'client_timeout' must be a number of seconds in (0, 300]")
     if problems:
         raise ProfileError(f"{source} is not a valid profile: " + "; ".join(problems))
     return Profile(
@@ -155,6 +160,7 @@ def _parse(data: Any, source: str) -> Profile:
         routes={str(k): str(v) for k, v in routes.items()},
         expiry_param=str(data.get("expiry_param", "expiry")),
         default_expiry=default_expiry,
+        client_timeout=float(client_timeout),
     )
 
 

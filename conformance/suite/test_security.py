@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ..cases import case
 from ..client import Exchange
 from ..target import Target
 from ..tokens import PUBLISHER_PRIVILEGES
 from ..verdict import Findings
+from ._auth import auth_sweep, echoed
 from ._support import TOKEN_PATTERN, bad_inputs_for, require_certificate, role_tokens, send_bad_input, trace_leaks
 
 
@@ -80,4 +83,39 @@ def test_exactly_what_was_asked(token_target: Target) -> None:
             extra = sorted((tok.rtc.privilege_names if tok.rtc else frozenset()) - PUBLISHER_PRIVILEGES)
             f.check(not extra, f"privileges of a {role} RTC token ({what})",
                     "none outside join channel and publish audio/video/data", f"also {extra}", x.exchange)
+    f.conclude()
+
+
+@case("SEC-5")
+def test_credentials_enforced(token_target: Target) -> None:
+    t = token_target
+    f = Findings()
+    judged = 0
+    for r in auth_sweep(t):
+        if not r.valid.ok:
+            continue  # no token even with the credentials: the ROUTE cases judge that, not this one
+        judged += 1
+        for label, ex in (("without the credentials", r.without), ("with wrong credentials", r.wrong)):
+            if ex.status is None:
+                f.add(f"{r.what} {label}", "401 or 403, no token", ex.summary(), ex)
+                continue
+            f.check(ex.status in (401, 403) and not TOKEN_PATTERN.search(ex.text), f"{r.what} {label}",
+                    "401 or 403, no token", ex.summary(), ex)
+    if not judged:
+        pytest.skip("no token route answers a token even with the credentials (judged by ROUTE-1)")
+    f.conclude()
+
+
+@case("SEC-6")
+def test_refusals_do_not_echo_credentials(token_target: Target) -> None:
+    t = token_target
+    f = Findings()
+    refusals = [(f"{r.what} {label}", ex) for r in auth_sweep(t)
+                for label, ex in (("without the credentials", r.without), ("with wrong credentials", r.wrong))
+                if ex.status in (401, 403)]
+    for what, ex in refusals:
+        where = echoed(t, ex)
+        # The message must not quote the credential (the redactor would hide it): say where it was.
+        f.check(where is None, f"{ex.status} answer to {what}", "no configured credential value",
+                f"a configured credential value appears in the {where}", ex)
     f.conclude()

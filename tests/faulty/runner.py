@@ -63,11 +63,14 @@ class Run:
         return ""
 
 
-def child_environment(certificate: str | None) -> dict[str, str]:
-    """This environment without anything that would steer the child's pytest or plugin, plus the certificate."""
+def child_environment(certificate: str | None, headers: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without anything that would steer the child's pytest or plugin, plus the certificate
+    and the credentials (``$TOKEN_SERVER_HEADERS``, as a CI job would pass them)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
     if certificate:
         env[CERTIFICATE_ENV] = certificate
+    if headers:
+        env["TOKEN_SERVER_HEADERS"] = "\n".join(f"{k}: {v}" for k, v in headers.items())
     return env
 
 
@@ -88,12 +91,13 @@ def check_options(url: str, report_dir: str, *, cases: Sequence[str] = (), stric
             "app_id": app_id, "timeout": timeout, "profile": profile, "extra_pytest_args": extra}
 
 
-def run_check(url: str, *, certificate: str | None = None, guard: float = CHILD_TIMEOUT_S, **options: Any) -> Run:
+def run_check(url: str, *, certificate: str | None = None, guard: float = CHILD_TIMEOUT_S,
+              headers: dict[str, str] | None = None, **options: Any) -> Run:
     """``conformance.api.check`` against ``url`` in a child process; its exit code and conformance.json."""
     with tempfile.TemporaryDirectory(prefix="faulty-check-") as tmp:
         argv = [sys.executable, "-c", _CHILD, json.dumps(check_options(url, tmp, **options))]
         started = time.monotonic()
-        proc = subprocess.run(argv, env=child_environment(certificate), cwd=tmp, capture_output=True, text=True,
+        proc = subprocess.run(argv, env=child_environment(certificate, headers), cwd=tmp, capture_output=True, text=True,
                               timeout=guard, check=False)
         report = Path(tmp) / "conformance.json"
         document = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else None
@@ -114,8 +118,11 @@ PROOF_PROP_EXAMPLES = 8
 
 def judge(fault: Fault, *, full: bool = False, strict: bool = True) -> Run:
     """Run the suite against ``fault``: its proof selection, or with ``full`` every case at default settings."""
+    from .servers import AUTH_HEADER
+
     with serving(fault.make) as (url, settings):
-        return run_check(url, certificate=settings.certificate, strict=strict,
+        return run_check(url, certificate=settings.certificate, strict=strict, timeout=fault.timeout,
+                         headers=dict([AUTH_HEADER]) if fault.credentials else None,
                          cases=() if full else fault.proof_cases,
                          app_id=settings.app_id if fault.know_app_id else None,
                          prop_examples=None if full else PROOF_PROP_EXAMPLES)

@@ -15,6 +15,7 @@ suite against each of them.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import secrets
@@ -28,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conformance.contract import REQUIREMENTS, SECTIONS, by_id
-from conformance.reference.app import Settings, create_app
+from conformance.reference.app import COMMON_HEADERS, Settings, create_app
 from conformance.reference.issuer import TokenIssuer
 from conformance.reference.validation import MAX_UID, InvalidParameter, parse_channel, parse_expiry
 from conformance.tokens import decode
@@ -36,6 +37,10 @@ from conformance.tokens.encode import ServiceSpec, build_007, rtc_service, rtm_s
 
 from .asgi import (
     ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
     Reply,
     RtcParsers,
     intercept,
@@ -52,6 +57,8 @@ Factory = Callable[[Settings], ASGIApp]
 
 #: Cases that wait on the clock or on Hypothesis; the proofs run them only for faults that expect them.
 SLOW_CASES = frozenset({"EXPIRY-5", "EXPIRY-6", "EXPIRY-7", "PROP-1"})
+#: Cases that run only with credentials configured (they skip otherwise, so a proof without them leaves them out).
+NEEDS_CREDENTIALS = frozenset({"SEC-5", "SEC-6"})
 #: Every case that needs a decoded RTC token of the default routes (they skip, "judged by ROUTE-1, TOKEN-1").
 NEEDS_RTC_TOKEN = frozenset({"TOKEN-2", "TOKEN-4", "TOKEN-6", "TOKEN-7", "TOKEN-8", "EXPIRY-1", "EXPIRY-2",
                              "EXPIRY-3", "EXPIRY-4", "EXPIRY-5", "EXPIRY-6", "EXPIRY-7", "SEC-4"})
@@ -75,6 +82,10 @@ class Fault:
     know_app_id: bool = True
     #: Set when the suite is known to miss this fault: why (the proofs mark it as an expected failure).
     known_miss: str = ""
+    #: Run with the test credential configured (AUTH_HEADER): the authentication cases run only then.
+    credentials: bool = False
+    #: The client's timeout for this run (None: the default), so a too-slow server costs seconds, not tens.
+    timeout: float | None = None
 
     @property
     def expected(self) -> frozenset[str]:
@@ -94,6 +105,8 @@ class Fault:
         sections = {c.rsplit("-", 1)[0] for c in self.expected}
 
         def wanted(case: str) -> bool:
+            if case in NEEDS_CREDENTIALS and not self.credentials:
+                return False
             if case == "PROP-1":
                 return self.requirement == "PROP-1"
             return case not in SLOW_CASES or case in self.expected
@@ -864,6 +877,76 @@ SEC_FAULTS = [
 ]
 
 
+# --- authentication (SEC-5, SEC-6) -------------------------------------------------
+
+#: The credential the authenticated servers below expect, and the proofs configure (never a real secret).
+AUTH_HEADER = ("Authorization", "Bearer conformance-test-credential-5f2c9a")
+TOKEN_ROUTES = ("/rtc/", "/rtm/", "/rte/", "/getToken")
+
+
+def _requires_auth(*, open_prefixes: tuple[str, ...] = (), echo: bool = False, any_bearer: bool = False) -> Factory:
+    """The reference app behind a bearer-token check on its token routes (/ping stays public, as gateways do)."""
+    name, expected = AUTH_HEADER
+
+    def answer(request: Request) -> Response | None:
+        path = _path(request)
+        if not path.startswith(TOKEN_ROUTES) or path.startswith(open_prefixes):
+            return None
+        given = request.headers.get(name, "")
+        if given == expected or (any_bearer and given.startswith("Bearer ")):
+            return None
+        body = {"error": "unauthorized"}
+        if echo:
+            body["error"] = f"unauthorized: expected {name}: {expected}"
+        return json_response(401, body, {**COMMON_HEADERS, "WWW-Authenticate": 'Bearer realm="tokens"'})
+
+    return _around(lambda app, s: intercept(app, answer))
+
+
+AUTH_FAULTS = [
+    Fault("auth-bypass-rtm", "Token routes require the bearer token, except GET /rtm/, which answers anyone.",
+          "SEC-5", _requires_auth(open_prefixes=("/rtm/",)), credentials=True),
+    Fault("auth-any-bearer", "Any 'Authorization: Bearer ...' is accepted: only the header's presence is checked.",
+          "SEC-5", _requires_auth(any_bearer=True), credentials=True),
+    Fault("auth-echo", "The 401 body names the expected credential ('expected Authorization: Bearer ...').",
+          "SEC-6", _requires_auth(echo=True), credentials=True),
+]
+
+
+# --- LATENCY ----------------------------------------------------------------------
+
+
+def _slow_tokens(seconds: float) -> Factory:
+    """The reference app whose token answers (200) leave ``seconds`` late: signing behind a slow key service."""
+
+    def wrap(app: ASGIApp, s: Settings) -> ASGIApp:
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            async def delayed(message: Message) -> None:
+                if message["type"] == "http.response.start" and message.get("status") == 200 \
+                        and str(scope.get("path", "")).startswith(TOKEN_ROUTES):
+                    await asyncio.sleep(seconds)
+                await send(message)
+
+            await app(scope, receive, delayed if scope["type"] == "http" else send)
+
+        return wrapped
+
+    return _around(wrap)
+
+
+#: The client's timeout in the LATENCY-1 proof: the fault is "slower than the client", at a scale of seconds.
+PROOF_TIMEOUT = 1.0
+
+LATENCY_FAULTS = [
+    Fault("slower-than-client", "Every token answer takes longer than the client's timeout (here 1.5 s against 1 s; "
+          "the 11 s against 10 s of a real client is tests/suite/test_deployed.py's); /ping answers at once.",
+          "LATENCY-1", _slow_tokens(PROOF_TIMEOUT + 0.5), timeout=PROOF_TIMEOUT,
+          skips=frozenset({"LATENCY-2"})),
+    Fault("slow-tokens", "Every token answer takes 1.1 s (within the client's timeout, slow for every user).",
+          "LATENCY-2", _slow_tokens(1.1)),
+]
+
+
 # --- PROP -----------------------------------------------------------------------
 
 
@@ -893,7 +976,8 @@ PROP_FAULTS = [
 
 
 FAULTS: tuple[Fault, ...] = (
-    *ROUTE_FAULTS, *TOKEN_FAULTS, *INPUT_FAULTS, *EXPIRY_FAULTS, *HEADER_FAULTS, *SEC_FAULTS, *PROP_FAULTS,
+    *ROUTE_FAULTS, *TOKEN_FAULTS, *INPUT_FAULTS, *EXPIRY_FAULTS, *HEADER_FAULTS, *SEC_FAULTS, *AUTH_FAULTS,
+    *PROP_FAULTS, *LATENCY_FAULTS,
 )
 BY_KEY: dict[str, Fault] = {f.key: f for f in FAULTS}
 assert len(BY_KEY) == len(FAULTS), "duplicate fault key"
@@ -908,3 +992,5 @@ CONTROLS: dict[str, Factory] = {
     "json-request-identity": _around(lambda app, s: rewrite_json_request(app, lambda rq, body: None)),
     "resign-identity": _around(lambda app, s: rewrite(app, lambda rq, rp: _resigned_in_place(rp, s))),
 }
+#: Controls that need the test credential configured (AUTH_HEADER).
+CREDENTIAL_CONTROLS: dict[str, Factory] = {"auth-required": _requires_auth()}

@@ -62,17 +62,19 @@ def test_target_that_does_not_answer_cannot_be_judged(behaviour: hostile.Behavio
         run = check(server.url, tmp_path, *FAST)
     assert_could_not_judge(run, reason)
     assert "does not answer" in run.output
-    assert server.connections == 1  # the preflight only: no case waited out the target again
+    # The preflight, and the liveness probe (/ping, 3 s at most) that tells a target too slow for the client
+    # (LATENCY-1) from one that does not answer: no case waited out the target again.
+    assert server.connections <= 2
 
 
 @pytest.mark.slow
 def test_never_answering_target_costs_one_timeout_with_default_options(tmp_path: Path) -> None:
-    """The full suite, default options: one 10 s timeout (the preflight), then exit 2; not 44 timeouts."""
+    """The full suite, default options: one 10 s timeout (the preflight, plus a 3 s liveness probe), then exit 2."""
     with HostileServer(hostile.never_answers) as server:
         run = check(server.url, tmp_path)
     assert_could_not_judge(run, "no complete response within 10 s")
     assert len(run.outcomes()) == len(REQUIREMENTS)
-    assert server.connections == 1
+    assert server.connections <= 2
 
 
 def test_target_that_stops_answering_ends_the_run(tmp_path: Path) -> None:

@@ -1,0 +1,44 @@
+"""``token-conformance detect URL [--json]``: which bundled profile fits the target, with evidence and confidence."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ._common import UsageError, add_request_options, request_headers
+
+
+def add_parser(p: argparse.ArgumentParser) -> None:
+    p.add_argument("url", help="base URL of the token server")
+    p.add_argument("--json", action="store_true", help="print the result as JSON ('profile' is null when none fits)")
+    p.add_argument("--timeout", type=float, default=10.0, help="deadline per request in seconds (default 10)")
+    p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
+    add_request_options(p, pacing=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when a bundled profile fits, 1 when none does, 2 when nothing answers."""
+    from ..client import TokenServerClient
+    from ..detect import detect
+    from ..redact import Redactor
+
+    if not args.url.startswith(("http://", "https://")):
+        raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    headers = request_headers(args)
+    redactor = Redactor()
+    for value in headers.values():
+        redactor.add_header_value(value)
+    client = TokenServerClient(args.url, timeout=args.timeout, verify_tls=not args.insecure, headers=headers)
+    try:
+        found = detect(client)
+    finally:
+        client.close()
+    if args.json:
+        print(redactor.redact(json.dumps(found.as_dict(), indent=2, ensure_ascii=False)))
+    else:
+        print(redactor.redact("\n".join(found.lines())))
+    if found.profile:
+        return 0
+    return 2 if found.evidence.get("rtc route", "").startswith("no token: no response") else 1

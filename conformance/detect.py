@@ -1,0 +1,159 @@
+"""What a target looks like: which bundled profile fits it, and hints when none does.
+
+``token-conformance detect URL`` and ``check --profile auto`` send a handful of
+harmless requests (/ping, one RTC token per role word, /rtm, POST /getToken)
+and score every bundled profile on the evidence: token version, role
+vocabulary, routes present. When no token route answers a token, ``describe``
+says what answered instead (an HTML page, another JSON API, a proxy error page,
+a login wall) so the user knows whether the URL, the profile or the credentials
+are wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .client import Exchange, TokenServerClient
+from .profiles import Profile, bundled_names, load_profile
+from .target import extract_token
+
+PROBE_CHANNEL = "conformance-detect"
+_PROXY_WORDS = re.compile(r"bad gateway|gateway time-?out|service unavailable|nginx|cloudflare|envoy|haproxy|"
+                          r"upstream|proxy error|varnish|traefik", re.IGNORECASE)
+
+
+def describe(ex: Exchange, key: str = "rtcToken") -> str | None:
+    """What a non-token answer looks like and what to try; None when ``ex`` carries a token under ``key``."""
+    if ex.error:
+        return f"nothing answered ({ex.error}): check the URL and that the server is running"
+    status, ctype, text = ex.status, ex.content_type.lower(), ex.text.lstrip()[:2000]
+    if status in (401, 403):
+        return (f"a login wall ({status}): the server wants credentials; pass them with --header 'Name: value' "
+                "(or $TOKEN_SERVER_HEADERS / --header-file)")
+    if status in (502, 503, 504) or (status and status >= 500 and _PROXY_WORDS.search(text)):
+        return (f"a proxy error page ({status}{': ' + _title(text) if _title(text) else ''}): the proxy answers, "
+                "the token server behind it does not; check the upstream")
+    body = ex.json_or_none()
+    if status == 200 and isinstance(body, dict):
+        if isinstance(body.get(key), str) and body.get(key):
+            return None
+        tokens = [k for k, v in body.items() if isinstance(v, str) and v.startswith(("006", "007"))]
+        if tokens:
+            return (f"a token under {tokens[0]!r} instead of {key!r}: another server family; "
+                    "write a profile of your own (--profile FILE)")
+    if "html" in ctype or text[:15].lower().startswith(("<!doctype", "<html")):
+        title = _title(text)
+        return (f"an HTML page ({status}{', ' + repr(title) if title else ''}): a web site, not a token API; "
+                "check the base URL (a path prefix such as /api or /token?)")
+    if isinstance(body, dict):
+        keys = ", ".join(list(body)[:6])
+        return (f"another JSON API ({status}, keys: {keys or 'none'}): not the profile's route; check the base URL "
+                "and --profile (or try --profile auto)")
+    if status == 404:
+        return "no such route (404): the profile's RTC route is not served here; check the base URL and --profile"
+    return f"an answer that is not a token ({ex.summary(120)}); check the base URL and --profile"
+
+
+def _title(text: str) -> str:
+    m = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if m:
+        return " ".join(m.group(1).split())[:80]
+    m = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
+    return " ".join(re.sub(r"<[^>]+>", "", m.group(1)).split())[:80] if m else ""
+
+
+@dataclass
+class Detection:
+    """The profile that fits (None if none does), why, and how sure."""
+
+    url: str
+    profile: str | None
+    confidence: str
+    score: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def lines(self) -> list[str]:
+        out = [f"target: {self.url}"]
+        if self.profile:
+            out.append(f"profile: {self.profile} (confidence {self.confidence}, {self.score:.0%} of the evidence fits)")
+        else:
+            out.append("profile: none fits")
+        out.append(f"why: {self.reason}")
+        for k, v in self.evidence.items():
+            out.append(f"  {k}: {v}")
+        return out
+
+
+def _probe(client: TokenServerClient, profile: Profile, role_word: str) -> Exchange:
+    path = profile.routes["rtc"].format(channel=PROBE_CHANNEL, role=role_word, tokentype="uid", uid="0")
+    return client.get(path)
+
+
+def detect(client: TokenServerClient) -> Detection:
+    """Probe the target with a handful of harmless requests and score every bundled profile."""
+    profiles = [load_profile(n) for n in bundled_names()]
+    evidence: dict[str, Any] = {}
+    ping_route = next((p.routes["ping"] for p in profiles if p.has("ping")), "/ping")
+    ping = client.get(ping_route)
+    pong = ping.json_or_none()
+    evidence["ping"] = ("answers pong" if ping.status == 200 and isinstance(pong, dict) and pong.get("message") == "pong"
+                        else f"absent ({ping.summary(60)})")
+    # Role words of every profile, tried on the first profile's RTC template (the bundled ones share it).
+    base = profiles[0]
+    words = sorted({w for p in profiles for w in p.roles.values()})
+    answers = {w: extract_token(_probe(client, base, w), "rtcToken") for w in words}
+    publisher = answers.get("publisher")
+    if publisher is None or not publisher.ok:
+        ex = publisher.exchange if publisher else _probe(client, base, "publisher")
+        what = describe(ex) or "no token"
+        evidence["rtc route"] = f"no token: {ex.summary(100)}"
+        return Detection(client.base_url, None, "none", 0.0, evidence, {p.name: 0.0 for p in profiles},
+                         f"GET {base.routes['rtc']} answers no token: the target looks like {what}")
+    assert publisher.token is not None
+    version = publisher.token.version
+    evidence["token version"] = version
+    accepted = [w for w, f in answers.items() if f.ok]
+    evidence["role words answered with a token"] = accepted
+    has_rtm = extract_token(client.get(base.routes.get("rtm", "/rtm/{uid}/").format(uid="conformance-detect")),
+                            "rtmToken").ok
+    evidence["rtm route"] = "answers a token" if has_rtm else "no token"
+    post = client.request("POST", "/getToken", json_body={"tokenType": "rtc", "channel": PROBE_CHANNEL,
+                                                           "role": "publisher", "uid": "0", "expire": 600})
+    has_post = extract_token(post, "token").ok
+    evidence["POST /getToken"] = "answers a token" if has_post else f"no token ({post.status or post.error})"
+    scores: dict[str, float] = {}
+    for p in profiles:
+        points, total = 0.0, 0.0
+        total += 3
+        points += 3 if p.token_version == version else 0
+        total += 2
+        own, others = p.roles["subscriber"], [w for w in words if w not in p.roles.values()]
+        if own in accepted and not any(w in accepted for w in others):
+            points += 2
+        elif own in accepted:
+            points += 1  # a lenient server: every word works, the vocabulary does not decide
+        total += 1
+        points += 1 if p.has("post_get_token") == has_post else 0
+        total += 1
+        points += 1 if p.has("rtm") == has_rtm else 0
+        scores[p.name] = round(points / total, 3)
+    best = max(scores, key=lambda n: scores[n])
+    ranked = sorted(scores.values(), reverse=True)
+    margin = ranked[0] - (ranked[1] if len(ranked) > 1 else 0)
+    profile = next(p for p in profiles if p.name == best)
+    if scores[best] < 0.5 or profile.token_version != version:
+        return Detection(client.base_url, None, "none", scores[best], evidence, scores,
+                         f"tokens are {version} with role words {accepted}: no bundled profile declares that; "
+                         "write a profile of your own (--profile FILE)")
+    confidence = "high" if scores[best] >= 0.85 and margin >= 0.3 else "medium" if margin > 0 else "low"
+    reason = (f"{version} tokens (profile: {profile.token_version}), subscriber word {profile.roles['subscriber']!r} "
+              f"{'accepted' if profile.roles['subscriber'] in accepted else 'refused'}, POST /getToken "
+              f"{'present' if has_post else 'absent'}")
+    return Detection(client.base_url, best, confidence, scores[best], evidence, scores, reason)

@@ -1,0 +1,231 @@
+"""Servers as deployed (issue 11): behind credentials, behind a rate limiter, slower than the client, not a
+token server at all, and each public family for profile detection.
+
+Each server runs in this process on loopback; ``check`` runs in a child (tests/faulty/runner.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+
+from conformance.client import TokenServerClient
+from conformance.detect import detect
+from conformance.reference.app import create_app, demo_settings
+from conformance.reference.threaded import ThreadedServer
+from tests.faulty.asgi import intercept, rewrite_path
+from tests.faulty.issuers import Issuer006
+from tests.faulty.runner import run_check, serving
+from tests.faulty.servers import AUTH_HEADER, CREDENTIAL_CONTROLS, _slow_tokens
+
+SECRET = AUTH_HEADER[1]
+CREDS = dict([AUTH_HEADER])
+
+
+def assert_secret_nowhere(run: Any, report_dir: Path | None = None) -> None:
+    assert SECRET not in run.output and SECRET.split(" ", 1)[1] not in run.output
+    assert SECRET not in json.dumps(run.document)
+
+
+# --- authentication -----------------------------------------------------------
+
+
+def test_server_behind_authentication_passes_with_credentials() -> None:
+    with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, s):
+        run = run_check(url, certificate=s.certificate, app_id=s.app_id, headers=CREDS, cases=["ROUTE", "SEC"])
+    assert run.exit_code == 0, run.output[-3000:]
+    assert run.outcomes["SEC-5"] == run.outcomes["SEC-6"] == "passed"
+    assert_secret_nowhere(run)
+
+
+def test_without_credentials_the_run_says_to_pass_them() -> None:
+    with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, s):
+        run = run_check(url, certificate=s.certificate)
+    assert run.exit_code == 2
+    assert "the server requires authentication; pass it with --header" in run.output.replace(" (GET", "; (GET") \
+        or ("requires authentication" in run.output and "--header" in run.output)
+    assert run.document is not None and run.document["summary"]["failed_by_level"]["MUST"] == []
+
+
+def test_refused_credentials_are_named_not_shown() -> None:
+    with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, s):
+        run = run_check(url, certificate=s.certificate, headers={"Authorization": "Bearer not-the-right-one"})
+    assert run.exit_code == 2 and "refuses the configured credentials" in run.output
+    assert "not-the-right-one" not in run.output
+
+
+def test_failures_show_a_placeholder_not_the_credential(tmp_path: Path) -> None:
+    """auth-echo fails SEC-6 and auth-bypass-rtm SEC-5: neither the output nor any report file holds the secret."""
+    from tests.faulty.servers import BY_KEY
+
+    with serving(BY_KEY["auth-echo"].make) as (url, s), serving(BY_KEY["auth-bypass-rtm"].make) as (url2, _):
+        env = {"TOKEN_SERVER_HEADERS": f"{AUTH_HEADER[0]}: {SECRET}"}
+        for target in (url, url2):
+            proc = subprocess.run(
+                [sys.executable, "-m", "conformance", "check", target, "--case", "SEC-5,SEC-6,ROUTE-1",
+                 "--report-dir", str(tmp_path)], capture_output=True, text=True, timeout=120,
+                env={**_env(), **env, "TOKEN_SERVER_APP_CERTIFICATE": s.certificate},
+            )
+            assert proc.returncode == 1, proc.stdout + proc.stderr
+            out = proc.stdout + proc.stderr
+            for f in tmp_path.iterdir():
+                assert SECRET.split(" ", 1)[1] not in f.read_text(encoding="utf-8"), f.name
+            assert SECRET.split(" ", 1)[1] not in out
+    assert "curl " in out  # the failures carry their curl lines, without the credential
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
+
+
+@pytest.mark.parametrize("spec", ["Authorization Bearer x", ": value", "Bad Name: x", "X-Key:"])
+def test_bad_header_syntax_is_one_line_exit_2(spec: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "conformance", "check", "http://127.0.0.1:9", "--header", spec],
+                          capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --- rate limits --------------------------------------------------------------
+
+
+def _rate_limited(rate: float, retry_after: str) -> Any:
+    """The reference app behind a token bucket of ``rate`` requests/s (burst 5): 429 with Retry-After beyond it."""
+    lock = threading.Lock()
+    bucket = {"tokens": 5.0, "at": time.monotonic()}
+
+    def answer(request: Request) -> Response | None:
+        with lock:
+            now = time.monotonic()
+            bucket["tokens"] = min(5.0, bucket["tokens"] + (now - bucket["at"]) * rate)
+            bucket["at"] = now
+            if bucket["tokens"] >= 1:
+                bucket["tokens"] -= 1
+                return None
+        return JSONResponse({"error": "too many requests"}, status_code=429, headers={"Retry-After": retry_after})
+
+    return lambda s: intercept(create_app(s), answer)
+
+
+def test_rate_limited_server_is_judged_and_the_limits_reported() -> None:
+    with serving(_rate_limited(40.0, "1")) as (url, s):
+        run = run_check(url, certificate=s.certificate, app_id=s.app_id, cases=["ROUTE", "INPUT"])
+    assert run.exit_code == 0, run.output[-3000:]
+    limits = run.document["summary"]["extra"]["rate_limits"]
+    assert limits["limited"] > 0 and limits["waited_s"] >= 1
+    assert "rate limits: the target limited the run" in run.output
+
+
+def test_rate_limit_budget_exhausted_cannot_be_judged() -> None:
+    with serving(_rate_limited(5.0, "30")) as (url, s):
+        run = run_check(url, certificate=s.certificate, app_id=s.app_id, cases=["INPUT"])
+    assert run.exit_code == 2, run.output[-3000:]
+    assert "wait budget" in run.document["summary"]["reason"]
+
+
+# --- latency ----------------------------------------------------------------
+
+
+def test_server_slower_than_the_default_client_timeout_fails_latency_in_one_timeout() -> None:
+    """11 s per token against the client's 10 s, /ping at once: exit 1 on LATENCY-1, the rest skipped."""
+    with serving(_slow_tokens(11.0)) as (url, s):
+        started = time.monotonic()
+        run = run_check(url, certificate=s.certificate, app_id=s.app_id)
+        took = time.monotonic() - started
+    assert run.exit_code == 1, run.output[-3000:]
+    assert run.failed == {"LATENCY-1"}
+    assert all(o == "skipped" for c, o in run.outcomes.items() if c != "LATENCY-1")
+    assert "within the client's timeout of 10 s" in run.message("LATENCY-1")
+    assert took < 40, f"{took:.0f} s: more than one timeout"
+
+
+# --- hints and detection ----------------------------------------------------
+
+
+def _html_site(s: Any) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await HTMLResponse("<!doctype html><html><head><title>Acme Shop</title></head><body>hi</body></html>")(
+            scope, receive, send)
+
+    return app
+
+
+def _json_api(s: Any) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await JSONResponse({"status": "ok", "version": "2.1", "items": []})(scope, receive, send)
+
+    return app
+
+
+def _proxy_error(s: Any) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = "<html><head><title>502 Bad Gateway</title></head><body><center>nginx</center></body></html>"
+        await HTMLResponse(body, status_code=502)(scope, receive, send)
+
+    return app
+
+
+@pytest.mark.parametrize(("factory", "words"), [(_html_site, "an HTML page"), (_json_api, "another JSON API"),
+                                                 (_proxy_error, "a proxy error page")])
+def test_a_target_that_is_no_token_server_gets_a_hint(factory: Any, words: str) -> None:
+    with serving(factory) as (url, _s):
+        run = run_check(url, cases=["ROUTE-1"])
+    hints = run.document["summary"]["extra"]["hints"]
+    assert any(words in h for h in hints), hints
+    assert f"hint: GET" in run.output
+
+
+def node_family(s: Any) -> Any:
+    """The Node family as the reference app can play it: 006 tokens, 'audience' for subscribers, no POST."""
+
+    def roles(seg: list[str]) -> list[str]:
+        if len(seg) > 3 and seg[1] in ("rtc", "rte"):
+            seg[3] = {"audience": "subscriber", "subscriber": "nosuchrole"}.get(seg[3], seg[3])
+        return seg
+
+    def no_post(request: Request) -> Response | None:
+        return JSONResponse({"error": "not found"}, status_code=404) if request.url.path == "/getToken" else None
+
+    return intercept(rewrite_path(create_app(s, Issuer006(s.app_id, s.certificate)), roles), no_post)
+
+
+@pytest.mark.parametrize(("factory", "profile"), [(lambda s: create_app(s), "agora-token-service"),
+                                                  (node_family, "agora-node-tokenserver")])
+def test_detect_names_each_public_family(factory: Any, profile: str) -> None:
+    with serving(factory) as (url, _s):
+        client = TokenServerClient(url, timeout=5)
+        found = detect(client)
+        client.close()
+        assert found.profile == profile and found.confidence == "high", found
+        proc = subprocess.run([sys.executable, "-m", "conformance", "detect", url, "--json"], capture_output=True,
+                              text=True, timeout=60, env=_env())
+    assert proc.returncode == 0 and json.loads(proc.stdout)["profile"] == profile
+
+
+def test_detect_says_why_nothing_fits() -> None:
+    with serving(_html_site) as (url, _s):
+        proc = subprocess.run([sys.executable, "-m", "conformance", "detect", url, "--json"], capture_output=True,
+                              text=True, timeout=60, env=_env())
+    data = json.loads(proc.stdout)
+    assert proc.returncode == 1 and data["profile"] is None and "HTML page" in data["reason"]
+
+
+def test_check_profile_auto_prints_its_choice(tmp_path: Path) -> None:
+    with serving(node_family) as (url, s):
+        proc = subprocess.run([sys.executable, "-m", "conformance", "check", url, "--profile", "auto", "--case",
+                               "ROUTE-1,TOKEN-2", "--report-dir", str(tmp_path)], capture_output=True, text=True,
+                              timeout=120, env={**_env(), "TOKEN_SERVER_APP_CERTIFICATE": s.certificate})
+    assert "--profile auto chose agora-node-tokenserver" in proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
