@@ -95,6 +95,13 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     slo.add_argument("--max-dropped", type=int, default=0, help="dropped sessions allowed")
     slo.add_argument("--max-invalid", type=int, default=0, help="invalid tokens allowed")
+    base = parser.add_argument_group("baseline and CI")
+    base.add_argument("--baseline", metavar="LOAD_JSON", help="load.json of an earlier run: exit 1 when p50/p95/p99, "
+                      "throughput, failure or invalid-token ratio is worse beyond run-to-run noise (docs/load.md)")
+    base.add_argument("--baseline-force", action="store_true",
+                      help="compare with a baseline of another scenario, user count or target anyway")
+    base.add_argument("--summary-md", metavar="FILE",
+                      help="also write a Markdown summary there (appended to $GITHUB_STEP_SUMMARY whenever set)")
     shapes = parser.add_argument_group("renew_storm and ramp")
     shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default 1)")
     shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts (default: renewal period / cohorts)")
@@ -195,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot create the report directory {args.report_dir!r}: {exc.strerror}") from None
     url = _check_url(args.url) if args.url else None
+    baseline = _baseline(args, url, run_time)
 
     from ..load.runner import LoadPlan, probe
 
@@ -228,16 +236,59 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             print(f"token-conformance load: error: cannot reach {url}: {problem}", file=sys.stderr)
             return 2
-        return _execute(plan_for(url, certificate, None), args, embedded=False)
+        return _execute(plan_for(url, certificate, None), args, embedded=False, baseline=baseline)
 
     from ..reference.server import ReferenceServer
 
     with ReferenceServer() as server:
         plan = plan_for(server.url, server.settings.certificate, server.settings.app_id)
-        return _execute(plan, args, embedded=True)
+        return _execute(plan, args, embedded=True, baseline=baseline)
 
 
-def _execute(plan: Any, args: argparse.Namespace, *, embedded: bool) -> int:
+def _baseline(args: argparse.Namespace, url: str | None, run_time: int) -> tuple[dict[str, Any], list[str]] | None:
+    """--baseline read and matched against this run before it starts; --summary-md checked too."""
+    from ..load.baseline import LoadBaselineError, load_baseline, refusal_reasons
+    from .check import check_summary_path
+
+    check_summary_path(args.summary_md)
+    if args.baseline_force and not args.baseline:
+        raise UsageError("--baseline-force needs --baseline LOAD_JSON")
+    if not args.baseline:
+        return None
+    try:
+        doc = load_baseline(args.baseline)
+    except LoadBaselineError as exc:
+        raise UsageError(str(exc)) from None
+    reasons = refusal_reasons(doc, scenario=args.scenario, target=url, users=args.users, run_time_s=run_time)
+    if reasons and not args.baseline_force:
+        raise UsageError(f"the baseline {args.baseline!r} measured another run: {'; '.join(reasons)} "
+                         "(--baseline-force compares anyway)")
+    return doc, [f"forced: {r}" for r in reasons]
+
+
+def _against_baseline(
+    baseline: tuple[dict[str, Any], list[str]], doc: dict[str, Any], files: dict[str, Path], path: str
+) -> Any:
+    """Compare, plot both runs side by side, and add both to load.json and load.html."""
+    import json
+
+    from ..load import baseline as lb
+    from ..load.report import PLOTS, render_html
+
+    comparison = lb.compare(baseline[0], doc, baseline_path=path)
+    comparison.notes = baseline[1]
+    doc["baseline"] = comparison.as_dict()
+    images = {name: files[name] for name in PLOTS if name in files}
+    images["baseline"] = lb.plot(baseline[0], doc, files["load_json"].with_name("baseline.png"))
+    doc.setdefault("files", {})["baseline"] = "baseline.png"
+    files["load_json"].write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    files["load_html"].write_text(render_html(doc, images), encoding="utf-8")
+    return comparison
+
+
+def _execute(
+    plan: Any, args: argparse.Namespace, *, embedded: bool, baseline: tuple[dict[str, Any], list[str]] | None = None
+) -> int:
     from ..load.protocol import NO_RENEWAL
     from ..load.report import build_load_json, write_reports
     from ..load.runner import run_locust
@@ -277,7 +328,16 @@ def _execute(plan: Any, args: argparse.Namespace, *, embedded: bool) -> int:
     }
     doc = build_load_json(summary, scenario=plan.scenario, target=plan.url, embedded=embedded, plan=plan_info)
     files = write_reports(plan.report_dir, doc, summary)
+    comparison = _against_baseline(baseline, doc, files, args.baseline) if baseline and doc["requests"] else None
     print(redactor.redact(_text_summary(doc, files)))
+    if comparison is not None:
+        from ..load.baseline import terminal_lines
+
+        print("\n".join(terminal_lines(comparison)))
+    from ..report.markdown import load_markdown
+    from .check import write_summary_or_warn
+
+    write_summary_or_warn(redactor.redact(load_markdown(doc)), args.summary_md, "load")
     if outcome.overran:
         show("token-conformance load: error: Locust overran its time bound and was stopped; results are partial")
         return 2
@@ -295,7 +355,9 @@ def _execute(plan: Any, args: argparse.Namespace, *, embedded: bool) -> int:
     if doc["renew"]["requests"] == 0:
         show(f"token-conformance load: error: {NO_RENEWAL}")
         return 2
-    return 1 if not doc["slo"]["passed"] else 0
+    if not doc["slo"]["passed"]:
+        return 1
+    return 1 if comparison is not None and comparison.regressions else 0
 
 
 def _reasons(counts: dict[str, int], limit: int = 3) -> str:

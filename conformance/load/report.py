@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from .baseline import html_section as baseline_html
 from .protocol import FETCH, RENEW
 from .runner import CSV_PREFIX, HTML_NAME, LOG_NAME, SUMMARY_NAME
 
@@ -241,6 +242,7 @@ td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}
 <table><tr><th></th><th>requests</th><th>failures</th><th>p50</th><th>p95</th><th>p99</th><th>rate</th></tr>{"".join(rows)}</table>
 <table>{fact_rows}</table>
 {f"<table>{reason_rows}</table>" if reason_rows else ""}
+{baseline_html(doc)}
 {"".join(figures)}
 <p>Files: {links}</p>
 <p><small>token-conformance {e(__version__)}</small></p>

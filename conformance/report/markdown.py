@@ -71,3 +71,29 @@ def write_summary(markdown: str, path: str | None) -> list[Path]:
             fh.write(markdown + "\n")
         written.append(Path(step))
     return written
+
+
+def load_markdown(doc: dict[str, Any]) -> str:
+    """Markdown for one ``load`` run (its load.json document, with the baseline comparison when there was one)."""
+    slo = doc["slo"]
+    comp = doc.get("baseline") if isinstance(doc.get("baseline"), dict) else None
+    failed = not slo["passed"] or (comp is not None and not comp["passed"]) or not doc.get("requests")
+    head = "SLOs held" if slo["passed"] else "SLOs breached"
+    lines = [f"## {'❌' if failed else '✅'} Token server load: {head}", "",
+             f"Scenario `{doc['scenario']}` against `{doc['target']}` · {doc['requests']} requests · "
+             f"failure ratio {doc['failure_ratio']:.2%} · invalid tokens {doc['invalid_tokens']} · "
+             f"dropped sessions {doc['dropped']}", "",
+             "| | requests | failures | p50 | p95 | p99 | rate |", "|---|---|---|---|---|---|---|"]
+    for kind in ("fetch", "renew"):
+        k = doc[kind]
+        cells = [k["requests"], k["failures"]] + [
+            "–" if k[p] is None else f"{k[p]:g} ms" for p in ("p50_ms", "p95_ms", "p99_ms")] + [f"{k['rps']:g}/s"]
+        lines.append(f"| {kind} | " + " | ".join(str(c) for c in cells) + " |")
+    lines.append("")
+    lines += [f"- SLO breached: {_cell(b.get('message', b))}" for b in slo["breaches"]]
+    if comp is not None:
+        lines += ["", f"### Against the baseline: {'✅ no regression beyond noise' if comp['passed'] else '❌ regressed'}",
+                  "", "| metric | baseline | this run | regression when | |", "|---|---|---|---|---|"]
+        lines += [f"| {r['metric']} | {r['baseline']} | {r['now']} | {_cell(r['limit'])} | "
+                  f"{'**regressed**' if r['regressed'] else 'ok'} |" for r in comp["rows"]]
+    return "\n".join(lines).rstrip() + "\n"
