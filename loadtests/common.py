@@ -40,6 +40,7 @@ from conformance.load.protocol import (
     DROPPED,
     FETCH,
     INVALID,
+    LIMITED,
     NO_RENEWAL,
     PROGRESS_PREFIX,
     RENEW,
@@ -101,6 +102,8 @@ def _add_options(parser: Any) -> None:
     add("--slo-failure-ratio", type=float, default=0.01, help="SLO: largest share of failed token requests")
     add("--slo-dropped", type=int, default=0, help="SLO: largest number of dropped sessions")
     add("--slo-invalid", type=int, default=0, help="SLO: largest number of invalid tokens")
+    add("--slo-limited-ratio", type=float, default=1.0,
+        help="SLO: largest share of token requests answered 429 / 503 + Retry-After (default 1: not gated)")
     add("--summary-file", default="", include_in_web_ui=False, help="write the run summary (JSON) here at exit")
 
 
@@ -115,6 +118,7 @@ def thresholds(options: Any) -> Thresholds:
         max_failure_ratio=float(options.slo_failure_ratio),
         max_dropped=int(options.slo_dropped),
         max_invalid=int(options.slo_invalid),
+        max_limited_ratio=float(getattr(options, "slo_limited_ratio", 1.0)),
     )
 
 
@@ -289,7 +293,9 @@ def observed_from(stats: Any) -> Observed:
             p95[kind.lower()] = None
     dropped = sum(e.num_requests for (_n, m), e in stats.entries.items() if m == DROPPED)
     invalid = sum(e.num_requests for (_n, m), e in stats.entries.items() if m == INVALID)
-    return Observed(requests=requests, failures=failures, p95_ms=p95, dropped=dropped, invalid=invalid)
+    limited = sum(e.num_requests for (_n, m), e in stats.entries.items() if m == LIMITED)
+    return Observed(requests=requests, failures=failures, p95_ms=p95, dropped=dropped, invalid=invalid,
+                    limited=limited)
 
 
 def build_summary(environment: Any) -> dict[str, Any]:
@@ -330,6 +336,7 @@ def build_summary(environment: Any) -> dict[str, Any]:
             "p95_ms": observed.p95_ms,
             "dropped": observed.dropped,
             "invalid": observed.invalid,
+            "limited": observed.limited,
         },
         "tally": tally.to_dict(),
         "workers": {cid: dict(c) for cid, c in sorted((STATE.per_worker or {}).items())},
@@ -434,6 +441,33 @@ def _token_in(response: Any) -> tuple[str | None, str | None]:
     return token, None
 
 
+def request_headers() -> dict[str, str]:
+    """The configured headers from $TOKEN_SERVER_HEADERS (``Name: value`` lines); a bad line stops the run."""
+    from conformance.headers import HeaderError, resolve
+
+    try:
+        return resolve()
+    except HeaderError as exc:
+        raise SystemExit(f"token-conformance: {exc}") from None
+
+
+#: A 429 without Retry-After: wait this long (seconds) before the next attempt.
+DEFAULT_RETRY_AFTER = 1.0
+
+
+def _rate_limited(response: Any) -> float | None:
+    """Seconds to wait if ``response`` is a rate limiter's (429, or 503 with Retry-After); else None."""
+    from conformance.client import retry_after
+
+    status = response.status_code
+    if status not in (429, 503):
+        return None
+    after = retry_after(response.headers.get("Retry-After") if response.headers else None)
+    if status == 503 and after is None:
+        return None
+    return DEFAULT_RETRY_AFTER if after is None else after
+
+
 class TokenClient(FastHttpUser):
     """A client of the token server, as the SDK drives it (client-behaviour.md).
 
@@ -461,6 +495,10 @@ class TokenClient(FastHttpUser):
         self.route = config.profile.routes["rtc"]
         self.session: Session | None = None
         self.due = 0.0
+        #: Credentials from $TOKEN_SERVER_HEADERS (set by ``token-conformance load``, or by hand for plain Locust).
+        self.headers = request_headers()
+        #: Seconds the last token request's rate limiter asked to wait (None: it was not rate limited).
+        self.limited_for: float | None = None
 
     def wait_time(self) -> float:
         return max(0.0, self.due - time.time())
@@ -510,12 +548,19 @@ class TokenClient(FastHttpUser):
         # No redirects: Locust would follow them to any host, taking the load off the target.
         # A 3xx is a failed request ("HTTP 302"): the profile's route is the canonical one.
         # stream=True: the body is read by _capped_body, with a size cap, not whole by Locust.
+        self.limited_for = None
         with self.client.get(session.path, name=self.route, catch_response=True, allow_redirects=False,
-                             stream=True) as response:
+                             stream=True, headers=self.headers) as response:
             # Our request types instead of "GET" (documented attribute of Locust's response context).
             response.request_meta["request_type"] = kind
+            self.limited_for = _rate_limited(response)
             token, error = _token_in(response)
-            if error is None:
+            if self.limited_for is not None:
+                # A rate limiter's answer is neither a failure nor a latency sample: its own row, waited out.
+                response.request_meta["request_type"] = LIMITED
+                response.success()
+                self.tally.count("limited")
+            elif error is None:
                 response.success()
             else:
                 response.failure(error)
@@ -543,6 +588,9 @@ class TokenClient(FastHttpUser):
     def fetch(self, session: Session) -> None:
         config = self.config
         token, ms, sent, received = self.request_token(FETCH, session)
+        if self.limited_for is not None:
+            self.due = time.time() + self.limited_for
+            return
         self.tally.count("fetch")  # counted when answered, like Locust's row (a killed request is in neither)
         if token is None:
             self.due = time.time() + config.retry_interval
@@ -566,6 +614,9 @@ class TokenClient(FastHttpUser):
         assert session.expires is not None
         old = session.expires
         token, ms, sent, received = self.request_token(RENEW, session)
+        if self.limited_for is not None:
+            self.due = min(time.time() + self.limited_for, float(old))  # at expiry at the latest: then it drops
+            return
         self.tally.count("renew")
         verdict = None
         if token is not None:

@@ -27,6 +27,7 @@ COUNTERS = (
     "cycles",
     "sessions_started",
     "sessions_completed",
+    "limited",
 )
 
 

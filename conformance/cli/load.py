@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._common import CERTIFICATE_ENV, UsageError, read_certificate
+from ._common import CERTIFICATE_ENV, UsageError, add_request_options, read_certificate, request_headers
 
 _TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 MAX_RUN_TIME = 24 * 3600
@@ -95,6 +95,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     slo.add_argument("--max-dropped", type=int, default=0, help="dropped sessions allowed")
     slo.add_argument("--max-invalid", type=int, default=0, help="invalid tokens allowed")
+    slo.add_argument("--max-limited-ratio", type=float, default=1.0,
+                     help="largest share of token requests answered 429 / 503 + Retry-After (rate limited; "
+                     "counted apart from failures; default 1: not gated)")
+    add_request_options(client, pacing=False)
     base = parser.add_argument_group("baseline and CI")
     base.add_argument("--baseline", metavar="LOAD_JSON", help="load.json of an earlier run: exit 1 when p50/p95/p99, "
                       "throughput, failure or invalid-token ratio is worse beyond run-to-run noise (docs/load.md)")
@@ -175,7 +179,9 @@ def run(args: argparse.Namespace) -> int:
     _check(args.step_time is None or args.step_time >= 1, "--step-time must be at least 1 (second)")
     if args.scenario not in SCENARIOS and not (args.scenario.endswith(".py") and Path(args.scenario).is_file()):
         raise UsageError(f"unknown scenario {args.scenario!r}: use one of {', '.join(SCENARIOS)} or a locustfile path")
-    thresholds = Thresholds(args.max_p95_ms, args.max_failure_ratio, args.max_dropped, args.max_invalid)
+    thresholds = Thresholds(args.max_p95_ms, args.max_failure_ratio, args.max_dropped, args.max_invalid,
+                            args.max_limited_ratio)
+    headers = request_headers(args)
     problem = check_thresholds(thresholds)
     if problem:
         raise UsageError(problem)
@@ -223,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
             scenario_options=options,
             progress_interval=args.progress_interval,
             certificate=cert,
+            headers=headers,
         )
 
     if url is not None:
@@ -232,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
             f"{probe_path}?{config.profile.expiry_param}={config.expiry}",
             timeout=config.request_timeout,
             verify_tls=not config.insecure,
+            headers=headers,
         )
         if problem:
             print(f"token-conformance load: error: cannot reach {url}: {problem}", file=sys.stderr)
@@ -294,7 +302,7 @@ def _execute(
     from ..load.runner import run_locust
     from ..redact import Redactor
 
-    redactor = Redactor([plan.certificate])
+    redactor = plan.redactor()
 
     def show(line: str) -> None:
         print(redactor.redact(line), file=sys.stderr, flush=True)
@@ -383,6 +391,8 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
         f"  cycles {doc['cycles']}  sessions {doc['sessions']['started']} started / "
         f"{doc['sessions']['completed']} completed  dropped {doc['dropped']}  invalid tokens {doc['invalid_tokens']}"
     )
+    if doc.get("rate_limited"):
+        lines.append(f"  rate limited: {doc['rate_limited']} answers 429 / 503 + Retry-After (waited out, not failures)")
     if doc["failure_reasons"]:
         lines.append(f"  failures: {_reasons(doc['failure_reasons'])}")
     if "knee" in doc:

@@ -18,7 +18,9 @@ FETCH = "FETCH"
 RENEW = "RENEW"
 INVALID = "INVALID"
 DROPPED = "DROPPED"
-REQUEST_TYPES = (FETCH, RENEW, INVALID, DROPPED)
+#: A token request a rate limiter answered (429, or 503 with Retry-After): not a failure, waited out and retried.
+LIMITED = "LIMITED"
+REQUEST_TYPES = (FETCH, RENEW, INVALID, DROPPED, LIMITED)
 
 #: Progress lines the Locust process prints on stderr start with this; the CLI shows them.
 PROGRESS_PREFIX = "[load]"

@@ -123,6 +123,8 @@ def build_load_json(
         "cycles": int(counts.get("cycles", 0)),
         "dropped": int(observed.get("dropped", 0)),
         "invalid_tokens": int(observed.get("invalid", 0)),
+        # Rate-limited answers (429 / 503 + Retry-After): waited out and retried, never counted as failures.
+        "rate_limited": int(observed.get("limited", 0)),
         "slo": {
             "passed": bool(summary.get("slo", {}).get("passed")),
             "breaches": list(summary.get("slo", {}).get("breaches", [])),

@@ -92,6 +92,15 @@ class LoadPlan:
     scenario_options: dict[str, Any] = field(default_factory=dict)
     progress_interval: float = 3.0
     certificate: str | None = field(default=None, repr=False)
+    #: Configured request headers (credentials): to the child through $TOKEN_SERVER_HEADERS, never argv.
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def redactor(self) -> Redactor:
+        """Hides the certificate and every configured header value."""
+        redactor = Redactor([self.certificate])
+        for value in self.headers.values():
+            redactor.add_header_value(value)
+        return redactor
 
     @property
     def deadline(self) -> float:
@@ -124,6 +133,7 @@ def locust_command(plan: LoadPlan) -> list[str]:
         "--slo-failure-ratio", f"{plan.thresholds.max_failure_ratio:g}",
         "--slo-dropped", str(plan.thresholds.max_dropped),
         "--slo-invalid", str(plan.thresholds.max_invalid),
+        "--slo-limited-ratio", f"{plan.thresholds.max_limited_ratio:g}",
     ]  # fmt: skip
     if plan.processes:
         argv += ["--processes", str(plan.processes)]
@@ -142,6 +152,11 @@ def locust_environment(plan: LoadPlan) -> dict[str, str]:
     env.pop(CERTIFICATE_ENV, None)
     if plan.certificate:
         env[CERTIFICATE_ENV] = plan.certificate
+    env.pop("TOKEN_SERVER_HEADERS", None)
+    if plan.headers:
+        from ..headers import to_env
+
+        env["TOKEN_SERVER_HEADERS"] = to_env(plan.headers)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -188,7 +203,7 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
     plan.report_dir.mkdir(parents=True, exist_ok=True)
     for name in OUTPUT_NAMES:
         (plan.report_dir / name).unlink(missing_ok=True)
-    redactor = Redactor([plan.certificate])
+    redactor = plan.redactor()
     command = locust_command(plan)
     log_path = plan.report_dir / LOG_NAME
     tail: deque[str] = deque(maxlen=40)
@@ -260,7 +275,8 @@ def scrub_files(folder: Path, redactor: Redactor) -> list[Path]:
     return scrubbed
 
 
-def probe(url: str, path: str, timeout: float = 10.0, *, verify_tls: bool = True) -> str | None:
+def probe(url: str, path: str, timeout: float = 10.0, *, verify_tls: bool = True,
+          headers: dict[str, str] | None = None) -> str | None:
     """One GET before the run: None if the target answered at all (any status), else why not.
 
     Through the suite's bounded client: an overall deadline (a server dripping one
@@ -268,11 +284,16 @@ def probe(url: str, path: str, timeout: float = 10.0, *, verify_tls: bool = True
     """
     from ..client import TokenServerClient
 
-    client = TokenServerClient(url, timeout=timeout, verify_tls=verify_tls, max_body=64 * 1024)
+    client = TokenServerClient(url, timeout=timeout, verify_tls=verify_tls, max_body=64 * 1024, headers=headers)
     try:
         exchange = client.get(path, follow_redirects=False)
     finally:
         client.close()
+    if exchange.error is None and exchange.status in (401, 403):
+        if not headers:
+            return (f"the server requires authentication ({exchange.status}); pass it with --header 'Name: value' "
+                    "(or $TOKEN_SERVER_HEADERS, --header-file)")
+        return f"the server refuses the configured credentials ({exchange.status}): check their values"
     if exchange.error is None:
         return None
     if exchange.error.startswith("no complete response"):

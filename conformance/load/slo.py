@@ -26,6 +26,8 @@ class Thresholds:
     max_failure_ratio: float = DEFAULT_MAX_FAILURE_RATIO
     max_dropped: int = 0
     max_invalid: int = 0
+    #: Largest share of token requests a rate limiter answered (429 / 503 + Retry-After); 1.0: not gated.
+    max_limited_ratio: float = 1.0
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -42,6 +44,8 @@ class Observed:
     p95_ms: dict[str, float | None] = field(default_factory=dict)
     dropped: int = 0
     invalid: int = 0
+    #: Answers of a rate limiter (429, 503 + Retry-After): neither failures nor latency samples.
+    limited: int = 0
 
     @property
     def failure_ratio(self) -> float:
@@ -85,6 +89,18 @@ def evaluate(observed: Observed, thresholds: Thresholds) -> list[Breach]:
                 f"({ratio:.2%} > {thresholds.max_failure_ratio:.2%})",
             )
         )
+    attempts = observed.requests + observed.limited
+    if observed.limited and attempts and observed.limited / attempts > thresholds.max_limited_ratio:
+        share = observed.limited / attempts
+        breaches.append(
+            Breach(
+                "limited_ratio",
+                thresholds.max_limited_ratio,
+                round(share, 6),
+                f"{observed.limited} of {attempts} token requests were rate limited "
+                f"({share:.2%} > {thresholds.max_limited_ratio:.2%})",
+            )
+        )
     if observed.invalid > thresholds.max_invalid:
         breaches.append(
             Breach(
@@ -115,6 +131,8 @@ def check_thresholds(thresholds: Thresholds) -> str | None:
         return "--max-failure-ratio must be between 0 and 1"
     if thresholds.max_dropped < 0:
         return "--max-dropped must be >= 0"
+    if not 0 <= thresholds.max_limited_ratio <= 1:
+        return "--max-limited-ratio must be between 0 and 1"
     if thresholds.max_invalid < 0:
         return "--max-invalid must be >= 0"
     return None
