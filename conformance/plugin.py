@@ -518,14 +518,16 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     state = _state(config)
     if name not in _REQ_INDEX:
-        # A user case: recorded under its node id; a run without bundled cases stays inert.
+        # A user case: recorded under its node id (under xdist, from what its worker sent). It counts only in a
+        # run with bundled cases: without them the plugin stays inert (_finish).
         name = report.nodeid
         if name not in state.records:
             fields = dict(report.user_properties).get("token_conformance_case")
-            if not state.active or not isinstance(fields, dict):
+            if not isinstance(fields, dict):
                 return
             state.records[name] = CaseRecord(**fields)
-    state.active = True  # under xdist the controller learns of cases only from reports
+    else:
+        state.active = True  # under xdist the controller learns of cases only from reports
     rec = state.records.get(name)
     if rec is None:
         rec = state.records[name] = CaseRecord.for_requirement(by_id(name))
@@ -573,6 +575,21 @@ def _after_breaker(state: _State, target: Target) -> None:
         state.slow_reason = state.redactor.redact(slow)
     else:
         state.abort_reason = state.redactor.redact(f"the target stopped answering: {client.down}")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The xdist controller collects nothing itself: learn from the workers which cases will run, so a case that
+    never reports (an interrupted run) is "not run" in the reports rather than missing, and the scope is right."""
+    config = _CONFIG.get("config")
+    if config is None:
+        return
+    state = _state(config)
+    for nodeid in ids:
+        name = nodeid.rsplit("::", 1)[-1]
+        if name in _REQ_INDEX and name not in state.records:
+            state.records[name] = CaseRecord.for_requirement(by_id(name))
+            state.active = True
 
 
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:

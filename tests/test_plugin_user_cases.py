@@ -9,7 +9,9 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.test_plugin import run_suite
+from tests.test_plugin import UNUSED_PLUGINS, run_suite
+
+UNUSED = [p for p in UNUSED_PLUGINS if p != "xdist"]
 
 EXAMPLE = Path(__file__).parent / "examples" / "test_my_server.py"
 
@@ -93,3 +95,44 @@ def test_every_fixture_of_the_plugin_is_documented(tmp_path: Path) -> None:
     names = [line.split()[0] for line in section.splitlines() if line and not line.startswith((" ", "-"))]
     assert {"token_target", "token_client", "token_server_url", "token_profile", "token_decoder"} <= set(names)
     assert "no docstring" not in section, section
+
+
+def test_user_cases_under_xdist(tmp_path: Path) -> None:
+    # Workers run the cases; the controller builds your cases' records from the reports alone.
+    import os
+    import subprocess
+    import sys
+
+    shutil.copy(EXAMPLE, tmp_path / "test_my_server.py")
+    (tmp_path / "test_mine.py").write_text(FAILING, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "test_my_server.py", "test_mine.py",
+         "-p", "no:cacheprovider", "-n", "2", "--token-case", "ROUTE-1",
+         "--token-report-dir", "reports", *[f"-p no:{p}".split()[i] for p in UNUSED for i in (0, 1)]],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    doc = _doc(tmp_path)
+    ids = [c["id"] for c in doc["cases"]]  # type: ignore[attr-defined]
+    assert ids[0] == "ROUTE-1" and sorted(ids[1:]) == ["MY-1", "MY-2", "MY-3", "MY-9", "test_unlabelled_should"]
+    assert doc["summary"]["failed_by_level"]["MUST"] == ["MY-9"]  # type: ignore[index]
+
+
+def test_failure_details_come_in_contract_order() -> None:
+    # Cases that wait (EXPIRY-5, PROP-1) run last; pytest prints failure details in run order. The plugin sorts
+    # the terminal reporter's lists before it prints them.
+    from types import SimpleNamespace
+
+    from conformance.plugin import _contract_order_of_failures
+
+    run_order = ["test_security.py::SEC-2", "test_my.py::test_mine", "test_routes.py::ROUTE-3",
+                 "test_expiry.py::EXPIRY-5", "test_property.py::PROP-1", "test_token.py::TOKEN-1"]
+    reporter = SimpleNamespace(stats={"failed": [SimpleNamespace(nodeid=n) for n in run_order],
+                                      "error": [SimpleNamespace(nodeid="test_property.py::PROP-1"),
+                                                SimpleNamespace(nodeid="test_routes.py::ROUTE-1")]})
+    config = SimpleNamespace(pluginmanager=SimpleNamespace(get_plugin=lambda name: reporter))
+    _contract_order_of_failures(config)  # type: ignore[arg-type]
+    assert [r.nodeid.split("::")[1] for r in reporter.stats["failed"]] == [
+        "ROUTE-3", "TOKEN-1", "EXPIRY-5", "SEC-2", "PROP-1", "test_mine"]
+    assert [r.nodeid.split("::")[1] for r in reporter.stats["error"]] == ["ROUTE-1", "PROP-1"]

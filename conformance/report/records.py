@@ -85,9 +85,12 @@ def _notes(records: list[CaseRecord]) -> list[str]:
     notes = []
     skipped_must = [r for r in records if r.level == "MUST" and r.outcome == "skipped"]
     if skipped_must:
+        by_reason: dict[str, list[str]] = {}
+        for r in skipped_must:
+            by_reason.setdefault(r.message or "skipped", []).append(r.id)
         notes.append(
             f"{len(skipped_must)} MUST case(s) skipped, not judged: "
-            + "; ".join(f"{r.id} ({r.message or 'skipped'})" for r in skipped_must)
+            + "; ".join(f"{', '.join(ids)} ({reason})" for reason, ids in by_reason.items())
         )
     return notes
 

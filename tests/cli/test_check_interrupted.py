@@ -40,7 +40,7 @@ def _wait_for_a_case(proc: subprocess.Popen[str], timeout: float = 60) -> str:
             if not line:
                 break
             seen += line
-            if re.search(r"::[A-Z]+-\d+ PASSED", line):
+            if re.search(r"::[A-Z]+-\d+ PASSED|PASSED \S*::[A-Z]+-\d+", line):
                 return seen
     proc.kill()
     raise AssertionError(f"no case ran within {timeout} s:\n{seen}")
@@ -74,3 +74,21 @@ def test_interrupted_check_is_never_green(tmp_path: Path, sig: signal.Signals) -
     # The embedded server went with the process: its port no longer answers.
     url = re.search(r"embedded reference server (http://[\d.]+:\d+)", doc["target"]).group(1)  # type: ignore[union-attr]
     assert _port_closed(url)
+
+
+def test_interrupted_parallel_check_counts_what_did_not_run(tmp_path: Path) -> None:
+    # Under -n 2 the controller learns the case list from the workers: the report still names every case.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "check", "-n", "2", "-v", "--report-dir", "D"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    before = _wait_for_a_case(proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, before + out + err
+    summary = json.loads((tmp_path / "D" / "conformance.json").read_text(encoding="utf-8"))["summary"]
+    assert summary["verdict"] == "interrupted"
+    from conformance.contract import REQUIREMENTS
+
+    assert sorted(summary["selected"]) == sorted(r.id for r in REQUIREMENTS)
+    assert summary["scope"] == "full"
