@@ -136,3 +136,24 @@ def test_failure_details_come_in_contract_order() -> None:
     assert [r.nodeid.split("::")[1] for r in reporter.stats["failed"]] == [
         "ROUTE-3", "TOKEN-1", "EXPIRY-5", "SEC-2", "PROP-1", "test_mine"]
     assert [r.nodeid.split("::")[1] for r in reporter.stats["error"]] == ["ROUTE-1", "PROP-1"]
+
+
+def test_k_selection_is_a_subset_run(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, "-k", "ROUTE-1 or ROUTE-2", "--token-report-dir", "reports")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = _doc(tmp_path)["summary"]
+    assert summary["scope"] == "subset"  # type: ignore[index]
+    assert summary["selected"] == ["ROUTE-1", "ROUTE-2"]  # type: ignore[index]
+    assert summary["selection"] == "-k 'ROUTE-1 or ROUTE-2'"  # type: ignore[index]
+    assert "subset run: 2 case(s) selected by -k 'ROUTE-1 or ROUTE-2', not a full verdict" in result.stdout
+
+
+def test_a_bad_deviations_file_is_the_reason_not_no_case_ran(tmp_path: Path) -> None:
+    (tmp_path / "dev.json").write_text('{"NOPE-1": "x"}', encoding="utf-8")
+    result = run_suite(tmp_path, "--token-case", "ROUTE-1", "--token-deviations", "dev.json",
+                       "--token-report-dir", "reports")
+    assert result.returncode != 0
+    assert "names unknown cases: NOPE-1" in result.stdout + result.stderr
+    summary = _doc(tmp_path)["summary"]
+    assert summary["verdict"] == "could not judge"  # type: ignore[index]
+    assert "names unknown cases: NOPE-1" in summary["reason"]  # type: ignore[index]

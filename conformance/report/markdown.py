@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .writers import verdict_label
+
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
@@ -30,11 +32,13 @@ def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str 
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)
     profile = (document.get("profile") or {}).get("name", "")
     lines = [
-        f"## {icon} Token server conformance: {summary['verdict']} (exit {summary['exit_code']})",
+        f"## {icon} Token server conformance: {verdict_label(summary)} (exit {summary['exit_code']})",
         "",
-        f"Target: `{document['target']}` · profile: `{profile}` · strict: {summary['strict']} · {counts}",
+        f"Target: `{document['target']}` · profile: `{profile}` · {'strict' if summary['strict'] else 'not strict'}"
+        f" · {counts}",
         "",
     ]
+    lines += [f"> {_cell(n)}" for n in summary.get("notes", [])]
     if summary.get("reason"):
         lines += [_cell(summary["reason"]), ""]
     failing = [c for c in document["cases"] if c["outcome"] in ("failed", "error")]

@@ -190,3 +190,13 @@ def test_html_escapes_a_message_once(tmp_path: Path) -> None:
     write_html(tmp_path / "c.html", doc)
     page = (tmp_path / "c.html").read_text(encoding="utf-8")
     assert "{&quot;error&quot;: &quot;bad \\&quot;uid\\&quot;&quot;}\\nnext" in page
+
+
+def test_markdown_summary_says_subset_and_strict_in_words() -> None:
+    from conformance.report.markdown import check_markdown
+
+    summary, recs = _run_of({"ROUTE-1": "passed", "TOKEN-8": "skipped"}, strict=False, selection="--case 'ROUTE-1'")
+    md = check_markdown(report_document("t", PROFILE, summary, recs), target="t")  # type: ignore[arg-type]
+    assert "False" not in md and "not strict" in md
+    assert "conforming (subset run: 2 case(s) selected by --case 'ROUTE-1', not a full verdict) (exit 0)" in md
+    assert "> 1 MUST case(s) skipped, not judged: TOKEN-8" in md
