@@ -660,6 +660,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         summary.extra["elapsed_s"] = round(time.monotonic() - state.started, 3)
         if state.target is not None:
             summary.extra.update(state.target.client.stats.as_dict())
+            _family_hint(state, records)
         if state.hints:
             summary.extra["hints"] = state.hints
         report_dir = _option(session.config, "token_report_dir", "str")
@@ -713,6 +714,27 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.line(line, **kw)
     for line in _run_lines(summary.extra):
         terminalreporter.line(line, yellow=line.startswith("hint:"))
+
+
+def _family_hint(state: _State, records: list[CaseRecord]) -> None:
+    """ROUTE-1 or TOKEN-2 failed: probe (a handful of requests, failing runs only) whether another bundled
+    profile fits the target (the other family's role words or token version) and say so."""
+    from .detect import detect
+
+    failed = {r.id for r in records if r.outcome == "failed"}
+    target = state.target
+    if state.abort_reason or target is None or not failed & {"ROUTE-1", "TOKEN-2"}:
+        return
+    client = TokenServerClient(target.settings.url, timeout=min(target.settings.timeout, 5.0),
+                               headers=target.client.headers)
+    try:
+        found = detect(client)
+    finally:
+        client.close()
+    if found.profile and found.profile != target.profile.name:
+        state.hints.append(state.redactor.redact(
+            f"the target looks like {found.profile} ({found.reason}; confidence {found.confidence}): "
+            f"try --profile {found.profile} (or --profile auto)"))
 
 
 def _run_lines(extra: dict[str, Any]) -> list[str]:

@@ -229,3 +229,13 @@ def test_check_profile_auto_prints_its_choice(tmp_path: Path) -> None:
                               timeout=120, env={**_env(), "TOKEN_SERVER_APP_CERTIFICATE": s.certificate})
     assert "--profile auto chose agora-node-tokenserver" in proc.stderr
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_other_family_gets_a_profile_hint() -> None:
+    """A Node-family server judged with the Go profile: ROUTE-1 fails ('subscriber' refused) and the hint names
+    the profile that fits."""
+    with serving(node_family) as (url, s):
+        run = run_check(url, certificate=s.certificate, cases=["ROUTE-1", "TOKEN-2"])
+    hints = run.document["summary"]["extra"].get("hints", [])
+    assert any("try --profile agora-node-tokenserver" in h for h in hints), (hints, run.output[-2000:])
+    assert "hint: the target looks like agora-node-tokenserver" in run.output
