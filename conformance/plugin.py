@@ -659,7 +659,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         summary, records = done
         summary.extra["elapsed_s"] = round(time.monotonic() - state.started, 3)
         if state.target is not None:
-            summary.extra.update(state.target.client.stats.as_dict())
+            if not _has_xdist_controller(session):  # under xdist the workers sent the requests (not merged yet)
+                summary.extra.update(state.target.client.stats.as_dict())
             _family_hint(state, records)
         if state.hints:
             summary.extra["hints"] = state.hints
