@@ -15,7 +15,7 @@ def by_id(requirement_id: str) -> Requirement:
 
 def render_markdown() -> str:
     """docs/contract.md, generated: the catalogue grouped by section (read at call time)."""
-    CONTRACT_VERSION, REQUIREMENTS, SECTIONS = catalogue.CONTRACT_VERSION, catalogue.REQUIREMENTS, catalogue.SECTIONS  # noqa: N806
+    CONTRACT_VERSION, REQUIREMENTS, SECTIONS = catalogue.CONTRACT_VERSION, catalogue.REQUIREMENTS, catalogue.SECTIONS
     lines = [
         "# The token-server contract",
         "",
