@@ -75,6 +75,8 @@ class Detection:
     evidence: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    #: False when the probes could not judge (nothing answered, or a login wall without credentials).
+    judged: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +107,9 @@ def detect(client: TokenServerClient) -> Detection:
     pong = ping.json_or_none()
     evidence["ping"] = ("answers pong" if ping.status == 200 and isinstance(pong, dict) and pong.get("message") == "pong"
                         else f"absent ({ping.summary(60)})")
+    if ping.error and client.down:  # refused or timed out: the other probes would only repeat it
+        return Detection(client.base_url, None, "none", 0.0, evidence, {p.name: 0.0 for p in profiles},
+                         f"nothing answers: {ping.error}", judged=False)
     # Role words of every profile, tried on the first profile's RTC template (the bundled ones share it).
     base = profiles[0]
     words = sorted({w for p in profiles for w in p.roles.values()})
@@ -112,10 +117,15 @@ def detect(client: TokenServerClient) -> Detection:
     publisher = answers.get("publisher")
     if publisher is None or not publisher.ok:
         ex = publisher.exchange if publisher else _probe(client, base, "publisher")
-        what = describe(ex) or "no token"
         evidence["rtc route"] = f"no token: {ex.summary(100)}"
-        return Detection(client.base_url, None, "none", 0.0, evidence, {p.name: 0.0 for p in profiles},
-                         f"GET {base.routes['rtc']} answers no token: the target looks like {what}")
+        found = Detection(client.base_url, None, "none", 0.0, evidence, {p.name: 0.0 for p in profiles})
+        if ex.error:
+            found.reason, found.judged = f"nothing answers: {ex.error}", False
+        elif ex.status in (401, 403):
+            found.reason, found.judged = f"GET {base.routes['rtc']} answers {describe(ex)}", False
+        else:
+            found.reason = f"GET {base.routes['rtc']} answers no token: the target looks like {describe(ex)}"
+        return found
     assert publisher.token is not None
     version = publisher.token.version
     evidence["token version"] = version

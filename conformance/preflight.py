@@ -75,9 +75,8 @@ def preflight(target: Target) -> Preflight:
             result.abort = f"{what}: {ex.error}"
     elif ex.status in (401, 403):
         if not target.settings.has_credentials:
-            result.abort = (f"the server requires authentication (GET {path} answered {ex.status}); pass it with "
-                            "--header 'Name: value' (or $TOKEN_SERVER_HEADERS, --header-file; see the README, "
-                            "'Judging a server behind authentication')")
+            result.abort = ("the server requires authentication; pass it with --header 'Name: value' (or "
+                            f"$TOKEN_SERVER_HEADERS, --header-file): GET {path} answered {ex.status}")
         else:
             names = ", ".join(target.client.headers)
             result.abort = (f"the server refuses the configured credentials (GET {path} answered {ex.status} with "

@@ -158,7 +158,8 @@ def detect_profile(url: str, headers: dict[str, str], insecure: bool, timeout: f
     finally:
         client.close()
     if found.profile is None:
-        raise UsageError(redactor.redact(f"--profile auto: no bundled profile fits {url}: {found.reason}"))
+        what = "cannot detect the profile of" if not found.judged else "no bundled profile fits"
+        raise UsageError(redactor.redact(f"--profile auto: {what} {url}: {found.reason}"))
     print(f"token-conformance: --profile auto chose {found.profile} (confidence {found.confidence}: {found.reason})",
           file=sys.stderr)
     return found.profile

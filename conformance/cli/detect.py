@@ -17,7 +17,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Exit 0 when a bundled profile fits, 1 when none does, 2 when nothing answers."""
+    """Exit 0 when a bundled profile fits, 1 when none does, 2 when nothing answers or credentials are missing."""
     from ..client import TokenServerClient
     from ..detect import detect
     from ..redact import Redactor
@@ -41,4 +41,4 @@ def run(args: argparse.Namespace) -> int:
         print(redactor.redact("\n".join(found.lines())))
     if found.profile:
         return 0
-    return 2 if found.evidence.get("rtc route", "").startswith("no token: no response") else 1
+    return 1 if found.judged else 2

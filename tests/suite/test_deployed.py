@@ -52,8 +52,8 @@ def test_without_credentials_the_run_says_to_pass_them() -> None:
     with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, s):
         run = run_check(url, certificate=s.certificate)
     assert run.exit_code == 2
-    assert "the server requires authentication; pass it with --header" in run.output.replace(" (GET", "; (GET") \
-        or ("requires authentication" in run.output and "--header" in run.output)
+    assert "the server requires authentication; pass it with --header" in run.output
+    assert "the server requires authentication" in run.document["summary"]["reason"]
     assert run.document is not None and run.document["summary"]["failed_by_level"]["MUST"] == []
 
 
@@ -239,3 +239,33 @@ def test_the_other_family_gets_a_profile_hint() -> None:
     hints = run.document["summary"]["extra"].get("hints", [])
     assert any("try --profile agora-node-tokenserver" in h for h in hints), (hints, run.output[-2000:])
     assert "hint: the target looks like agora-node-tokenserver" in run.output
+
+
+def test_detect_without_an_answer_or_behind_a_login_wall_cannot_judge() -> None:
+    with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, _s):
+        proc = subprocess.run([sys.executable, "-m", "conformance", "detect", url, "--json"], capture_output=True,
+                              text=True, timeout=60, env=_env())
+        data = json.loads(proc.stdout)
+        assert proc.returncode == 2 and data["profile"] is None and "login wall" in data["reason"]
+        proc = subprocess.run([sys.executable, "-m", "conformance", "detect", url, "--json", "--header",
+                               f"{AUTH_HEADER[0]}: {SECRET}"], capture_output=True, text=True, timeout=60, env=_env())
+        assert proc.returncode == 0 and json.loads(proc.stdout)["profile"] == "agora-token-service"
+        assert SECRET.split(" ", 1)[1] not in proc.stdout + proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "conformance", "detect", "http://127.0.0.1:9"], capture_output=True,
+                          text=True, timeout=60, env=_env())
+    assert proc.returncode == 2 and "nothing answers" in proc.stdout
+
+
+def test_plain_pytest_reads_headers_from_the_ini(tmp_path: Path) -> None:
+    """The plugin's ini equivalent of --header (token_headers, one per line) and of the rate-limit options."""
+    with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, s):
+        (tmp_path / "pytest.ini").write_text(
+            f"[pytest]\ntoken_server_url = {url}\ntoken_headers =\n    {AUTH_HEADER[0]}: {SECRET}\n"
+            "token_max_rps = 200\ntoken_rate_limit_budget = 5\n", encoding="utf-8")
+        proc = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:cacheprovider",
+                               "--token-case", "SEC-5,SEC-6", "--token-report-dir", str(tmp_path / "r"), "-c",
+                               str(tmp_path / "pytest.ini"), "--rootdir", str(tmp_path)],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path, env=_env())
+    doc = json.loads((tmp_path / "r" / "conformance.json").read_text(encoding="utf-8"))
+    assert {c["id"]: c["outcome"] for c in doc["cases"]} == {"SEC-5": "passed", "SEC-6": "passed"}, proc.stdout[-2000:]
+    assert doc["summary"]["extra"]["rate_limits"]["paced_s"] >= 0
