@@ -8,6 +8,8 @@ from typing import Any
 
 from ..contract import Level, Requirement
 
+#: The start of a skip message for want of a control (conformance.suite._support.NOT_JUDGED).
+NOT_JUDGED = "not judged"
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not run")
 
 
@@ -46,6 +48,8 @@ class Summary:
     interrupted: str | None = None
     #: Things a reader must not miss next to a green verdict (MUST cases skipped, SHOULD failures).
     notes: list[str] = field(default_factory=list)
+    #: Cases skipped because the valid control request of their bad inputs got no token: nothing was judged.
+    not_judged: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,6 +80,7 @@ def summarize(
         counts={o: counts.get(o, 0) for o in OUTCOMES}, failed_by_level=failed, cases_run=ran,
         scope="full" if full else "subset", selected=selected, selection="" if full else selection,
         interrupted=interrupted, notes=_notes(records),
+        not_judged=[r.id for r in records if r.outcome == "skipped" and r.message.startswith(NOT_JUDGED)],
     )
 
 

@@ -140,6 +140,9 @@ def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100
     lines.append("")
     lines.append(f"cases: {counts or 'none'}{' (strict)' if summary.strict else ''}")
     lines += [f"note: {n}" for n in summary.notes]
+    if summary.not_judged:
+        lines.append(f"not judged (no control request got a token): {len(summary.not_judged)} - "
+                     f"{', '.join(summary.not_judged)}")
     # Last, so the verdict is the final line of a CI log.
     tail = [summary.reason] if summary.reason else []
     if summary.scope == "subset":

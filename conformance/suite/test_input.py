@@ -10,12 +10,12 @@ from ..cases import case
 from ..client import Exchange
 from ..target import Target
 from ..verdict import Findings
-from ._support import TOKEN_PATTERN, BadInput, bad_inputs_for, send_bad_input
+from ._support import TOKEN_PATTERN, BadInput, judged_bad_inputs, send_bad_input
 
 
 def _judge_rejections(target: Target, requirement: str) -> None:
     f = Findings()
-    for bad in bad_inputs_for(target, requirement):
+    for bad in judged_bad_inputs(target, requirement):
         ex = send_bad_input(target, bad)
         _judge(f, bad, ex)
     f.conclude()
@@ -89,7 +89,7 @@ def test_unknown_routes_and_methods(token_target: Target) -> None:
 @case("INPUT-11")
 def test_no_server_error_for_bad_input(token_target: Target) -> None:
     f = Findings()
-    for bad in bad_inputs_for(token_target):
+    for bad in judged_bad_inputs(token_target):
         ex = send_bad_input(token_target, bad)
         if ex.status is not None:
             not_implemented = ex.status == 501 and 501 in bad.acceptable  # RFC 9110's answer to an unknown method
@@ -101,7 +101,7 @@ def test_no_server_error_for_bad_input(token_target: Target) -> None:
 @case("INPUT-12")
 def test_json_error_bodies(token_target: Target) -> None:
     f = Findings()
-    for bad in bad_inputs_for(token_target):
+    for bad in judged_bad_inputs(token_target):
         ex = send_bad_input(token_target, bad)
         if ex.status is None or not 400 <= ex.status < 500:
             continue
