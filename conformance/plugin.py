@@ -132,6 +132,8 @@ class _State:
     started: float = field(default_factory=time.monotonic)
     summary: Any = None
     final_records: list[CaseRecord] = field(default_factory=list)
+    #: Case id -> the first finding of its failure in one line (the root causes, printed before the details).
+    root_causes: dict[str, str] = field(default_factory=dict)
 
 
 _STATE = pytest.StashKey[_State]()
@@ -495,6 +497,9 @@ def pytest_runtest_makereport(
         exc = call.excinfo.value
         if isinstance(exc, CaseFailure):
             body = exc.render()
+            first = exc.findings[0]
+            more = f" (and {len(exc.findings) - 1} more)" if len(exc.findings) > 1 else ""
+            report.user_properties.append(("root_cause", state.redactor.redact(f"{first.what}: {first.actual}{more}")))
         else:
             body = f"{call.excinfo.typename}: {exc}\n" + str(report.longrepr)
         text = f"{req.id} [{req.level.value}] {req.title}\n  Requirement: {req.sentence}\n{body}"
@@ -532,6 +537,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if rec is None:
         rec = state.records[name] = CaseRecord.for_requirement(by_id(name))
     rec.duration_s += report.duration
+    cause = dict(report.user_properties).get("root_cause")
+    if cause:
+        state.root_causes[name] = str(cause)
     xfail = hasattr(report, "wasxfail")
     if report.when == "call":
         if xfail:
@@ -699,6 +707,19 @@ def _profile_dict(config: pytest.Config) -> dict[str, Any]:
     if state.settings is not None:
         return state.settings.profile.as_dict()
     return load_profile(_option(config, "token_profile", "str")).as_dict()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
+def pytest_terminal_summary_root_causes(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Generator[None, None, None]:
+    """One line per failed case, in contract order, before pytest prints the details of each failure."""
+    state = _state(config)
+    failed = [r for r in state.final_records if r.outcome == "failed"]
+    if state.summary is not None and failed:
+        terminalreporter.section("root causes (contract order; details follow)", red=True)
+        for r in failed:
+            cause = state.root_causes.get(r.id) or (r.message.splitlines() or [""])[0]
+            terminalreporter.line(f"{r.id} [{r.level}] {r.title}: {cause}"[:400])
+    return (yield)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -124,5 +124,5 @@ def judge(fault: Fault, *, full: bool = False, strict: bool = True) -> Run:
         return run_check(url, certificate=settings.certificate, strict=strict, timeout=fault.timeout,
                          headers=dict([AUTH_HEADER]) if fault.credentials else None,
                          cases=() if full else fault.proof_cases,
-                         app_id=settings.app_id if fault.know_app_id else None,
+                         app_id=settings.app_id if fault.know_app_id else None, profile=fault.profile,
                          prop_examples=None if full else PROOF_PROP_EXAMPLES)

@@ -33,7 +33,7 @@ from conformance.reference.app import COMMON_HEADERS, Settings, create_app
 from conformance.reference.issuer import TokenIssuer
 from conformance.reference.validation import MAX_UID, InvalidParameter, parse_channel, parse_expiry
 from conformance.tokens import decode
-from conformance.tokens.encode import ServiceSpec, build_007, rtc_service, rtm_service
+from conformance.tokens.encode import ServiceSpec, build_006, build_007, rtc_service, rtm_service
 
 from .asgi import (
     ASGIApp,
@@ -88,6 +88,8 @@ class Fault:
     credentials: bool = False
     #: The client's timeout for this run (None: the default), so a too-slow server costs seconds, not tens.
     timeout: float | None = None
+    #: The profile it is judged with (None: the default, agora-token-service).
+    profile: str | None = None
 
     @property
     def expected(self) -> frozenset[str]:
@@ -286,6 +288,28 @@ class UidAsTextIssuer(CraftedIssuer):
         return [rtc_service(channel, uid, self.privileges(role, value))]
 
 
+class NodeUidAsTextIssuer(Issuer006):
+    """The Node server (agora-access-token 2.0.4): 006 tokens, uid 0 bound as the string "0" instead of ""."""
+
+    def rtc(self, channel: str, role: str, tokentype: str, uid: str, expiry: int) -> str:
+        now = int(time.time())
+        privileges = {p: now + expiry for p in ((1, 2, 3, 4) if role == "publisher" else (1,))}
+        return build_006(self.app_id, self._certificate, channel, uid, salt=salt(), ts=now + 86400,
+                         privileges=privileges)
+
+
+def audience_role(seg: list[str]) -> list[str]:
+    """The Node server's role name: 'audience' is the subscriber role (agora-node-tokenserver profile)."""
+    if len(seg) > 3 and seg[1] in ("rtc", "rte") and seg[3] == "audience":
+        seg = [*seg[:3], "subscriber", *seg[4:]]
+    return seg
+
+
+def node_like(issuer: Callable[[Settings], TokenIssuer]) -> Factory:
+    """The reference app issuing with ``issuer`` and reading role 'audience' as the Node server does."""
+    return lambda s: rewrite_path(create_app(s, issuer(s)), audience_role)
+
+
 class Int32UidIssuer(CraftedIssuer):
     """uids above 2^31-1 read as signed 32-bit integers: 4294967295 becomes -1."""
 
@@ -368,6 +392,10 @@ TOKEN_FAULTS = [
           _reference(lambda s: LowercaseChannelIssuer(s.app_id, s.certificate))),
     Fault("uid0-as-text", "uid 0 is packed as \"0\" (one user) instead of \"\" (any uid).", "TOKEN-4",
           _reference(lambda s: UidAsTextIssuer(s.app_id, s.certificate))),
+    Fault("node-uid0-as-text", "The Node server's 006 tokens bind uid 0 as the string \"0\" instead of \"\" "
+          "(judged with the agora-node-tokenserver profile): TOKEN-4 alone fails, TOKEN-8 verifies the binding the "
+          "token carries.", "TOKEN-4", node_like(lambda s: NodeUidAsTextIssuer(s.app_id, s.certificate)),
+          profile="agora-node-tokenserver", skips=frozenset({"ROUTE-8"})),
     Fault("uid-int32", "uids above 2^31-1 are read as signed 32-bit: 4294967295 is packed as \"-1\".", "TOKEN-4",
           _reference(lambda s: Int32UidIssuer(s.app_id, s.certificate))),
     Fault("account-ascii", "Non-ASCII characters of user accounts are dropped (\"Zoë-帐户\" -> \"Zo-\").", "TOKEN-5",

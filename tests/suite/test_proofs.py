@@ -142,3 +142,18 @@ def test_control_passes(name: str) -> None:
     not_passed = {c for c, o in run.outcomes.items() if o != "passed" and not (o == "skipped" and c in NEEDS_CREDENTIALS)}
     assert not not_passed, describe(run, not_passed)
     assert run.exit_code == 0
+
+
+# --- one root cause, one failure, named in the user's terms ------------------------
+
+
+def test_node_uid0_fails_token4_alone_and_says_what_differs() -> None:
+    """A 006 token bound to "0": TOKEN-8 verifies it against that binding (valid), TOKEN-4 names the CRC's source."""
+    run = judge(_fault("node-uid0-as-text"))
+    assert run.failed == {"TOKEN-4"}, {c: run.message(c)[:600] for c in run.failed}
+    assert run.outcomes["TOKEN-8"] == "passed"
+    assert "crc_uid is the CRC-32 of '0', not of ''" in run.message("TOKEN-4")
+    # The terminal starts with the root causes, before pytest's failure details.
+    head, _, tail = run.output.partition("root causes")
+    assert tail and "TOKEN-4 [MUST]" in tail.splitlines()[1], run.output[-3000:]
+    assert tail.index("TOKEN-4 [MUST]") < tail.index("Requirement:")

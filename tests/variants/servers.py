@@ -29,9 +29,9 @@ from starlette.responses import RedirectResponse, Response
 from conformance.contract import REQUIREMENTS, SECTIONS, by_id
 from conformance.reference.app import Settings, create_app
 from conformance.reference.issuer import TokenIssuer
-from tests.faulty.asgi import ASGIApp, Reply, intercept, json_response, rewrite, rewrite_path
+from tests.faulty.asgi import ASGIApp, Reply, intercept, json_response, rewrite
 from tests.faulty.issuers import CraftedIssuer, Issuer006, salt, uid_value
-from tests.faulty.servers import SLOW_CASES
+from tests.faulty.servers import SLOW_CASES, node_like
 from conformance.tokens.encode import build_006
 
 from .serve import Serve, asgi, stdlib_front
@@ -277,13 +277,6 @@ def _security_headers(request: Request, reply: Reply) -> None:
 # --- tokens -----------------------------------------------------------------------------------------------------------
 
 
-def _audience_role(seg: list[str]) -> list[str]:
-    """The Node server's role name: 'audience' is the subscriber role."""
-    if len(seg) > 3 and seg[1] in ("rtc", "rte") and seg[3] == "audience":
-        seg = [*seg[:3], "subscriber", *seg[4:]]
-    return seg
-
-
 class ProcessSalt006Issuer(Issuer006):
     """agora-access-token 2.0.4: 006 tokens, one salt drawn per process."""
 
@@ -301,7 +294,7 @@ class ProcessSalt006Issuer(Issuer006):
 
 
 def _node(issuer: type[TokenIssuer]) -> Serve:
-    return asgi(lambda s: rewrite_path(create_app(s, issuer(s.app_id, s.certificate)), _audience_role))
+    return asgi(node_like(lambda s: issuer(s.app_id, s.certificate)))
 
 
 def _settings_default(default: int) -> Callable[[Settings], ASGIApp]:
