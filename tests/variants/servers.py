@@ -31,7 +31,7 @@ from conformance.reference.app import Settings, create_app
 from conformance.reference.issuer import TokenIssuer
 from tests.faulty.asgi import ASGIApp, Reply, intercept, json_response, rewrite
 from tests.faulty.issuers import CraftedIssuer, Issuer006, salt, uid_value
-from tests.faulty.servers import SLOW_CASES, node_like
+from tests.faulty.servers import NEEDS_CREDENTIALS, SLOW_CASES, node_like
 from conformance.tokens.encode import build_006
 
 from .serve import Serve, asgi, stdlib_front
@@ -63,7 +63,7 @@ class Variant:
 
     @cached_property
     def proof_cases(self) -> tuple[str, ...]:
-        return tuple(r.id for r in REQUIREMENTS if r.section in self.sections
+        return tuple(r.id for r in REQUIREMENTS if r.section in self.sections and r.id not in NEEDS_CREDENTIALS
                      and (r.id not in SLOW_CASES or r.id in self.slow or r.id in self.misses))
 
 
