@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import re
 import threading
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from ..certificate import NO_CERTIFICATE
 from ..client import Exchange
 from ..target import Fetched, Target
 from ..tokens import Token
+from ..tokens.model import uid_string
 
 
 def need_token(f: Fetched, see: str = "ROUTE-1, TOKEN-1") -> Token:
@@ -44,6 +46,62 @@ def require_certificate(target: Target) -> str:
     if not cert:
         pytest.skip(NO_CERTIFICATE)
     return cert
+
+
+# --- bindings, described as a user would fix them ---------------------------------
+
+
+def describe_token(token: Token) -> str:
+    rtc = token.rtc
+    if token.version == "006":
+        return f"006 token with crc_channel={token.crc_channel}, crc_uid={token.crc_uid}"
+    if rtc is None:
+        return f"007 token without an RTC service (services: {[s.name for s in token.services]})"
+    return f"007 token bound to channel={rtc.channel!r}, uid={rtc.uid!r}"
+
+
+def uid_candidates(uid: str) -> list[str]:
+    """How servers pack a requested uid, right or wrong: as tokens should, as text, wrapped to int32, empty."""
+    out = [uid_string(int(uid)) if uid.isdigit() else uid, uid]
+    if uid.isdigit() and int(uid) >= 2**31:
+        out.append(str(int(uid) - 2**32))
+    out.append("")
+    return list(dict.fromkeys(out))
+
+
+def channel_candidates(channel: str) -> list[str]:
+    return list(dict.fromkeys([channel, channel.lower(), channel.upper(), channel.strip()]))
+
+
+def crc_source(crc: int | None, candidates: list[str]) -> str | None:
+    return next((c for c in candidates if zlib.crc32(c.encode("utf-8")) == crc), None)
+
+
+def binding_difference(tok: Token, channel: str, uid: str | None, account: str | None = None) -> str:
+    """What the token is bound to, against what was asked, in the words a user needs to fix it."""
+    want_uid = account if account is not None else uid_string(int(uid)) if uid and uid.isdigit() else uid or ""
+    uid_note = " (uid 0 packs as '', which lets the client join with any uid)" if uid == "0" else ""
+    parts: list[str] = []
+    if tok.version == "006":
+        if zlib.crc32(channel.encode("utf-8")) != tok.crc_channel:
+            got = crc_source(tok.crc_channel, channel_candidates(channel))
+            parts.append(f"crc_channel is the CRC-32 of {got!r}, not of {channel!r}" if got is not None
+                         else f"crc_channel is not the CRC-32 of {channel!r}")
+        if zlib.crc32(want_uid.encode("utf-8")) != tok.crc_uid:
+            got = crc_source(tok.crc_uid, uid_candidates(uid) if account is None and uid else [])
+            parts.append((f"crc_uid is the CRC-32 of {got!r}, not of {want_uid!r}" if got is not None
+                          else f"crc_uid is not the CRC-32 of {want_uid!r}") + uid_note)
+        return "; ".join(parts) or "bound as asked"
+    rtc = tok.rtc
+    if rtc is None:
+        return describe_token(tok)
+    if rtc.channel != channel:
+        parts.append(f"bound to channel {rtc.channel!r} instead of {channel!r}")
+    if rtc.uid != want_uid:
+        what = "account" if account is not None else "uid"
+        parts.append(f"bound to {what} {rtc.uid!r} instead of {want_uid!r}{uid_note if what == 'uid' else ''}")
+    return "; ".join(parts) or "bound as asked"
+
 
 
 # --- the bad-input catalogue ---------------------------------------------------

@@ -18,9 +18,17 @@ from ..cases import case
 from ..target import Fetched, Target
 from ..tokens import Token
 from ..verdict import Findings
-from ._support import need_token
+from ._support import binding_difference, need_token
 
 DAY = 86400
+
+
+def _human(seconds: float) -> str:
+    """A lifetime as a person reads it: '10 h', '56 years', '45 s'."""
+    for unit, size in (("years", 365 * DAY), ("days", DAY), ("h", 3600), ("min", 60)):
+        if abs(seconds) >= size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.0f} s"
 
 
 @dataclass
@@ -85,7 +93,8 @@ def test_requested_expiry_honoured(token_target: Target) -> None:
         tok = need_token(timed.fetched)
         for what, lifetime, extra in _lifetimes(tok, timed):
             ok = lifetime is not None and abs(lifetime - expiry) <= allowed + extra
-            shown = "never expires" if lifetime is None else f"{lifetime:.0f} s after issue"
+            shown = ("never expires" if lifetime is None
+                     else f"it got a lifetime of {lifetime:.0f} s ({_human(lifetime)}), not the {expiry} s asked")
             f.check(ok, f"{label}: {what}", f"lapses {expiry} s after issue (+/- {allowed:g} s)", shown,
                     timed.fetched.exchange)
     f.conclude()
@@ -256,10 +265,14 @@ def test_renew_before_expiry(prefetched: RenewalCycle, token_target: Target) -> 
     f.check(old_expiry is not None and cycle.renewed.received < old_expiry, "arrival of the renewed token",
             "before the first token lapses", f"{cycle.renewed.received - (old_expiry or 0):+.2f} s after it lapsed", ex)
     f.check(new.binds("conformance-renew", 4242), "binding of the renewed token",
-            "channel 'conformance-renew', uid 4242", "another channel or uid", ex)
+            "bound to channel 'conformance-renew' and uid '4242'", binding_difference(new, "conformance-renew", "4242"),
+            ex)
     new_expiry = new.earliest_privilege_expiry()
     f.check(new_expiry is not None and old_expiry is not None and new_expiry > old_expiry,
-            "expiry of the renewed token", f"later than the first one's ({old_expiry})", str(new_expiry), ex)
+            "expiry of the renewed token", "later than the first token's",
+            "never expires" if new_expiry is None or old_expiry is None
+            else f"it lapses {new_expiry - old_expiry:+.0f} s from the first token's expiry", ex)
     f.check(new_expiry is not None and new_expiry > cycle.renewed.received, "renewed token at arrival",
-            "not yet expired", f"expires at {new_expiry}, arrived at {cycle.renewed.received:.0f}", ex)
+            "not yet expired", f"already expired {cycle.renewed.received - (new_expiry or 0):.0f} s before it arrived",
+            ex)
     f.conclude()
