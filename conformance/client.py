@@ -24,9 +24,8 @@ import shlex
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 

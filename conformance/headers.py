@@ -116,7 +116,7 @@ def to_env(headers: Mapping[str, str]) -> str:
 def secret_parts(value: str) -> list[str]:
     """What must never be shown of a header value: the whole value and, for 'Scheme credential', the credential."""
     parts = [value]
-    scheme, sep, rest = value.partition(" ")
+    _scheme, sep, rest = value.partition(" ")
     if sep and rest.strip():
         parts.append(rest.strip())
     return parts

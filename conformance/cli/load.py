@@ -300,7 +300,6 @@ def _execute(
     from ..load.protocol import NO_RENEWAL
     from ..load.report import build_load_json, write_reports
     from ..load.runner import run_locust
-    from ..redact import Redactor
 
     redactor = plan.redactor()
 

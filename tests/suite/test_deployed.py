@@ -6,7 +6,6 @@ Each server runs in this process on loopback; ``check`` runs in a child (tests/f
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import sys
@@ -21,8 +20,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from conformance.client import TokenServerClient
 from conformance.detect import detect
-from conformance.reference.app import create_app, demo_settings
-from conformance.reference.threaded import ThreadedServer
+from conformance.reference.app import create_app
 from tests.faulty.asgi import intercept, rewrite_path
 from tests.faulty.issuers import Issuer006
 from tests.faulty.runner import run_check, serving
@@ -184,7 +182,7 @@ def test_a_target_that_is_no_token_server_gets_a_hint(factory: Any, words: str) 
         run = run_check(url, cases=["ROUTE-1"])
     hints = run.document["summary"]["extra"]["hints"]
     assert any(words in h for h in hints), hints
-    assert f"hint: GET" in run.output
+    assert "hint: GET" in run.output
 
 
 def node_family(s: Any) -> Any:
@@ -258,7 +256,7 @@ def test_detect_without_an_answer_or_behind_a_login_wall_cannot_judge() -> None:
 
 def test_plain_pytest_reads_headers_from_the_ini(tmp_path: Path) -> None:
     """The plugin's ini equivalent of --header (token_headers, one per line) and of the rate-limit options."""
-    with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, s):
+    with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, _s):
         (tmp_path / "pytest.ini").write_text(
             f"[pytest]\ntoken_server_url = {url}\ntoken_headers =\n    {AUTH_HEADER[0]}: {SECRET}\n"
             "token_max_rps = 200\ntoken_rate_limit_budget = 5\n", encoding="utf-8")
