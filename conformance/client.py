@@ -289,6 +289,8 @@ class TokenServerClient:
         self._next_slot = 0.0
         #: Set when the rate-limit wait budget ran out: why (the run cannot be judged).
         self.exhausted: str | None = None
+        #: The last request that outlived the timeout (LATENCY-1's evidence when the breaker tripped mid-run).
+        self.last_timeout: Exchange | None = None
         self._origin = _origin(self.base_url)
         self.timeout = timeout
         self.max_body = max_body
@@ -426,6 +428,7 @@ class TokenServerClient:
                 self.stats.answer_times.append(ex.elapsed_s)
             elif ex.error and ex.error.startswith("no complete response"):
                 self.stats.timeouts += 1
+                self.last_timeout = ex
 
     def get(self, path: str, **kwargs: Any) -> Exchange:
         return self.request("GET", path, **kwargs)

@@ -6,6 +6,7 @@ Each server runs in this process on loopback; ``check`` runs in a child (tests/f
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -267,3 +268,32 @@ def test_plain_pytest_reads_headers_from_the_ini(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "r" / "conformance.json").read_text(encoding="utf-8"))
     assert {c["id"]: c["outcome"] for c in doc["cases"]} == {"SEC-5": "passed", "SEC-6": "passed"}, proc.stdout[-2000:]
     assert doc["summary"]["extra"]["rate_limits"]["paced_s"] >= 0
+
+
+def _slow_after(answered: int, seconds: float) -> Any:
+    """Token answers (200) are fast for the first ``answered`` requests, then ``seconds`` late; /ping stays fast."""
+    count = {"n": 0}
+
+    def wrap(s: Any) -> Any:
+        app = create_app(s)
+
+        async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and str(scope["path"]).startswith("/rtc/"):
+                count["n"] += 1
+                if count["n"] > answered:
+                    await asyncio.sleep(seconds)
+            await app(scope, receive, send)
+
+        return wrapped
+
+    return wrap
+
+
+def test_a_server_that_becomes_too_slow_mid_run_fails_latency_only() -> None:
+    """The breaker trips on a timeout in the middle of the run: the case that met it and those after it skip naming
+    LATENCY-1, which fails; exit 1, not 'could not judge'."""
+    with serving(_slow_after(6, 2.0)) as (url, s):
+        run = run_check(url, certificate=s.certificate, app_id=s.app_id, timeout=1.0, cases=["TOKEN", "LATENCY"])
+    assert run.exit_code == 1, run.output[-3000:]
+    assert run.failed == {"LATENCY-1"}, {c: run.message(c)[:300] for c in run.failed}
+    assert any("judged by LATENCY-1" in run.message(c) for c in run.skipped) or run.skipped
