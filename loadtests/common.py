@@ -26,14 +26,14 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gevent
 from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
-from locust.stats import CSV_STATS_INTERVAL_SEC
+from locust.stats import CSV_STATS_INTERVAL_SEC, calculate_response_time_percentile
 
 from conformance.load.protocol import (
     CERTIFICATE_ENV,
@@ -49,6 +49,7 @@ from conformance.load.protocol import (
     WORKER_SUMMARY_DIR_ENV,
 )
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
+from conformance.loadtests import generator
 from conformance.loadtests.tally import Tally
 from conformance.loadtests.validation import (
     REASONS,
@@ -142,12 +143,17 @@ class RunState:
     max_users: int = 0
     #: Scenario extras for the summary (the ramp's knee, the storm's cohorts).
     extra: dict[str, Any] | None = None
+    #: Master only: each worker's generator figures (event-loop lag, CPU), by client id.
+    generator_workers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Whether a generator-bound run is refused a verdict on latency (capacity judges the generator per step).
+    generator_gate: bool = True
     #: How the run is judged; the ramp replaces it with its knee verdict.
     judge: Callable[[Observed, Thresholds], list[Breach]] = evaluate
 
     def reset(self) -> None:
         self.recorded, self.received, self.own = Tally(), Tally(), Tally()
         self.per_worker = {}
+        self.generator_workers = {}
         self.max_users = 0
         self.started_at = None
         self.stopped_at = None
@@ -156,6 +162,8 @@ class RunState:
 STATE = RunState()
 STATE.reset()
 STATE.extra = {}
+#: This process's self-measurement (conformance.loadtests.generator).
+PROBE = generator.Probe()
 
 
 @events.init.add_listener
@@ -168,6 +176,8 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     except OptionError as exc:
         sys.stderr.write(f"token-conformance scenario: {exc}\n")
         sys.exit(2)
+    if not PROBE.running:
+        gevent.spawn(PROBE.run)
     if not isinstance(environment.runner, WorkerRunner) and float(options.progress_interval) > 0:
         gevent.spawn(_progress, environment, float(options.progress_interval))
 
@@ -176,6 +186,7 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
 def _on_test_start(environment: Any, **_kwargs: Any) -> None:
     # A worker receives the master's options just before this event: configure from them.
     STATE.reset()
+    PROBE.reset()
     STATE.started_at = time.time()
     if environment.parsed_options is not None:
         STATE.config = scenario_config(environment.parsed_options)
@@ -197,10 +208,14 @@ def _on_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
     delta = STATE.recorded.take()
     STATE.own.merge(delta)
     data[TALLY_KEY] = delta
+    data[generator.REPORT_KEY] = PROBE.figures("worker", client_id)
 
 
 @events.worker_report.add_listener
 def _on_worker_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
+    figures = data.get(generator.REPORT_KEY)
+    if figures:
+        STATE.generator_workers[client_id] = figures
     delta = data.get(TALLY_KEY)
     if not delta:
         return
@@ -298,6 +313,17 @@ def observed_from(stats: Any) -> Observed:
                     limited=limited)
 
 
+def _overall_p50(stats: Any) -> float | None:
+    """The median response time of all FETCH and RENEW requests together."""
+    merged: dict[int, int] = {}
+    for (_name, method), entry in stats.entries.items():
+        if method in (FETCH, RENEW):
+            for rt, n in entry.response_times.items():
+                merged[rt] = merged.get(rt, 0) + n
+    total = sum(merged.values())
+    return float(calculate_response_time_percentile(merged, total, 0.5)) if total else None
+
+
 def build_summary(environment: Any) -> dict[str, Any]:
     """The run as the CLI reads it: Locust's rows, the tally, the SLO verdict and the exit code."""
     options = environment.parsed_options
@@ -310,12 +336,23 @@ def build_summary(environment: Any) -> dict[str, Any]:
     if is_master:
         tally.merge(STATE.recorded.to_dict())  # a master records nothing itself, but be exact
     renewals = sum(e.num_requests for (_n, m), e in environment.stats.entries.items() if m == RENEW)
+    own = PROBE.figures("master" if is_master else "local", getattr(environment.runner, "client_id", "local"))
+    senders = list(STATE.generator_workers.values()) if is_master else [own]
+    gen = generator.judge(senders, _overall_p50(environment.stats), max(filter(None, observed.p95_ms.values()), default=None))
+    gen["processes"] = [own, *(STATE.generator_workers[k] for k in sorted(STATE.generator_workers))]
+    gen["gate"] = STATE.generator_gate
+    if gen["bound"] and STATE.generator_gate:
+        # The latency is (partly) the generator's: no verdict on it either way. Other findings stand.
+        breaches = [b for b in breaches if not b.slo.endswith("_p95_ms")]
+        breaches.append(Breach("generator", 0, 1, "generator-bound: " + "; ".join(gen["reasons"])))
     if observed.requests and not renewals and not breaches:
         # Nothing renewed and nothing else wrong: the renewals were never judged, so the run cannot pass.
         breaches = [Breach("renewals", 1, 0, NO_RENEWAL)]
         exit_code = 2
     elif observed.requests == 0:
         exit_code = 2
+    elif gen["bound"] and STATE.generator_gate and all(b.slo == "generator" for b in breaches):
+        exit_code = 2  # nothing judged on the server's latency, and nothing else broke
     else:
         exit_code = 1 if breaches else 0
     config = STATE.config
@@ -341,6 +378,7 @@ def build_summary(environment: Any) -> dict[str, Any]:
         "tally": tally.to_dict(),
         "workers": {cid: dict(c) for cid, c in sorted((STATE.per_worker or {}).items())},
         "extra": dict(STATE.extra or {}),
+        "generator": gen,
         "slo": {"passed": not breaches and observed.requests > 0, "breaches": [b.as_dict() for b in breaches]},
         "exit_code": exit_code,
     }
@@ -480,7 +518,21 @@ class TokenClient(FastHttpUser):
 
     Waiting happens in ``wait_time`` (not inside the task), so Locust can stop a
     waiting client at once and ``--stop-timeout`` only bounds requests in flight.
+
+    No artificial lock-step: real clients join at random instants and their
+    clocks and timers are not aligned on the server's seconds. So each client
+    starts after a random delay within one renewal period (``start_spread``),
+    and renews at its own token's expiry - margin - its own sub-second phase
+    (never later than the margin says). Without that, tokens carrying whole
+    seconds put every client that fetched in the same second on the same renewal
+    instant, and the burst queues inside the generator (measured as latency).
+    ``renew_storm`` turns both off: there the waves are the point.
     """
+
+    #: Start after a random delay within one renewal period (False: at once, e.g. renew_storm's cohorts).
+    start_spread = True
+    #: Renew at a per-client random phase within the second before expiry - margin (False: on the second).
+    phase_spread = True
 
     def __init__(self, environment: Any) -> None:
         config = STATE.config or scenario_config(environment.parsed_options)
@@ -494,7 +546,9 @@ class TokenClient(FastHttpUser):
         self.rng = random.Random()
         self.route = config.profile.routes["rtc"]
         self.session: Session | None = None
-        self.due = 0.0
+        period = max(config.expiry - config.renew_margin, 0.0)
+        self.phase = self.rng.random() if self.phase_spread else 0.0
+        self.due = time.time() + (self.rng.uniform(0.0, period) if self.start_spread else 0.0)
         #: Credentials from $TOKEN_SERVER_HEADERS (set by ``token-conformance load``, or by hand for plain Locust).
         self.headers = request_headers()
         #: Seconds the last token request's rate limiter asked to wait (None: it was not rate limited).
@@ -502,6 +556,17 @@ class TokenClient(FastHttpUser):
 
     def wait_time(self) -> float:
         return max(0.0, self.due - time.time())
+
+    def renewal_point(self, session: Session) -> float:
+        """When to renew: the token's expiry - margin, brought forward by this client's phase (< 1 s).
+
+        The phase never takes more than half the time left before that point, so a
+        short test cycle cannot turn it into renewing at once, again and again.
+        """
+        assert session.expires is not None
+        point = session.expires - self.config.renew_margin
+        slack = point - session.received_at
+        return point - min(self.phase, max(slack, 0.0) / 2)
 
     # ---- bookkeeping helpers
 
@@ -607,7 +672,7 @@ class TokenClient(FastHttpUser):
         self.tally.count("fetch_ok")
         self.tally.count("sessions_started")
         session.expires, session.received_at = verdict.expires_ts, received
-        self.due = session.expires - config.renew_margin
+        self.due = self.renewal_point(session)
 
     def renew(self, session: Session) -> None:
         config = self.config
@@ -656,7 +721,7 @@ class TokenClient(FastHttpUser):
             self.session = None
             self.due = time.time()
         else:
-            self.due = session.expires - config.renew_margin
+            self.due = self.renewal_point(session)
 
     def on_stop(self) -> None:
         # Stopped after the token lapsed without a valid renewal (typically: a renewal still

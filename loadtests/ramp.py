@@ -18,15 +18,13 @@ margin equal to the expiry so every client renews as soon as it has a token
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from locust import LoadTestShape, events
-from locust.stats import calculate_response_time_percentile
 
-from conformance.load.protocol import DROPPED, FETCH, INVALID, RENEW
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
 from conformance.loadtests.common import STATE, TokenClient, thresholds
+from conformance.loadtests.steps import Snapshot
 
 __all__ = ["Ramp", "TokenClient"]
 
@@ -35,49 +33,6 @@ __all__ = ["Ramp", "TokenClient"]
 def _add_options(parser: Any) -> None:
     parser.add_argument("--step-users", type=int, default=0, help="ramp: users added per step (0: a fifth of -u)")
     parser.add_argument("--step-time", type=float, default=10.0, help="ramp: seconds per step")
-
-
-@dataclass
-class Snapshot:
-    """Cumulative counters at one instant; the difference of two is one step."""
-
-    histograms: dict[str, dict[int, int]] = field(default_factory=dict)
-    requests: dict[str, int] = field(default_factory=dict)
-    failures: int = 0
-    dropped: int = 0
-    invalid: int = 0
-
-    @classmethod
-    def take(cls, stats: Any) -> Snapshot:
-        snap = cls()
-        for (_name, method), entry in stats.entries.items():
-            if method in (FETCH, RENEW):
-                hist = snap.histograms.setdefault(method, {})
-                for rt, n in entry.response_times.items():
-                    hist[rt] = hist.get(rt, 0) + n
-                snap.requests[method] = snap.requests.get(method, 0) + entry.num_requests
-                snap.failures += entry.num_failures
-            elif method == DROPPED:
-                snap.dropped += entry.num_requests
-            elif method == INVALID:
-                snap.invalid += entry.num_requests
-        return snap
-
-    def since(self, before: Snapshot) -> Observed:
-        p95: dict[str, float | None] = {}
-        for kind in (FETCH, RENEW):
-            n = self.requests.get(kind, 0) - before.requests.get(kind, 0)
-            old = before.histograms.get(kind, {})
-            diff = {rt: c - old.get(rt, 0) for rt, c in self.histograms.get(kind, {}).items() if c > old.get(rt, 0)}
-            p95[kind.lower()] = float(calculate_response_time_percentile(diff, n, 0.95)) if n > 0 else None
-        requests = sum(self.requests.values()) - sum(before.requests.values())
-        return Observed(
-            requests=requests,
-            failures=self.failures - before.failures,
-            p95_ms=p95,
-            dropped=self.dropped - before.dropped,
-            invalid=self.invalid - before.invalid,
-        )
 
 
 class Ramp(LoadTestShape):

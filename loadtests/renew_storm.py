@@ -17,9 +17,17 @@ from typing import Any
 
 from locust import LoadTestShape, events
 
-from conformance.loadtests.common import STATE, TokenClient
+from conformance.loadtests import common
+from conformance.loadtests.common import STATE
 
-__all__ = ["RenewStorm", "TokenClient"]
+__all__ = ["RenewStorm", "StormClient"]
+
+
+class StormClient(common.TokenClient):
+    """The same client, started at once and renewing on the second: a cohort's renewals land together."""
+
+    start_spread = False
+    phase_spread = False
 
 #: Spawn rate that puts a whole cohort in within one dispatch step (users per second).
 AT_ONCE = 1_000_000.0

@@ -62,7 +62,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", nargs="?", help="base URL of the token server (default: the embedded reference server)")
     run = parser.add_argument_group("run")
     run.add_argument("--scenario", default="fetch_and_renew", help="bundled scenario name or locustfile path")
-    run.add_argument("--users", type=int, default=10, help="simulated clients")
+    run.add_argument(
+        "--users", type=int, default=None, help="simulated clients (default 10; capacity: one arrival loop per process)"
+    )
     run.add_argument("--spawn-rate", type=float, default=10.0, help="clients started per second")
     run.add_argument("--run-time", default="30s", help="how long to run, e.g. 30s, 2m")
     run.add_argument("--stop-timeout", default="3s", help="time for requests in flight at the end")
@@ -106,11 +108,16 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                       help="compare with a baseline of another scenario, user count or target anyway")
     base.add_argument("--summary-md", metavar="FILE",
                       help="also write a Markdown summary there (appended to $GITHUB_STEP_SUMMARY whenever set)")
-    shapes = parser.add_argument_group("renew_storm and ramp")
+    shapes = parser.add_argument_group("renew_storm, ramp and capacity")
     shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default 1)")
     shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts (default: renewal period / cohorts)")
     shapes.add_argument("--step-users", type=int, default=None, help="ramp: users added per step (default: a fifth of --users)")
-    shapes.add_argument("--step-time", type=float, default=None, help="ramp: seconds per step (default 10)")
+    shapes.add_argument("--step-time", type=float, default=None, help="ramp, capacity: seconds per step (default 10)")
+    shapes.add_argument("--start-rate", type=float, default=None, help="capacity: requests/s of the first step (default 50)")
+    shapes.add_argument(
+        "--step-rate", type=float, default=None, help="capacity: requests/s added per step (default: the start rate)"
+    )
+    shapes.add_argument("--max-rate", type=float, default=None, help="capacity: highest rate tried (default 1000)")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -147,13 +154,17 @@ def scenario_values(args: argparse.Namespace) -> dict[str, Any]:
         "retry_interval": args.retry_interval,
         "insecure": args.insecure,
     }
-    shape = {
+    shape: dict[str | tuple[str, ...], dict[str, Any]] = {
         "renew_storm": {"cohorts": args.cohorts, "cohort_interval": args.cohort_interval},
-        "ramp": {"step_users": args.step_users, "step_time": args.step_time},
+        "ramp": {"step_users": args.step_users},
+        "capacity": {"start_rate": args.start_rate, "step_rate": args.step_rate, "max_rate": args.max_rate},
+        ("ramp", "capacity"): {"step_time": args.step_time},
     }
     for scenario, options in shape.items():
         given = {k: v for k, v in options.items() if v is not None}
-        if given and args.scenario != scenario:
+        names_ok = scenario if isinstance(scenario, tuple) else (scenario,)
+        if given and args.scenario not in names_ok:
+            scenario = " or --scenario ".join(names_ok)
             names = ", ".join("--" + k.replace("_", "-") for k in given)
             raise UsageError(f"{names} only apply to --scenario {scenario}")
         values.update(given)
@@ -165,7 +176,16 @@ def run(args: argparse.Namespace) -> int:
     from ..load.slo import Thresholds, check_thresholds
     from ..loadtests.validation import OptionError, build_config
 
+    if args.scenario == "capacity":
+        _check(args.users is None, "--users does not apply to --scenario capacity: it sets rates (--start-rate, "
+               "--step-rate, --max-rate) and runs one arrival loop per generator process (--processes)")
+        args.users = args.processes or 1
+    elif args.users is None:
+        args.users = 10
     _check(args.users >= 1, "--users must be at least 1")
+    for name in ("start_rate", "step_rate", "max_rate"):
+        value = getattr(args, name)
+        _check(value is None or value > 0, f"--{name.replace('_', '-')} must be > 0")
     _check(args.spawn_rate > 0, "--spawn-rate must be > 0")
     run_time = parse_seconds(args.run_time, "--run-time")
     stop_timeout = parse_seconds(args.stop_timeout, "--stop-timeout", minimum=0)
@@ -196,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
     except OptionError as exc:
         raise UsageError(str(exc)) from None
     first_renewal = config.expiry - config.renew_margin
-    if args.scenario in SCENARIOS and run_time <= first_renewal:
+    if args.scenario in SCENARIOS and args.scenario != "capacity" and run_time <= first_renewal:
         raise UsageError(
             f"--run-time {run_time} s ends before the first renewal ({config.expiry} s expiry - "
             f"{config.renew_margin:g} s margin = {first_renewal:g} s after a fetch): nothing would be renewed; "
@@ -308,7 +328,9 @@ def _execute(
 
     where = f"{plan.url} (embedded reference server)" if embedded else plan.url
     show(
-        f"load: {plan.scenario} against {where}: {plan.users} users, {plan.run_time} s"
+        f"load: {plan.scenario} against {where}: "
+        + ("" if plan.scenario == "capacity" else f"{plan.users} users, ")
+        + f"{plan.run_time} s"
         + (f", {plan.processes} processes" if plan.processes else "")
     )
     if not plan.certificate:
@@ -351,8 +373,13 @@ def _execute(
     if doc["requests"] == 0:
         show("token-conformance load: error: no token request completed; nothing to judge")
         return 2
-    # A breach is a finding (exit 1); a run that renewed nothing and breached nothing else judged too little (2).
-    breaches = [b for b in doc["slo"]["breaches"] if b["slo"] != "renewals"]
+    # A breach is a finding (exit 1); a run that renewed nothing, or whose latency is the generator's, and
+    # breached nothing else judged too little (2).
+    gen = doc.get("generator") or {}
+    if gen.get("bound"):
+        show("token-conformance load: the generator was the bottleneck: " + "; ".join(gen.get("reasons", [])))
+        show(f"  what to do: {gen.get('advice')}")
+    breaches = [b for b in doc["slo"]["breaches"] if b["slo"] not in ("renewals", "generator")]
     for breach in breaches:
         show(f"SLO breached: {breach['slo']}: {breach['message']}")
         if breach["slo"] == "failure_ratio" and doc["failure_reasons"]:
@@ -361,6 +388,9 @@ def _execute(
         return 1
     if doc["renew"]["requests"] == 0:
         show(f"token-conformance load: error: {NO_RENEWAL}")
+        return 2
+    if any(b["slo"] == "generator" for b in doc["slo"]["breaches"]):
+        show("token-conformance load: error: no verdict on latency measured by a saturated generator")
         return 2
     if not doc["slo"]["passed"]:
         return 1
@@ -394,10 +424,24 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
         lines.append(f"  rate limited: {doc['rate_limited']} answers 429 / 503 + Retry-After (waited out, not failures)")
     if doc["failure_reasons"]:
         lines.append(f"  failures: {_reasons(doc['failure_reasons'])}")
-    if "knee" in doc:
+    if "capacity" in doc:
+        from ..load.report import capacity_line
+
+        lines.append(f"  {capacity_line(doc['capacity'])}")
+    elif "knee" in doc:
         knee = doc["knee"]
         lines.append(
-            f"  knee: {knee['users']} users, {knee['rps']} requests/s" if knee else "  knee: none (no step held)"
+            f"  ramp: {knee['users']} users held at {knee['rps']} requests/s (a closed model: see docs/load.md)"
+            if knee
+            else "  ramp: no step held"
+        )
+    gen = doc.get("generator")
+    if gen and gen.get("processes"):
+        lag, cpu = gen.get("worst_lag_p95_ms"), gen.get("worst_cpu")
+        state = "GENERATOR-BOUND" if gen.get("bound") else "not the bottleneck"
+        lines.append(
+            f"  generator: {state}: event-loop lag p95 {_ms(lag)}, CPU {'-' if cpu is None else f'{cpu:.0%}'} "
+            f"of a core (worst of {len(gen['processes'])} process{'es' if len(gen['processes']) > 1 else ''})"
         )
     t = doc["slo"]["thresholds"]
     limits = (
@@ -406,6 +450,10 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
     )
     if not doc["options"].get("signature_checked", True):
         lines.append("  signatures NOT checked (no app certificate)")
-    lines.append(f"  {'SLOs held' if doc['slo']['passed'] else 'SLOs BREACHED'} ({limits})")
+    if "capacity" in doc:
+        verdict = "each step judged on its own requests" + ("" if doc["slo"]["passed"] else ": NO CAPACITY MEASURED")
+    else:
+        verdict = "SLOs held" if doc["slo"]["passed"] else "SLOs BREACHED"
+    lines.append(f"  {verdict} ({limits})")
     lines.append(f"  report: {files['load_html']}  ({files['load_json'].name}, Locust: locust.html, locust_*.csv)")
     return "\n".join(lines)

@@ -33,7 +33,8 @@ TALLY_KEY = "token_conformance"
 SCENARIOS: dict[str, str] = {
     "fetch_and_renew": "clients fetch a token, renew it before expiry for N cycles, and leave",
     "renew_storm": "clients join in cohorts at the same instant, so their renewals land together in waves",
-    "ramp": "users step up until an SLO breaks; reports the highest rate at which the SLOs held (the knee)",
+    "ramp": "simulated users step up until an SLO breaks (closed model: see docs/load.md before using it for capacity)",
+    "capacity": "requests arrive at a stepped target rate (open model) until an SLO breaks: the server's knee",
 }
 
 #: Why a run that renewed nothing cannot pass (the scenario's breach message and the CLI's error).

@@ -154,6 +154,10 @@ def build_load_json(
         doc["ramp"] = extra["ramp"]
     if "storm" in extra:
         doc["storm"] = extra["storm"]
+    if "capacity" in extra:
+        doc["capacity"] = extra["capacity"]
+        doc["knee"] = extra["capacity"].get("knee")  # only when the server broke an SLO (None otherwise)
+    doc["generator"] = summary.get("generator") or {}
     return doc
 
 
@@ -171,6 +175,24 @@ def write_plots(report_dir: Path, summary: dict[str, Any], max_p95_ms: float | N
             list(tally.get("leads", [])), report_dir / PLOTS["renewal_leads"], margin
         ),
     }
+
+
+def capacity_line(capacity: dict[str, Any]) -> str:
+    """The capacity scenario's finding in one line (terminal and load.html)."""
+    knee = capacity.get("knee")
+    if knee:
+        held = f"{knee['rps']:g} requests/s" if knee.get("rps") is not None else "no step"
+        return (
+            f"knee: {held} held (achieved {knee.get('achieved_rps')}/s); the server broke "
+            f"{', '.join(knee['broken'])} at {knee['broke_at_rps']:g} requests/s"
+        )
+    if capacity.get("limited_by") == "generator":
+        steps = capacity.get("steps") or [{}]
+        return (
+            f"no knee: the generator saturated at {steps[-1].get('target_rps', 0):g} requests/s before the server "
+            "broke an SLO; add generator processes (--processes, workers)"
+        )
+    return f"no knee up to {capacity.get('highest_held_rps') or 0:g} requests/s (every step held)"
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -207,9 +229,18 @@ def render_html(doc: dict[str, Any], images: dict[str, Path]) -> str:
         "users (max)": doc["max_users"],
         "duration (s)": doc["duration_s"],
     }
-    if "knee" in doc:
+    if "capacity" in doc:
+        facts["capacity"] = capacity_line(doc["capacity"])
+    elif "knee" in doc:
         knee = doc["knee"]
-        facts["knee"] = f"{knee['users']} users, {knee['rps']} req/s" if knee else "none (no step held)"
+        facts["ramp (closed model)"] = f"{knee['users']} users, {knee['rps']} req/s" if knee else "no step held"
+    gen = doc.get("generator") or {}
+    for proc in gen.get("processes", []):
+        lag, cpu = proc.get("lag_ms", {}), proc.get("cpu", {})
+        facts[f"generator {proc.get('role')} {proc.get('id')}: loop lag p50 / p95 / max, CPU mean / max"] = (
+            f"{_fmt(lag.get('p50'))} / {_fmt(lag.get('p95'))} / {_fmt(lag.get('max'))} ms, "
+            f"{_fmt(cpu.get('mean'))} / {_fmt(cpu.get('max'))} of a core"
+        )
     fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(_fmt(v)))}</td></tr>" for k, v in facts.items())
     reasons = {f"invalid: {k}": v for k, v in doc["invalid_reasons"].items()}
     reasons.update({f"dropped: {k}": v for k, v in doc["dropped_reasons"].items()})
@@ -229,6 +260,12 @@ def render_html(doc: dict[str, Any], images: dict[str, Path]) -> str:
         "<p><strong>Signatures were not checked</strong>: no app certificate was given "
         "(TOKEN_SERVER_APP_CERTIFICATE or --certificate-file); a token signed with the wrong key would pass.</p>"
     )
+    bound = ""
+    if gen.get("bound"):
+        bound = (
+            "<p><strong>Generator-bound</strong>: " + e("; ".join(gen.get("reasons", []))) + ". "
+            + e(str(gen.get("advice") or "")) + "</p>"
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Load: {e(doc["scenario"])}</title>
 <style>
@@ -241,6 +278,7 @@ td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}
 <span class="verdict">{verdict}</span></p>
 {f"<ul>{breaches}</ul>" if breaches else ""}
 {"" if doc["options"].get("signature_checked", True) else unchecked}
+{bound}
 <table><tr><th></th><th>requests</th><th>failures</th><th>p50</th><th>p95</th><th>p99</th><th>rate</th></tr>{"".join(rows)}</table>
 <table>{fact_rows}</table>
 {f"<table>{reason_rows}</table>" if reason_rows else ""}

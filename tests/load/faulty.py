@@ -59,6 +59,19 @@ def slow(app: ASGIApp, delay: float) -> ASGIApp:
     return wrapped
 
 
+def limited(app: ASGIApp, per_second: float) -> ASGIApp:
+    """Serves token requests one at a time, each taking 1/per_second s: a server that saturates at per_second."""
+    lock = asyncio.Lock()
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if _is_token_request(scope):
+            async with lock:
+                await asyncio.sleep(1.0 / per_second)
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 def flaky(app: ASGIApp, every: int, status: int = 503) -> ASGIApp:
     """Fails every ``every``-th token request with ``status`` (deterministic: a failure-ratio breach)."""
     count = 0

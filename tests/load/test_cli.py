@@ -44,6 +44,9 @@ def closed_port() -> int:
         (["ftp://127.0.0.1:1"], "http://host:port"),
         (["http://127.0.0.1:1/?x=1"], "without query"),
         (["http://127.0.0.1:1", "--certificate-file", "/nonexistent/cert"], "certificate file"),
+        (["--scenario", "capacity", "--users", "5"], "--users does not apply"),
+        (["--start-rate", "50"], "--scenario capacity"),
+        (["--scenario", "capacity", "--max-rate", "0"], "--max-rate"),
         # Too short to renew anything: said before the run, not after a silent pass.
         (["--users", "5", "--run-time", "3s"], "ends before the first renewal"),
         (["--run-time", "5s", "--expiry", "10", "--renew-margin", "5"], "ends before the first renewal"),

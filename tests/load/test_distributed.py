@@ -88,4 +88,11 @@ def test_master_and_two_workers_add_up(tmp_path: Path) -> None:
     assert summary["tally"]["invalid_reasons"] == {"expiry": summary["observed"]["invalid"]}
     assert all(w["fetch"] > 0 for w in workers)  # both workers took part
     assert summary["exit_code"] == 1  # the invalid tokens break the default SLO
+    # Every worker reports its own generator delay (event-loop lag, CPU); the master lists itself too.
+    generator = summary["generator"]
+    roles = sorted(proc["role"] for proc in generator["processes"])
+    assert roles == ["master", "worker", "worker"], roles
+    for proc in generator["processes"]:
+        assert proc["samples"] > 10 and proc["lag_ms"]["p50"] is not None and proc["cpu"]["mean"] is not None
+    assert {p["id"] for p in generator["processes"] if p["role"] == "worker"} == set(summary["workers"])
     assert settings.certificate not in master_log

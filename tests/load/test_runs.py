@@ -36,6 +36,14 @@ def run_load(
     return code, doc, out.out, out.err
 
 
+def held(code: int, doc: dict[str, Any] | None) -> bool:
+    """Exit 0; or exit 2 because the generator itself was the bottleneck (a machine with no free core: the run
+    then refuses a latency verdict, docs/load.md) and nothing but that was found."""
+    if code == 0:
+        return True
+    return code == 2 and doc is not None and doc["generator"]["bound"] and breached(doc) == {"generator"}
+
+
 def breached(doc: dict[str, Any]) -> set[str]:
     return {b["slo"] for b in doc["slo"]["breaches"]}
 
@@ -72,8 +80,16 @@ def test_reference_server_holds_the_slos(
             "2000",
             url=url,
         )
-    assert code == 0, err
-    assert doc is not None and doc["slo"] == {"passed": True, "breaches": [], "thresholds": doc["slo"]["thresholds"]}
+    assert held(code, doc), err
+    assert doc is not None
+    if code == 0:
+        assert doc["slo"] == {"passed": True, "breaches": [], "thresholds": doc["slo"]["thresholds"]}
+        assert "SLOs held" in out and "generator: not the bottleneck" in out
+    else:
+        assert "GENERATOR-BOUND" in out and "--processes" in err
+    proc = doc["generator"]["processes"][0]
+    assert proc["role"] == "local" and proc["samples"] > 10 and proc["lag_ms"]["p95"] is not None
+    assert 0 < proc["cpu"]["mean"] < 1.5
     assert doc["options"]["signature_checked"] is True and doc["options"]["app_id"] == settings.app_id
     assert doc["fetch"]["requests"] >= 8 and doc["renew"]["requests"] >= 8 and doc["cycles"] >= 8
     assert doc["dropped"] == 0 and doc["invalid_tokens"] == 0 and doc["failures"] == 0
@@ -87,7 +103,7 @@ def test_reference_server_holds_the_slos(
         assert (tmp_path / name).read_bytes().startswith(PNG)
     for name in ("load.html", "locust.html", "locust_stats_history.csv", "locust_failures.csv"):
         assert (tmp_path / name).stat().st_size > 0
-    assert "[load]" in err and "SLOs held" in out
+    assert "[load]" in err
     first = next(line for line in err.splitlines() if line.startswith("[load]"))
     assert float(first.split("rps=")[1].split()[0]) > 0, first  # not Locust's empty first window
     assert "signatures are NOT checked" not in err and "NOT checked" not in out
@@ -102,7 +118,7 @@ def test_embedded_reference_server_is_loaded_with_signatures_checked(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, doc, _out, err = run_load(capsys, tmp_path, "--users", "5", "--run-time", "4s", "--max-p95-ms", "2000")
-    assert code == 0, err
+    assert held(code, doc), err
     assert doc is not None and doc["embedded_reference_server"] is True
     assert doc["options"]["signature_checked"] is True and doc["options"]["app_id"]
     assert doc["cycles"] > 0 and doc["invalid_tokens"] == 0
@@ -218,7 +234,7 @@ def test_processes_aggregate_across_workers(tmp_path: Path, capsys: pytest.Captu
             "2.5",
             url=url,
         )
-    assert code == 0, err
+    assert held(code, doc), err
     assert doc is not None and doc["mode"] == "master" and len(doc["workers"]) == 2
     assert sum(w["fetch"] for w in doc["workers"].values()) == doc["fetch"]["requests"]
     assert sum(w["renew"] for w in doc["workers"].values()) == doc["renew"]["requests"]
@@ -241,7 +257,7 @@ def test_renew_storm_lands_renewals_together(tmp_path: Path, capsys: pytest.Capt
             "3000",
             url=url,
         )
-    assert code == 0, err
+    assert held(code, doc), err
     assert doc is not None and doc["storm"]["cohorts"] == 1
     # 30 clients joined in one instant: their fetches, then their renewals, each fall within a second or two.
     assert doc["peak_rps"] >= 15
@@ -275,10 +291,45 @@ def test_ramp_reports_the_knee(tmp_path: Path, capsys: pytest.CaptureFixture[str
             "150",
             url=url,
         )
-    assert code == 0, err
+    assert held(code, doc), err
     assert doc is not None and doc["knee"] is not None
     steps = doc["ramp"]["steps"]
     assert doc["ramp"]["ended_by"].endswith("broke the SLOs")
     assert doc["knee"]["users"] < steps[-1]["users"] and not steps[-1]["held"]
     assert max(p for p in steps[-1]["p95_ms"].values() if p) > 150
-    assert doc["knee"]["rps"] > 0 and "knee:" in out
+    assert doc["knee"]["rps"] > 0 and f"ramp: {doc['knee']['users']} users held at" in out
+
+
+@pytest.mark.slow
+def test_capacity_finds_the_rate_where_the_server_breaks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that serves 100 tokens/s, offered 30, 60, 90, 120 ... requests/s: past 100 the queue grows
+    without bound and the p95 breaks; the knee is the last rate that held."""
+    with faulty.serving(lambda app: faulty.limited(app, 100)) as (url, _settings):
+        code, doc, out, err = run_load(
+            capsys, tmp_path, "--scenario", "capacity", "--start-rate", "30", "--step-rate", "30", "--max-rate", "240",
+            "--step-time", "2", "--run-time", "20s", "--max-p95-ms", "250", url=url,
+        )  # fmt: skip
+    assert doc is not None, err
+    steps = doc["capacity"]["steps"]
+    assert steps[0]["target_rps"] == 30 and steps[0]["held"], steps
+    assert doc["capacity"]["limited_by"] == "server" and not steps[-1]["held"], steps
+    assert doc["knee"] == doc["capacity"]["knee"] and 60 <= doc["knee"]["rps"] <= 120, doc["knee"]
+    assert doc["knee"]["broke_at_rps"] == doc["knee"]["rps"] + 30
+    assert doc["renew"]["requests"] > 0 and doc["invalid_tokens"] == 0  # the same validated requests
+    assert code == 0, err
+    assert f"knee: {doc['knee']['rps']:g} requests/s held" in out
+    assert doc["generator"]["processes"][0]["samples"] > 0
+
+
+@pytest.mark.slow
+def test_capacity_without_a_break_claims_no_knee(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with faulty.serving() as (url, _settings):
+        code, doc, out, err = run_load(
+            capsys, tmp_path, "--scenario", "capacity", "--start-rate", "20", "--max-rate", "40", "--step-time", "2",
+            "--run-time", "10s", "--max-p95-ms", "2000", url=url,
+        )  # fmt: skip
+    assert code == 0, err
+    assert doc is not None and doc["knee"] is None and doc["capacity"]["limited_by"] is None
+    assert [s["target_rps"] for s in doc["capacity"]["steps"]] == [20, 40]
+    assert all(abs(s["achieved_rps"] - s["target_rps"]) <= 0.1 * s["target_rps"] for s in doc["capacity"]["steps"])
+    assert "no knee up to 40 requests/s" in out

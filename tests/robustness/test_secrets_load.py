@@ -95,8 +95,10 @@ def test_certificate_used_for_signatures_never_leaks(certificate: str, tmp_path:
         run = run_cli("load", server.url, *SHORT, "--certificate-file", str(cert_file), "--app-id",
                       settings.app_id, "--max-p95-ms", "5000", report_dir=tmp_path / "reports")
     run.assert_clean()
-    assert run.exit_code == 0, run.output[-3000:]
     doc = run.document("load.json")
+    # 0; or 2 when the machine left the generator no core (it then refuses a latency verdict, docs/load.md).
+    generator_bound = doc is not None and doc["generator"]["bound"] and run.exit_code == 2
+    assert run.exit_code == 0 or generator_bound, run.output[-3000:]
     assert doc is not None and doc["options"]["signature_checked"] is True and doc["invalid_tokens"] == 0
     assert doc["requests"] > 0
     assert_nowhere(certificate, everything_written(run))

@@ -1,0 +1,55 @@
+"""When is the measured latency the generator's? (conformance.loadtests.generator.judge, no Locust run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+gevent = pytest.importorskip("gevent")  # the module imports gevent only inside the probe
+
+from conformance.loadtests import generator  # noqa: E402
+
+
+def proc(lag50: float, lag95: float, cpu: float, role: str = "local") -> dict[str, Any]:
+    return {"role": role, "id": role, "samples": 100, "lag_ms": {"p50": lag50, "p95": lag95}, "cpu": {"mean": cpu}}
+
+
+def test_an_idle_generator_is_not_the_bottleneck() -> None:
+    verdict = generator.judge([proc(0.1, 0.4, 0.2)], p50_ms=1.0, p95_ms=2.0)
+    assert verdict["bound"] is False and verdict["reasons"] == [] and verdict["advice"] is None
+
+
+def test_lag_that_is_half_the_measured_latency_makes_the_run_generator_bound() -> None:
+    verdict = generator.judge([proc(0.2, 1.0, 0.3), proc(6.0, 20.0, 0.5, "worker")], p50_ms=10.0, p95_ms=30.0)
+    assert verdict["bound"] is True and verdict["worst_lag_p95_ms"] == 20.0
+    assert any("lag p50 6 ms is 60%" in r for r in verdict["reasons"])
+    assert any("lag p95 20 ms is 67%" in r for r in verdict["reasons"])
+    assert "--processes" in verdict["advice"]
+
+
+def test_lag_below_the_floor_never_counts_even_against_a_very_fast_server() -> None:
+    assert generator.judge([proc(0.3, 1.9, 0.1)], p50_ms=0.4, p95_ms=0.8)["bound"] is False
+
+
+def test_a_slow_server_dwarfs_the_same_lag() -> None:
+    assert generator.judge([proc(6.0, 20.0, 0.5)], p50_ms=300.0, p95_ms=450.0)["bound"] is False
+
+
+def test_a_saturated_core_is_generator_bound_whatever_the_latency() -> None:
+    verdict = generator.judge([proc(0.1, 0.5, 0.97)], p50_ms=300.0, p95_ms=450.0)
+    assert verdict["bound"] is True and "97% of a core" in verdict["reasons"][0]
+
+
+def test_the_probe_measures_a_blocked_loop() -> None:
+    """Holding the loop for 150 ms (longer than the probe interval) shows as at least 50 ms of lag."""
+    import time
+
+    probe = generator.Probe()
+    runner = gevent.spawn(probe.run)
+    gevent.sleep(0.25)
+    time.sleep(0.15)  # not gevent's: blocks the loop, as validating a burst of tokens would
+    gevent.sleep(0.25)
+    runner.kill()
+    figures = probe.figures("local", "x")
+    assert figures["samples"] >= 3 and figures["lag_ms"]["max"] >= 40, figures
