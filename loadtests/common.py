@@ -35,6 +35,10 @@ from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC, calculate_response_time_percentile
 
+# Imported here, not in the first request: conformance.client imports httpx (~0.2 s), which would be timed as
+# the first fetch's latency.
+from conformance.client import retry_after
+from conformance.headers import HeaderError, resolve
 from conformance.load.protocol import (
     CERTIFICATE_ENV,
     DROPPED,
@@ -481,8 +485,6 @@ def _token_in(response: Any) -> tuple[str | None, str | None]:
 
 def request_headers() -> dict[str, str]:
     """The configured headers from $TOKEN_SERVER_HEADERS (``Name: value`` lines); a bad line stops the run."""
-    from conformance.headers import HeaderError, resolve
-
     try:
         return resolve()
     except HeaderError as exc:
@@ -495,8 +497,6 @@ DEFAULT_RETRY_AFTER = 1.0
 
 def _rate_limited(response: Any) -> float | None:
     """Seconds to wait if ``response`` is a rate limiter's (429, or 503 with Retry-After); else None."""
-    from conformance.client import retry_after
-
     status = response.status_code
     if status not in (429, 503):
         return None
