@@ -107,3 +107,28 @@ def test_pacing_spaces_requests() -> None:
         assert time.monotonic() - start >= 0.45
         assert client.stats.percentiles()["p50_ms"] >= 0
         client.close()
+
+
+def test_a_503_is_a_rate_limit_only_with_retry_after() -> None:
+    from conformance.reference.threaded import ThreadedServer
+
+    calls = {"n": 0}
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        path = scope["path"]
+        if path == "/plain":
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+        elif calls["n"] == 2:  # the first /busy: 503 with Retry-After 0, then 200
+            await send({"type": "http.response.start", "status": 503, "headers": [(b"retry-after", b"0")]})
+        else:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    with ThreadedServer(app) as server:
+        client = TokenServerClient(server.url)
+        assert client.get("/plain").status == 503  # the server's answer, judged
+        ex = client.get("/busy")
+        assert ex.status == 200 and ex.limited == 1
+        assert client.stats.limited == 1
+        client.close()
