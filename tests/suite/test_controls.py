@@ -17,7 +17,7 @@ from starlette.routing import Route
 from conformance.reference.app import Settings
 from tests.faulty.runner import run_check, serving
 
-REFUSING_CASES = [f"INPUT-{n}" for n in range(1, 13)] + ["SEC-1", "SEC-2", "SEC-3"]
+REFUSING_CASES = [f"INPUT-{n}" for n in range(1, 13)] + ["HEADER-2", "HEADER-3", "SEC-1", "SEC-2", "SEC-3"]
 
 
 def _everything(status: int) -> Callable[[Settings], Starlette]:
