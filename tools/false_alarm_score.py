@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def one(variant: object) -> Judged:
         judged = judge_variant(variant, full=True)  # type: ignore[arg-type]
-        mark = "ok" if not judged.problems() else f"FALSE ALARM {_cases(judged.false_alarms)}"
+        mark = ("ok" if not judged.problems() else f"FALSE ALARM {_cases(judged.false_alarms)}" if judged.false_alarms
+                else "NOT AS CATALOGUED")
         print(f"{judged.variant.key:24} exit {judged.run.exit_code} {mark}", file=sys.stderr, flush=True)
         return judged
 
