@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "check": "judge a token server against the contract (default target: the embedded reference server)",
     "load": "run a Locust load scenario against a token server and gate on SLOs",
     "decode": "decode (and with the certificate, verify) a 006 / 007 token",
+    "watch": "run the watch-safe cases against a server on a schedule, with Prometheus metrics",
     "serve": "run the reference token server",
     "contract": "print the numbered contract (Markdown or JSON)",
     "detect": "name the bundled profile that fits a token server, with the evidence",

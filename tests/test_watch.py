@@ -1,0 +1,151 @@
+"""``token-conformance watch``: the safe subset, and a run against a server that dies and comes back.
+
+The watch runs as users run it (``python -m conformance watch``, a child process); its metrics are scraped over
+HTTP and its stdout read as JSON lines. The server lives in this process on a fixed port, stopped and restarted
+there as a deploy would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance.cli import main
+from conformance.contract import REQUIREMENTS
+from conformance.reference.app import create_app, demo_settings
+from conformance.reference.threaded import ThreadedServer
+from conformance.watch import SAFE_CASES, UNSAFE, WatchError, select_cases
+
+
+def test_safe_subset_is_reviewed_and_excludes_hostile_requests() -> None:
+    ids = {r.id for r in REQUIREMENTS}
+    assert set(SAFE_CASES) <= ids
+    assert set(UNSAFE) == ids - set(SAFE_CASES)  # every other case has its reason
+    for hostile in ("INPUT-9", "INPUT-11", "SEC-2", "SEC-5", "PROP-1"):
+        assert hostile in UNSAFE
+    assert select_cases("token-1,EXPIRY") == ("TOKEN-1", "EXPIRY-1", "EXPIRY-2", "EXPIRY-3", "EXPIRY-4", "EXPIRY-5",
+                                              "EXPIRY-6", "EXPIRY-7")
+    assert select_cases("SEC") == ("SEC-4",)  # a section keeps its safe cases only
+    with pytest.raises(WatchError, match="INPUT-9 is not watch-safe: sends malformed or oversized"):
+        select_cases("ROUTE-1,INPUT-9")
+    with pytest.raises(WatchError, match="matches only cases watch does not run"):
+        select_cases("INPUT")
+    with pytest.raises(WatchError, match="matches no case"):
+        select_cases("NOPE-1")
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["watch"]) == 2
+    assert "needs the URL" in capsys.readouterr().err
+    assert main(["watch", "http://127.0.0.1:1", "--case", "PROP-1"]) == 2
+    assert "PROP-1 is not watch-safe" in capsys.readouterr().err
+    assert main(["watch", "http://127.0.0.1:1", "--interval", "soon"]) == 2
+    assert "--interval" in capsys.readouterr().err
+    assert main(["watch", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "ROUTE-1" in out and "INPUT-9    sends malformed or oversized" in out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The token_conformance_ samples, keyed 'name{labels}' as the text format writes them."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("token_conformance_"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples
+
+
+def wait_for(port: int, condition: Callable[[dict[str, float]], bool], what: str, timeout: float = 60) -> dict[str, float]:
+    deadline = time.monotonic() + timeout
+    last: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        try:
+            last = scrape(port)
+        except httpx.HTTPError:
+            last = {}
+        if last and condition(last):
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last scrape: {last}")
+
+
+PASSED = 'token_conformance_case_outcome{case="ROUTE-1",level="MUST",outcome="passed"}'
+
+
+@pytest.mark.slow
+def test_watch_a_server_that_dies_and_comes_back(tmp_path: Path) -> None:
+    settings = demo_settings()
+    port, metrics = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
+    env["TOKEN_SERVER_APP_CERTIFICATE"] = settings.certificate
+    server = ThreadedServer(create_app(settings), port=port).start()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "conformance", "watch", server.url, "--interval", "1s", "--metrics-port", str(metrics),
+         "--case", "ROUTE-1,TOKEN-1,TOKEN-8", "--app-id", settings.app_id, "--report-dir", "watch"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        up = wait_for(metrics, lambda m: m.get(PASSED) == 1, "a complete conforming run")
+        assert up["token_conformance_target_up"] == 1 and up["token_conformance_conforming"] == 1
+        assert up["token_conformance_consecutive_failures"] == 0
+        assert up["token_conformance_last_complete_run_timestamp_seconds"] > time.time() - 60
+        assert up["token_conformance_token_lifetime_seconds"] == 3600  # the reference server's default
+        assert up["token_conformance_token_request_duration_seconds_count"] >= 1
+        assert up['token_conformance_runs_total{result="conforming"}'] >= 1
+
+        server.stop()  # the target goes down: a metric and a log line, not a crash
+        down = wait_for(metrics, lambda m: m["token_conformance_target_up"] == 0
+                        and m["token_conformance_consecutive_failures"] >= 2, "two failed runs")
+        # The run in progress when the server stopped may end as "could not judge"; the next ones see it down.
+        assert down['token_conformance_runs_total{result="down"}'] >= 1
+        assert down[PASSED] == 1  # the last complete run's outcomes stay published
+        last_complete = down["token_conformance_last_complete_run_timestamp_seconds"]
+
+        server = ThreadedServer(create_app(settings), port=port).start()  # and comes back
+        back = wait_for(metrics, lambda m: m["token_conformance_target_up"] == 1
+                        and m["token_conformance_consecutive_failures"] == 0, "the target back")
+        assert back["token_conformance_last_complete_run_timestamp_seconds"] > last_complete
+    finally:
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=60)
+        server.stop()
+    assert child.returncode == 0, err
+    assert "Traceback" not in err
+    records = [json.loads(line) for line in out.splitlines()]  # every stdout line is one JSON object
+    assert records[0]["event"] == "start" and records[-1]["event"] == "stop"
+    runs = [r for r in records if r["event"] == "run"]
+    assert records[-1]["runs"] == len(runs)
+    down_runs = [r for r in runs if not r["target_up"]]
+    assert down_runs and down_runs[0]["verdict"] == "could not judge"
+    assert "the target does not answer" in down_runs[0]["reason"]
+    assert runs[0]["verdict"] == "conforming" and runs[-1]["target_up"]
+    assert settings.certificate not in out + err
+    with pytest.raises(httpx.HTTPError):  # the metrics server stopped with the watch
+        scrape(metrics)
+
+
+def test_metrics_port_taken_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        assert main(["watch", "http://127.0.0.1:1", "--metrics-port", str(port), "--runs", "1"]) == 2
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in capsys.readouterr().err
