@@ -71,7 +71,9 @@ def test_bad_baselines_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def run(capsys: pytest.CaptureFixture[str], out: Path, url: str, *argv: str) -> tuple[int, dict[str, Any], str]:
-    code = main(["load", url, "--report-dir", str(out), *FAST, "--users", "4", "--run-time", "4s",
+    # A p95 SLO far out of reach: on a busy machine the slow server's p95 may pass 500 ms, and the exit code
+    # under test is the baseline's.
+    code = main(["load", url, "--report-dir", str(out), *FAST, "--users", "4", "--run-time", "4s", "--max-p95-ms", "5000",
                  "--summary-md", str(out / "summary.md"), *argv])
     return code, json.loads((out / "load.json").read_text(encoding="utf-8")), capsys.readouterr().out
 
@@ -90,7 +92,7 @@ def test_slower_deploy_fails_the_gate_and_the_reverse_passes(tmp_path: Path, cap
     assert code == 0, fast_doc["slo"]
     with ThreadedServer(slower, port=port) as server:
         code, doc, out = run(capsys, tmp_path / "slow", server.url, "--baseline", str(tmp_path / "fast/load.json"))
-    # The SLOs still hold (p95 < 500 ms): the exit 1 is the baseline's alone.
+    # The SLOs still hold: the exit 1 is the baseline's alone.
     assert doc["slo"]["passed"] and code == 1, out
     assert {"fetch p50 (ms)", "renew p50 (ms)"} <= set(doc["baseline"]["regressions"])
     assert "baseline gate: FAIL - regressed: fetch p50 (ms)" in out
