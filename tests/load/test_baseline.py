@@ -15,7 +15,13 @@ from conformance.reference.app import create_app, demo_settings
 from conformance.reference.threaded import ThreadedServer
 
 from . import faulty
-from .test_runs import FAST, PNG
+from .test_runs import FAST, PNG, held
+
+
+def judged(code: int, doc: dict[str, Any], expected: int) -> bool:
+    """``expected``, or exit 2 because the generator was saturated (a machine with no free core refuses any latency
+    verdict, the baseline's included; docs/load.md): the comparison is in load.json either way."""
+    return code == expected or (code == 2 and bool(doc["generator"]["bound"]))
 
 
 def load_doc(p50: float = 10, p95: float = 20, p99: float = 30, rps: float = 5.0, requests: int = 400,
@@ -89,13 +95,14 @@ def test_slower_deploy_fails_the_gate_and_the_reverse_passes(tmp_path: Path, cap
     reference, slower = create_app(settings), faulty.slow(create_app(settings), 0.25)
     with ThreadedServer(reference, port=port) as server:
         code, fast_doc, _ = run(capsys, tmp_path / "fast", server.url)
-    assert code == 0, fast_doc["slo"]
+    assert held(code, fast_doc), fast_doc["slo"]
     with ThreadedServer(slower, port=port) as server:
         code, doc, out = run(capsys, tmp_path / "slow", server.url, "--baseline", str(tmp_path / "fast/load.json"))
     # The SLOs still hold: the exit 1 is the baseline's alone.
-    assert doc["slo"]["passed"] and code == 1, out
+    assert judged(code, doc, 1), out
+    assert not [b for b in doc["slo"]["breaches"] if b["slo"] != "generator"], doc["slo"]
     assert {"fetch p50 (ms)", "renew p50 (ms)"} <= set(doc["baseline"]["regressions"])
-    assert "baseline gate: FAIL - regressed: fetch p50 (ms)" in out
+    assert "baseline gate: FAIL - regressed: " in out and "renew p50 (ms)" in out
     page = (tmp_path / "slow/load.html").read_text(encoding="utf-8")
     assert "Against the baseline" in page and page.count("data:image/png;base64,") == 4  # 3 plots + the comparison
     assert (tmp_path / "slow/baseline.png").read_bytes().startswith(PNG)
@@ -104,5 +111,5 @@ def test_slower_deploy_fails_the_gate_and_the_reverse_passes(tmp_path: Path, cap
     # The reverse: the slow run as the baseline, the fixed deploy passes.
     with ThreadedServer(reference, port=port) as server:
         code, doc, out = run(capsys, tmp_path / "fixed", server.url, "--baseline", str(tmp_path / "slow/load.json"))
-    assert code == 0 and doc["baseline"]["passed"], out
+    assert judged(code, doc, 0) and doc["baseline"]["passed"], out
     assert "baseline gate: PASS" in out
