@@ -7,6 +7,7 @@ imports neither locust nor gevent. Options resolve command line > ini > environm
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import threading
@@ -23,6 +24,7 @@ from . import interruption
 from .cases import requirement_of, select
 from .certificate import CERTIFICATE_ENV, CertificateError, read_certificate
 from .client import TokenServerClient
+from .concurrency import DEFAULT_CONCURRENCY, GatedClient, Traffic, merge_intervals, run_in_daemons
 from .contract import REQUIREMENTS, Level, by_id
 from .deviations import DeviationsError, load_deviations
 from .headers import HeaderError
@@ -59,6 +61,9 @@ _OPTIONS: list[tuple[str, str, str | None, str, str]] = [
      "renew this many seconds before expiry in the renewal case (default 2 s)", "float"),
     ("--token-prop-examples", "token_prop_examples", None,
      "examples per operation in the property-based case (default 12)", "int"),
+    ("--token-concurrency", "token_concurrency", "TOKEN_CONCURRENCY",
+     f"requests in flight at once (default {DEFAULT_CONCURRENCY}); 1 sends them one after another, case by case; "
+     "narrowed to 1 when the target announces a rate limit", "int"),
     ("--token-insecure", "token_insecure", None, "accept a TLS certificate that does not verify", "bool"),
     ("--token-target-label", "token_target_label", None, "how reports name the target (default: its URL)", "str"),
     ("--token-header-file", "token_header_file", None,
@@ -128,8 +133,15 @@ class _State:
     hints: list[str] = field(default_factory=list)
     records: dict[str, CaseRecord] = field(default_factory=dict)
     futures: dict[str, Future[Any]] = field(default_factory=dict)
+    #: Cases started ahead of their turn (concurrency > 1): their pytest call only collects the outcome.
+    case_runs: dict[str, Future[Any]] = field(default_factory=dict)
+    #: Traffic reported by xdist workers (the controller sums them).
+    worker_traffic: list[dict[str, Any]] = field(default_factory=list)
     deviations: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    #: Where the session's time went: wall-clock marks (time.time()) and each background job's (start, end).
+    marks: dict[str, float] = field(default_factory=lambda: {"configured": time.time()})
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     summary: Any = None
     final_records: list[CaseRecord] = field(default_factory=list)
     #: Case id -> the first finding of its failure in one line (the root causes, printed before the details).
@@ -197,7 +209,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     # Cases that wait (prefetch in the background) go last, so their waiting overlaps the others.
     # The latency cases go after everything: they judge the answer times of the whole run.
     waits = {id(i) for i in cases if getattr(getattr(i, "obj", None), "__prefetch__", None)}
-    items.sort(key=lambda i: (i.name.startswith("LATENCY-"), id(i) in waits))
+    items.sort(key=lambda i: (_judges_the_run(i.name), id(i) in waits))
     settings = _settings(config)
     state.deviations = _deviations(config)
     for item in cases:
@@ -250,6 +262,11 @@ def _user_case(item: pytest.Item) -> CaseRecord | None:
     section = case_id.rsplit("-", 1)[0] if "-" in case_id else "USER"
     return CaseRecord(id=case_id, section=section, title=title, requirement=str(sentence),
                       level=(level or Level.MUST).value)
+
+
+def _judges_the_run(case_id: str) -> bool:
+    """LATENCY cases judge the answer times of the whole run: they run last, never ahead of their turn."""
+    return case_id.startswith("LATENCY-")
 
 
 def _deviations(config: pytest.Config) -> dict[str, str]:
@@ -342,12 +359,22 @@ def _target(config: pytest.Config) -> Target:
     state = _state(config)
     if state.target is None:
         settings = _settings(config)
-        client = TokenServerClient(
-            settings.url, timeout=settings.timeout, verify_tls=not _option(config, "token_insecure", "bool"),
+        client = GatedClient(
+            settings.url, concurrency=_concurrency(config), timeout=settings.timeout,
+            verify_tls=not _option(config, "token_insecure", "bool"),
             headers=settings.headers, max_rps=settings.max_rps, wait_budget=settings.wait_budget,
         )
         state.target = Target(settings, client)
     return state.target
+
+
+def _concurrency(config: pytest.Config) -> int:
+    value = _option(config, "token_concurrency", "int")
+    if value is None:
+        return DEFAULT_CONCURRENCY
+    if value < 1:
+        raise pytest.UsageError(f"--token-concurrency must be at least 1, not {value}")
+    return int(value)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -361,7 +388,9 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         if _option(session.config, "token_server_url", "str"):
             _preflight(session)
         return True if state.abort_reason else None
+    state.marks["collected"] = time.time()
     _preflight(session)
+    state.marks["preflight_done"] = time.time()
     if state.abort_reason:
         return True
     target = _target(session.config)
@@ -371,21 +400,61 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         return None
     prefetching = [(i.name, f) for i in session.items if (f := getattr(getattr(i, "obj", None), "__prefetch__", None))]
     for name, fn in prefetching:
-        state.futures[name] = _start_daemon(name, fn, target)
+        state.futures[name] = _start_daemon(name, fn, target, state.spans)
+    _start_case_runs(session, state, target)
     return None
 
 
-def _start_daemon(name: str, fn: Any, target: Target) -> Future[Any]:
+def _start_case_runs(session: pytest.Session, state: _State, target: Target) -> None:
+    """With concurrency above 1, start every case that only needs the target now, on that many threads.
+
+    A case's own requests stay in its order; cases are independent of each other
+    (a dependent case skips on what it fetched itself), so only their timing changes.
+    Cases that wait (prefetch) keep their own threads; skipped cases are not started.
+    """
+    workers = _concurrency(session.config)
+    if workers <= 1:
+        return
+    tasks = []
+    for item in session.items:
+        fn = getattr(item, "obj", None)
+        if item.name not in _REQ_INDEX or fn is None or getattr(fn, "__prefetch__", None) or _judges_the_run(item.name):
+            continue
+        if item.get_closest_marker("skip") or item.get_closest_marker("skipif"):
+            continue
+        params = set(inspect.signature(fn).parameters)
+        if params - {"token_target"}:
+            continue  # a fixture of its own: it runs in its turn
+        future: Future[Any] = Future()
+        state.case_runs[item.name] = future
+        tasks.append((functools.partial(fn, token_target=target) if params else fn, future))
+    run_in_daemons(tasks, workers, "conformance-case")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A case started ahead of its turn: its outcome (return or exception) is the call's."""
+    future = _state(pyfuncitem.config).case_runs.get(pyfuncitem.name)
+    if future is None:
+        return None
+    future.result()
+    return True
+
+
+def _start_daemon(name: str, fn: Any, target: Target, spans: dict[str, tuple[float, float]]) -> Future[Any]:
     """Run ``fn(target)`` in a daemon thread: a run that ends early (target down) must not wait for a sleeping case."""
     future: Future[Any] = Future()
 
     def work() -> None:
         if not future.set_running_or_notify_cancel():
             return
+        start = time.time()
         try:
             future.set_result(fn(target))
         except BaseException as exc:  # handed to the case, which reports it
             future.set_exception(exc)
+        finally:
+            spans[name] = (start, time.time())
 
     threading.Thread(target=work, name=f"prefetch-{name}", daemon=True).start()
     return future
@@ -567,6 +636,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         rec.outcome = "error"
     if report.failed and report.longrepr is not None:
         rec.message = state.redactor.redact(str(report.longrepr))
+    if report.when == "call":
+        state.marks["last_case_done"] = time.time()
     if report.when == "call" and state.target is not None and state.target.client.down and not state.abort_reason:
         _after_breaker(state, state.target)
 
@@ -688,6 +759,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             _family_hint(state, records)
         if state.hints:
             summary.extra["hints"] = state.hints
+        summary.extra.update(_traffic(state).as_dict())
+        summary.extra["phases_s"] = _phases(state)
         report_dir = _option(session.config, "token_report_dir", "str")
         if report_dir:
             out = Path(report_dir)
@@ -702,10 +775,53 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.summary = summary
         state.final_records = records
         _contract_order_of_failures(session.config)
+    for future in state.case_runs.values():
+        future.cancel()  # a run that stopped early starts no more cases
     if state.target is not None:
+        if _is_worker(session.config) and isinstance(state.target.client, GatedClient):
+            traffic = state.target.client.traffic()
+            session.config.workeroutput["token_traffic"] = {  # type: ignore[attr-defined]
+                "requests": traffic.requests, "intervals": traffic.intervals or []}
         state.target.client.close()
     if state.embedded is not None:
         state.embedded.stop()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """xdist controller: keep what each worker sent (hook of xdist; unused without it)."""
+    traffic = getattr(node, "workeroutput", {}).get("token_traffic")
+    config = _CONFIG.get("config")
+    if traffic and config is not None:
+        _state(config).worker_traffic.append(traffic)
+
+
+def _traffic(state: _State) -> Traffic:
+    """Requests sent and wall time with one or more outstanding, over this process or all xdist workers."""
+    client = state.target.client if state.target is not None else None
+    own = client.traffic() if isinstance(client, GatedClient) else Traffic()  # the controller's preflight
+    if not state.worker_traffic:
+        return own
+    spans = [(float(s), float(e)) for w in state.worker_traffic for s, e in w["intervals"]] + (own.intervals or [])
+    intervals = merge_intervals(spans)
+    requests = own.requests + sum(int(w["requests"]) for w in state.worker_traffic)
+    return Traffic(requests, sum(e - s for s, e in intervals), intervals)
+
+
+def _phases(state: _State) -> dict[str, Any]:
+    """Seconds per phase of this session (start-up before it is the caller's to time: ``started_at`` is epoch)."""
+    m = state.marks
+    end = time.time()
+    out: dict[str, Any] = {"started_at": round(m["configured"], 3)}
+    steps = [("start_and_collection", "configured", "collected"), ("preflight", "collected", "preflight_done"),
+             ("cases", "preflight_done", "last_case_done")]
+    for name, a, b in steps:
+        if a in m and b in m:
+            out[name] = round(m[b] - m[a], 3)
+    out["background"] = {name: round(e - s, 3) for name, (s, e) in sorted(state.spans.items())}
+    if "last_case_done" in m:
+        out["after_cases"] = round(end - m["last_case_done"], 3)
+    return out
 
 
 def _target_label(config: pytest.Config) -> str:
@@ -747,7 +863,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("token-conformance")
     terminalreporter.line(f"target: {_target_label(config)}  profile: {_profile_dict(config)['name']}")
     colours = {"conforming": {"green": True}, "not conforming": {"red": True}}
-    for line in terminal_table(summary, records):
+    lines = terminal_table(summary, records)
+    if "requests_sent" in summary.extra:
+        # Before the verdict, which stays the last line of a CI log.
+        lines.insert(len(lines) - 1, _traffic_line(summary.extra))
+    for line in lines:
         kw = colours.get(summary.verdict, {"yellow": True}) if line.startswith("verdict:") else {}
         terminalreporter.line(line, **kw)
     for line in _run_lines(summary.extra):
@@ -791,3 +911,11 @@ def _run_lines(extra: dict[str, Any]) -> list[str]:
         lines.append(f"pacing: {limits['paced_s']:g} s spent keeping under --max-rps")
     lines += [f"hint: {h}" for h in extra.get("hints", [])]
     return lines
+
+
+def _traffic_line(extra: dict[str, Any]) -> str:
+    """What the run cost the target and where its time went, on one line."""
+    elapsed = extra.get("elapsed_s")
+    of = f" of the {elapsed:.1f} s session" if isinstance(elapsed, (int, float)) else ""
+    return (f"requests: {extra['requests_sent']} sent; {extra['waiting_s']:.1f} s{of} "
+            "with one or more waiting for the target")

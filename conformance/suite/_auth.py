@@ -14,6 +14,7 @@ import pytest
 from ..client import Exchange
 from ..headers import secret_parts
 from ..target import Fetched, Target, extract_token
+from ._support import once_per_target
 
 _MEMO = "auth_sweep"
 
@@ -52,7 +53,7 @@ def _routes(t: Target) -> list[tuple[str, str, str, Any, str]]:
 def auth_sweep(t: Target) -> list[RouteAnswers]:
     if not t.settings.has_credentials:
         pytest.skip("no credentials configured (--header): nothing to enforce")
-    if _MEMO not in t.memo:
+    def sweep() -> list[RouteAnswers]:
         wrong = {name: wrong_value(value) for name, value in t.client.headers.items()}
         out = []
         for what, method, path, body, key in _routes(t):
@@ -60,8 +61,9 @@ def auth_sweep(t: Target) -> list[RouteAnswers]:
             without = t.client.request(method, path, json_body=body, credentials=False)
             bad = t.client.request(method, path, json_body=body, headers=wrong)
             out.append(RouteAnswers(what, valid, without, bad))
-        t.memo[_MEMO] = out
-    return list(t.memo[_MEMO])
+        return out
+
+    return list(once_per_target(t, _MEMO, sweep))  # SEC-5 and SEC-6 may ask at the same time
 
 
 def echoed(t: Target, ex: Exchange) -> str | None:

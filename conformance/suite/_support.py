@@ -10,15 +10,20 @@ import re
 import threading
 import zlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 
 from ..certificate import NO_CERTIFICATE
 from ..client import Exchange
+from ..concurrency import concurrency_of, fan_out
 from ..target import Fetched, Target
 from ..tokens import Token
 from ..tokens.model import uid_string
+
+T = TypeVar("T")
 
 
 def need_token(f: Fetched, see: str = "ROUTE-1, TOKEN-1") -> Token:
@@ -186,17 +191,38 @@ BAD_INPUTS: tuple[BadInput, ...] = _catalogue()
 _memo_lock = threading.Lock()
 
 
+def once_per_target(target: Target, key: str, fetch: Callable[[], T]) -> T:
+    """``fetch()`` once per target and process, shared by every case that asks for ``key``.
+
+    Cases run concurrently: the first to ask sends, the others wait for its answer
+    (one request, as in a serial run).
+    """
+    with _memo_lock:
+        known = target.memo.get(key)
+        pending: Future[T] = known if isinstance(known, Future) else Future()
+        mine = known is None
+        if mine:
+            target.memo[key] = pending
+    if not mine:
+        return pending.result()
+    try:
+        value = fetch()
+    except BaseException as exc:
+        pending.set_exception(exc)
+        raise
+    pending.set_result(value)
+    return value
+
+
 def send_bad_input(target: Target, bad: BadInput) -> Exchange:
     """Send one bad input (once per target and process: several cases judge the same answer)."""
-    key = f"bad-input:{bad.key}"
-    with _memo_lock:
-        cached = target.memo.get(key)
-    if isinstance(cached, Exchange):
-        return cached
-    ex = target.client.request(bad.method, bad.path(target), json_body=bad.json_body)
-    with _memo_lock:
-        target.memo[key] = ex
-    return ex
+    return once_per_target(target, f"bad-input:{bad.key}",
+                           lambda: target.client.request(bad.method, bad.path(target), json_body=bad.json_body))
+
+
+def send_bad_inputs(target: Target, bads: list[BadInput]) -> list[Exchange]:
+    """Every bad input's answer, in order; the requests are independent, so they go out concurrently."""
+    return fan_out(lambda bad: send_bad_input(target, bad), bads, concurrency_of(target.client))
 
 
 def bad_inputs_for(target: Target, requirement: str | None = None) -> list[BadInput]:
@@ -228,15 +254,7 @@ CONTROLS: dict[str, Control] = {
 
 def control_answer(target: Target, key: str) -> Fetched:
     """The control request's answer, fetched once per target and process (many cases share it)."""
-    memo = f"control:{key}"
-    with _memo_lock:
-        cached = target.memo.get(memo)
-    if isinstance(cached, Fetched):
-        return cached
-    fetched = CONTROLS[key].fetch(target)
-    with _memo_lock:
-        target.memo[memo] = fetched
-    return fetched
+    return once_per_target(target, f"control:{key}", lambda: CONTROLS[key].fetch(target))
 
 
 def judged_bad_inputs(target: Target, requirement: str | None = None) -> list[BadInput]:

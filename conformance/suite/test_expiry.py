@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from ..cases import case
+from ..concurrency import urgent
 from ..target import Fetched, Target
 from ..tokens import Token
 from ..verdict import Findings
@@ -186,12 +187,13 @@ def _fresh_pair(target: Target) -> tuple[Timed, Timed]:
     with _fresh_lock:
         pair = target.memo.get("fresh-pair")
         if pair is None:
-            first = timed_fetch(target, channel="conformance-fresh", uid="77", expiry=600)
-            # More than a second after the first answer, a fresh token must carry a later whole-second
-            # issue time, whatever the server's clock offset.
-            time.sleep(1.05)
-            pair = target.memo["fresh-pair"] = (first, timed_fetch(target, channel="conformance-fresh", uid="77",
-                                                                    expiry=600))
+            with urgent():  # on a clock: ahead of queued independent requests
+                first = timed_fetch(target, channel="conformance-fresh", uid="77", expiry=600)
+                # More than a second after the first answer, a fresh token must carry a later whole-second
+                # issue time, whatever the server's clock offset.
+                time.sleep(1.05)
+                pair = target.memo["fresh-pair"] = (first, timed_fetch(target, channel="conformance-fresh", uid="77",
+                                                                        expiry=600))
     return pair  # type: ignore[no-any-return]
 
 
@@ -236,6 +238,11 @@ class RenewalCycle:
 
 
 def _renewal_cycle(target: Target) -> RenewalCycle:
+    with urgent():  # the renewal must arrive before expiry, whatever else is queued
+        return _renew(target)
+
+
+def _renew(target: Target) -> RenewalCycle:
     s = target.settings
     first = timed_fetch(target, channel="conformance-renew", uid="4242", expiry=s.renew_expiry)
     tok = first.fetched.token

@@ -10,13 +10,13 @@ from ..cases import case
 from ..client import Exchange
 from ..target import Target
 from ..verdict import Findings
-from ._support import TOKEN_PATTERN, BadInput, judged_bad_inputs, send_bad_input
+from ._support import TOKEN_PATTERN, BadInput, judged_bad_inputs, send_bad_inputs
 
 
 def _judge_rejections(target: Target, requirement: str) -> None:
     f = Findings()
-    for bad in judged_bad_inputs(target, requirement):
-        ex = send_bad_input(target, bad)
+    bads = judged_bad_inputs(target, requirement)
+    for bad, ex in zip(bads, send_bad_inputs(target, bads), strict=True):
         _judge(f, bad, ex)
     f.conclude()
 
@@ -89,8 +89,8 @@ def test_unknown_routes_and_methods(token_target: Target) -> None:
 @case("INPUT-11")
 def test_no_server_error_for_bad_input(token_target: Target) -> None:
     f = Findings()
-    for bad in judged_bad_inputs(token_target):
-        ex = send_bad_input(token_target, bad)
+    bads = judged_bad_inputs(token_target)
+    for bad, ex in zip(bads, send_bad_inputs(token_target, bads), strict=True):
         if ex.status is not None:
             not_implemented = ex.status == 501 and 501 in bad.acceptable  # RFC 9110's answer to an unknown method
             f.check(ex.status < 500 or not_implemented, bad.what, "a status below 500 (or 501 to a method it does not "
@@ -101,8 +101,8 @@ def test_no_server_error_for_bad_input(token_target: Target) -> None:
 @case("INPUT-12")
 def test_json_error_bodies(token_target: Target) -> None:
     f = Findings()
-    for bad in judged_bad_inputs(token_target):
-        ex = send_bad_input(token_target, bad)
+    bads = judged_bad_inputs(token_target)
+    for bad, ex in zip(bads, send_bad_inputs(token_target, bads), strict=True):
         if ex.status is None or not 400 <= ex.status < 500:
             continue
         body = ex.json_or_none()

@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 
 from ..cases import case
+from ..client import Exchange
+from ..concurrency import concurrency_of, fan_out
 from ..target import Target
 from ..verdict import Finding, Findings
 
@@ -21,30 +23,48 @@ MAX_FINDINGS_PER_OPERATION = 3
 EXPECTED = ("200 and a body matching the schema",)
 
 
-def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]:
-    """Send generated valid requests for one operation; return what went wrong."""
+def _examples(operation: Any, target: Target) -> list[Any]:
+    """The generated valid requests for one operation, in Hypothesis' (derandomized) order.
+
+    Generation does not depend on the answers (nothing is asserted inside the
+    given function), so generating first and sending afterwards sends exactly the
+    requests a send-as-you-generate loop would.
+    """
     from hypothesis import HealthCheck, Phase, given, settings
     from schemathesis import GenerationMode
-    from schemathesis.core.failures import Failure, FailureGroup
 
-    found: list[Finding] = []
+    examples: list[Any] = []
 
     @settings(max_examples=target.settings.prop_examples, deadline=None, database=None, derandomize=True,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(operation.as_strategy(GenerationMode.POSITIVE))
-    def run(generated: Any) -> None:
-        if len(found) >= MAX_FINDINGS_PER_OPERATION:
-            return
+    def collect(generated: Any) -> None:
+        examples.append(generated)
+
+    collect()
+    return examples
+
+
+def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]:
+    """Send the generated valid requests for one operation (concurrently); return what went wrong, in order."""
+    from schemathesis.core.failures import Failure, FailureGroup
+
+    def send(generated: Any) -> tuple[Any, dict[str, Any], str, Exchange]:
         kwargs = generated.as_transport_kwargs(base_url=target.settings.url)
         url = str(httpx.URL(kwargs["url"], params=kwargs.get("params") or None))
-        ex = target.client.request(kwargs["method"], url, json_body=kwargs.get("json"))
+        return generated, kwargs, url, target.client.request(kwargs["method"], url, json_body=kwargs.get("json"))
+
+    found: list[Finding] = []
+    for generated, kwargs, url, ex in fan_out(send, _examples(operation, target), concurrency_of(target.client)):
+        if len(found) >= MAX_FINDINGS_PER_OPERATION:
+            break
         what = f"{operation.label}: {generated.formatted_path}"
         if ex.error or ex.status is None:
             found.append(Finding(what, ("a response",), f"no response: {ex.error}", ex.curl()))
-            return
+            continue
         if ex.status != 200:  # Schemathesis' positive_data_acceptance also tolerates 404 for valid input
             found.append(Finding(what, EXPECTED, f"status {ex.status} for a valid request - {ex.summary()}", ex.curl()))
-            return
+            continue
         # ex.body is already decoded: a Content-Encoding (gzip behind nginx or a CDN) would decode it twice.
         headers = [(k, v) for k, v in ex.headers.multi_items()
                    if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
@@ -57,8 +77,6 @@ def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]
             failures = list(exc.exceptions) if isinstance(exc, FailureGroup) else [exc]
             reasons = "; ".join(str(getattr(x, "title", x)) for x in failures)
             found.append(Finding(what, EXPECTED, f"{reasons} - {ex.summary()}", ex.curl()))
-
-    run()
     return found
 
 

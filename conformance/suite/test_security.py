@@ -10,11 +10,12 @@ from ..target import Target
 from ..tokens import PUBLISHER_PRIVILEGES
 from ..verdict import Findings
 from ._auth import auth_sweep, echoed
-from ._support import TOKEN_PATTERN, judged_bad_inputs, require_certificate, role_tokens, send_bad_input, trace_leaks
+from ._support import TOKEN_PATTERN, judged_bad_inputs, require_certificate, role_tokens, send_bad_inputs, trace_leaks
 
 
 def _error_sweep(target: Target) -> list[tuple[str, Exchange]]:
-    return [(bad.what, send_bad_input(target, bad)) for bad in judged_bad_inputs(target)]
+    bads = judged_bad_inputs(target)
+    return [(bad.what, ex) for bad, ex in zip(bads, send_bad_inputs(target, bads), strict=True)]
 
 
 @case("SEC-1")

@@ -82,9 +82,9 @@ _CHILD = (
 )
 def check_options(url: str, report_dir: str, *, cases: Sequence[str] = (), strict: bool = True,
                   app_id: str | None = None, timeout: float | None = None, profile: str | None = None,
-                  prop_examples: int | None = None) -> dict[str, Any]:
-    """The ``CheckOptions`` of a child run, as JSON-able keyword arguments."""
-    extra: list[str] = []
+                  prop_examples: int | None = None, extra: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``CheckOptions`` of a child run, as JSON-able keyword arguments (``extra``: more pytest arguments)."""
+    extra = list(extra)
     if prop_examples is not None:
         extra += ["--token-prop-examples", str(prop_examples)]
     return {"url": url, "report_dir": report_dir, "cases": ",".join(cases) or None, "strict": strict,
