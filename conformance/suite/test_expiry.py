@@ -194,7 +194,7 @@ def _fresh_pair(target: Target) -> tuple[Timed, Timed]:
                 time.sleep(1.05)
                 pair = target.memo["fresh-pair"] = (first, timed_fetch(target, channel="conformance-fresh", uid="77",
                                                                         expiry=600))
-    return pair  # type: ignore[no-any-return]
+    return pair
 
 
 @case("EXPIRY-5", prefetch=_fresh_pair)
