@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,9 +197,14 @@ def _judge(factory: Any, concurrency: int) -> Run:
 
 
 @pytest.mark.parametrize("target", ["reference", *COMPARED])
-def test_concurrent_run_reaches_the_serial_verdict_case_by_case(target: str) -> None:
+def test_concurrent_run_reaches_the_serial_verdict_case_by_case(target: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty cache: the serial run generates PROP-1's requests, the concurrent one rebuilds them from the cache.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     factory = _reference() if target == "reference" else _fault(target).make
-    serial, concurrent = _judge(factory, 1), _judge(factory, 8)
+    serial = _judge(factory, 1)
+    assert list((tmp_path / "token-conformance").glob("prop-1-*.json")), "the serial run wrote no PROP-1 cache"
+    concurrent = _judge(factory, 8)
     assert serial.document is not None and concurrent.document is not None, serial.output[-2000:]
     assert concurrent.outcomes == serial.outcomes
     assert concurrent.exit_code == serial.exit_code

@@ -3,11 +3,23 @@
 Requests go through the harness's own bounded client (deadline, size cap), and
 Schemathesis judges the responses with its named checks. Generation is
 derandomized so two runs send the same requests and reach the same verdict.
+
+Generation is also the largest CPU cost of a run (about 2 s of 4 on a quiet
+2-core machine), and derandomized it always yields the same requests for the
+same description and versions: they are kept in the user's cache directory
+($XDG_CACHE_HOME or ~/.cache, ``token-conformance/``) and rebuilt as
+Schemathesis cases from there. A cache that cannot be read or written is
+ignored: the run generates, as without it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -45,7 +57,69 @@ def _examples(operation: Any, target: Target) -> list[Any]:
     return examples
 
 
-def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]:
+#: Bumped whenever what the cache holds, or how a case is rebuilt from it, changes.
+_CACHE_FORMAT = 1
+_CASE_FIELDS = ("method", "path_parameters", "headers", "cookies", "query", "media_type")
+
+
+def _versions() -> list[str]:
+    out = []
+    for dist in ("schemathesis", "hypothesis"):
+        try:
+            out.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            out.append(f"{dist} ?")
+    return out
+
+
+def cache_path(description: dict[str, Any], examples: int) -> Path:
+    """Where the generated requests for this OpenAPI description and example count are kept."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = json.dumps([_CACHE_FORMAT, _versions(), examples, description], sort_keys=True, default=str)
+    return Path(base) / "token-conformance" / f"prop-1-{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+
+def dump_cases(cases: list[Any]) -> list[dict[str, Any]]:
+    """Generated cases as JSON-able requests (what was generated, not how)."""
+    from schemathesis.core import NOT_SET
+
+    out = []
+    for c in cases:
+        item = {name: _plain(getattr(c, name)) for name in _CASE_FIELDS}
+        if c.body is not NOT_SET:
+            item["body"] = c.body
+        out.append(item)
+    return out
+
+
+def load_cases(operation: Any, items: list[dict[str, Any]]) -> list[Any]:
+    """Schemathesis cases rebuilt from :func:`dump_cases` output, for ``operation``."""
+    return [operation.Case(**{k: v for k, v in item.items() if k in (*_CASE_FIELDS, "body")}) for item in items]
+
+
+def _plain(value: Any) -> Any:
+    return dict(value) if value is not None and not isinstance(value, (str, int, float, bool, list)) else value
+
+
+def _read_cache(path: Path) -> dict[str, list[dict[str, Any]]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(path: Path, data: dict[str, list[dict[str, Any]]]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)  # whole or not at all, even with several processes writing
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+def _explore(operation: Any, target: Target, checks: list[Any], examples: list[Any]) -> list[Finding]:
     """Send the generated valid requests for one operation (concurrently); return what went wrong, in order."""
     from schemathesis.core.failures import Failure, FailureGroup
 
@@ -55,7 +129,7 @@ def _explore(operation: Any, target: Target, checks: list[Any]) -> list[Finding]
         return generated, kwargs, url, target.client.request(kwargs["method"], url, json_body=kwargs.get("json"))
 
     found: list[Finding] = []
-    for generated, kwargs, url, ex in fan_out(send, _examples(operation, target), concurrency_of(target.client)):
+    for generated, kwargs, url, ex in fan_out(send, examples, concurrency_of(target.client)):
         if len(found) >= MAX_FINDINGS_PER_OPERATION:
             break
         what = f"{operation.label}: {generated.formatted_path}"
@@ -89,7 +163,11 @@ def _generated_requests(target: Target) -> list[Finding]:
 
     # An explicit config: a schemathesis.toml in the user's folder must not change what is generated.
     config = schemathesis.Config.from_dict({"generation": {"mode": "positive", "deterministic": True}})
-    schema = schemathesis.openapi.from_dict(openapi(target.profile), config=config)
+    description = openapi(target.profile)
+    schema = schemathesis.openapi.from_dict(description, config=config)
+    path = cache_path(description, target.settings.prop_examples)
+    cached = _read_cache(path)
+    generated: dict[str, list[dict[str, Any]]] = {}
     checks = [
         schemathesis.checks.not_a_server_error,
         schemathesis.checks.positive_data_acceptance,
@@ -100,7 +178,15 @@ def _generated_requests(target: Target) -> list[Finding]:
         if isinstance(result, Err):
             found.append(Finding("OpenAPI description", ("a valid operation",), f"invalid: {result.err()}"))
             continue
-        found.extend(_explore(result.ok(), target, checks))
+        operation = result.ok()
+        try:
+            examples = load_cases(operation, cached[operation.label])
+        except (KeyError, TypeError, ValueError):
+            examples = _examples(operation, target)
+        generated[operation.label] = dump_cases(examples)
+        found.extend(_explore(operation, target, checks, examples))
+    if generated != cached:
+        _write_cache(path, generated)
     return found
 
 
