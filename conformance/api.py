@@ -226,7 +226,12 @@ def _check(
             server.start()
             url, label = server.url, f"embedded reference server {server.url}"
             certificate = server.settings.certificate
-            opts = CheckOptions(**{**opts.__dict__, "app_id": opts.app_id or server.settings.app_id})
+            # A loopback server allows a short renewal cycle; the caller's own pytest arguments come later and win.
+            from .target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN
+
+            renewal = ("--token-renew-expiry", str(EMBEDDED_RENEW_EXPIRY), "--token-renew-margin", str(EMBEDDED_RENEW_MARGIN))
+            opts = CheckOptions(**{**opts.__dict__, "app_id": opts.app_id or server.settings.app_id,
+                                   "extra_pytest_args": (*renewal, *opts.extra_pytest_args)})
         # The embedded server's certificate reaches the plugin (and xdist workers) through the
         # environment, never through argv.
         with _environment(CERTIFICATE_ENV, certificate), _environment(HEADERS_ENV, to_env(headers) or None):

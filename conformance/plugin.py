@@ -31,7 +31,7 @@ from .headers import HeaderError
 from .profiles import ProfileError, load_profile
 from .redact import Redactor
 from .report import CaseRecord, report_document, summarize, terminal_table, write_html, write_json
-from .target import RunSettings, Target
+from .target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN, RunSettings, Target
 
 #: The case that owns "answered within the client's timeout": it runs last and fails on a slow target.
 LATENCY_CASE = "LATENCY-1"
@@ -319,6 +319,8 @@ def _settings(config: pytest.Config) -> RunSettings:
     if not url:
         url, app_id, certificate = _start_embedded(state)
         embedded = True
+        values.setdefault("renew_expiry", EMBEDDED_RENEW_EXPIRY)
+        values.setdefault("renew_margin", EMBEDDED_RENEW_MARGIN)
     state.redactor.add(certificate)
     for value in headers.values():
         state.redactor.add_header_value(value)

@@ -14,6 +14,11 @@ from .client import Exchange, TokenServerClient
 from .profiles import Profile
 from .tokens import Token, TokenError, decode
 
+#: The renewal cycle against the embedded reference server: on loopback an answer takes a
+#: millisecond, so a 1 s margin is as safe as 2 s over a 300 ms link, and the run waits ~2 s, not ~3.5 s.
+EMBEDDED_RENEW_EXPIRY = 3
+EMBEDDED_RENEW_MARGIN = 1.0
+
 
 @dataclass(frozen=True)
 class RunSettings:
