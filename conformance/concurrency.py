@@ -55,12 +55,19 @@ def _is_urgent() -> bool:
 
 
 class RequestGate:
-    """A counting semaphore with an adjustable limit and a priority lane (urgent requests first)."""
+    """A counting semaphore with an adjustable limit and a priority lane (urgent requests first).
 
-    def __init__(self, limit: int) -> None:
+    It opens gradually: ``start`` slots at first, one more per answer up to
+    ``limit`` (a round trip or two). A target that stops answering is thus
+    met with a few requests, not ``limit`` of them, before the client's
+    breaker trips.
+    """
+
+    def __init__(self, limit: int, start: int | None = None) -> None:
         if limit < 1:
             raise ValueError("the concurrency limit must be at least 1")
-        self.limit = limit
+        self.ceiling = limit
+        self.limit = min(limit, max(1, start if start is not None else (limit + 1) // 2))
         self.narrowed: str | None = None
         self._in_use = 0
         self._urgent_waiting = 0
@@ -83,12 +90,19 @@ class RequestGate:
             self._in_use -= 1
             self._cond.notify_all()
 
+    def widen(self) -> None:
+        """An answer came back: one more slot, up to the ceiling (never after a narrowing)."""
+        with self._cond:
+            if self.narrowed is None and self.limit < self.ceiling:
+                self.limit += 1
+                self._cond.notify_all()
+
     def narrow(self, reason: str) -> None:
         """One request at a time from now on (the target announced a rate limit)."""
         with self._cond:
             if self.narrowed is None:
                 self.narrowed = reason
-                self.limit = 1
+                self.limit = self.ceiling = 1
 
 
 @dataclass
@@ -158,6 +172,8 @@ class GatedClient(TokenServerClient):
         reason = _announces_limit(ex)
         if reason:
             self.gate.narrow(reason)
+        elif ex.status is not None:
+            self.gate.widen()
         return ex
 
     def _rate_limit_wait(self, ex: Exchange) -> float | None:
@@ -218,7 +234,7 @@ def run_in_daemons(tasks: list[tuple[Callable[[], Any], Future[Any]]], workers: 
 
 def concurrency_of(client: TokenServerClient) -> int:
     """The client's bound on requests in flight (1 for a plain, ungated client)."""
-    return client.gate.limit if isinstance(client, GatedClient) else 1
+    return client.gate.ceiling if isinstance(client, GatedClient) else 1
 
 
 def fan_out(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:

@@ -23,7 +23,7 @@ from tests.faulty.servers import FAULTS, Fault, _reference
 
 
 def test_gate_bounds_what_is_in_flight() -> None:
-    gate = RequestGate(3)
+    gate = RequestGate(3, start=3)
     lock = threading.Lock()
     inside, peak = 0, 0
 
@@ -60,11 +60,21 @@ def test_gate_serves_urgent_waiters_first() -> None:
     assert order == ["urgent", "normal"]
 
 
+def test_gate_opens_gradually() -> None:
+    gate = RequestGate(8)
+    assert gate.limit == 4
+    for _ in range(10):
+        gate.widen()
+    assert gate.limit == 8
+    assert RequestGate(1).limit == 1 and RequestGate(3, start=1).limit == 1
+
+
 def test_gate_narrows_to_one() -> None:
     gate = RequestGate(8)
     gate.narrow("429")
     gate.narrow("second reason ignored")
-    assert (gate.limit, gate.narrowed) == (1, "429")
+    gate.widen()
+    assert (gate.limit, gate.ceiling, gate.narrowed) == (1, 1, "429")
     with pytest.raises(ValueError):
         RequestGate(0)
 
@@ -109,14 +119,21 @@ def _server(app: Any) -> Iterator[str]:
         yield server.url
 
 
-def _slow_app(delay: float, status: int = 200, headers: dict[str, str] | None = None) -> Any:
+def _slow_app(delay: float, status: int = 200, headers: dict[str, str] | None = None, times: int = 10**9) -> Any:
+    """Answers ``status`` with ``headers`` the first ``times`` times, then a plain 200."""
+    answered = 0
+
     async def app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal answered
         request = Request(scope, receive)
         if request.url.path == "/redirect":
             response: Response = Response(status_code=302, headers={"Location": "/ok"})
         else:
             time.sleep(delay)  # blocks uvicorn's loop on purpose: answers one at a time, like a tiny server
-            response = JSONResponse({"ok": True}, status_code=status, headers=headers)
+            answered += 1
+            special = answered <= times
+            response = JSONResponse({"ok": True}, status_code=status if special else 200,
+                                    headers=headers if special else None)
         await response(scope, receive, send)
 
     return app
@@ -156,14 +173,16 @@ def test_requests_not_sent_after_the_breaker_are_not_counted() -> None:
     ids=["429", "ratelimit-remaining", "x-ratelimit-remaining"],
 )
 def test_announced_rate_limit_narrows_the_gate(status: int, headers: dict[str, str]) -> None:
-    with _server(_slow_app(0.0, status, headers)) as url:
+    with _server(_slow_app(0.0, status, headers, times=1)) as url:
         client = GatedClient(url, concurrency=8, timeout=5)
         try:
-            client.get("/ok")
+            ex = client.get("/ok")
         finally:
             client.close()
+    assert ex.status == 200  # a 429 is waited out and retried by the client
     assert client.gate.limit == 1
     assert client.gate.narrowed
+    assert client.traffic().requests == (2 if status == 429 else 1)
 
 
 def test_remaining_requests_keep_the_gate_open() -> None:
@@ -173,7 +192,7 @@ def test_remaining_requests_keep_the_gate_open() -> None:
             client.get("/ok")
         finally:
             client.close()
-    assert client.gate.limit == 8 and client.gate.narrowed is None
+    assert client.gate.limit == 5 and client.gate.narrowed is None  # 4 to start, one more per answer
 
 
 # --- concurrent runs judge as the serial run does -----------------------------------------------
