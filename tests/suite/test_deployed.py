@@ -128,7 +128,7 @@ def test_rate_limited_server_is_judged_and_the_limits_reported() -> None:
 
 
 def test_rate_limit_budget_exhausted_cannot_be_judged() -> None:
-    with serving(_rate_limited(5.0, "30")) as (url, s):
+    with serving(_rate_limited(5.0, "120")) as (url, s):
         run = run_check(url, certificate=s.certificate, app_id=s.app_id, cases=["INPUT"])
     assert run.exit_code == 2, run.output[-3000:]
     assert "wait budget" in run.document["summary"]["reason"]
