@@ -51,6 +51,10 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "PROP-1 is not watch-safe" in capsys.readouterr().err
     assert main(["watch", "http://127.0.0.1:1", "--interval", "soon"]) == 2
     assert "--interval" in capsys.readouterr().err
+    assert main(["watch", "http://127.0.0.1:1", "--profile", "auto"]) == 2  # detected once, at start
+    assert "--profile auto: cannot detect the profile of http://127.0.0.1:1" in capsys.readouterr().err
+    assert main(["watch", "http://127.0.0.1:1", "--app-id", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
     assert main(["watch", "--list"]) == 0
     out = capsys.readouterr().out
     assert "ROUTE-1" in out and "INPUT-9    sends malformed or oversized" in out

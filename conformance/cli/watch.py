@@ -9,7 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._common import CERTIFICATE_ENV, UsageError, add_request_options, read_certificate, request_headers
+from ._common import (
+    CERTIFICATE_ENV,
+    UsageError,
+    add_request_options,
+    check_app_id,
+    read_certificate,
+    request_headers,
+)
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -33,7 +40,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="address the metrics server listens on (default 127.0.0.1; 0.0.0.0 in a container)")
     p.add_argument("--case", metavar="PATTERN", help="only these watch-safe cases: ids, globs or sections, comma-separated")
     p.add_argument("--list", action="store_true", help="list the watch-safe cases (and those excluded, with why), and exit")
-    p.add_argument("--profile", help="bundled profile name or a profile JSON file")
+    p.add_argument("--profile", help="bundled profile name, a profile JSON file, or 'auto' (detected once, at start)")
     p.add_argument("--app-id", help="the app id every token must carry")
     p.add_argument("--certificate-file", help=f"file holding the app certificate (else ${CERTIFICATE_ENV})")
     p.add_argument("--strict", action="store_true", help="SHOULD failures also make a run non-conforming")
@@ -64,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.url.startswith(("http://", "https://")):
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
     interval = parse_seconds(args.interval, "--interval")
+    check_app_id(args.app_id)
+    headers = request_headers(args)
+    if args.profile == "auto":
+        from .check import detect_profile
+
+        args.profile = detect_profile(args.url, headers, args.insecure, args.timeout)
     try:
         cases = select_cases(args.case)
         load_profile(args.profile)
@@ -80,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         certificate_file=args.certificate_file, timeout=args.timeout, insecure=args.insecure, strict=args.strict,
         report_dir=args.report_dir, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr,
         max_runs=args.runs, certificate=read_certificate(args.certificate_file),
-        headers=tuple(args.header or ()), header_file=args.header_file, resolved_headers=request_headers(args),
+        headers=tuple(args.header or ()), header_file=args.header_file, resolved_headers=headers,
     )
     watcher = Watcher(opts)
     try:

@@ -115,9 +115,9 @@ def _ratio(doc: dict[str, Any], count: str) -> float:
     return int(doc.get(count) or 0) / requests if requests else 0.0
 
 
-def compare(baseline: dict[str, Any], now: dict[str, Any], *, tolerance: Tolerance = Tolerance(),
+def compare(baseline: dict[str, Any], now: dict[str, Any], *, tolerance: Tolerance | None = None,
             baseline_path: str = "") -> LoadComparison:
-    t = tolerance
+    t = tolerance or Tolerance()
     out = LoadComparison(baseline=baseline_path, tolerance=asdict(t))
     for kind in KINDS:
         for p in PERCENTILES:
