@@ -12,7 +12,7 @@ MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
 
 #: The contract's version, shown in every report. Bump it whenever a requirement is added, removed,
 #: reworded or re-levelled, and say why in docs/contract-changelog.md.
-CONTRACT_VERSION = "1.2"
+CONTRACT_VERSION = "1.3"
 
 SECTIONS: dict[str, tuple[str, str]] = {
     "ROUTE": ("Routes and JSON", "What a client parses: the route, the status, the JSON key."),
@@ -124,8 +124,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "No request of the bad-input catalogue is answered with a 5xx, except 501 Not Implemented to a method the server implements for no resource.",
       "A 5xx blames the server for the client's mistake, and the Node server's 500 pages carry stack traces. 501 for an unsupported method is RFC 9110's own answer (15.6.2), not a server error."),
     R("INPUT-12", "INPUT", SHOULD, "JSON error bodies",
-      "Every 4xx answer to the bad-input catalogue is a JSON object with a human-readable string under 'error' or 'message'.",
-      "People read these in client logs; the Node server's HTML 404s and the Go server's plain-text POST errors are hard to parse."),
+      "Every 4xx answer to the bad-input catalogue is a JSON object with a human-readable string under 'error' or 'message', or an RFC 9457 problem details object with 'detail' or 'title'.",
+      "People read these in client logs; the Node server's HTML 404s and the Go server's plain-text POST errors are hard to parse. RFC 9457 problem details (application/problem+json) are the standard's own JSON error format."),
     # --- Expiry and renewal ----------------------------------------------
     R("EXPIRY-1", "EXPIRY", MUST, "Requested expiry honoured",
       "With ?expiry=N, the token and every RTC privilege lapse N seconds after issue (007: relative to issue_ts; 006: absolute), within the allowed clock skew.",

@@ -106,7 +106,11 @@ def test_json_error_bodies(token_target: Target) -> None:
         if ex.status is None or not 400 <= ex.status < 500:
             continue
         body = ex.json_or_none()
-        message = body.get("error") or body.get("message") if isinstance(body, dict) else None
-        f.check(isinstance(message, str) and bool(message.strip()), f"error body for {bad.what}",
-                'a JSON object with a non-empty string under "error" or "message"', ex.summary(), ex)
+        # RFC 9457 problem details say it under "detail" (or at least "title").
+        keys = ("error", "message", "detail", "title")
+        messages = [body.get(k) for k in keys] if isinstance(body, dict) else []
+        ok = any(isinstance(m, str) and m.strip() for m in messages)
+        f.check(ok, f"error body for {bad.what}", 'a JSON object with a non-empty string under "error" or "message" '
+                '(or an RFC 9457 problem with "detail" or "title")',
+                ex.summary() if isinstance(body, dict) else f"not a JSON object: {ex.summary()}", ex)
     f.conclude()

@@ -232,6 +232,15 @@ def _message_key(request: Request, reply: Reply, body: object) -> object | None:
     return None
 
 
+def _problem_details(request: Request, reply: Reply, body: object) -> object | None:
+    """RFC 9457: errors as application/problem+json with type, title, status and detail."""
+    if reply.status >= 400 and isinstance(body, dict) and "error" in body:
+        reply.set_header("content-type", "application/problem+json")
+        return {"type": "about:blank", "title": "Bad Request" if reply.status == 400 else "Error",
+                "status": reply.status, "detail": body["error"]}
+    return None
+
+
 def _as_422(request: Request, reply: Reply) -> None:
     """FastAPI's choice: a request that parses but whose values are invalid is 422 Unprocessable Content."""
     if reply.status == 400:
@@ -378,6 +387,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("error-message-key", "Error bodies say {\"message\": ..., \"code\": 400} instead of {\"error\": ...}.",
             "INPUT-12 accepts either key: both public conventions.", _rewritten(_json_body(_message_key)),
             ("INPUT", "SEC")),
+    Variant("problem-json", "Errors as RFC 9457 problem details (application/problem+json: type, title, status, "
+            "detail).", "RFC 9457 is HTTP's standard JSON error format; INPUT-12 reads its detail.",
+            _rewritten(_json_body(_problem_details)), ("INPUT", "SEC")),
     Variant("errors-422", "Invalid values answered 422 Unprocessable Content instead of 400 (FastAPI).",
             "RFC 9110 15.5.21: 422 is the status for a well-formed request with invalid values.",
             _rewritten(_as_422), ("INPUT", "SEC")),
