@@ -153,3 +153,30 @@ def test_metrics_port_taken_is_a_usage_error(capsys: pytest.CaptureFixture[str])
         port = busy.getsockname()[1]
         assert main(["watch", "http://127.0.0.1:1", "--metrics-port", str(port), "--runs", "1"]) == 2
     assert f"cannot serve metrics on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigint_in_the_middle_of_a_run_stops_the_watch(tmp_path: Path) -> None:
+    """check() takes SIGINT as the end of its own run; watch must take it as the end of the loop, too."""
+    settings = demo_settings()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
+    with ThreadedServer(create_app(settings)) as server:
+        # EXPIRY-6 waits seconds for its renewal: a run long enough to be interrupted in its middle.
+        child = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "watch", server.url, "--interval", "1s", "--case", "EXPIRY-6"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert child.stdout is not None
+            lines = [child.stdout.readline(), child.stdout.readline()]  # start, then the first run
+            assert json.loads(lines[1])["event"] == "run", lines
+            time.sleep(1.0)  # the second run has begun (a run takes longer than the interval)
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:  # a watch that ignored the signal must not outlive the test
+                child.kill()
+                child.communicate()
+    assert child.returncode == 0, err
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["event"] for r in records] == ["stop"] and records[0]["runs"] == 1  # the interrupted run is not logged
