@@ -109,7 +109,7 @@ def test_default_lifetime_bounded(token_target: Target) -> None:
     allowed = token_target.settings.max_skew
     for what, lifetime, extra in _lifetimes(tok, timed):
         ok = lifetime is not None and 0 < lifetime <= DAY + allowed + extra
-        shown = "never expires" if lifetime is None else f"{lifetime:.0f} s"
+        shown = "never expires" if lifetime is None else f"it got a lifetime of {lifetime:.0f} s ({_human(lifetime)})"
         f.check(ok, f"default lifetime of the {what}", "in (0, 86400] s", shown, timed.fetched.exchange)
     f.conclude()
 
@@ -134,7 +134,8 @@ def test_never_more_than_a_day(token_target: Target) -> None:
         label = f"{kind} token, " + ("default expiry" if expiry is None else f"?expiry={expiry}")
         for what, lifetime, extra in _lifetimes(tok, timed):
             ok = lifetime is not None and lifetime <= DAY + allowed + extra
-            shown = "never expires" if lifetime is None else f"valid {lifetime:.0f} s after issue"
+            shown = ("never expires" if lifetime is None
+                     else f"valid {lifetime:.0f} s ({_human(lifetime)}) after issue")
             f.check(ok, f"{label}: {what}", "valid at most 86400 s after issue", shown, timed.fetched.exchange)
         if tok.version == "006" and tok.ts is not None:
             ok = tok.ts != 0 and tok.ts - timed.sent <= DAY + allowed
