@@ -119,7 +119,7 @@ def fixed_rate(url: str, settings: Any, folder: Path, rate: float, seconds: floa
 
 def users_run(url: str, settings: Any, folder: Path, users: int, seconds: float) -> dict[str, Any]:
     doc = tool(url, settings, folder, "--users", str(users), "--spawn-rate", str(max(users, 10)),
-               "--run-time", f"{seconds:g}s", "--expiry", "3", "--renew-margin", "2.5", "--cycles", "4")  # fmt: skip
+               "--run-time", f"{seconds:g}s", "--expiry", "3", "--renew-margin", "1.5", "--cycles", "1")  # fmt: skip
     gen = doc["generator"]
     return {
         "users": users, "fetch_p50_ms": doc["fetch"]["p50_ms"], "renew_p50_ms": doc["renew"]["p50_ms"],

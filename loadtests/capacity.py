@@ -58,6 +58,13 @@ __all__ = ["ArrivalClient", "Capacity"]
 MAX_OUTSTANDING = 2000
 #: Held tokens kept for renewal at most (older ones are dropped unrenewed: not a failure).
 MAX_HELD = 5000
+#: How late (ms) this process sent each request after its scheduled instant, in order (the shape reads each
+#: step's slice). A generator that cannot keep to the schedule falls further behind with every request.
+LATENESS_MS: list[float] = []
+#: The generator is saturated when the step's median lateness is at least this (ms): half its requests left
+#: that much behind schedule. A generator with room sends within its event-loop lag (p50 0.2-3 ms measured
+#: on a machine at load 7-10); one past its limit falls behind without bound (seconds within a step).
+LATE_P50_MS = 10.0
 #: Spawn rate that starts the arrival loops at once.
 AT_ONCE = 1_000_000.0
 
@@ -126,6 +133,7 @@ class ArrivalClient(common.TokenClient):
             if index >= schedule.steps:
                 gevent.sleep(0.5)  # past the last step: the shape stops the run
                 continue
+            LATENESS_MS.append(max(0.0, (time.monotonic() - due) * 1000.0))
             if pool.full():
                 self.fire(FETCH, self.route, 0.0, RuntimeError(f"not sent: {MAX_OUTSTANDING} requests outstanding"))
                 self.tally.failure(f"not sent: {MAX_OUTSTANDING} requests outstanding")
@@ -206,6 +214,7 @@ class Capacity(LoadTestShape):
         self.step_started = 0.0
         self.snapshot: Snapshot | None = None
         self.lag_mark = 0
+        self.late_mark = 0
         self.cpu_mark = (time.monotonic(), generator._cpu())
         self.ended_by: str | None = None
         self.limited_by: str | None = None
@@ -223,6 +232,7 @@ class Capacity(LoadTestShape):
         if STATE.generator_workers:
             return list(STATE.generator_workers.values())  # cumulative per worker: the best a master knows
         lags = PROBE.lags_ms[self.lag_mark :]
+        late = LATENESS_MS[self.late_mark :]
         wall0, cpu0 = self.cpu_mark
         wall = time.monotonic() - wall0
         cpu = (generator._cpu() - cpu0) / wall if wall > 0 else None
@@ -230,6 +240,7 @@ class Capacity(LoadTestShape):
             "role": "local", "id": "local", "samples": len(lags),
             "lag_ms": {"p50": generator._quantile(lags, 0.5), "p95": generator._quantile(lags, 0.95)},
             "cpu": {"mean": round(cpu, 3) if cpu is not None else None},
+            "late_ms": {"p50": generator._quantile(late, 0.5), "p95": generator._quantile(late, 0.95)},
         }]  # fmt: skip
 
     def judge_step(self, target: float, final: bool) -> dict[str, Any]:
@@ -244,7 +255,12 @@ class Capacity(LoadTestShape):
             breaches.append(Breach("rate", target, round(achieved, 2),
                                    f"{achieved:.0f} of {target:g} requests/s answered in the step"))  # fmt: skip
         figures = self.generator_figures()
+        late50 = max((f.get("late_ms", {}).get("p50") or 0.0 for f in figures), default=0.0)
         gen = generator.judge(figures, now.p50_since(self.snapshot), max(filter(None, observed.p95_ms.values()), default=None))
+        if late50 >= LATE_P50_MS:
+            gen["bound"] = True
+            gen["reasons"] = [*gen["reasons"], f"half the requests left {late50:.0f} ms or more behind schedule "
+                              f"(limit {LATE_P50_MS:g} ms): the generator could not keep to {target:g} requests/s"]  # fmt: skip
         step = {
             "step": len(self.steps) + 1,
             "target_rps": target,
@@ -257,8 +273,10 @@ class Capacity(LoadTestShape):
             "invalid": observed.invalid,
             "generator": {
                 "bound": gen["bound"],
+                "lag_p50_ms": gen["worst_lag_p50_ms"],
                 "lag_p95_ms": gen["worst_lag_p95_ms"],
                 "cpu": gen["worst_cpu"],
+                "late_p50_ms": round(late50, 2),
                 "reasons": gen["reasons"],
             },
             "partial": final,
@@ -343,6 +361,7 @@ class Capacity(LoadTestShape):
             self.step_started = elapsed
             self.snapshot = Snapshot.take(self.runner.environment.stats)
             self.lag_mark = len(PROBE.lags_ms)
+            self.late_mark = len(LATENESS_MS)
             self.cpu_mark = (time.monotonic(), generator._cpu())
             self.publish()
         return users, AT_ONCE

@@ -28,12 +28,16 @@ from typing import Any
 #: Seconds the probe asks to sleep (10 wake-ups a second: cheap, and a burst shorter than this is still seen
 #: by the greenlets that were waiting during it).
 PROBE_INTERVAL_S = 0.1
-#: The generator is the bottleneck when, in its worst process, the event-loop lag is at least this share of
-#: the measured latency at the same percentile (p50 against the requests' p50, p95 against the highest p95):
-#: at least half of what was measured could then be the generator's own delay.
-LAG_SHARE = 0.5
-#: ... and that lag is at least this many ms: the accuracy this tool promises for its latency figures
-#: (docs/performance.md: within 2 ms of one client's p50); a smaller lag cannot move a figure by more.
+#: Requests wait on a busy loop more than the probe does: they arrive together, when the loop is busiest, and
+#: the probe samples at even instants. Measured (docs/performance.md, "Load generator"): the requests' p50 rose
+#: above one client's by 1-2 times the probe's lag p50 at 20 users and 4-8 times at 200. The generator's share
+#: of a median request is estimated as this many times the probe's lag p50 (with the 2 ms floor below, it
+#: sorted 8 of those 9 runs right: the 200-user runs bound, the 20-user runs, within 2 ms, not).
+LAG_GAIN = 2.0
+#: The generator is the bottleneck when that estimate is at least this share of the measured p50 ...
+LAG_SHARE = 0.25
+#: ... and the estimate is at least this many ms: the accuracy this tool aims at for its
+#: latency figures (within 2 ms of one client's p50); a smaller delay cannot move a figure by more.
 LAG_FLOOR_MS = 2.0
 #: ... or a process ran at this share of one core or more over the run (it had no time left to wait well).
 CPU_SATURATED = 0.9
@@ -124,12 +128,15 @@ def judge(processes: list[dict[str, Any]], p50_ms: float | None, p95_ms: float |
 
     lag50, lag95, worst_cpu = worst(("lag_ms", "p50")), worst(("lag_ms", "p95")), worst(("cpu", "mean"))
     reasons: list[str] = []
-    for name, lag, measured in (("p50", lag50, p50_ms), ("p95", lag95, p95_ms)):
-        if lag is not None and measured and lag >= LAG_FLOOR_MS and lag >= LAG_SHARE * measured:
+    if lag50 is not None and p50_ms:
+        share = LAG_GAIN * lag50
+        if share >= LAG_FLOOR_MS and share >= LAG_SHARE * p50_ms:
             reasons.append(
-                f"event-loop lag {name} {lag:g} ms is {lag / measured:.0%} of the measured {name} {measured:g} ms "
-                f"(limit {LAG_SHARE:.0%}): requests waited on the generator, not only on the server"
+                f"event-loop lag p50 {lag50:g} ms: about {share:.1f} ms of the measured p50 {p50_ms:g} ms is the "
+                f"generator's ({share / p50_ms:.0%}, limit {LAG_SHARE:.0%}): requests waited on the generator"
             )
+    # No rule on the lag's p95: measured, it follows the machine's scheduling noise, which the requests'
+    # p95 shares (1 client: lag p95 60-80 % of the requests' p95; 200 clients, generator-bound: 21-23 %).
     if worst_cpu is not None and worst_cpu >= CPU_SATURATED:
         reasons.append(f"a generator process used {worst_cpu:.0%} of a core (limit {CPU_SATURATED:.0%})")
     advice = None
@@ -145,5 +152,5 @@ def judge(processes: list[dict[str, Any]], p50_ms: float | None, p95_ms: float |
         "worst_lag_p50_ms": lag50,
         "worst_lag_p95_ms": lag95,
         "worst_cpu": worst_cpu,
-        "thresholds": {"lag_share": LAG_SHARE, "lag_floor_ms": LAG_FLOOR_MS, "cpu": CPU_SATURATED},
+        "thresholds": {"lag_gain": LAG_GAIN, "lag_share": LAG_SHARE, "lag_floor_ms": LAG_FLOOR_MS, "cpu": CPU_SATURATED},
     }

@@ -437,10 +437,11 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
         )
     gen = doc.get("generator")
     if gen and gen.get("processes"):
-        lag, cpu = gen.get("worst_lag_p95_ms"), gen.get("worst_cpu")
+        lag50, lag, cpu = gen.get("worst_lag_p50_ms"), gen.get("worst_lag_p95_ms"), gen.get("worst_cpu")
         state = "GENERATOR-BOUND" if gen.get("bound") else "not the bottleneck"
         lines.append(
-            f"  generator: {state}: event-loop lag p95 {_ms(lag)}, CPU {'-' if cpu is None else f'{cpu:.0%}'} "
+            f"  generator: {state}: event-loop lag p50 {_ms(lag50)} p95 {_ms(lag)}, "
+            f"CPU {'-' if cpu is None else f'{cpu:.0%}'} "
             f"of a core (worst of {len(gen['processes'])} process{'es' if len(gen['processes']) > 1 else ''})"
         )
     t = doc["slo"]["thresholds"]

@@ -20,20 +20,25 @@ def test_an_idle_generator_is_not_the_bottleneck() -> None:
     assert verdict["bound"] is False and verdict["reasons"] == [] and verdict["advice"] is None
 
 
-def test_lag_that_is_half_the_measured_latency_makes_the_run_generator_bound() -> None:
-    verdict = generator.judge([proc(0.2, 1.0, 0.3), proc(6.0, 20.0, 0.5, "worker")], p50_ms=10.0, p95_ms=30.0)
-    assert verdict["bound"] is True and verdict["worst_lag_p95_ms"] == 20.0
-    assert any("lag p50 6 ms is 60%" in r for r in verdict["reasons"])
-    assert any("lag p95 20 ms is 67%" in r for r in verdict["reasons"])
+def test_lag_that_is_a_material_share_of_the_latency_makes_the_run_generator_bound() -> None:
+    # The 200-user run of docs/performance.md: lag p50 3.1 ms, requests' p50 14 ms against one client's 1 ms.
+    verdict = generator.judge([proc(0.2, 1.0, 0.3), proc(3.1, 25.0, 0.3, "worker")], p50_ms=14.0, p95_ms=110.0)
+    assert verdict["bound"] is True and verdict["worst_lag_p95_ms"] == 25.0
+    assert any("about 6.2 ms of the measured p50 14 ms" in r for r in verdict["reasons"]), verdict["reasons"]
     assert "--processes" in verdict["advice"]
+    # A lag p95 close to the requests' p95 is the machine's scheduling noise, shared by both: not a rule.
+    assert generator.judge([proc(0.25, 5.9, 0.1)], p50_ms=1.0, p95_ms=8.0)["bound"] is False
 
 
 def test_lag_below_the_floor_never_counts_even_against_a_very_fast_server() -> None:
-    assert generator.judge([proc(0.3, 1.9, 0.1)], p50_ms=0.4, p95_ms=0.8)["bound"] is False
+    # One client and 20 clients at load 8 in the same measurement (p50 1 ms and 2 ms): under the floor.
+    assert generator.judge([proc(0.25, 1.9, 0.1)], p50_ms=1.0, p95_ms=0.8)["bound"] is False
+    assert generator.judge([proc(0.92, 7.4, 0.2)], p50_ms=2.0, p95_ms=14.0)["bound"] is False
 
 
 def test_a_slow_server_dwarfs_the_same_lag() -> None:
     assert generator.judge([proc(6.0, 20.0, 0.5)], p50_ms=300.0, p95_ms=450.0)["bound"] is False
+    assert generator.judge([proc(0.1, 0.4, 0.2)], p50_ms=1.0, p95_ms=2.0)["bound"] is False
 
 
 def test_a_saturated_core_is_generator_bound_whatever_the_latency() -> None:
