@@ -87,12 +87,16 @@ def wrk(url: str, seconds: float, connections: int, gap_ms: float, folder: Path)
     }  # fmt: skip
 
 
-def tool(url: str, settings: Any, folder: Path, *args: str, timeout: float = 600) -> dict[str, Any]:
-    """One ``token-conformance load`` run (signatures checked); its load.json."""
+def tool(url: str, settings: Any | None, folder: Path, *args: str, timeout: float = 600) -> dict[str, Any]:
+    """One ``token-conformance load`` run (signatures checked when ``settings`` are the server's); its load.json."""
     report = Path(tempfile.mkdtemp(dir=folder))
-    env = {**os.environ, "TOKEN_SERVER_APP_CERTIFICATE": settings.certificate}
+    env = {k: v for k, v in os.environ.items() if k != "TOKEN_SERVER_APP_CERTIFICATE"}
+    known: list[str] = []
+    if settings is not None:
+        env["TOKEN_SERVER_APP_CERTIFICATE"] = settings.certificate
+        known = ["--app-id", settings.app_id]
     out = subprocess.run(
-        [*cli(), "load", url, "--report-dir", str(report), "--app-id", settings.app_id, "--progress-interval", "0",
+        [*cli(), "load", url, "--report-dir", str(report), *known, "--progress-interval", "0",
          "--max-p95-ms", "250", *args],
         capture_output=True, text=True, timeout=timeout, preexec_fn=_pin(CLIENT_CPU), env=env, check=False,
     )  # fmt: skip
@@ -198,13 +202,14 @@ def main() -> int:
                         if who == "wrk":
                             got["wrk"] = wrk(server.url, args.seconds, 32, 0, folder)
                         else:
-                            doc = tool(server.url, settings, folder, "--scenario", "capacity", "--start-rate", "200",
-                                       "--step-rate", "100", "--max-rate", "5000", "--step-time", "5", "--run-time", "300s")  # fmt: skip
+                            # serve makes its own demo pair: every other check, not the signature.
+                            doc = tool(server.url, None, folder, "--scenario", "capacity", "--start-rate", "400",
+                                       "--step-rate", "400", "--max-rate", "6000", "--step-time", "4", "--run-time", "120s")  # fmt: skip
                             cap = doc["capacity"]
                             got["capacity"] = {"knee": cap["knee"], "limited_by": cap["limited_by"],
                                                "highest_held_rps": cap["highest_held_rps"], "load": doc["load"],
-                                               "steps": [(s["target_rps"], s["achieved_rps"], s["p95_ms"], s["held"])
-                                                         for s in cap["steps"]]}  # fmt: skip
+                                               "steps": [(s["target_rps"], s["achieved_rps"], s["p95_ms"], s["held"],
+                                                          s["generator"]) for s in cap["steps"]]}  # fmt: skip
                     knee = (got["capacity"]["knee"] or {}).get("rps")
                     got["knee_over_wrk"] = round(knee / got["wrk"]["rps"], 3) if knee else None
                     knees.append(got)
