@@ -241,6 +241,14 @@ def _problem_details(request: Request, reply: Reply, body: object) -> object | N
     return None
 
 
+def _echo_request(request: Request, reply: Reply, body: object) -> object | None:
+    """Error bodies name the method, the path and a request id, as API gateways' errors do."""
+    if reply.status >= 400 and isinstance(body, dict):
+        return {**body, "method": request.method, "path": str(request.scope["path"]),
+                "requestId": "req-7f3a9c", "timestamp": "2026-01-01T00:00:00.000Z"}
+    return None
+
+
 def _as_422(request: Request, reply: Reply) -> None:
     """FastAPI's choice: a request that parses but whose values are invalid is 422 Unprocessable Content."""
     if reply.status == 400:
@@ -390,6 +398,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("problem-json", "Errors as RFC 9457 problem details (application/problem+json: type, title, status, "
             "detail).", "RFC 9457 is HTTP's standard JSON error format; INPUT-12 reads its detail.",
             _rewritten(_json_body(_problem_details)), ("INPUT", "SEC")),
+    Variant("errors-echo-request", "Error bodies echo the method, the request path, a request id and a timestamp.",
+            "The request path is the client's own input, not an internal file path or a stack trace.",
+            _rewritten(_json_body(_echo_request)), ("INPUT", "SEC")),
     Variant("errors-422", "Invalid values answered 422 Unprocessable Content instead of 400 (FastAPI).",
             "RFC 9110 15.5.21: 422 is the status for a well-formed request with invalid values.",
             _rewritten(_as_422), ("INPUT", "SEC")),
