@@ -65,6 +65,11 @@ LATENESS_MS: list[float] = []
 #: that much behind schedule. A generator with room sends within its event-loop lag (p50 0.2-3 ms measured
 #: on a machine at load 7-10); one past its limit falls behind without bound (seconds within a step).
 LATE_P50_MS = 10.0
+#: ... or when the probe's lag p50 over the step is at least this (ms): the loop delays the median wake-up that
+#: long, so it (or the machine it runs on) is out of time, whatever its CPU share says. Measured: a generator
+#: with room, 0.2-1.4 ms at load 4-10; at the steps that broke against a server wrk drives 1.6 times faster
+#: (docs/performance.md), 3.7-6.9 ms, while the generator had only 51-64 % of a shared core.
+LAG_P50_MS = 2.0
 #: Spawn rate that starts the arrival loops at once.
 AT_ONCE = 1_000_000.0
 
@@ -257,6 +262,11 @@ class Capacity(LoadTestShape):
         figures = self.generator_figures()
         late50 = max((f.get("late_ms", {}).get("p50") or 0.0 for f in figures), default=0.0)
         gen = generator.judge(figures, now.p50_since(self.snapshot), max(filter(None, observed.p95_ms.values()), default=None))
+        lag50 = gen.get("worst_lag_p50_ms") or 0.0
+        if lag50 >= LAG_P50_MS and not gen["bound"]:
+            gen["bound"] = True
+            gen["reasons"] = [*gen["reasons"], f"event-loop lag p50 {lag50:.1f} ms (limit {LAG_P50_MS:g} ms): the "
+                              "generator, or the machine it runs on, had no time to spare"]  # fmt: skip
         if late50 >= LATE_P50_MS:
             gen["bound"] = True
             gen["reasons"] = [*gen["reasons"], f"half the requests left {late50:.0f} ms or more behind schedule "

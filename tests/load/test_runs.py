@@ -333,3 +333,18 @@ def test_capacity_without_a_break_claims_no_knee(tmp_path: Path, capsys: pytest.
     assert [s["target_rps"] for s in doc["capacity"]["steps"]] == [20, 40]
     assert all(abs(s["achieved_rps"] - s["target_rps"]) <= 0.1 * s["target_rps"] for s in doc["capacity"]["steps"])
     assert "no knee up to 40 requests/s" in out
+
+
+@pytest.mark.slow
+def test_capacity_past_the_generator_claims_no_knee(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """8000 validated requests/s from one Python process: the generator gives out first and says so."""
+    with faulty.serving() as (url, _settings):
+        code, doc, out, err = run_load(
+            capsys, tmp_path, "--scenario", "capacity", "--start-rate", "8000", "--max-rate", "8000",
+            "--step-time", "2", "--run-time", "5s", url=url,
+        )  # fmt: skip
+    assert doc is not None, err
+    step = doc["capacity"]["steps"][0]
+    assert doc["capacity"]["limited_by"] == "generator" and doc["knee"] is None, step
+    assert step["generator"]["bound"] and step["generator"]["reasons"]
+    assert code == 2 and "no knee: the generator saturated at 8000 requests/s" in out and "--processes" in out
