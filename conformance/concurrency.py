@@ -31,7 +31,9 @@ from typing import Any, TypeVar
 from .client import Exchange, TokenServerClient
 
 #: Default bound on requests in flight at once (``--token-concurrency``).
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 16
+#: Slots open at first; one more per answer up to the bound.
+START_CONCURRENCY = 4
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -57,8 +59,8 @@ def _is_urgent() -> bool:
 class RequestGate:
     """A counting semaphore with an adjustable limit and a priority lane (urgent requests first).
 
-    It opens gradually: ``start`` slots at first, one more per answer up to
-    ``limit`` (a round trip or two). A target that stops answering is thus
+    It opens gradually: ``start`` slots at first (4), one more per answer up to
+    ``limit`` (two round trips to 16). A target that stops answering is thus
     met with a few requests, not ``limit`` of them, before the client's
     breaker trips.
     """
@@ -67,7 +69,7 @@ class RequestGate:
         if limit < 1:
             raise ValueError("the concurrency limit must be at least 1")
         self.ceiling = limit
-        self.limit = min(limit, max(1, start if start is not None else (limit + 1) // 2))
+        self.limit = min(limit, max(1, start if start is not None else START_CONCURRENCY))
         self.narrowed: str | None = None
         self._in_use = 0
         self._urgent_waiting = 0

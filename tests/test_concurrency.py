@@ -61,11 +61,11 @@ def test_gate_serves_urgent_waiters_first() -> None:
 
 
 def test_gate_opens_gradually() -> None:
-    gate = RequestGate(8)
+    gate = RequestGate(16)
     assert gate.limit == 4
-    for _ in range(10):
+    for _ in range(20):
         gate.widen()
-    assert gate.limit == 8
+    assert gate.limit == 16
     assert RequestGate(1).limit == 1 and RequestGate(3, start=1).limit == 1
 
 
@@ -223,7 +223,7 @@ def test_concurrent_run_reaches_the_serial_verdict_case_by_case(target: str, tmp
     factory = _reference() if target == "reference" else _fault(target).make
     serial = _judge(factory, 1)
     assert list((tmp_path / "token-conformance").glob("prop-1-*.json")), "the serial run wrote no PROP-1 cache"
-    concurrent = _judge(factory, 8)
+    concurrent = _judge(factory, 16)
     assert serial.document is not None and concurrent.document is not None, serial.output[-2000:]
     assert concurrent.outcomes == serial.outcomes
     assert concurrent.exit_code == serial.exit_code
