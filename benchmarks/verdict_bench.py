@@ -30,7 +30,16 @@ load hits all of them alike:
 * ``only:<id>``: each waiting case alone (what it costs when nothing overlaps it);
 * with ``--try-pytest-args``, ``full+args`` and ``no-renewal+args``: the same
   through the Python API with extra pytest arguments, to measure a start-up
-  change against the shipped command in the same rounds.
+  change against the shipped command in the same rounds;
+* ``imports``: one fresh interpreter importing what a check imports, group by
+  group, and starting the reference server (the start-up breakdown);
+* ``delay-<ms>ms``: ``check <URL>`` against one reference server behind a
+  :mod:`delay_proxy` that holds back every answer by that delay (``--delays``),
+  and ``delay-<ms>ms-serial`` the same with ``TOKEN_CONCURRENCY=1``
+  (``--serial-delays``). Each report's ``requests_sent``, ``waiting_s`` and
+  ``phases_s`` (EXPIRY-6's span: the renewal case's own wait) are kept.
+
+``--variants full,delay-`` runs only the variants whose names start so.
 
 Bytecode matters. pytest rewrites the asserts of every module of every
 installed distribution that declares a pytest plugin (schemathesis' ~300
