@@ -15,6 +15,10 @@ from .contract import Requirement, by_id
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The start of a skip message for a case that does not apply to this target (a route the profile lacks,
+#: credentials that were not configured): nothing is left unjudged, so no report warns about it.
+NOT_APPLICABLE = "not applicable"
+
 
 def case(requirement_id: str, *, prefetch: Callable[[Any], Any] | None = None) -> Callable[[F], F]:
     """Mark ``fn`` as the check of ``requirement_id``.

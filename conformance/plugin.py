@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from . import interruption
-from .cases import requirement_of, select
+from .cases import NOT_APPLICABLE, requirement_of, select
 from .certificate import CERTIFICATE_ENV, CertificateError, read_certificate
 from .client import TokenServerClient
 from .concurrency import DEFAULT_CONCURRENCY, GatedClient, Traffic, merge_intervals, run_in_daemons
@@ -215,10 +215,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item in cases:
         req = by_id(item.name)
         if "credentials" in req.needs and not settings.has_credentials:
-            item.add_marker(pytest.mark.skip(reason="no credentials configured (--header): nothing to enforce"))
+            item.add_marker(pytest.mark.skip(
+                reason=f"{NOT_APPLICABLE}: no credentials configured (--header), nothing to enforce"
+            ))
         missing = [n for n in req.needs if n != "credentials" and not settings.profile.has(n)]
         if missing:
-            item.add_marker(pytest.mark.skip(reason=f"profile {settings.profile.name!r} has no {', '.join(missing)} route"))
+            item.add_marker(pytest.mark.skip(
+                reason=f"{NOT_APPLICABLE}: profile {settings.profile.name!r} has no {', '.join(missing)} route"
+            ))
         reason = state.deviations.get(item.name)
         if reason:
             item.add_marker(pytest.mark.xfail(reason=f"known deviation: {reason}", strict=False))

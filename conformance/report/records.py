@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..cases import NOT_APPLICABLE
 from ..contract import Level, Requirement
 
 #: The start of a skip message for want of a control (conformance.suite._support.NOT_JUDGED).
@@ -85,10 +86,14 @@ def summarize(
 
 
 def _notes(records: list[CaseRecord]) -> list[str]:
-    """What a verdict does not cover: MUST cases that were skipped, so not judged (a missing certificate,
-    a route the profile lacks). Under --strict too: a skip is not a pass."""
+    """What a verdict does not cover: MUST cases that were skipped, so not judged (a missing certificate, a
+    decoded token that never came). Under --strict too: a skip is not a pass. A case that does not apply to
+    this target (``NOT_APPLICABLE``) leaves nothing unjudged and gets no note."""
     notes = []
-    skipped_must = [r for r in records if r.level == "MUST" and r.outcome == "skipped"]
+    skipped_must = [
+        r for r in records
+        if r.level == "MUST" and r.outcome == "skipped" and not r.message.startswith(NOT_APPLICABLE)
+    ]
     if skipped_must:
         by_reason: dict[str, list[str]] = {}
         for r in skipped_must:

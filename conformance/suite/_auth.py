@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ..cases import NOT_APPLICABLE
 from ..client import Exchange
 from ..headers import secret_parts
 from ..target import Fetched, Target, extract_token
@@ -52,7 +53,7 @@ def _routes(t: Target) -> list[tuple[str, str, str, Any, str]]:
 
 def auth_sweep(t: Target) -> list[RouteAnswers]:
     if not t.settings.has_credentials:
-        pytest.skip("no credentials configured (--header): nothing to enforce")
+        pytest.skip(f"{NOT_APPLICABLE}: no credentials configured (--header), nothing to enforce")
     def sweep() -> list[RouteAnswers]:
         wrong = {name: wrong_value(value) for name, value in t.client.headers.items()}
         out = []

@@ -100,3 +100,15 @@ def test_counts_and_failed_by_level() -> None:
     assert s.cases_run == 2
     d = s.as_dict()
     assert d["exit_code"] == 1 and d["verdict"] == "not conforming" and d["strict"] is False
+
+
+def test_a_skipped_must_case_is_noted_unless_it_does_not_apply() -> None:
+    """A MUST skipped for want of a certificate leaves the verdict short and says so; one that does not apply
+    to this target (no credentials configured, a route the profile lacks) leaves nothing unjudged."""
+    unjudged = rec("TOKEN-8", "skipped")
+    unjudged.message = "no app certificate: pass --certificate-file"
+    absent = rec("SEC-5", "skipped")
+    absent.message = "not applicable: no credentials configured (--header), nothing to enforce"
+    notes = summarize([rec(MUST_ID, "passed"), unjudged, absent], strict=False).notes
+    assert len(notes) == 1 and "TOKEN-8" in notes[0] and "SEC-5" not in notes[0]
+    assert summarize([rec(MUST_ID, "passed"), absent], strict=True).notes == []
