@@ -319,6 +319,8 @@ class TokenServerClient:
         *,
         headers: dict[str, str] | None = None,
         json_body: Any = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
         follow_redirects: bool = True,
         credentials: bool = True,
     ) -> Exchange:
@@ -326,12 +328,15 @@ class TokenServerClient:
 
         Rate-limited answers are waited out (Retry-After, within the run's budget) and retried;
         ``credentials=False`` leaves the configured headers out (the authentication cases).
+        The body is ``json_body`` encoded as JSON, or ``content`` as it is with ``content_type`` (form bodies).
         """
         url = path if path.startswith(("http://", "https://")) else self.url(path)
-        content = None if json_body is None else json.dumps(json_body).encode("utf-8")
         req_headers = dict(headers or {})
-        if content is not None:
+        if json_body is not None:
+            content = json.dumps(json_body).encode("utf-8")
             req_headers.setdefault("Content-Type", "application/json")
+        elif content is not None and content_type:
+            req_headers.setdefault("Content-Type", content_type)
         overridden = {k.lower() for k in req_headers}
         secret = {k: v for k, v in self.headers.items() if credentials and k.lower() not in overridden}
         limited, waited = 0, 0.0

@@ -28,7 +28,7 @@ from .concurrency import DEFAULT_CONCURRENCY, GatedClient, Traffic, merge_interv
 from .contract import REQUIREMENTS, Level, by_id
 from .deviations import DeviationsError, load_deviations
 from .headers import HeaderError
-from .profiles import ProfileError, load_profile
+from .profiles import NotInProfile, ProfileError, load_profile
 from .redact import Redactor
 from .report import CaseRecord, report_document, summarize, terminal_table, write_html, write_json
 from .target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN, RunSettings, Target
@@ -489,7 +489,7 @@ def _preflight(session: pytest.Session) -> None:
 
         hint = describe(result.exchange)
         if hint:
-            state.hints.append(state.redactor.redact(f"GET {_target(session.config).rtc_path()} answered {hint}"))
+            state.hints.append(state.redactor.redact(f"{_target(session.config).rtc_request().method} {_target(session.config).rtc_request().path} answered {hint}"))
 
 
 @pytest.fixture(scope="session")
@@ -545,8 +545,27 @@ def prefetched(request: pytest.FixtureRequest) -> Any:
         fn = getattr(request.node.obj, "__prefetch__", None)
         if fn is None:
             raise RuntimeError(f"{request.node.name} has no prefetch")
-        return fn(_target(request.config))
-    return future.result(timeout=120)
+        return _applicable(lambda: fn(_target(request.config)), request.config)
+    return _applicable(lambda: future.result(timeout=120), request.config)
+
+
+def _applicable(compute: Any, config: pytest.Config) -> Any:
+    """``compute()``, or a skip that names why the profile cannot express what the case sends."""
+    try:
+        return compute()
+    except NotInProfile as exc:
+        pytest.skip(f"does not apply to this profile: {exc}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A case whose request the profile cannot express is skipped with that reason, never failed."""
+    try:
+        return (yield)
+    except NotInProfile as exc:
+        if item.name not in _REQ_INDEX:
+            raise
+        pytest.skip(f"does not apply to this profile: {exc}")
 
 
 # --- outcomes ----------------------------------------------------------------

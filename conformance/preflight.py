@@ -62,23 +62,24 @@ def slow_evidence(target: Target, what: str, ex: Exchange) -> str | None:
 
 
 def preflight(target: Target) -> Preflight:
-    path = target.rtc_path()
-    ex = target.client.get(path)
+    request = target.rtc_request()  # the profile's shape: a POST body where the server wants one
+    path = f"{request.method} {request.path}"
+    ex = target.send(request)
     result = Preflight(exchange=ex)
     client = target.client
     if client.exhausted:
         result.abort = client.exhausted
     elif ex.error:
-        result.slow = slow_evidence(target, f"GET {path}", ex)
+        result.slow = slow_evidence(target, path, ex)
         if result.slow is None:
             what = "the target answers with an off-host redirect" if "another host" in ex.error else "the target does not answer"
             result.abort = f"{what}: {ex.error}"
     elif ex.status in (401, 403):
         if not target.settings.has_credentials:
             result.abort = ("the server requires authentication; pass it with --header 'Name: value' (or "
-                            f"$TOKEN_SERVER_HEADERS, --header-file): GET {path} answered {ex.status}")
+                            f"$TOKEN_SERVER_HEADERS, --header-file): {path} answered {ex.status}")
         else:
             names = ", ".join(target.client.headers)
-            result.abort = (f"the server refuses the configured credentials (GET {path} answered {ex.status} with "
+            result.abort = (f"the server refuses the configured credentials ({path} answered {ex.status} with "
                             f"{names}): check their values")
     return result

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import Exchange, TokenServerClient
-from .profiles import Profile
+from .profiles import Operation, Profile, Request, resolve_pointer
 from .tokens import Token, TokenError, decode
 
 #: The renewal cycle against the embedded reference server: on loopback an answer takes a
@@ -59,39 +59,63 @@ class Fetched:
     raw: str | None = None
     token: Token | None = None
     problem: str | None = None
+    #: The uid the answer says the token is for (profiles with a ``uid`` pointer), as text.
+    answered_uid: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.token is not None
 
 
-def extract_token(exchange: Exchange, key: str) -> Fetched:
-    """Read ``key`` from the JSON body and decode it, as a client would (status first)."""
-    f = Fetched(exchange=exchange, key=key)
+def _key_name(pointer: str) -> str:
+    """How messages name the token's place: ``rtcToken`` for ``/rtcToken``, the pointer when it is nested."""
+    bare = pointer[1:]
+    return bare if bare and "/" not in bare else pointer
+
+
+def extract_token(exchange: Exchange, key: str, *, status: int = 200, uid_pointer: str | None = None) -> Fetched:
+    """Read the token at ``key`` (a JSON pointer, or a top-level key) and decode it, as a client would (status first)."""
+    pointer = key if key.startswith("/") or key == "" else "/" + key
+    f = Fetched(exchange=exchange, key=_key_name(pointer))
     if exchange.error:
         f.problem = exchange.error
         return f
-    if exchange.status != 200:
+    if exchange.status != status:
         f.problem = f"status {exchange.status}: {exchange.summary()}"
         return f
     body = exchange.json_or_none()
     if not isinstance(body, dict):
         f.problem = f"body is not a JSON object: {exchange.summary()}"
         return f
-    raw = body.get(key)
+    try:
+        raw = resolve_pointer(body, pointer)
+    except KeyError:
+        raw = None
     if not isinstance(raw, str) or not raw:
-        f.problem = f"no non-empty string under {key!r}: {exchange.summary()}"
+        f.problem = f"no non-empty string under {f.key!r}: {exchange.summary()}"
         return f
     f.raw = raw
+    if uid_pointer is not None:
+        try:
+            answered = resolve_pointer(body, uid_pointer)
+        except KeyError:
+            answered = None
+        if isinstance(answered, (int, str)) and not isinstance(answered, bool):
+            f.answered_uid = str(answered)
     try:
         f.token = decode(raw)
     except TokenError as exc:
-        f.problem = f"{key} does not decode: {exc}"
+        f.problem = f"{f.key} does not decode: {exc}"
     return f
 
 
 class Target:
-    """One token server as the suite sees it."""
+    """One token server as the suite sees it: every request is built from the profile.
+
+    Cases speak canonical values (role ``publisher``, token type ``uid``, expiry in seconds); the profile puts
+    them where this server wants them. A request the profile cannot express raises ``NotInProfile``, which the
+    plugin reports as a skip naming the reason.
+    """
 
     def __init__(self, settings: RunSettings, client: TokenServerClient) -> None:
         self.settings = settings
@@ -100,31 +124,73 @@ class Target:
         #: Answers several cases judge (the bad-input catalogue), fetched once per target.
         self.memo: dict[str, Any] = {}
 
+    # --- sending ----------------------------------------------------------------------------------
+
+    def send(self, request: Request, *, method: str | None = None, headers: dict[str, str] | None = None) -> Exchange:
+        """Send a request the profile built (``method`` overrides its method: wrong-method probes, preflights)."""
+        return self.client.request(method or request.method, request.path, headers=headers,
+                                   json_body=request.json_body, content=request.content,
+                                   content_type=request.content_type)
+
+    def rtc_request(
+        self, channel: str = "conformance", role: str = "publisher", tokentype: str = "uid", uid: str = "0",
+        *, expiry: int | str | None = None, slash: bool = True, lenient: bool = False,
+    ) -> Request:
+        return self.profile.rtc_request(channel, role, tokentype, uid, expiry=expiry, slash=slash, lenient=lenient)
+
+    def send_rtc(
+        self, channel: str = "conformance", role: str = "publisher", tokentype: str = "uid", uid: str = "0",
+        *, expiry: int | str | None = None, slash: bool = True, headers: dict[str, str] | None = None,
+        method: str | None = None,
+    ) -> Exchange:
+        """The RTC token request for these values, sent; the exchange as it came back."""
+        return self.send(self.rtc_request(channel, role, tokentype, uid, expiry=expiry, slash=slash),
+                         method=method, headers=headers)
+
+    def _op(self, tokentype: str = "uid", name: str = "rtc") -> Operation:
+        if name == "rtc" and tokentype == "userAccount":
+            op = self.profile.account_operation()
+            return op if op is not None else self.profile.operations["rtc"]
+        return self.profile.operation(name)
+
+    # --- the helpers cases were written against (signatures kept) ----------------------------------
+
     def with_expiry(self, path: str, expiry: int | str | None) -> str:
         if expiry is None:
             return path
-        return f"{path}?{self.profile.expiry_param}={expiry}"
+        return f"{path}{'&' if '?' in path else '?'}{self.profile.expiry_param}={self.profile.expiry_value(expiry, lenient=True)}"
 
     def rtc_path(
         self, channel: str = "conformance", role: str = "publisher", tokentype: str = "uid", uid: str = "0",
         *, expiry: int | str | None = None, slash: bool = True,
     ) -> str:
-        return self.with_expiry(self.profile.rtc_path(channel, role, tokentype, uid, slash=slash), expiry)
+        """The RTC request's path and query (GET shapes; for a body shape use :meth:`send_rtc`)."""
+        return self.rtc_request(channel, role, tokentype, uid, expiry=expiry, slash=slash, lenient=True).path
 
     def fetch_rtc(
         self, channel: str = "conformance", role: str = "publisher", tokentype: str = "uid", uid: str = "0",
         *, expiry: int | str | None = None, slash: bool = True, headers: dict[str, str] | None = None,
     ) -> Fetched:
-        ex = self.client.get(self.rtc_path(channel, role, tokentype, uid, expiry=expiry, slash=slash), headers=headers)
-        return extract_token(ex, "rtcToken")
+        ex = self.send_rtc(channel, role, tokentype, uid, expiry=expiry, slash=slash, headers=headers)
+        op = self._op(tokentype)
+        return extract_token(ex, op.token, status=op.status, uid_pointer=op.uid)
 
     def fetch_rtm(self, uid: str = "conformance-user", *, expiry: int | None = None) -> Fetched:
-        return extract_token(self.client.get(self.with_expiry(self.profile.rtm_path(uid), expiry)), "rtmToken")
+        op = self.profile.operation("rtm")
+        ex = self.send(self.profile.request("rtm", uid=uid, expiry=expiry))
+        return extract_token(ex, op.token, status=op.status)
 
     def fetch_rte(self, channel: str, role: str, tokentype: str, uid: str) -> tuple[Fetched, Fetched]:
-        ex = self.client.get(self.profile.rte_path(channel, role, tokentype, uid))
-        return extract_token(ex, "rtcToken"), extract_token(ex, "rtmToken")
+        op = self.profile.operation("rte")
+        ex = self.send(self.profile.request("rte", channel, role, tokentype, uid, lenient=True))
+        rtc = extract_token(ex, op.token, status=op.status, uid_pointer=op.uid)
+        return rtc, extract_token(ex, op.rtm_token or "/rtmToken", status=op.status)
 
     def post_get_token(self, body: dict[str, Any]) -> Fetched:
-        ex = self.client.request("POST", self.profile.routes["post_get_token"], json_body=body)
-        return extract_token(ex, "token")
+        """POST the suite's own body to the Go family's /getToken (a route with a fixed body format)."""
+        op = self.profile.operation("post_get_token")
+        ex = self.client.request("POST", op.path, json_body=body)
+        return extract_token(ex, op.token, status=op.status)
+
+    def health(self) -> Exchange:
+        return self.send(self.profile.request("health", role=None, tokentype=None))

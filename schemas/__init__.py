@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from conformance.profiles import Profile
 
-__all__ = ["load_schema", "names", "openapi", "schema_path", "validate"]
+__all__ = ["answer_schema", "load_schema", "names", "openapi", "schema_path", "validate"]
 
 OPENAPI = "openapi"
 #: Longest message validate() returns: bodies can be whole HTML pages, and reprs of them help nobody.
@@ -33,9 +33,13 @@ MAX_MESSAGE = 240
 _FILE_KEYS = ("$schema", "$id")
 
 
+#: Bundled schemas that describe files of the user's, not answers of a server.
+INPUT_SCHEMAS = ("profile",)
+
+
 def names() -> list[str]:
-    """The bundled JSON Schemas (``"rtc-token"``, ``"error"``, ...), without the OpenAPI document."""
-    return sorted(n for n in _bundled() if n != OPENAPI)
+    """The bundled response JSON Schemas (``"rtc-token"``, ``"error"``, ...): no OpenAPI document, no profile schema."""
+    return sorted(n for n in _bundled() if n != OPENAPI and n not in INPUT_SCHEMAS)
 
 
 def schema_path(name: str) -> Path:
@@ -52,12 +56,17 @@ def load_schema(name: str) -> dict[str, Any]:
     return copy.deepcopy(_load(_file_name(name)))
 
 
-def validate(name: str, instance: object) -> list[str]:
+def validate(name: str | dict[str, Any], instance: object) -> list[str]:
     """Why ``instance`` does not match schema ``name``: one readable line per problem, empty if it matches.
 
     ``instance`` is the parsed JSON body (a non-JSON body is best passed as its text: it fails as
-    "not of type 'object'").
+    "not of type 'object'"). ``name`` may also be a schema itself (see :func:`answer_schema`).
     """
+    if isinstance(name, dict):
+        from jsonschema import Draft202012Validator
+
+        found = sorted(Draft202012Validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
+        return [_describe(error) for error in found]
     if _file_name(name) == f"{OPENAPI}.json":
         raise ValueError("validate() checks response bodies; the OpenAPI document is not a body schema")
     validator = _validator(_file_name(name))
@@ -83,6 +92,23 @@ def openapi(profile: Profile | str | None = None) -> dict[str, Any]:
 
         profile = load_profile(profile)
     return _for_profile(doc, profile)
+
+
+def answer_schema(profile: Profile, operation: str, bundled: str) -> str | dict[str, Any]:
+    """The schema a success answer of ``operation`` must match: the bundled one (``bundled``) when the profile
+    reads the token where the bundled families put it, else one requiring a non-empty string at its pointer."""
+    from conformance.profiles import DEFAULT_TOKEN
+
+    op = profile.operation(operation)
+    if op.token == DEFAULT_TOKEN.get(operation) and op.rtm_token in (None, "/rtmToken") and op.uid is None:
+        return bundled
+    schema = _at_pointer(op.token, {"type": "string", "minLength": 1})
+    if op.rtm_token:
+        schema = {"allOf": [schema, _at_pointer(op.rtm_token, {"type": "string", "minLength": 1})]}
+    if op.uid:
+        schema = {"allOf": [schema, _at_pointer(op.uid, {"type": ["integer", "string"]})]}
+    schema["x-pointer"] = op.token
+    return schema
 
 
 # --- internals -------------------------------------------------------------------------------------------
@@ -154,6 +180,25 @@ class _Placeholders(dict):  # type: ignore[type-arg]
         return "{" + key + "}"
 
 
+def _path_shaped(profile: Profile, feature: str) -> bool:
+    """Whether an operation is the Go family's shape (values in the path, ``?expiry=``, token keys as bundled):
+    the document's own operation then describes it, with the profile's words."""
+    from conformance.profiles import DEFAULT_TOKEN
+
+    op = profile.operation(feature)
+    if feature == "post_get_token":
+        return True  # the Go family's own body format, which cases send as it is
+    if feature == "ping" and op.answer != {"message": "pong"}:
+        return False
+    if op.method != "GET" or op.body is not None or op.status != 200 or op.uid is not None:
+        return False
+    if any(template != "{expiry}" for template in op.query.values()) or len(op.query) > 1:
+        return False
+    if feature in DEFAULT_TOKEN and op.token != DEFAULT_TOKEN[feature]:
+        return False
+    return not (feature == "rte" and op.rtm_token not in (None, "/rtmToken"))
+
+
 def _for_profile(doc: dict[str, Any], profile: Profile) -> dict[str, Any]:
     from conformance.profiles import ProfileError
 
@@ -169,29 +214,38 @@ def _for_profile(doc: dict[str, Any], profile: Profile) -> dict[str, Any]:
     for item in doc["paths"].values():
         for method, operation in item.items():
             feature = operation["x-conformance-feature"]
-            values = operation.get("x-conformance-route-values", {})
+            values = dict(operation.get("x-conformance-route-values", {}))
             if not profile.has(feature):
                 continue
+            account = values.get("tokentype") == "userAccount"
             if "tokentype" in values and values["tokentype"] not in profile.token_types:
                 continue
-            template = profile.routes[feature]
-            try:
-                path = template.format_map(_Placeholders(values))
-            except (ValueError, IndexError) as exc:
-                raise ProfileError(
-                    f"profile {profile.name!r}: route {feature} {template!r} is not a template: {exc}"
-                ) from None
-            declared = {
-                parameters[p["$ref"].rsplit("/", 1)[-1]]["name"]
-                for p in operation.get("parameters", [])
-                if parameters[p["$ref"].rsplit("/", 1)[-1]]["in"] == "path"
-            }
-            used = {field for _, field, _, _ in string.Formatter().parse(path) if field}
-            if used != declared:
-                raise ProfileError(
-                    f"profile {profile.name!r}: route {feature} {template!r} gives {path!r}, whose placeholders "
-                    f"{sorted(used)} are not the parameters {sorted(declared)} of {operation['operationId']}"
-                )
+            if account and not profile.has("rtc_account"):
+                continue
+            if not _path_shaped(profile, "rtc_account" if account else feature):
+                op = profile.operation("rtc_account" if account else feature)
+                path, method, operation = _generic(doc, profile, op, operation, account=account)
+            else:
+                if "tokentype" in values:
+                    values["tokentype"] = profile.token_type_words.get(values["tokentype"], values["tokentype"])
+                template = profile.routes[feature]
+                try:
+                    path = template.format_map(_Placeholders(values))
+                except (ValueError, IndexError) as exc:
+                    raise ProfileError(
+                        f"profile {profile.name!r}: route {feature} {template!r} is not a template: {exc}"
+                    ) from None
+                declared = {
+                    parameters[p["$ref"].rsplit("/", 1)[-1]]["name"]
+                    for p in operation.get("parameters", [])
+                    if parameters[p["$ref"].rsplit("/", 1)[-1]]["in"] == "path"
+                }
+                used = {field for _, field, _, _ in string.Formatter().parse(path) if field}
+                if used != declared:
+                    raise ProfileError(
+                        f"profile {profile.name!r}: route {feature} {template!r} gives {path!r}, whose placeholders "
+                        f"{sorted(used)} are not the parameters {sorted(declared)} of {operation['operationId']}"
+                    )
             shape = (method, re.sub(r"{[^}]*}", "{}", path))  # OpenAPI: /a/{x} and /a/{y} are the same path
             if shape in shapes:
                 raise ProfileError(
@@ -201,3 +255,94 @@ def _for_profile(doc: dict[str, Any], profile: Profile) -> dict[str, Any]:
             paths.setdefault(path, {})[method] = operation
     doc["paths"] = paths
     return doc
+
+
+#: Text forms of the numeric values, for string fields and query parameters of generic operations.
+_UID_TEXT = {"type": "string", "pattern": "^(0|[1-9][0-9]{0,8})$", "description": "A uid below 10^9, as text."}
+
+
+def _generic(doc: dict[str, Any], profile: Profile, op: Any, static: dict[str, Any], *,
+             account: bool) -> tuple[str, str, dict[str, Any]]:
+    """An operation of any shape, from the profile's templates: path, query and body fields with their schemas,
+    and a 200 answer carrying a non-empty string at the token pointer (and the uid pointer, if any)."""
+    from conformance.profiles.model import PLACEHOLDER, UNITS
+
+    ref = "#/components/schemas/"
+    factor = UNITS[profile.expiry_unit]
+    expiry_number = {"type": "integer", "minimum": 1, "maximum": 86400 // factor,
+                     "description": f"Token lifetime in {profile.expiry_unit}."}
+    uid_number = {"$ref": ref + ("Account" if account else "Uid")}
+    word = profile.token_type_words.get("userAccount" if account else "uid", "uid")
+
+    def schema_of(name: str, kind: str | None, where: str) -> dict[str, Any]:
+        if name == "uid":
+            if account:
+                return {"$ref": ref + "Account"}
+            return uid_number if (kind == "number" or where == "path") else dict(_UID_TEXT)
+        if name == "expiry":
+            if kind == "number" or where != "body":
+                return dict(expiry_number)
+            return {"type": "string", "pattern": f"^[1-9][0-9]{{0,{len(str(86400 // factor)) - 2}}}$"}
+        if name == "tokentype":
+            return {"type": "string", "enum": [word]}
+        return {"$ref": ref + {"channel": "Channel", "role": "Role"}[name]}
+
+    parameters: list[dict[str, Any]] = []
+    path = op.path
+    for m in PLACEHOLDER.finditer(op.path):
+        name = m.group(1)
+        if name == "tokentype":
+            path = path.replace(m.group(0), word)
+            continue
+        param = "account" if (name == "uid" and account) else name
+        path = path.replace(m.group(0), "{" + param + "}")
+        parameters.append({"name": param, "in": "path", "required": True, "schema": schema_of(name, None, "path")})
+    for key, template in op.query.items():
+        whole = PLACEHOLDER.fullmatch(template)
+        if whole:
+            parameters.append({"name": key, "in": "query", "required": whole.group(1) != "expiry",
+                               "schema": schema_of(whole.group(1), None, "query")})
+        elif not PLACEHOLDER.search(template):
+            parameters.append({"name": key, "in": "query", "required": True, "schema": {"type": "string", "enum": [template]}})
+    out: dict[str, Any] = {
+        "operationId": static["operationId"],
+        "summary": static.get("summary", ""),
+        "x-conformance-feature": static["x-conformance-feature"],
+        "parameters": parameters,
+    }
+    if op.body is not None:
+        props: dict[str, Any] = {}
+        required: list[str] = []
+        for key, template in op.body.items():
+            whole = PLACEHOLDER.fullmatch(template) if isinstance(template, str) else None
+            if whole:
+                props[key] = schema_of(whole.group(1), whole.group(2), "body")
+                if whole.group(1) != "expiry":
+                    required.append(key)
+            else:
+                props[key] = {"const": template}
+                required.append(key)
+        media = "application/json" if op.body_format == "json" else "application/x-www-form-urlencoded"
+        out["requestBody"] = {"required": True, "content": {media: {"schema": {
+            "type": "object", "properties": props, "required": required, "additionalProperties": False}}}}
+    answer = _at_pointer(op.token, {"type": "string", "minLength": 1})
+    out["responses"] = {
+        str(op.status): {"description": "A token.", "content": {"application/json": {"schema": answer}}},
+        "4XX": {"$ref": "#/components/responses/Error"},
+    }
+    if static["x-conformance-feature"] == "ping":
+        healthy: dict[str, Any] = {"description": "The server is up."}
+        if op.answer is not None:
+            healthy["content"] = {"application/json": {"schema": {"const": op.answer}}}
+        out["responses"] = {str(op.status): healthy}
+        out.pop("parameters")
+    return path, op.method.lower(), out
+
+
+def _at_pointer(pointer: str, leaf: dict[str, Any]) -> dict[str, Any]:
+    """A schema requiring ``leaf`` at the JSON pointer ``pointer`` (objects all the way down)."""
+    schema = leaf
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/")] if pointer else []
+    for part in reversed(parts):
+        schema = {"type": "object", "required": [part], "properties": {part: schema}}
+    return schema

@@ -139,3 +139,38 @@ def test_fetch_helpers_against_the_reference_server() -> None:
             assert not refused.ok and refused.problem is not None and refused.problem.startswith("status 400")
         finally:
             t.client.close()
+
+
+# --- any shape: nested token pointers, the uid the server chose, POST bodies ----------------------------------
+
+
+def test_extract_token_at_a_nested_pointer_with_the_answered_uid() -> None:
+    body = json.dumps({"data": {"token": token(uid="1234"), "uid": 1234}}).encode()
+    f = extract_token(exchange(200, body), "/data/token", uid_pointer="/data/uid")
+    assert f.ok and f.key == "/data/token" and f.answered_uid == "1234"
+    missing = extract_token(exchange(200, json.dumps({"token": token()}).encode()), "/data/token")
+    assert not missing.ok and "no non-empty string under '/data/token'" in str(missing.problem)
+    assert not extract_token(exchange(200, body), "/data/token", status=201).ok  # the profile's success status
+
+
+async def _json_shape(request: Request) -> Response:
+    body = await request.json()
+    if not isinstance(body.get("uid"), int):
+        return JSONResponse({"error": "uid must be a number"}, status_code=400)
+    return JSONResponse({"data": {"token": token(body["channelName"], ""), "uid": 99}}, status_code=201)
+
+
+def test_fetch_rtc_through_a_json_body_profile(tmp_path: Path) -> None:
+    profile = {"operations": {"rtc": {"method": "POST", "path": "/api/token", "status": 201, "token": "/data/token",
+                                      "uid": "/data/uid",
+                                      "body": {"channelName": "{channel}", "uid": "{uid:number}", "role": "{role}"}}}}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(profile), encoding="utf-8")
+    with ThreadedServer(Starlette(routes=[Route("/api/token", _json_shape, methods=["POST"])])) as srv:
+        t = Target(RunSettings(url=srv.url, profile=load_profile(str(path))), TokenServerClient(srv.url, timeout=5))
+        f = t.fetch_rtc(channel="room", uid="0")
+        assert f.ok, f.problem
+        assert f.answered_uid == "99" and f.token is not None and f.token.rtc is not None
+        assert json.loads(f.exchange.request_body or b"") == {"channelName": "room", "uid": 0, "role": "publisher"}
+        assert not t.fetch_rtc(uid="abc").ok  # "abc" reaches the number field as text, and is refused
+        t.client.close()

@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "run the reference token server",
     "contract": "print the numbered contract (Markdown or JSON)",
     "detect": "name the bundled profile that fits a token server, with the evidence",
+    "profile": "show a server profile and the requests it implies, or write a starter profile",
 }
 
 

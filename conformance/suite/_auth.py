@@ -37,17 +37,21 @@ def wrong_value(value: str) -> str:
 
 def _routes(t: Target) -> list[tuple[str, str, str, Any, str]]:
     """(what, method, path, json body, token key) of every token route of the profile."""
+    p = t.profile
+    rtc = t.rtc_request(channel="conformance-auth")  # the profile's shape: query string, JSON body, ...
     routes: list[tuple[str, str, str, Any, str]] = [
-        ("GET RTC", "GET", t.rtc_path(channel="conformance-auth"), None, "rtcToken")]
-    if t.profile.has("rtm"):
-        routes.append(("GET RTM", "GET", t.profile.rtm_path("conformance-auth"), None, "rtmToken"))
-    if t.profile.has("rte"):
-        routes.append(("GET RTE", "GET", t.profile.rte_path("conformance-auth", "publisher", "uid", "0"), None,
-                       "rtcToken"))
+        (f"{rtc.method} RTC", rtc.method, rtc.path, rtc.json_body, p.operations["rtc"].token)]
+    if p.has("rtm"):
+        rtm = p.request("rtm", uid="conformance-auth")
+        routes.append((f"{rtm.method} RTM", rtm.method, rtm.path, rtm.json_body, p.operations["rtm"].token))
+    if p.has("rte"):
+        rte = p.request("rte", "conformance-auth", "publisher", "uid", "0")
+        routes.append((f"{rte.method} RTE", rte.method, rte.path, rte.json_body, p.operations["rte"].token))
     if t.profile.has("post_get_token"):
         body = {"tokenType": "rtc", "channel": "conformance-auth", "role": t.profile.roles["publisher"], "uid": "0",
                 "expire": 600}
-        routes.append(("POST /getToken", "POST", t.profile.routes["post_get_token"], body, "token"))
+        op = p.operations["post_get_token"]
+        routes.append(("POST /getToken", "POST", op.path, body, op.token))
     return routes
 
 

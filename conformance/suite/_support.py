@@ -11,7 +11,7 @@ import threading
 import zlib
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 import pytest
@@ -19,6 +19,8 @@ import pytest
 from ..certificate import NO_CERTIFICATE
 from ..client import Exchange
 from ..concurrency import concurrency_of, fan_out
+from ..profiles import NotInProfile, Request
+from ..profiles.model import placeholders
 from ..target import Fetched, Target
 from ..tokens import Token
 from ..tokens.model import uid_string
@@ -114,13 +116,19 @@ def binding_difference(tok: Token, channel: str, uid: str | None, account: str |
 
 @dataclass(frozen=True)
 class BadInput:
-    """One malformed request, the requirement that judges its rejection, and what is acceptable."""
+    """One malformed request, the requirement that judges its rejection, and what is acceptable.
+
+    ``path`` builds the request from the target's profile (a path string, or a :class:`Request` with its body):
+    the same bad value lands in a path segment, a query parameter or a typed JSON field, as the shape wants.
+    A row the profile cannot express (no token-type field, no expiry parameter) raises ``NotInProfile`` and
+    does not apply. ``method`` empty: the operation's own method.
+    """
 
     key: str
     requirement: str
     what: str
     method: str
-    path: Callable[[Target], str]
+    path: Callable[[Target], str | Request]
     json_body: Mapping[str, object] | None = None
     acceptable: tuple[int, ...] = ()  # empty: any 4xx
     needs: str | None = None
@@ -129,46 +137,103 @@ class BadInput:
 
 
 def _rtc(channel: str = "conformance", role: str = "publisher", tokentype: str = "uid", uid: str = "0",
-         expiry: str | None = None) -> Callable[[Target], str]:
-    return lambda t: t.rtc_path(channel, role, tokentype, uid, expiry=expiry)
+         expiry: str | None = None) -> Callable[[Target], Request]:
+    return lambda t: t.rtc_request(channel, role, tokentype, uid, expiry=expiry, lenient=True)
 
 
 def _raw(path: str) -> Callable[[Target], str]:
     return lambda t: path
 
 
+def _route_prefix(t: Target) -> str:
+    """The RTC path up to its first placeholder (``/rtc/``): a route with its values missing."""
+    template = t.profile.operations["rtc"].path
+    cut = template.find("{")
+    if cut <= 1:
+        raise NotInProfile("the RTC path has no fixed part before its values")
+    return template[:cut]
+
+
+def _extra_segments(t: Target) -> str:
+    path = t.rtc_request(lenient=True).path.split("?", 1)[0]
+    return path.rstrip("/") + "/extra/segment/"
+
+
+def _body_field(field: str, value: object) -> Callable[[Target], Request]:
+    """The valid RTC request with the JSON body field that carries ``field`` set to ``value`` (a wrong type)."""
+    def build(t: Target) -> Request:
+        request = t.rtc_request(lenient=True)
+        op = t.profile.operations["rtc"]
+        if not isinstance(request.json_body, dict) or op.body is None:
+            raise NotInProfile("the RTC request has no JSON body")
+        keys = [k for k, v in op.body.items() if isinstance(v, str) and placeholders(v) == {field}]
+        if not keys:
+            raise NotInProfile(f"no JSON field of the RTC request carries {{{field}}}")
+        body = dict(request.json_body)
+        if value is _MISSING:
+            body.pop(keys[0], None)
+        else:
+            body[keys[0]] = value
+        return replace(request, json_body=body)
+    return build
+
+
+_MISSING = object()
+
+
+def _empty_body(t: Target) -> Request:
+    request = t.rtc_request(lenient=True)
+    if not isinstance(request.json_body, dict):
+        raise NotInProfile("the RTC request has no JSON body")
+    return replace(request, json_body={})
+
+
 def _catalogue() -> tuple[BadInput, ...]:
     items: list[BadInput] = []
     for role in ("owner", "Publisher", "publisher-x"):
-        items.append(BadInput(f"role={role}", "INPUT-1", f"unknown role {role!r}", "GET", _rtc(role=role)))
+        items.append(BadInput(f"role={role}", "INPUT-1", f"unknown role {role!r}", "", _rtc(role=role)))
     for tt in ("nonsense", "UID", "account"):
-        items.append(BadInput(f"tokentype={tt}", "INPUT-2", f"unknown token type {tt!r}", "GET", _rtc(tokentype=tt)))
+        items.append(BadInput(f"tokentype={tt}", "INPUT-2", f"unknown token type {tt!r}", "", _rtc(tokentype=tt)))
     for uid in ("abc", "1.5", "0x10", "12abc", "1e3"):
-        items.append(BadInput(f"uid={uid}", "INPUT-3", f"non-numeric uid {uid!r}", "GET", _rtc(uid=uid)))
+        items.append(BadInput(f"uid={uid}", "INPUT-3", f"non-numeric uid {uid!r}", "", _rtc(uid=uid)))
     for uid in ("-1", "-4294967295"):
-        items.append(BadInput(f"uid={uid}", "INPUT-4", f"negative uid {uid}", "GET", _rtc(uid=uid)))
+        items.append(BadInput(f"uid={uid}", "INPUT-4", f"negative uid {uid}", "", _rtc(uid=uid)))
     for uid in ("4294967296", "99999999999", "18446744073709551616"):
-        items.append(BadInput(f"uid={uid}", "INPUT-5", f"uid {uid} above 4294967295", "GET", _rtc(uid=uid)))
-    items.append(BadInput("channel=empty", "INPUT-6", "empty channel name", "GET",
-                          lambda t: t.profile.rtc_path("", "publisher", "uid", "0")))
+        items.append(BadInput(f"uid={uid}", "INPUT-5", f"uid {uid} above 4294967295", "", _rtc(uid=uid)))
+    items.append(BadInput("channel=empty", "INPUT-6", "empty channel name", "", _rtc(channel="")))
     for ch, what in (("c" * 65, "65-byte channel name"), ("chan*nel", "'*' in the channel name"),
                      ("chännel", "non-ASCII channel name"), ("chan'nel", "quote in the channel name")):
-        items.append(BadInput(f"channel={ch[:12]}", "INPUT-6", what, "GET", _rtc(channel=ch)))
+        items.append(BadInput(f"channel={ch[:12]}", "INPUT-6", what, "", _rtc(channel=ch)))
     for exp in ("abc", "1.5", "1e3", "-5", "12abc"):
-        items.append(BadInput(f"expiry={exp}", "INPUT-7", f"expiry {exp!r}", "GET", _rtc(expiry=exp),
+        items.append(BadInput(f"expiry={exp}", "INPUT-7", f"expiry {exp!r}", "", _rtc(expiry=exp),
                               control="rtc-expiry"))
     for exp in ("0", "86401", "4294967297"):
-        items.append(BadInput(f"expiry={exp}", "INPUT-8", f"expiry {exp}", "GET", _rtc(expiry=exp),
+        items.append(BadInput(f"expiry={exp}", "INPUT-8", f"expiry {exp}", "", _rtc(expiry=exp),
                               control="rtc-expiry"))
-    items.append(BadInput("channel=10KB", "INPUT-9", "10 KB channel segment", "GET", _rtc(channel="a" * 10240),
+    items.append(BadInput("channel=10KB", "INPUT-9", "10 KB channel segment", "", _rtc(channel="a" * 10240),
                           acceptable=(400, 404, 414, 422, 431)))
-    for path in ("/nope", "/rtc/", "/rtc/conformance/publisher/uid/0/extra/segment/"):
-        items.append(BadInput(f"route={path}", "INPUT-10", f"unknown route {path}", "GET", _raw(path),
-                              acceptable=(404,)))
-    for method in ("POST", "PUT", "DELETE"):
+    items.append(BadInput("route=/nope", "INPUT-10", "unknown route /nope", "GET", _raw("/nope"), acceptable=(404,)))
+    items.append(BadInput("route=/rtc/", "INPUT-10", "the RTC route without its values", "GET", _route_prefix,
+                          acceptable=(404,)))
+    items.append(BadInput("route=/rtc/conformance/publisher/uid/0/extra/segment/", "INPUT-10",
+                          "the RTC route with extra segments", "GET", _extra_segments, acceptable=(404,)))
+    for method in ("POST", "PUT", "DELETE", "GET"):
         # RFC 9110 15.6.2: 501 is the answer to a method the server supports for no resource (http.server does it).
+        # The operation's own method is left out (bad_request): a GET shape gets POST, PUT, DELETE; a POST one GET.
         items.append(BadInput(f"method={method}", "INPUT-10", f"{method} on the RTC route", method, _rtc(),
                               acceptable=(404, 405, 501)))
+    for field, value, what, req in (
+        ("channel", ["conformance"], "a list as channel", "INPUT-6"),
+        ("channel", {"name": "c"}, "an object as channel", "INPUT-6"),
+        ("channel", _MISSING, "no channel field", "INPUT-6"),
+        ("uid", ["1"], "a list as uid", "INPUT-3"),
+        ("uid", True, "true as uid", "INPUT-3"),
+        ("role", 1, "a number as role", "INPUT-1"),
+        ("expiry", "abc", "expiry 'abc' in the body", "INPUT-7"),
+    ):
+        items.append(BadInput(f"body={what}", req, f"JSON body with {what}", "", _body_field(field, value),
+                              control="rtc-expiry" if field == "expiry" else "rtc"))
+    items.append(BadInput("body=empty", "INPUT-6", "an empty JSON object as body", "", _empty_body))
     post_rtc = {"tokenType": "rtc", "channel": "conformance", "role": "publisher", "uid": "1"}
     for body, what, req in (
         ({**post_rtc, "expire": "abc"}, "POST /getToken with expire 'abc'", "INPUT-7"),
@@ -182,7 +247,7 @@ def _catalogue() -> tuple[BadInput, ...]:
         ({"tokenType": "bogus", "channel": "c", "uid": "1"}, "POST /getToken with tokenType 'bogus'", "INPUT-2"),
         ({"tokenType": "rtc", "role": "publisher", "uid": "1"}, "POST /getToken without a channel", "INPUT-6"),
     ):
-        items.append(BadInput(f"post={what}", req, what, "POST", lambda t: t.profile.routes["post_get_token"],
+        items.append(BadInput(f"post={what}", req, what, "POST", lambda t: t.profile.operation("post_get_token").path,
                               json_body=body, needs="post_get_token", control="post"))
     return tuple(items)
 
@@ -214,10 +279,33 @@ def once_per_target(target: Target, key: str, fetch: Callable[[], T]) -> T:
     return value
 
 
+def bad_request(target: Target, bad: BadInput) -> Request | None:
+    """The request of ``bad`` for this target's profile, or None when the profile cannot express it."""
+    if bad.needs is not None and not target.profile.has(bad.needs):
+        return None
+    try:
+        built = bad.path(target)
+    except NotInProfile:
+        return None
+    if not isinstance(built, Request):
+        return Request(bad.method or "GET", built, json_body=bad.json_body)
+    if not bad.method:
+        return built
+    if bad.method == built.method:
+        return None  # a wrong-method row naming the operation's own method
+    # A wrong method on the route: sent without a body, as a client that took the wrong verb would.
+    return Request(bad.method, built.path)
+
+
 def send_bad_input(target: Target, bad: BadInput) -> Exchange:
     """Send one bad input (once per target and process: several cases judge the same answer)."""
-    return once_per_target(target, f"bad-input:{bad.key}",
-                           lambda: target.client.request(bad.method, bad.path(target), json_body=bad.json_body))
+    def fetch() -> Exchange:
+        request = bad_request(target, bad)
+        if request is None:
+            raise NotInProfile(f"{bad.what} cannot be sent to this profile")
+        return target.send(request)
+
+    return once_per_target(target, f"bad-input:{bad.key}", fetch)
 
 
 def send_bad_inputs(target: Target, bads: list[BadInput]) -> list[Exchange]:
@@ -226,8 +314,9 @@ def send_bad_inputs(target: Target, bads: list[BadInput]) -> list[Exchange]:
 
 
 def bad_inputs_for(target: Target, requirement: str | None = None) -> list[BadInput]:
+    """The rows for ``requirement`` (all rows: None) that the target's profile can express."""
     return [b for b in BAD_INPUTS if (requirement is None or b.requirement == requirement)
-            and (b.needs is None or target.profile.has(b.needs))]
+            and bad_request(target, b) is not None]
 
 
 # --- controls: a refusal is evidence only next to a success -----------------------

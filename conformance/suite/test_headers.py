@@ -45,7 +45,7 @@ def _require_control(t: Target) -> None:
 @case("HEADER-2")
 def test_cors_answered_deliberately(token_target: Target) -> None:
     t = token_target
-    ex = t.client.get(t.rtc_path(channel="conformance-cors"), headers={"Origin": ORIGIN})
+    ex = t.send_rtc(channel="conformance-cors", headers={"Origin": ORIGIN})
     f = Findings()
     expected = (f"2xx with Access-Control-Allow-Origin: {ORIGIN} or *", "403 (origin refused)",
                 "2xx without any CORS header (no browser clients)")
@@ -69,10 +69,14 @@ def test_cors_answered_deliberately(token_target: Target) -> None:
 @case("HEADER-3")
 def test_cors_preflight(token_target: Target) -> None:
     t = token_target
-    ex = t.client.request("OPTIONS", t.rtc_path(channel="conformance-cors"),
-                          headers={"Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
+    request = t.rtc_request(channel="conformance-cors")
+    want = request.method
+    ask = {"Origin": ORIGIN, "Access-Control-Request-Method": want}
+    if request.json_body is not None:
+        ask["Access-Control-Request-Headers"] = "content-type"
+    ex = t.client.request("OPTIONS", request.path, headers=ask)
     f = Findings()
-    expected = ("2xx with Access-Control-Allow-Methods including GET", "403 (origin refused)",
+    expected = (f"2xx with Access-Control-Allow-Methods including {want}", "403 (origin refused)",
                 "a 4xx or 501 without Access-Control-Allow-Origin (a server without CORS)")
     if ex.status is not None and not 200 <= ex.status < 300:
         _require_control(t)
@@ -83,7 +87,7 @@ def test_cors_preflight(token_target: Target) -> None:
         return  # no CORS at all: the browser refuses the preflight, as intended
     methods = ex.headers.get("access-control-allow-methods") if ex.status else None
     ok = (ex.status is not None and 200 <= ex.status < 300 and methods is not None
-          and ("GET" in methods.upper() or methods.strip() == "*"))
+          and (want in methods.upper() or methods.strip() == "*"))
     f.check(ok, "CORS preflight (OPTIONS with Origin)", expected,
             f"{ex.summary()}; Access-Control-Allow-Methods " + ("was absent" if methods is None else f"is {methods!r}"),
             ex)
@@ -98,10 +102,14 @@ HOSTILE_ORIGINS = ("https://attacker.example", "null")
 def test_no_credentials_for_any_origin(token_target: Target) -> None:
     t = token_target
     f = Findings()
+    request = t.rtc_request(channel="conformance-cors")
     for origin in HOSTILE_ORIGINS:
-        for method, headers in (("GET", {"Origin": origin}),
-                                ("OPTIONS", {"Origin": origin, "Access-Control-Request-Method": "GET"})):
-            ex = t.client.request(method, t.rtc_path(channel="conformance-cors"), headers=headers)
+        for method, headers in ((request.method, {"Origin": origin}),
+                                ("OPTIONS", {"Origin": origin, "Access-Control-Request-Method": request.method})):
+            if method == "OPTIONS":
+                ex = t.client.request("OPTIONS", request.path, headers=headers)
+            else:
+                ex = t.send(request, headers=headers)
             if ex.status is None:
                 continue
             acao = ex.headers.get("access-control-allow-origin")

@@ -28,10 +28,10 @@ def test_answered_within_client_timeout(token_target: Target) -> None:
     if memo is not None:
         reason, ex = memo
         fail("token request", f"an answer within {t.settings.timeout:g} s", reason, ex)
-    path = t.rtc_path(channel="conformance-latency")
-    ex = t.client.get(path)
+    request = t.rtc_request(channel="conformance-latency")
+    ex = t.send(request)
     if ex.error:
-        reason = slow_evidence(t, f"GET {path}", ex) or ex.error
+        reason = slow_evidence(t, f"{request.method} {request.path}", ex) or ex.error
         fail("token request", f"an answer within {t.settings.timeout:g} s", reason, ex)
     f = Findings()
     f.check(t.client.stats.timeouts == 0, "token requests of the run", "every one answered within the timeout",
@@ -46,7 +46,7 @@ def test_typical_answer_time(token_target: Target) -> None:
     slowest = None
     started = time.monotonic()
     for n in range(SAMPLE):
-        ex = t.client.get(t.rtc_path(channel=f"conformance-latency-{n}"))
+        ex = t.send_rtc(channel=f"conformance-latency-{n}")
         if ex.status is not None:
             times.append(ex.elapsed_s)
             if slowest is None or ex.elapsed_s > slowest.elapsed_s:

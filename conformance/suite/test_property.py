@@ -35,6 +35,18 @@ MAX_FINDINGS_PER_OPERATION = 3
 EXPECTED = ("200 and a body matching the schema",)
 
 
+def _whole_numbers(value: Any) -> Any:
+    """JSON integers as a client writes them: generators spell some as whole floats (6894.0), which JSON Schema
+    counts as integers but a strict server (Go's decoder into an int) may refuse; every real client sends 6894."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    return value
+
+
 def _examples(operation: Any, target: Target) -> list[Any]:
     """The generated valid requests for one operation, in Hypothesis' (derandomized) order.
 
@@ -126,7 +138,8 @@ def _explore(operation: Any, target: Target, checks: list[Any], examples: list[A
     def send(generated: Any) -> tuple[Any, dict[str, Any], str, Exchange]:
         kwargs = generated.as_transport_kwargs(base_url=target.settings.url)
         url = str(httpx.URL(kwargs["url"], params=kwargs.get("params") or None))
-        return generated, kwargs, url, target.client.request(kwargs["method"], url, json_body=kwargs.get("json"))
+        return generated, kwargs, url, target.client.request(kwargs["method"], url,
+                                                             json_body=_whole_numbers(kwargs.get("json")))
 
     found: list[Finding] = []
     for generated, kwargs, url, ex in fan_out(send, examples, concurrency_of(target.client)):

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from conformance.client import TokenServerClient
-from conformance.profiles import DEFAULT_PROFILE, ProfileError, bundled_names, load_profile
+from conformance.profiles import DEFAULT_PROFILE, NotInProfile, ProfileError, bundled_names, load_profile
 from conformance.reference.threaded import ThreadedServer
 
 CUSTOM: dict[str, Any] = {
@@ -179,3 +179,131 @@ def test_values_reach_a_server_intact(raw_path_server: str) -> None:
             assert ex.json() == {"segments": ["", "rtc", value, "subscriber", "userAccount", value, ""], "query": ""}
     finally:
         c.close()
+
+
+# --- the operations format ------------------------------------------------------------------------------
+
+QUERY_SHAPE: dict[str, Any] = {
+    "extends": "agora-token-service",
+    "name": "query",
+    "token_types": {"uid": "uid"},
+    "operations": {
+        "rtc": {"path": "/token", "query": {"channel": "{channel}", "uid": "{uid}", "role": "{role}",
+                                            "expiry": "{expiry}"}, "token": "/token"},
+        "health": {"path": "/health"},
+        "rtm": None, "rte": None, "post_get_token": None,
+    },
+}
+JSON_SHAPE: dict[str, Any] = {
+    "name": "json",
+    "roles": {"publisher": "host", "subscriber": "audience"},
+    "token_types": {"uid": "uid"},
+    "expiry": {"unit": "minutes", "default": 60},
+    "operations": {
+        "rtc": {"method": "POST", "path": "/api/token", "token": "/data/token", "uid": "/data/uid",
+                "body": {"channelName": "{channel}", "uid": "{uid:number}", "role": "{role}",
+                         "expireMinutes": "{expiry:number}", "kind": "rtc"}},
+    },
+}
+
+
+def test_bundled_profiles_are_in_the_operations_format_and_valid_against_the_schema() -> None:
+    from jsonschema import Draft202012Validator
+
+    from conformance import schemas
+
+    validator = Draft202012Validator(schemas.load_schema("profile"))
+    Draft202012Validator.check_schema(schemas.load_schema("profile"))
+    for name in bundled_names():
+        text = resources_text(name)
+        assert "operations" in text and not list(validator.iter_errors(text))
+        assert load_profile(name).document()["operations"] == text["operations"] | {
+            k: {**v, **({"method": "GET"} if "method" not in v else {})} for k, v in text["operations"].items()}
+
+
+def resources_text(name: str) -> dict[str, Any]:
+    from importlib import resources
+
+    return json.loads(resources.files("conformance.profiles").joinpath(f"{name}.json").read_text(encoding="utf-8"))
+
+
+def test_query_shape_builds_query_strings(tmp_path: Path) -> None:
+    p = load_profile(write(tmp_path, QUERY_SHAPE))
+    assert p.rtc_request("a b&c", "subscriber", "uid", "7", expiry=600).line() == \
+        "GET /token?channel=a%20b%26c&uid=7&role=subscriber&expiry=600"
+    assert p.rtc_request("c").path == "/token?channel=c&uid=0&role=publisher"  # no expiry asked: left out
+    assert not p.has("rtm") and not p.has("post_get_token") and p.has("ping") and not p.has("rtc_account")
+    assert p.token_version == "007" and p.description.startswith("starts from")
+    with pytest.raises(NotInProfile, match="string user accounts"):
+        p.rtc_request("c", tokentype="userAccount", uid="alice")
+    with pytest.raises(NotInProfile, match="no trailing slash"):
+        p.rtc_request("c", slash=False)
+    with pytest.raises(NotInProfile, match="token type"):
+        p.rtc_request("c", tokentype="nonsense")
+
+
+def test_json_shape_types_fields_words_and_units(tmp_path: Path) -> None:
+    p = load_profile(write(tmp_path, JSON_SHAPE))
+    r = p.rtc_request("c", "publisher", "uid", "4294967296", expiry=600)
+    assert (r.method, r.path) == ("POST", "/api/token")
+    assert r.json_body == {"channelName": "c", "uid": 4294967296, "role": "host", "expireMinutes": 10, "kind": "rtc"}
+    # A value that is not a number reaches a number field as text: a wrong type, refused just the same.
+    bad = p.rtc_request("c", "owner", "uid", "abc", expiry="86401", lenient=True).json_body
+    assert bad == {"channelName": "c", "uid": "abc", "role": "owner", "expireMinutes": 1441, "kind": "rtc"}
+    assert p.rtc_request("c", uid="1.5").json_body["uid"] == 1.5
+    assert "expireMinutes" not in p.rtc_request("c").json_body
+    with pytest.raises(NotInProfile, match="minutes"):
+        p.rtc_request("c", expiry=6)  # 6 s is no whole number of minutes
+    assert p.default_expiry == 3600 and p.expiry_unit == "minutes"
+
+
+def test_form_bodies(tmp_path: Path) -> None:
+    data = {"operations": {"rtc": {"method": "POST", "path": "/t", "body_format": "form",
+                                   "body": {"ch": "{channel}", "uid": "{uid}"}}}}
+    r = load_profile(write(tmp_path, data)).rtc_request("a b", uid="5")
+    assert r.form == {"ch": "a b", "uid": "5"} and r.content == b"ch=a+b&uid=5"
+    assert r.content_type == "application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"operations": {}}, "$.operations: an 'rtc' operation is required"),
+        ({"operations": {"rtc": {"path": "/t", "method": "FETCH"}}}, "$.operations.rtc.method: 'FETCH' is not one of"),
+        ({"operations": {"rtc": {"path": "t/{channel}/{uid}"}}}, "$.operations.rtc.path: 't/{channel}/{uid}' is not a path"),
+        ({"operations": {"rtc": {"path": "/t/{channel}/{uid}", "token": "data.token"}}},
+         "$.operations.rtc.token: 'data.token' is not a JSON pointer"),
+        ({"operations": {"rtc": {"path": "/t/{channel}"}}}, "$.operations.rtc: the templates must place {uid}"),
+        ({"operations": {"rtc": {"path": "/t", "query": {"c": "{chanel}", "u": "{uid}"}}}},
+         "$.operations.rtc.query.c: unknown placeholder {chanel}"),
+        ({"operations": {"rtc": {"path": "/t/{channel}/{uid:number}"}}}, "$.operations.rtc.path: {uid:number}: a type"),
+        ({"operations": {"rtc": {"method": "GET", "path": "/t", "body": {"c": "{channel}", "u": "{uid}"}}}},
+         "$.operations.rtc.method: a GET request carries no body"),
+        ({"operations": {"rtc": {"path": "/t/{channel}/{uid}", "statu": 201}}}, "('statu' was unexpected)"),
+        ({"roles": {"publisher": "host"}, "operations": {"rtc": {"path": "/t/{channel}/{uid}"}}},
+         "$.roles: 'subscriber' is a required property"),
+        ({"expiry": {"unit": "days"}, "operations": {"rtc": {"path": "/t/{channel}/{uid}"}}}, "$.expiry.unit: 'days'"),
+        ({"extends": "agora-go", "operations": {}}, "$.extends: 'agora-go' is not a bundled profile"),
+    ],
+)
+def test_bad_operations_profiles_name_the_json_path(tmp_path: Path, data: dict[str, Any], message: str) -> None:
+    path = write(tmp_path, data)
+    with pytest.raises(ProfileError) as info:
+        load_profile(path)
+    text = str(info.value)
+    assert text.startswith(f"profile file {path!r} is not a valid profile: $")
+    assert message in text and "\n" not in text
+
+
+def test_extends_keeps_unlisted_operations_and_tweaks_listed_ones(tmp_path: Path) -> None:
+    p = load_profile(write(tmp_path, {"extends": "agora-node-tokenserver", "operations": {"rtm": {"token": "/t"}}}))
+    assert p.token_version == "006" and p.roles["subscriber"] == "audience"
+    assert p.operations["rtm"].token == "/t" and p.operations["rtm"].path == "/rtm/{uid}/"
+    assert p.has("rte") and p.has("rtc_account")
+
+
+def test_resolved_document_loads_back_the_same(tmp_path: Path) -> None:
+    for data in (QUERY_SHAPE, JSON_SHAPE):
+        p = load_profile(write(tmp_path, data))
+        again = load_profile(write(tmp_path, p.document(), "again.json"))
+        assert again.document() == p.document()

@@ -14,7 +14,7 @@ import schemathesis
 from jsonschema import Draft202012Validator
 
 from conformance import schemas
-from conformance.profiles import Profile, ProfileError, bundled_names, load_profile
+from conformance.profiles import Operation, Profile, ProfileError, bundled_names, load_profile
 
 DEFAULT_OPERATIONS = {
     ("get", "/rtc/{channel}/{role}/uid/{uid}/"),
@@ -221,9 +221,9 @@ def test_custom_profile_routes_roles_and_expiry_name(tmp_path: Path) -> None:
     path = _custom_profile(
         tmp_path,
         roles={"publisher": "host", "subscriber": "host"},
-        token_types=["uid"],
-        routes={"rtc": "/api/v2/token/{tokentype}/{channel}/{uid}/{role}", "ping": "/healthz"},
-        expiry_param="ttl",
+        token_types={"uid": "uid"},
+        operations={"rtc": {"path": "/api/v2/token/{tokentype}/{channel}/{uid}/{role}", "query": {"ttl": "{expiry}"}},
+                    "health": {"path": "/healthz"}},
     )
     doc = schemas.openapi(str(path))
     assert set(operations(doc)) == {("get", "/api/v2/token/uid/{channel}/{uid}/{role}"), ("get", "/healthz")}
@@ -236,7 +236,9 @@ def test_custom_profile_routes_roles_and_expiry_name(tmp_path: Path) -> None:
 
 
 def _in_code(**routes: str) -> Profile:
-    return dataclasses.replace(load_profile("agora-token-service"), routes=routes)
+    ops = {name: Operation(name, "GET", path, query={"expiry": "{expiry}"}, token="/rtcToken")
+           for name, path in routes.items()}
+    return dataclasses.replace(load_profile("agora-token-service"), operations=ops)
 
 
 def test_profile_whose_template_drops_a_parameter_is_refused() -> None:
@@ -256,4 +258,4 @@ def test_profile_whose_template_is_not_a_template_is_refused() -> None:
 
 def test_profile_whose_routes_collide_is_refused() -> None:
     with pytest.raises(ProfileError, match="same route"):
-        schemas.openapi(_in_code(rtc="/rtc/{channel}/{role}/{uid}/"))
+        schemas.openapi(_in_code(rtc="/t/{channel}/{role}/{tokentype}/{uid}/", rte="/t/{channel}/{role}/{tokentype}/{uid}/"))
