@@ -428,6 +428,8 @@ class Session:
     tokentype: str
     uid: int | str
     path: str
+    #: The request as the profile builds it (method and body too: any shape); None: GET ``path``.
+    request: Any = None
     expires: int | None = None
     received_at: float = 0.0
     renewals: int = 0
@@ -462,10 +464,15 @@ def _capped_body(response: Any) -> bytes | None:
     return b"".join(chunks)
 
 
-def _token_in(response: Any) -> tuple[str | None, str | None]:
-    """(token, None) or (None, why there is no token) — as a client reads a body (client-behaviour.md 3)."""
+def _token_in(response: Any, pointer: str = "/rtcToken", success: int = 200) -> tuple[str | None, str | None]:
+    """(token, None) or (None, why there is no token) — as a client reads a body (client-behaviour.md 3).
+
+    ``pointer`` and ``success`` are the profile's: where its answer carries the token, and its success status.
+    """
+    from conformance.profiles import resolve_pointer
+
     status = response.status_code
-    if status != 200:
+    if status != success:
         if not status:
             error = getattr(response, "error", None)
             return None, f"no response ({type(error).__name__ if error else 'connection failed'})"
@@ -477,9 +484,12 @@ def _token_in(response: Any) -> tuple[str | None, str | None]:
         body = json.loads(raw)
     except ValueError:
         return None, "the body is not JSON"
-    token = body.get("rtcToken") if isinstance(body, dict) else None
+    try:
+        token = resolve_pointer(body, pointer) if isinstance(body, dict) else None
+    except KeyError:
+        token = None
     if not isinstance(token, str):
-        return None, "no string under 'rtcToken'"
+        return None, f"no string under {pointer[1:] if pointer.count('/') == 1 else pointer!r}"
     return token, None
 
 
@@ -544,7 +554,8 @@ class TokenClient(FastHttpUser):
         super().__init__(environment)
         self.config = config
         self.rng = random.Random()
-        self.route = config.profile.routes["rtc"]
+        self.operation = config.profile.operations["rtc"]
+        self.route = self.operation.path
         self.session: Session | None = None
         period = max(config.expiry - config.renew_margin, 0.0)
         self.phase = self.rng.random() if self.phase_spread else 0.0
@@ -594,9 +605,9 @@ class TokenClient(FastHttpUser):
         tokentype = config.tokentypes.choose(rng)
         channel = f"load-{rng.getrandbits(40):010x}"
         uid: int | str = rng.randint(1, 2**32 - 1) if tokentype == "uid" else f"user-{rng.getrandbits(48):012x}"
-        path = config.profile.rtc_path(channel, role, tokentype, str(uid))
-        path += f"?{config.profile.expiry_param}={config.expiry}"
-        return Session(channel, role, tokentype, uid, path)
+        # The profile builds the request (method, path and query, body): any route shape is driven the same way.
+        request = config.profile.rtc_request(channel, role, tokentype, str(uid), expiry=config.expiry, lenient=True)
+        return Session(channel, role, tokentype, uid, request.path, request=request)
 
     def drop(self, session: Session, reason: str, late_s: float, detail: str) -> None:
         self.tally.dropped(reason, detail)
@@ -614,12 +625,19 @@ class TokenClient(FastHttpUser):
         # A 3xx is a failed request ("HTTP 302"): the profile's route is the canonical one.
         # stream=True: the body is read by _capped_body, with a size cap, not whole by Locust.
         self.limited_for = None
-        with self.client.get(session.path, name=self.route, catch_response=True, allow_redirects=False,
-                             stream=True, headers=self.headers) as response:
+        request = session.request
+        method = request.method if request is not None else "GET"
+        body: dict[str, Any] = {}
+        if request is not None and request.json_body is not None:
+            body["json"] = request.json_body
+        elif request is not None and request.form is not None:
+            body["data"] = request.form
+        with self.client.request(method, session.path, name=self.route, catch_response=True, allow_redirects=False,
+                                 stream=True, headers=self.headers, **body) as response:
             # Our request types instead of "GET" (documented attribute of Locust's response context).
             response.request_meta["request_type"] = kind
             self.limited_for = _rate_limited(response)
-            token, error = _token_in(response)
+            token, error = _token_in(response, self.operation.token, self.operation.status)
             if self.limited_for is not None:
                 # A rate limiter's answer is neither a failure nor a latency sample: its own row, waited out.
                 response.request_meta["request_type"] = LIMITED

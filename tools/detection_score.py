@@ -1,6 +1,6 @@
 """Detection score: run the suite against every faulty server of the catalogue and write docs/detection.md.
 
-    python tools/detection_score.py [--out docs/detection.md] [--jobs 2] [--only KEY ...] [--no-load]
+    python tools/detection_score.py [--out docs/detection.md] [--jobs 2] [--only KEY ...] [--no-load] [--no-shapes]
 
 Each fault (tests/faulty/servers.py) gets a full strict run with the app id and
 certificate known; a fault is *detected* when its own requirement's case fails.
@@ -36,7 +36,8 @@ if str(ROOT) not in sys.path:  # tests.faulty is part of the repository, not of 
 
 from conformance.contract import REQUIREMENTS, Level  # noqa: E402
 from tests.faulty.runner import Run, child_environment, judge, serving  # noqa: E402
-from tests.faulty.servers import FAULTS, NEEDS_CREDENTIALS, Fault  # noqa: E402
+from tests.faulty.servers import BY_KEY, FAULTS, NEEDS_CREDENTIALS, Fault  # noqa: E402
+from tests.faulty.shapes import NOT_IN_SHAPE, SHAPE_FAULTS, SHAPES, judge_shape  # noqa: E402
 
 LEVELS = [level.value for level in Level]
 JUDGED_BY = re.compile(r"[A-Z]+-[0-9]+")
@@ -193,7 +194,69 @@ def load_score_lines(load: list[LoadResult] | None) -> list[str]:
             f"(`token-conformance load`; the reference server under the same load {control}).", ""]
 
 
-def render(results: Sequence[Result], load: list[LoadResult] | None, command: str) -> str:
+@dataclass
+class ShapeResult:
+    """A server behind another route shape (tests/faulty/shapes.py), judged through that shape's profile."""
+
+    shape: str
+    fault: Fault | None  # None: the correct server of the shape
+    run: Run
+
+    @property
+    def expected(self) -> set[str]:
+        return set() if self.fault is None else set(self.fault.expected - NOT_IN_SHAPE)
+
+    @property
+    def as_expected(self) -> bool:
+        if self.run.having("error", "not run"):
+            return False
+        if self.fault is None:
+            return not self.run.failed and self.run.skipped == NOT_IN_SHAPE and self.run.exit_code == 0
+        return self.run.failed == self.expected
+
+
+def judge_shapes(jobs: int) -> list[ShapeResult]:
+    """The correct server and each of SHAPE_FAULTS behind each shape: full strict runs."""
+    from conformance.reference.app import create_app
+
+    todo = [(s, None) for s in SHAPES] + [(s, BY_KEY[k]) for s in SHAPES for k in SHAPE_FAULTS]
+
+    def one(item: tuple[Any, Fault | None]) -> ShapeResult:
+        shape, fault = item
+        result = ShapeResult(shape.name, fault, judge_shape(shape, fault.make if fault else create_app))
+        print(f"shape {shape.name:6} {fault.key if fault else 'correct':22} failed {_cases(result.run.failed)}",
+              file=sys.stderr, flush=True)
+        return result
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, todo))
+
+
+def shape_lines(shapes: list[ShapeResult] | None) -> list[str]:
+    out = ["## Other route shapes", ""]
+    if shapes is None:
+        return [*out, "Not run (`--no-shapes` or `--only`).", ""]
+    out += [
+        "The same servers behind two other front doors (tests/faulty/shapes.py), each judged through its profile "
+        "file (tests/faulty/profiles/, docs/profiles.md): `query` answers `GET /token?channel=&uid=&role=&expiry=` "
+        "with `{\"token\"}`; `json` answers `POST /api/token {channelName, uid (a number), role host|audience, "
+        "expireSeconds}` with `{\"data\": {\"token\"}}`. Full strict runs. Cases a shape cannot express skip with "
+        f"the reason ({_cases(NOT_IN_SHAPE)}); a fault must fail the cases it fails in the Go shape, less those.",
+        "",
+        "| shape | server | violates | failing cases | skipped | exit | as in the Go shape |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in shapes:
+        server = "correct (must pass --strict)" if r.fault is None else f"`{r.fault.key}`: {_cell(r.fault.fault)}"
+        violates = "-" if r.fault is None else r.fault.requirement
+        ok = "yes" if r.as_expected else f"**no** (expected {_cases(r.expected)})"
+        out.append(f"| {r.shape} | {server} | {violates} | {_cases(r.run.failed)} | {_cases(r.run.skipped)} | "
+                   f"{r.run.exit_code} | {ok} |")
+    return [*out, ""]
+
+
+def render(results: Sequence[Result], load: list[LoadResult] | None, command: str,
+           shapes: list[ShapeResult] | None = None) -> str:
     hit = sum(r.detected for r in results)
     out = [
         "# Detection score",
@@ -273,7 +336,8 @@ def render(results: Sequence[Result], load: list[LoadResult] | None, command: st
             else:
                 ok = "yes" if lr.detected else "**MISSED**"
             out.append(f"| `{lr.key}` | {_cell(lr.fault)} | {lr.objective} | {lr.exit_code} | {_cell(lr.verdict)} | {ok} |")
-    out += ["", "## Reproduce", "", "```", command, "```", ""]
+    out += ["", *shape_lines(shapes)]
+    out += ["## Reproduce", "", "```", command, "```", ""]
     return "\n".join(out)
 
 
@@ -286,6 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="faults judged at once (default 2)")
     parser.add_argument("--only", nargs="+", metavar="KEY", help="only these faults (keys of the catalogue)")
     parser.add_argument("--no-load", action="store_true", help="skip the load-only faults")
+    parser.add_argument("--no-shapes", action="store_true", help="skip the faults re-run behind other route shapes")
     args = parser.parse_args(argv)
     keys = {f.key for f in FAULTS}
     if args.only and set(args.only) - keys:
@@ -310,16 +375,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             code, verdict = run_load(factory)
             load.append(LoadResult(key, what, objective, code, verdict, expected))
             print(f"load {key:20} exit {code} {verdict}", file=sys.stderr, flush=True)
+    shapes = None if args.no_shapes or args.only else judge_shapes(args.jobs)
     command = "python tools/detection_score.py" + (f" --out {args.out}" if args.out != ROOT / "docs" / "detection.md" else "")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(results, load, command), encoding="utf-8")
+    args.out.write_text(render(results, load, command, shapes), encoding="utf-8")
     hit = sum(r.detected for r in results)
     by_level = ", ".join(f"{lvl} {sum(r.detected for r in results if r.fault.level == lvl)}/"
                          f"{sum(r.fault.level == lvl for r in results)}" for lvl in LEVELS)
     print(f"detected {hit}/{len(results)} ({by_level}) in {time.monotonic() - started:.0f} s; wrote {args.out}",
           file=sys.stderr)
     load_ok = load is None or all(lr.as_expected for lr in load)
-    return 0 if all(r.as_catalogued for r in results) and load_ok else 1
+    shapes_ok = shapes is None or all(r.as_expected for r in shapes)
+    return 0 if all(r.as_catalogued for r in results) and load_ok and shapes_ok else 1
 
 
 if __name__ == "__main__":

@@ -253,10 +253,12 @@ def run(args: argparse.Namespace) -> int:
         )
 
     if url is not None:
-        probe_path = config.profile.rtc_path("load-probe", "publisher", "uid", "1")
+        # Any answer will do (a POST shape answers a GET with 405): the probe asks whether the target is there.
+        probe_path = config.profile.rtc_request("load-probe", "publisher", "uid", "1", expiry=config.expiry,
+                                                lenient=True).path
         problem = probe(
             url,
-            f"{probe_path}?{config.profile.expiry_param}={config.expiry}",
+            probe_path,
             timeout=config.request_timeout,
             verify_tls=not config.insecure,
             headers=headers,

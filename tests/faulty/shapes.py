@@ -27,6 +27,7 @@ from starlette.responses import Response
 from conformance.reference.app import COMMON_HEADERS, Settings
 
 from .asgi import ASGIApp, Message, Receive, Scope, Send, json_response
+from .runner import Run, run_check, serving
 
 PROFILES = Path(__file__).parent / "profiles"
 
@@ -195,3 +196,17 @@ class Shape:
 
 
 SHAPES = (Shape("query", query_shape), Shape("json", json_shape))
+#: Cases neither shape can be asked: no RTM / RTE / POST /getToken operation, no string accounts, no token-type
+#: field, no trailing slash on the token path. They skip, saying so.
+NOT_IN_SHAPE = frozenset({"ROUTE-4", "ROUTE-6", "ROUTE-7", "ROUTE-8", "ROUTE-9", "TOKEN-5", "TOKEN-9", "INPUT-2"})
+#: Faults of the catalogue re-run behind each front door: at least one per section.
+SHAPE_FAULTS = ("text-plain", "mute-publisher", "role-downgraded", "uid-large-wrapped", "forever", "cached-30s",
+                "cacheable", "certificate-in-errors", "trace-in-400", "symbols-refused")
+
+
+def judge_shape(shape: Shape, make: Callable[[Settings], ASGIApp], cases: tuple[str, ...] = (),
+                prop_examples: int | None = None) -> Run:
+    """A strict run (app id and certificate known) against ``make``'s app behind ``shape``, with its profile."""
+    with serving(shape.around(make)) as (url, settings):
+        return run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
+                         profile=shape.profile, cases=cases, prop_examples=prop_examples)

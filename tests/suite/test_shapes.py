@@ -13,24 +13,15 @@ from typing import Any
 import pytest
 
 from conformance.reference.app import create_app
-from tests.faulty.runner import PROOF_PROP_EXAMPLES, Run, run_check, serving
+from tests.faulty.runner import PROOF_PROP_EXAMPLES, Run
 from tests.faulty.servers import BY_KEY, Fault
-from tests.faulty.shapes import SHAPES, Shape
+from tests.faulty.shapes import NOT_IN_SHAPE, SHAPE_FAULTS, SHAPES, Shape, judge_shape
 
 from .test_proofs import UNEXPECTED_OUTCOMES, describe, gating_exit
 
-#: Cases no shape of these two can be asked: no RTM / RTE / POST /getToken operation, no string accounts,
-#: no token-type field, no trailing slash on the token path.
-NOT_IN_SHAPE = frozenset({"ROUTE-4", "ROUTE-6", "ROUTE-7", "ROUTE-8", "ROUTE-9", "TOKEN-5", "TOKEN-9", "INPUT-2"})
-#: One fault per section (at least), as in the issue: the same defect in another shape.
-SHAPE_FAULTS = ("text-plain", "mute-publisher", "role-downgraded", "uid-large-wrapped", "forever", "cached-30s",
-                "cacheable", "certificate-in-errors", "trace-in-400", "symbols-refused")
-
 
 def _run(shape: Shape, make: Any, cases: tuple[str, ...] = (), prop_examples: int | None = None) -> Run:
-    with serving(shape.around(make)) as (url, settings):
-        return run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
-                         profile=shape.profile, cases=cases, prop_examples=prop_examples)
+    return judge_shape(shape, make, cases, prop_examples)
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[s.name for s in SHAPES])
