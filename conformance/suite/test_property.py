@@ -21,6 +21,7 @@ from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -138,8 +139,13 @@ def _explore(operation: Any, target: Target, checks: list[Any], examples: list[A
     def send(generated: Any) -> tuple[Any, dict[str, Any], str, Exchange]:
         kwargs = generated.as_transport_kwargs(base_url=target.settings.url)
         url = str(httpx.URL(kwargs["url"], params=kwargs.get("params") or None))
-        return generated, kwargs, url, target.client.request(kwargs["method"], url,
-                                                             json_body=_whole_numbers(kwargs.get("json")))
+        form = kwargs.get("data")
+        if isinstance(form, dict):  # a profile with a form body: sent as a browser form would be
+            ex = target.client.request(kwargs["method"], url, content=urlencode(_whole_numbers(form)).encode("ascii"),
+                                       content_type="application/x-www-form-urlencoded")
+        else:
+            ex = target.client.request(kwargs["method"], url, json_body=_whole_numbers(kwargs.get("json")))
+        return generated, kwargs, url, ex
 
     found: list[Finding] = []
     for generated, kwargs, url, ex in fan_out(send, examples, concurrency_of(target.client)):
