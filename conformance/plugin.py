@@ -554,7 +554,7 @@ def _applicable(compute: Any, config: pytest.Config) -> Any:
     try:
         return compute()
     except NotInProfile as exc:
-        pytest.skip(f"does not apply to this profile: {exc}")
+        pytest.skip(f"{NOT_APPLICABLE}: {exc}")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -565,7 +565,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     except NotInProfile as exc:
         if item.name not in _REQ_INDEX:
             raise
-        pytest.skip(f"does not apply to this profile: {exc}")
+        pytest.skip(f"{NOT_APPLICABLE}: {exc}")
 
 
 # --- outcomes ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..cases import case
+from ..cases import NOT_APPLICABLE, case
 from ..client import Exchange
 from ..target import Target
 from ..verdict import Findings
@@ -18,7 +18,8 @@ from ._support import TOKEN_PATTERN, BadInput, bad_inputs_for, judged_bad_inputs
 def _judge_rejections(target: Target, requirement: str) -> None:
     rows = bad_inputs_for(target, requirement)
     if not rows:
-        pytest.skip(f"profile {target.profile.name!r} has no field this requirement's bad inputs go into")
+        pytest.skip(f"{NOT_APPLICABLE}: profile {target.profile.name!r} has no field this requirement's bad inputs "
+                    "go into")
     f = Findings()
     bads = judged_bad_inputs(target, requirement)
     for bad, ex in zip(bads, send_bad_inputs(target, bads), strict=True):
