@@ -207,9 +207,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             items[:] = [i for i in items if i not in deselected]
             cases = [i for i in cases if i not in deselected]
     # Cases that wait (prefetch in the background) go last, so their waiting overlaps the others.
-    # The latency cases go after everything: they judge the answer times of the whole run.
+    # LATENCY-1 goes after everything: it judges the answer times of the whole run. LATENCY-2's sample
+    # (its own requests, one at a time) is taken before the waiting cases are collected, while they sleep.
     waits = {id(i) for i in cases if getattr(getattr(i, "obj", None), "__prefetch__", None)}
-    items.sort(key=lambda i: (_judges_the_run(i.name), id(i) in waits))
+    items.sort(key=lambda i: (i.name == LATENCY_CASE, id(i) in waits))
     settings = _settings(config)
     state.deviations = _deviations(config)
     for item in cases:
@@ -269,7 +270,7 @@ def _user_case(item: pytest.Item) -> CaseRecord | None:
 
 
 def _judges_the_run(case_id: str) -> bool:
-    """LATENCY cases judge the answer times of the whole run: they run last, never ahead of their turn."""
+    """LATENCY cases judge answer times (the run's, or a sample sent one at a time): never ahead of their turn."""
     return case_id.startswith("LATENCY-")
 
 
