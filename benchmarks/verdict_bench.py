@@ -259,6 +259,7 @@ def run_once(name: str, variant: Variant, remote: Remote | None = None) -> dict[
                 raise RuntimeError(f"{name}: no report (exit {proc.returncode}): {' | '.join(tail)}")
             doc = json.loads(report.read_text(encoding="utf-8"))
             record["verdict"] = doc["summary"]["verdict"]
+            record["not_passed"] = {c["id"]: c["outcome"] for c in doc["cases"] if c["outcome"] in ("failed", "error")}
             record["session_s"] = doc["summary"]["extra"]["elapsed_s"]
             record["cases"] = {c["id"]: c["duration_s"] for c in doc["cases"] if c["outcome"] != "not run"}
             record["sections"] = {c["id"]: c["section"] for c in doc["cases"]}
