@@ -40,6 +40,11 @@ USER_AGENT = "token-conformance"
 DEFAULT_WAIT_BUDGET = 60.0
 #: A 429 without Retry-After: wait this long before the retry.
 DEFAULT_RETRY_AFTER = 1.0
+#: The least a rate-limited answer costs the wait budget, whatever its Retry-After says: a target that
+#: answers 429 with ``Retry-After: 0`` forever must still exhaust the budget, not loop for ever.
+MIN_RETRY_COST = 0.1
+#: Rate-limited answers to one request before the run gives up on the target (exit 2).
+MAX_RETRIES_PER_REQUEST = 20
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -350,6 +355,14 @@ class TokenServerClient:
             limited += 1
             waited += wait
             ex.limited, ex.waited_s = limited, waited
+            if limited >= MAX_RETRIES_PER_REQUEST and not self.exhausted:
+                with self._lock:
+                    self.exhausted = self.exhausted or (
+                        f"the target rate-limited one request {limited} times in a row "
+                        f"({method} {urlsplit(url).path}); "
+                        f"it cannot be judged at this rate (pace with --max-rps)"
+                    )
+                    self.down = self.down or self.exhausted
             if self.exhausted:
                 ex.error = f"not judged: {self.exhausted}"
                 return ex
@@ -365,7 +378,8 @@ class TokenServerClient:
         wait = DEFAULT_RETRY_AFTER if after is None else after
         with self._lock:
             self.stats.limited += 1
-            if self.exhausted is None and self.stats.waited_s + wait > self.wait_budget:
+            cost = max(wait, MIN_RETRY_COST)
+            if self.exhausted is None and self.stats.waited_s + cost > self.wait_budget:
                 self.exhausted = (
                     f"the target rate-limited the run {self.stats.limited} time(s); waiting {wait:g} s more "
                     f"(Retry-After) would exceed the wait budget of {self.wait_budget:g} s "
@@ -373,7 +387,7 @@ class TokenServerClient:
                 )
                 self.down = self.down or self.exhausted
             if self.exhausted is None:
-                self.stats.waited_s += wait
+                self.stats.waited_s += cost
                 self.stats.longest_wait_s = max(self.stats.longest_wait_s, wait)
         return wait
 

@@ -890,14 +890,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.line(f"target: {_target_label(config)}  profile: {_profile_dict(config)['name']}")
     colours = {"conforming": {"green": True}, "not conforming": {"red": True}}
     lines = terminal_table(summary, records)
+    # What the target did during the run goes before the verdict, which stays the last line of a CI log.
+    run_lines = _run_lines(summary.extra)
     if "requests_sent" in summary.extra:
-        # Before the verdict, which stays the last line of a CI log.
-        lines.insert(len(lines) - 1, _traffic_line(summary.extra))
+        run_lines.insert(0, _traffic_line(summary.extra))
+    lines[len(lines) - 1:len(lines) - 1] = run_lines
     for line in lines:
-        kw = colours.get(summary.verdict, {"yellow": True}) if line.startswith("verdict:") else {}
+        if line.startswith("verdict:"):
+            kw = colours.get(summary.verdict, {"yellow": True})
+        else:
+            kw = {"yellow": True} if line.startswith("hint:") else {}
         terminalreporter.line(line, **kw)
-    for line in _run_lines(summary.extra):
-        terminalreporter.line(line, yellow=line.startswith("hint:"))
 
 
 def _family_hint(state: _State, records: list[CaseRecord]) -> None:

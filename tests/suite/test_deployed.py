@@ -125,6 +125,8 @@ def test_rate_limited_server_is_judged_and_the_limits_reported() -> None:
     limits = run.document["summary"]["extra"]["rate_limits"]
     assert limits["limited"] > 0 and limits["waited_s"] >= 1
     assert "rate limits: the target limited the run" in run.output
+    # What the target did is told before the verdict, which stays the last line of a CI log.
+    assert run.output.index("rate limits:") < run.output.rindex("verdict:")
 
 
 def test_rate_limit_budget_exhausted_cannot_be_judged() -> None:
@@ -132,6 +134,22 @@ def test_rate_limit_budget_exhausted_cannot_be_judged() -> None:
         run = run_check(url, certificate=s.certificate, app_id=s.app_id, cases=["INPUT"])
     assert run.exit_code == 2, run.output[-3000:]
     assert "wait budget" in run.document["summary"]["reason"]
+
+
+def _always_limited(s: Any) -> Any:
+    """Every answer a 429 with ``Retry-After: 0``: no wait ever grows the budget, yet the run must end."""
+    return lambda s: intercept(create_app(s), lambda request: JSONResponse(
+        {"error": "slow down"}, status_code=429, headers={"Retry-After": "0"}))
+
+
+def test_a_target_that_always_says_retry_now_ends_the_run() -> None:
+    with serving(_always_limited(None)) as (url, s):
+        started = time.monotonic()
+        run = run_check(url, certificate=s.certificate, app_id=s.app_id, cases=["ROUTE-1"])
+        took = time.monotonic() - started
+    assert run.exit_code == 2, run.output[-3000:]
+    assert "rate-limited" in run.document["summary"]["reason"], run.document["summary"]["reason"]
+    assert took < 60, f"{took:.0f} s"
 
 
 # --- latency ----------------------------------------------------------------
