@@ -156,8 +156,9 @@ def test_metrics_port_taken_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 
 
 @pytest.mark.slow
-def test_sigint_in_the_middle_of_a_run_stops_the_watch(tmp_path: Path) -> None:
-    """check() takes SIGINT as the end of its own run; watch must take it as the end of the loop, too."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_in_the_middle_of_a_run_stops_the_watch(tmp_path: Path, sig: signal.Signals) -> None:
+    """check() takes SIGINT / SIGTERM as the end of its own run; watch must take it as the end of the loop, too."""
     settings = demo_settings()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
     with ThreadedServer(create_app(settings)) as server:
@@ -171,12 +172,13 @@ def test_sigint_in_the_middle_of_a_run_stops_the_watch(tmp_path: Path) -> None:
             lines = [child.stdout.readline(), child.stdout.readline()]  # start, then the first run
             assert json.loads(lines[1])["event"] == "run", lines
             time.sleep(1.0)  # the second run has begun (a run takes longer than the interval)
-            child.send_signal(signal.SIGINT)
+            child.send_signal(sig)
             out, err = child.communicate(timeout=30)
         finally:
             if child.poll() is None:  # a watch that ignored the signal must not outlive the test
                 child.kill()
                 child.communicate()
     assert child.returncode == 0, err
+    assert "Traceback" not in err
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["event"] for r in records] == ["stop"] and records[0]["runs"] == 1  # the interrupted run is not logged

@@ -114,32 +114,37 @@ def run(args: argparse.Namespace) -> int:
     print(f"reference token server on {url} ({workers} worker{'s' if workers > 1 else ''}); Ctrl-C to stop")
     print(f"  try: curl '{url}/rtc/my-channel/publisher/uid/0/?expiry=600'", flush=True)
 
+    from ..interruption import signals_as_interrupt
+
     log_level = "info" if args.access_log else "warning"
     started = True
-    try:
-        if workers == 1:
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(settings), log_level=log_level, access_log=args.access_log,
-                    lifespan="off", timeout_graceful_shutdown=1,
-                )
-            )  # fmt: skip
-            try:
-                server.run(sockets=[sock])
-            finally:
-                started = server.started
-        else:
-            from uvicorn.supervisors import Multiprocess
+    # uvicorn stops gracefully on SIGINT and SIGTERM, then raises the signal again under the handlers it found:
+    # under SIGTERM's default one a cleanly stopped server would die by it (exit 143, no "stopped").
+    with signals_as_interrupt():
+        try:
+            if workers == 1:
+                server = uvicorn.Server(
+                    uvicorn.Config(
+                        create_app(settings), log_level=log_level, access_log=args.access_log,
+                        lifespan="off", timeout_graceful_shutdown=1,
+                    )
+                )  # fmt: skip
+                try:
+                    server.run(sockets=[sock])
+                finally:
+                    started = server.started
+            else:
+                from uvicorn.supervisors import Multiprocess
 
-            config = uvicorn.Config(
-                "conformance.reference.app:app_from_env", factory=True, workers=workers,
-                log_level=log_level, access_log=args.access_log, lifespan="off", timeout_graceful_shutdown=1,
-            )  # fmt: skip
-            Multiprocess(config, sockets=[sock]).run()
-    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it handled, after a clean shutdown
-        pass
-    finally:
-        sock.close()
+                config = uvicorn.Config(
+                    "conformance.reference.app:app_from_env", factory=True, workers=workers,
+                    log_level=log_level, access_log=args.access_log, lifespan="off", timeout_graceful_shutdown=1,
+                )  # fmt: skip
+                Multiprocess(config, sockets=[sock]).run()
+        except KeyboardInterrupt:  # uvicorn re-raises the signal it handled, after a clean shutdown
+            pass
+        finally:
+            sock.close()
     if not started:
         print("token-conformance serve: error: the server did not start (see the log above)", file=sys.stderr)
         return 2

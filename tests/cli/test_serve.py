@@ -42,8 +42,8 @@ class Run:
 
 
 @contextmanager
-def serving(env: dict[str, str], *args: str) -> Iterator[Run]:
-    """``serve --port 0 ...`` until the block ends, then Ctrl-C; the run's output is on the Run afterwards."""
+def serving(env: dict[str, str], *args: str, stop: signal.Signals = signal.SIGINT) -> Iterator[Run]:
+    """``serve --port 0 ...`` until the block ends, then Ctrl-C (or ``stop``); the output is on the Run afterwards."""
     process = subprocess.Popen(
         [*SERVE, "--port", "0", *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -54,7 +54,7 @@ def serving(env: dict[str, str], *args: str) -> Iterator[Run]:
         assert match, f"no URL in the first line of output: {first!r}"
         run.url = match.group(0)
         yield run
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         process.wait(timeout=15)  # its output is a few lines: the pipes cannot fill up meanwhile
         assert process.stdout and process.stderr
         run.stdout, run.stderr = first + process.stdout.read(), process.stderr.read()
@@ -92,6 +92,19 @@ def test_serves_verifiable_tokens_with_the_pair_from_the_environment() -> None:
     assert CERT not in (run.stdout + run.stderr).lower()
     assert "Traceback" not in run.stderr
     assert "demo" not in run.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_stops_the_server_as_cleanly_as_ctrl_c(workers: str) -> None:
+    # What a service manager or `docker stop` sends: a graceful stop, exit 0, not death by the signal (143).
+    with serving(_env(APP_ID=APP_ID, APP_CERTIFICATE=CERT), "--workers", workers, stop=signal.SIGTERM) as run:
+        assert fetch(run.url, "/rtm/bob/").status_code == 200
+    assert run.process.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stderr.rstrip().endswith("stopped")
+    host, port = run.url.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        assert probe.connect_ex((host, int(port))) != 0  # nothing listens any more
 
 
 def test_several_workers_share_the_pair() -> None:
