@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -38,6 +38,31 @@ def signals_as_interrupt() -> Iterator[None]:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     # A SIGINT the parent chose to ignore (a background job of a non-interactive shell) stays ignored.
+    sigs = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {sig: signal.signal(sig, handler) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextmanager
+def signals_escalate(action: Callable[[str], None]) -> Iterator[None]:
+    """Within the block, a further SIGINT or SIGTERM calls ``action(name)`` instead of raising.
+
+    For the stopping phase after a first interruption: a second Ctrl-C must hurry
+    the shutdown (e.g. kill a child that takes its time) without tearing through
+    the code that stops children and writes what was measured.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        action(signal.Signals(signum).name)
+
     sigs = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
     previous = {sig: signal.signal(sig, handler) for sig in sigs}
     try:

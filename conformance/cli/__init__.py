@@ -6,8 +6,8 @@ Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
 
 Exit codes, for every subcommand: 0 success / conforming, 1 a judged failure
 (not conforming, invalid signature, not bound, SLO breached), 2 could not judge
-(bad options, unreachable target, not a token, and for ``check`` an interrupted
-run: its reports say "interrupted"), 130 another subcommand interrupted.
+(bad options, unreachable target, not a token, and for ``check`` and ``load`` an
+interrupted run: their reports say "interrupted"), 130 another subcommand interrupted.
 """
 
 from __future__ import annotations
@@ -86,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print(f"token-conformance {args.command}: interrupted", file=sys.stderr)
-        # An interrupted check could not judge (exit 2, as its reports say); other commands keep 130.
-        return 2 if args.command == "check" else 130
+        # An interrupted check or load could not judge (exit 2, as their reports say); other commands keep 130.
+        return 2 if args.command in ("check", "load") else 130
     except BrokenPipeError:
         # The reader went away (``decode TOKEN | head``): not an error of ours, and no traceback.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,7 +58,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         + "\nWithout URL the embedded reference server is started and loaded (signatures verified).\n"
         f"The app certificate comes from {CERTIFICATE_ENV} or --certificate-file, never from the command line.\n"
         "Exit codes: 0 the SLOs held, 1 an SLO was breached, 2 could not run or judge (bad options,\n"
-        "unreachable target, no request completed, nothing renewed)."
+        "unreachable target, no request completed, nothing renewed) or interrupted (Ctrl-C, SIGTERM:\n"
+        "load.json then keeps what was measured and says 'interrupted')."
     )
     parser.add_argument("url", nargs="?", help="base URL of the token server (default: the embedded reference server)")
     run = parser.add_argument_group("run")
@@ -230,6 +232,61 @@ def run(args: argparse.Namespace) -> int:
     url = _check_url(args.url) if args.url else None
     baseline = _baseline(args, url, run_time)
 
+    from ..interruption import signals_as_interrupt
+
+    # SIGINT and SIGTERM end the run as "interrupted" (exit 2): Locust and the embedded server are stopped
+    # and load.json keeps what was measured (conformance/interruption.py, conformance.load.runner).
+    measured: list[dict[str, Any]] = []  # the run's load.json document, once there is one
+    started = time.monotonic()
+    with signals_as_interrupt():
+        try:
+            return _run_on_target(args, values, config, headers, certificate, url, run_time, stop_timeout,
+                                  thresholds, report_dir, baseline, measured)
+        except KeyboardInterrupt:
+            return _interrupted(args, url, report_dir, run_time, time.monotonic() - started, measured)
+
+
+def _interrupted(
+    args: argparse.Namespace, url: str | None, report_dir: Path, run_time: int, elapsed: float,
+    measured: list[dict[str, Any]],
+) -> int:
+    """Interrupted outside Locust's run (probe, server start, report writing): load.json says so anyway.
+
+    Written with whatever this run has measured (``measured``), or the bare document: a stale load.json of
+    an earlier run must not pass for this one.
+    """
+    import json
+
+    from ..interruption import last_signal
+    from ..load.report import LOAD_JSON, build_load_json, mark_interrupted
+
+    signal_name = last_signal()
+    if measured:
+        doc = measured[-1]
+    else:
+        doc = build_load_json({}, scenario=args.scenario, target=url or "embedded reference server",
+                              embedded=url is None, plan={"users": args.users, "run_time_s": run_time})
+    if not doc.get("interrupted"):
+        mark_interrupted(doc, signal_name, elapsed, lost=None if measured else "before the load started")
+    path = report_dir / LOAD_JSON
+    try:
+        path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    except OSError:
+        pass
+    if not measured:  # CI pages show the Markdown summary: it says so too
+        from ..report.markdown import load_markdown
+        from .check import write_summary_or_warn
+
+        write_summary_or_warn(load_markdown(doc), args.summary_md, "load")
+    print(f"token-conformance load: {doc['reason']} (exit 2; report: {path})", file=sys.stderr)
+    return 2
+
+
+def _run_on_target(
+    args: argparse.Namespace, values: dict[str, Any], config: Any, headers: dict[str, str], certificate: str | None,
+    url: str | None, run_time: int, stop_timeout: int, thresholds: Any, report_dir: Path,
+    baseline: tuple[dict[str, Any], list[str]] | None, measured: list[dict[str, Any]],
+) -> int:
     from ..load.runner import LoadPlan, probe
 
     def plan_for(target: str, cert: str | None, app_id: str | None) -> LoadPlan:
@@ -266,13 +323,13 @@ def run(args: argparse.Namespace) -> int:
         if problem:
             print(f"token-conformance load: error: cannot reach {url}: {problem}", file=sys.stderr)
             return 2
-        return _execute(plan_for(url, certificate, None), args, embedded=False, baseline=baseline)
+        return _execute(plan_for(url, certificate, None), args, embedded=False, baseline=baseline, measured=measured)
 
     from ..reference.server import ReferenceServer
 
     with ReferenceServer() as server:
         plan = plan_for(server.url, server.settings.certificate, server.settings.app_id)
-        return _execute(plan, args, embedded=True, baseline=baseline)
+        return _execute(plan, args, embedded=True, baseline=baseline, measured=measured)
 
 
 def _baseline(args: argparse.Namespace, url: str | None, run_time: int) -> tuple[dict[str, Any], list[str]] | None:
@@ -317,10 +374,11 @@ def _against_baseline(
 
 
 def _execute(
-    plan: Any, args: argparse.Namespace, *, embedded: bool, baseline: tuple[dict[str, Any], list[str]] | None = None
+    plan: Any, args: argparse.Namespace, *, embedded: bool, baseline: tuple[dict[str, Any], list[str]] | None = None,
+    measured: list[dict[str, Any]] | None = None,
 ) -> int:
     from ..load.protocol import NO_RENEWAL
-    from ..load.report import build_load_json, write_reports
+    from ..load.report import build_load_json, mark_interrupted, write_reports
     from ..load.runner import run_locust
 
     redactor = plan.redactor()
@@ -341,13 +399,13 @@ def _execute(
             f"(give it in {CERTIFICATE_ENV} or --certificate-file to verify every token's signature)"
         )
     outcome = run_locust(plan, show)
-    if outcome.summary is None:
+    if outcome.summary is None and not outcome.interrupted:
         show(f"token-conformance load: error: Locust exited with code {outcome.returncode} and left no summary")
         for line in outcome.tail[-15:]:
             show("  " + line)
         show(f"  full log: {outcome.log_path}")
         return 2
-    summary = outcome.summary
+    summary = outcome.summary or {}
     plan_info = {
         "users": plan.users,
         "spawn_rate": plan.spawn_rate,
@@ -356,10 +414,22 @@ def _execute(
         "processes": plan.processes,
         "locust_exit_code": outcome.returncode,
         "overran": outcome.overran,
+        "interrupted": outcome.interrupted,
     }
     doc = build_load_json(summary, scenario=plan.scenario, target=plan.url, embedded=embedded, plan=plan_info)
-    files = write_reports(plan.report_dir, doc, summary)
-    comparison = _against_baseline(baseline, doc, files, args.baseline) if baseline and doc["requests"] else None
+    if outcome.summary is None:  # killed before it reported: the limits it was given, at least
+        doc["slo"]["thresholds"] = plan.thresholds.as_dict()
+    if outcome.interrupted:
+        mark_interrupted(doc, outcome.interrupted, outcome.interrupted_after or outcome.elapsed,
+                         lost=None if outcome.summary else "Locust was killed before it reported")
+    if measured is not None:
+        measured.append(doc)
+    files = write_reports(plan.report_dir, doc, outcome.summary)
+    comparison = (  # partial figures of an interrupted run are no measurement to compare
+        _against_baseline(baseline, doc, files, args.baseline)
+        if baseline and doc["requests"] and not outcome.interrupted
+        else None
+    )
     print(redactor.redact(_text_summary(doc, files)))
     if comparison is not None:
         from ..load.baseline import terminal_lines
@@ -369,6 +439,9 @@ def _execute(
     from .check import write_summary_or_warn
 
     write_summary_or_warn(redactor.redact(load_markdown(doc)), args.summary_md, "load")
+    if outcome.interrupted:
+        show(f"token-conformance load: {doc['reason']} (exit 2; report: {files['load_json']})")
+        return 2
     if outcome.overran:
         show("token-conformance load: error: Locust overran its time bound and was stopped; results are partial")
         return 2
@@ -453,7 +526,10 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
     )
     if not doc["options"].get("signature_checked", True):
         lines.append("  signatures NOT checked (no app certificate)")
-    if "capacity" in doc:
+    if doc.get("interrupted"):
+        verdict = f"INTERRUPTED by {doc['interrupted']}: " + (
+            "partial figures" if doc["requests"] else "nothing measured") + ", SLOs not judged"
+    elif "capacity" in doc:
         verdict = "each step judged on its own requests" + ("" if doc["slo"]["passed"] else ": NO CAPACITY MEASURED")
     else:
         verdict = "SLOs held" if doc["slo"]["passed"] else "SLOs BREACHED"

@@ -48,6 +48,9 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         raise LoadBaselineError(f"the baseline {str(p)!r} is not JSON: {exc}") from None
     if not isinstance(doc, dict) or not all(isinstance(doc.get(k), dict) for k in KINDS) or "requests" not in doc:
         raise LoadBaselineError(f"the baseline {str(p)!r} is not a load.json written by 'token-conformance load'")
+    if doc.get("interrupted"):
+        raise LoadBaselineError(f"the baseline {str(p)!r} is a run interrupted by {doc['interrupted']}: its figures "
+                                "are partial; compare with a run that went to its end")
     if not doc["requests"]:
         raise LoadBaselineError(f"the baseline {str(p)!r} completed no request: nothing to compare with")
     return doc

@@ -161,6 +161,31 @@ def build_load_json(
     return doc
 
 
+def mark_interrupted(doc: dict[str, Any], signal_name: str, elapsed_s: float, *, lost: str | None = None) -> None:
+    """Make ``doc`` say the run was interrupted: partial figures, no SLO verdict, exit 2.
+
+    ``slo.passed`` becomes false (a gate reading only that key must not see green) and
+    ``slo.judged`` false (it was not breached either); ``verdict``, ``reason`` and
+    ``exit_code`` say what happened; ``lost`` why no figure was kept, if none was.
+    """
+    run_time = (doc.get("plan") or {}).get("run_time_s")
+    of = f" of the {run_time} s run" if run_time else ""
+    what = f"{lost}: no figure was kept" if lost else "the figures are what was measured until then"
+    doc["interrupted"] = signal_name
+    doc["verdict"] = "interrupted"
+    doc["exit_code"] = 2
+    doc["reason"] = f"interrupted by {signal_name} after {elapsed_s:.1f} s{of}: {what}; the SLOs were not judged"
+    doc["slo"]["passed"] = False
+    doc["slo"]["judged"] = False
+
+
+def verdict_text(doc: dict[str, Any]) -> str:
+    """The report's headline: 'SLOs held', 'SLOs breached', or 'interrupted (...)'."""
+    if doc.get("interrupted"):
+        return f"interrupted by {doc['interrupted']}: SLOs not judged"
+    return "SLOs held" if doc["slo"]["passed"] else "SLOs breached"
+
+
 def write_plots(report_dir: Path, summary: dict[str, Any], max_p95_ms: float | None) -> dict[str, Path]:
     from . import plots
 
@@ -207,8 +232,8 @@ def render_html(doc: dict[str, Any], images: dict[str, Path]) -> str:
     """A single page, images embedded (data: URIs), so it can be mailed or archived alone."""
     e = html.escape
     slo = doc["slo"]
-    verdict = "SLOs held" if slo["passed"] else "SLOs breached"
-    colour = "#1a7f37" if slo["passed"] else "#cf222e"
+    verdict = verdict_text(doc)
+    colour = "#1a7f37" if slo["passed"] else "#9a6700" if doc.get("interrupted") else "#cf222e"
     breaches = "".join(f"<li>{e(str(b.get('message', b)))}</li>" for b in slo["breaches"])
     rows = []
     for kind in ("fetch", "renew"):
@@ -276,6 +301,7 @@ td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}
 <h1>Load run: {e(doc["scenario"])}</h1>
 <p>Target <code>{e(doc["target"])}</code>{" (embedded reference server)" if doc["embedded_reference_server"] else ""}.
 <span class="verdict">{verdict}</span></p>
+{f"<p>{e(doc['reason'])}</p>" if doc.get("interrupted") else ""}
 {f"<ul>{breaches}</ul>" if breaches else ""}
 {"" if doc["options"].get("signature_checked", True) else unchecked}
 {bound}
@@ -290,9 +316,11 @@ td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}
 """
 
 
-def write_reports(report_dir: Path, doc: dict[str, Any], summary: dict[str, Any]) -> dict[str, Path]:
-    """Write plots, load.json and load.html; returns the paths by name."""
-    images = write_plots(report_dir, summary, doc["slo"]["thresholds"].get("max_p95_ms"))
+def write_reports(report_dir: Path, doc: dict[str, Any], summary: dict[str, Any] | None) -> dict[str, Path]:
+    """Write plots (not without a summary), load.json and load.html; returns the paths by name."""
+    # load.json first, then again with the plots' names: a run interrupted while plotting keeps its figures.
+    (report_dir / LOAD_JSON).write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    images = {} if summary is None else write_plots(report_dir, summary, doc["slo"]["thresholds"].get("max_p95_ms"))
     files = {name: path for name, path in images.items()}
     doc["files"] = {
         **{name: path.name for name, path in images.items()},

@@ -8,7 +8,9 @@ the scenario's summary (``--summary-file``) and Locust's CSV / HTML reports.
 Bounds: Locust gets ``--run-time`` and ``--stop-timeout``; the parent gives it a
 deadline on top (start-up allowance + run time + stop timeout + shutdown
 allowance), then SIGTERM (Locust shuts down and writes its reports), then SIGKILL
-to the whole process group (``--processes`` forks workers).
+to the whole process group (``--processes`` forks workers). Interrupted (Ctrl-C,
+SIGTERM), the parent passes a SIGINT on to Locust, which then stops and writes what
+it measured so far; the group is killed after a grace time or a second signal.
 
 The child runs in an empty folder of its own: Locust puts its current directory
 first on sys.path, so run from a clone's root the source folder ``conformance/``
@@ -35,6 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..interruption import last_signal, signals_escalate
 from ..redact import Redactor
 from .protocol import CERTIFICATE_ENV, PROGRESS_PREFIX, SCENARIOS
 from .slo import Thresholds
@@ -172,6 +175,10 @@ class Outcome:
     log_path: Path
     tail: list[str]
     command: list[str]
+    #: The signal that interrupted the run (SIGINT, SIGTERM), None when it ran to its end.
+    interrupted: str | None = None
+    #: Seconds from start to that signal.
+    interrupted_after: float | None = None
 
 
 def _read_lines(stream: Any, redactor: Redactor, log: Any, tail: deque[str], on_line: Callable[[str], None]) -> None:
@@ -196,6 +203,38 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
+def _stop_interrupted(process: subprocess.Popen[bytes], plan: LoadPlan, on_line: Callable[[str], None]) -> None:
+    """End an interrupted run: SIGINT to Locust's master, then SIGTERM and SIGKILL to its group.
+
+    SIGINT is Locust's own Ctrl-C: it writes locust.html, fires ``quitting`` (the scenario writes
+    its summary) and tells its workers to quit. The child runs in a session of its own, so a
+    terminal's Ctrl-C reaches only us: we pass it on. A further SIGINT or SIGTERM while it stops
+    kills the group at once (what it measured is then lost, and said so).
+    """
+    said: list[str] = []
+
+    def hurry(name: str) -> None:
+        if not said:
+            said.append(name)
+            on_line(f"load: {name} again: killing Locust now; what it measured is lost")
+        _signal_group(process, signal.SIGKILL)
+
+    with signals_escalate(hurry):
+        try:
+            os.kill(process.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+        try:
+            process.wait(timeout=plan.stop_timeout + KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=KILL_GRACE)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+
+
 def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) -> Outcome:
     """Run the plan's Locust child to completion (or to its deadline) and read its summary."""
     import json
@@ -209,6 +248,8 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
     tail: deque[str] = deque(maxlen=40)
     started = time.monotonic()
     overran = False
+    interrupted: str | None = None
+    interrupted_after: float | None = None
     with open(log_path, "w", encoding="utf-8") as log, tempfile.TemporaryDirectory(prefix="token-load-") as cwd:
         process = subprocess.Popen(
             command,
@@ -236,8 +277,15 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
                 except subprocess.TimeoutExpired:
                     _signal_group(process, signal.SIGKILL)
                     process.wait()
+        except KeyboardInterrupt:
+            # Ctrl-C or SIGTERM (conformance.interruption): stop Locust the way its own Ctrl-C does, so that it
+            # writes its reports and the scenario its summary of what was measured so far.
+            interrupted, interrupted_after = last_signal(), time.monotonic() - started
+            on_line(f"load: interrupted by {interrupted}: stopping Locust, keeping what it measured "
+                    "(Ctrl-C again kills it at once)")
+            _stop_interrupted(process, plan, on_line)
         except BaseException:
-            # Interrupted (Ctrl-C): never leave a load generator running behind us.
+            # Anything else: never leave a load generator running behind us.
             _signal_group(process, signal.SIGTERM)
             try:
                 process.wait(timeout=KILL_GRACE)
@@ -246,7 +294,7 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
             raise
         finally:
             reader.join(timeout=5)
-        if overran:  # workers forked by --processes may outlive a killed master: end the group
+        if overran or interrupted:  # workers forked by --processes may outlive a stopped master: end the group
             _signal_group(process, signal.SIGKILL)
     scrub_files(plan.report_dir, redactor)
     summary = None
@@ -256,7 +304,8 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
         except ValueError:
             summary = None
-    return Outcome(process.returncode, summary, time.monotonic() - started, overran, log_path, list(tail), command)
+    return Outcome(process.returncode, summary, time.monotonic() - started, overran, log_path, list(tail), command,
+                   interrupted, interrupted_after)
 
 
 def scrub_files(folder: Path, redactor: Redactor) -> list[Path]:

@@ -83,7 +83,10 @@ def load_markdown(doc: dict[str, Any]) -> str:
     comp = doc.get("baseline") if isinstance(doc.get("baseline"), dict) else None
     failed = not slo["passed"] or (comp is not None and not comp["passed"]) or not doc.get("requests")
     head = "SLOs held" if slo["passed"] else "SLOs breached"
-    lines = [f"## {'❌' if failed else '✅'} Token server load: {head}", "",
+    icon = "❌" if failed else "✅"
+    if doc.get("interrupted"):
+        head, icon = f"interrupted by {doc['interrupted']} (exit 2)", "⚠️"
+    lines = [f"## {icon} Token server load: {head}", "",
              f"Scenario `{doc['scenario']}` against `{doc['target']}` · {doc['requests']} requests · "
              f"failure ratio {doc['failure_ratio']:.2%} · invalid tokens {doc['invalid_tokens']} · "
              f"dropped sessions {doc['dropped']}", "",
@@ -94,6 +97,8 @@ def load_markdown(doc: dict[str, Any]) -> str:
             "–" if k[p] is None else f"{k[p]:g} ms" for p in ("p50_ms", "p95_ms", "p99_ms")] + [f"{k['rps']:g}/s"]
         lines.append(f"| {kind} | " + " | ".join(str(c) for c in cells) + " |")
     lines.append("")
+    if doc.get("reason"):
+        lines += [_cell(doc["reason"]), ""]
     lines += [f"- SLO breached: {_cell(b.get('message', b))}" for b in slo["breaches"]]
     if comp is not None:
         lines += ["", f"### Against the baseline: {'✅ no regression beyond noise' if comp['passed'] else '❌ regressed'}",

@@ -74,6 +74,9 @@ def test_bad_baselines_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert "--baseline-force" in err
     assert main(["load", "--baseline-force", "--report-dir", str(tmp_path)]) == 2
     assert "--baseline-force needs --baseline" in capsys.readouterr().err
+    (tmp_path / "i.json").write_text(json.dumps({**load_doc(), "interrupted": "SIGINT"}), encoding="utf-8")
+    assert main(["load", "--baseline", str(tmp_path / "i.json"), "--report-dir", str(tmp_path)]) == 2
+    assert "is a run interrupted by SIGINT: its figures are partial" in capsys.readouterr().err
 
 
 def run(capsys: pytest.CaptureFixture[str], out: Path, url: str, *argv: str) -> tuple[int, dict[str, Any], str]:

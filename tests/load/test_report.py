@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from conformance.load import plots
-from conformance.load.report import LOAD_HTML, LOAD_JSON, build_load_json, lead_stats, write_reports
+from conformance.load.report import (
+    LOAD_HTML,
+    LOAD_JSON,
+    build_load_json,
+    lead_stats,
+    mark_interrupted,
+    write_reports,
+)
+from conformance.report.markdown import load_markdown
 
 T0 = 1_800_000_000
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -96,6 +104,28 @@ def test_reports_are_written_with_plots_embedded(tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") == 3  # self-contained
     assert "1 dropped &lt;sessions&gt;" in page  # escaped
     assert not re.search(r'<img[^>]+src="(?!data:)', page)
+
+
+def test_an_interrupted_run_is_never_reported_green(tmp_path: Path) -> None:
+    s = summary()  # every SLO held until the signal
+    doc = build_load_json(s, scenario="fetch_and_renew", target="http://x", embedded=False, plan={"run_time_s": 60})
+    mark_interrupted(doc, "SIGTERM", 4.25)
+    assert (doc["interrupted"], doc["verdict"], doc["exit_code"]) == ("SIGTERM", "interrupted", 2)
+    assert doc["slo"]["passed"] is False and doc["slo"]["judged"] is False and doc["requests"] == 80
+    assert doc["reason"] == ("interrupted by SIGTERM after 4.2 s of the 60 s run: the figures are what was measured "
+                             "until then; the SLOs were not judged")
+    write_reports(tmp_path, doc, s)
+    assert json.loads((tmp_path / LOAD_JSON).read_text())["verdict"] == "interrupted"
+    page = (tmp_path / LOAD_HTML).read_text()
+    assert "interrupted by SIGTERM: SLOs not judged" in page and "SLOs held" not in page
+    markdown = load_markdown(doc)
+    assert markdown.startswith("## ⚠️ Token server load: interrupted by SIGTERM (exit 2)") and "SLOs held" not in markdown
+    # Killed before it reported: load.json and load.html all the same, without plots.
+    empty = build_load_json({}, scenario="ramp", target="http://x", embedded=False, plan={})
+    mark_interrupted(empty, "SIGINT", 1.0, lost="Locust was killed before it reported")
+    (tmp_path / "none").mkdir()
+    files = write_reports(tmp_path / "none", empty, None)
+    assert set(files) == {"load_json", "load_html"} and "reported: no figure was kept" in empty["reason"]
 
 
 def test_history_parsing_skips_the_aggregated_row_and_empty_percentiles(tmp_path: Path) -> None:
