@@ -421,7 +421,7 @@ def _execute(
         doc["slo"]["thresholds"] = plan.thresholds.as_dict()
     if outcome.interrupted:
         mark_interrupted(doc, outcome.interrupted, outcome.interrupted_after or outcome.elapsed,
-                         lost=None if outcome.summary else "Locust was killed before it reported")
+                         lost=None if outcome.summary else "Locust ended without reporting")
     if measured is not None:
         measured.append(doc)
     files = write_reports(plan.report_dir, doc, outcome.summary)

@@ -264,8 +264,8 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
         reader = threading.Thread(
             target=_read_lines, args=(process.stdout, redactor, log, tail, on_line), name="locust-output", daemon=True
         )
-        reader.start()
-        try:
+        try:  # from here on, a signal (even one while the reader starts) stops the child: none outlives us
+            reader.start()
             try:
                 process.wait(timeout=plan.deadline)
             except subprocess.TimeoutExpired:
@@ -293,7 +293,11 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
                 _signal_group(process, signal.SIGKILL)
             raise
         finally:
-            reader.join(timeout=5)
+            if process.poll() is None:  # a signal landed between the steps above: no generator outlives us
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+            if reader.ident is not None:
+                reader.join(timeout=5)
         if overran or interrupted:  # workers forked by --processes may outlive a stopped master: end the group
             _signal_group(process, signal.SIGKILL)
     scrub_files(plan.report_dir, redactor)

@@ -122,10 +122,10 @@ def test_an_interrupted_run_is_never_reported_green(tmp_path: Path) -> None:
     assert markdown.startswith("## ⚠️ Token server load: interrupted by SIGTERM (exit 2)") and "SLOs held" not in markdown
     # Killed before it reported: load.json and load.html all the same, without plots.
     empty = build_load_json({}, scenario="ramp", target="http://x", embedded=False, plan={})
-    mark_interrupted(empty, "SIGINT", 1.0, lost="Locust was killed before it reported")
+    mark_interrupted(empty, "SIGINT", 1.0, lost="Locust ended without reporting")
     (tmp_path / "none").mkdir()
     files = write_reports(tmp_path / "none", empty, None)
-    assert set(files) == {"load_json", "load_html"} and "reported: no figure was kept" in empty["reason"]
+    assert set(files) == {"load_json", "load_html"} and "reporting: no figure was kept" in empty["reason"]
 
 
 def test_history_parsing_skips_the_aggregated_row_and_empty_percentiles(tmp_path: Path) -> None:
