@@ -9,6 +9,7 @@ all. Never a command-line value: argv is visible to every user of the machine
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
@@ -24,6 +25,18 @@ class CertificateError(ValueError):
     """The certificate file cannot be used; the message names the file, never its content."""
 
 
+_HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def _checked(value: str, source: str) -> str:
+    """An app certificate is 32 hexadecimal characters. Anything else is a configuration mistake, said at once:
+    judged as a certificate, it would make every signature "invalid" and fail TOKEN-8 on a correct server."""
+    if _HEX32.fullmatch(value) is None:
+        raise CertificateError(f"{source} does not hold an app certificate: an app certificate is 32 hexadecimal "
+                               f"characters (it has {len(value)} characters)")
+    return value
+
+
 def read_certificate(path: str | None) -> str | None:
     """The app certificate from a file (if given) or ``$TOKEN_SERVER_APP_CERTIFICATE``; None if neither."""
     if path:
@@ -35,5 +48,6 @@ def read_certificate(path: str | None) -> str | None:
             raise CertificateError(f"the certificate file {path!r} is not text") from None
         if not value:
             raise CertificateError(f"the certificate file {path!r} is empty")
-        return value
-    return os.environ.get(CERTIFICATE_ENV, "").strip() or None
+        return _checked(value, f"the certificate file {path!r}")
+    value = os.environ.get(CERTIFICATE_ENV, "").strip()
+    return _checked(value, f"${CERTIFICATE_ENV}") if value else None
