@@ -18,17 +18,26 @@ from typing import Any
 from .client import Exchange, TokenServerClient
 from .profiles import Profile, bundled_names, load_profile
 from .target import extract_token
+from .tokens import TokenError, decode
 
 PROBE_CHANNEL = "conformance-detect"
 _PROXY_WORDS = re.compile(r"bad gateway|gateway time-?out|service unavailable|nginx|cloudflare|envoy|haproxy|"
                           r"upstream|proxy error|varnish|traefik", re.IGNORECASE)
 
 
-def describe(ex: Exchange, key: str = "rtcToken") -> str | None:
-    """What a non-token answer looks like and what to try; None when ``ex`` carries a token under ``key``."""
+def describe(ex: Exchange, key: str = "rtcToken", *, detecting: bool = False,
+             credentials: bool = False) -> str | None:
+    """What a non-token answer looks like and what to try; None when ``ex`` carries a token under ``key``.
+
+    The advice must fit where it is printed: ``detecting`` (detect, --profile auto) never suggests
+    --profile auto, and ``credentials`` (headers were configured) never asks for credentials that were sent.
+    """
     if ex.error:
         return f"nothing answered ({ex.error}): check the URL and that the server is running"
     status, ctype, text = ex.status, ex.content_type.lower(), ex.text.lstrip()[:2000]
+    if status in (401, 403) and credentials:
+        return (f"a login wall ({status}) that refuses the configured credentials: check their values "
+                "(--header, $TOKEN_SERVER_HEADERS or --header-file)")
     if status in (401, 403):
         return (f"a login wall ({status}): the server wants credentials; pass them with --header 'Name: value' "
                 "(or $TOKEN_SERVER_HEADERS / --header-file)")
@@ -37,7 +46,14 @@ def describe(ex: Exchange, key: str = "rtcToken") -> str | None:
                 "the token server behind it does not; check the upstream")
     body = ex.json_or_none()
     if status == 200 and isinstance(body, dict):
-        if isinstance(body.get(key), str) and body.get(key):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            try:
+                decode(value)
+            except TokenError as exc:
+                shown = value if len(value) <= 24 else value[:20] + "…"
+                return (f"a value under {key!r} that is not a token ({shown!r} does not decode: {exc}): the route is right, "
+                        "the token builder behind it is not; check how the server builds its tokens")
             return None
         tokens = [k for k, v in body.items() if isinstance(v, str) and v.startswith(("006", "007"))]
         if tokens:
@@ -49,8 +65,14 @@ def describe(ex: Exchange, key: str = "rtcToken") -> str | None:
                 "check the base URL (a path prefix such as /api or /token?)")
     if isinstance(body, dict):
         keys = ", ".join(list(body)[:6])
+        if detecting:
+            return (f"another JSON API ({status}, keys: {keys or 'none'}): no bundled profile's route; check the base "
+                    "URL, or write a profile of your own (--profile FILE)")
         return (f"another JSON API ({status}, keys: {keys or 'none'}): not the profile's route; check the base URL "
                 "and --profile (or try --profile auto)")
+    if status == 404 and detecting:
+        return ("no such route (404): no bundled profile's RTC route is served here; check the base URL, or write "
+                "a profile of your own (--profile FILE)")
     if status == 404:
         return "no such route (404): the profile's RTC route is not served here; check the base URL and --profile"
     return f"an answer that is not a token ({ex.summary(120)}); check the base URL and --profile"
@@ -117,14 +139,20 @@ def detect(client: TokenServerClient) -> Detection:
     publisher = answers.get("publisher")
     if publisher is None or not publisher.ok:
         ex = publisher.exchange if publisher else _probe(client, base, "publisher")
-        evidence["rtc route"] = f"no token: {ex.summary(100)}"
+        undecodable = publisher is not None and publisher.raw is not None
+        evidence["rtc route"] = (str(publisher.problem) if undecodable and publisher
+                                 else f"no token: {ex.summary(100)}")
         found = Detection(client.base_url, None, "none", 0.0, evidence, {p.name: 0.0 for p in profiles})
+        hint = (describe(ex, detecting=True, credentials=bool(client.headers))
+                or f"an answer without a usable token ({ex.summary(100)})")
         if ex.error:
             found.reason, found.judged = f"nothing answers: {ex.error}", False
         elif ex.status in (401, 403):
-            found.reason, found.judged = f"GET {base.routes['rtc']} answers {describe(ex)}", False
+            found.reason, found.judged = f"GET {base.routes['rtc']} answers {hint}", False
+        elif undecodable:
+            found.reason = f"GET {base.routes['rtc']} answers {hint}"
         else:
-            found.reason = f"GET {base.routes['rtc']} answers no token: the target looks like {describe(ex)}"
+            found.reason = f"GET {base.routes['rtc']} answers no token: the target looks like {hint}"
         return found
     assert publisher.token is not None
     version = publisher.token.version

@@ -485,10 +485,12 @@ def _preflight(session: pytest.Session) -> None:
         session.config.get_terminal_writer().line(f"token-conformance: {state.abort_reason}", red=True, bold=True)
     elif result.slow:
         state.slow_reason = state.redactor.redact(result.slow)
-    if result.exchange is not None and result.exchange.status is not None:
+    # A refused login already has its own line (the abort reason); a hint after it would only repeat or contradict it.
+    if result.exchange is not None and result.exchange.status is not None and not (
+            result.abort and result.exchange.status in (401, 403)):
         from .detect import describe
 
-        hint = describe(result.exchange)
+        hint = describe(result.exchange, credentials=_target(session.config).settings.has_credentials)
         if hint:
             state.hints.append(state.redactor.redact(f"{_target(session.config).rtc_request().method} {_target(session.config).rtc_request().path} answered {hint}"))
 
