@@ -13,7 +13,7 @@ from ._common import UsageError, add_request_options, check_app_id, read_certifi
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("url", nargs="?", help="base URL of the token server (default: start the embedded reference server)")
     p.add_argument("--profile", help="bundled profile name (agora-token-service, agora-node-tokenserver), a profile "
-                   "JSON file, or 'auto' (detect it from the target)")
+                   "JSON file, or 'auto' (detect it from the target) (default: agora-token-service)")
     p.add_argument("--app-id", help="the app id every token must carry (32 hexadecimal characters)")
     p.add_argument("--strict", action="store_true", help="SHOULD failures also make the server non-conforming")
     p.add_argument("--case", metavar="PATTERN", help="only these cases: ids, globs or sections, comma-separated (e.g. 'EXPIRY,INPUT-1*')")
@@ -22,7 +22,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deviations", metavar="FILE", help="JSON {case id: reason}: known deviations become expected failures")
     p.add_argument("--timeout", type=float, help="overall deadline per request in seconds (default 10)")
     p.add_argument("--max-skew", type=float, help="allowed clock difference in seconds (default 5)")
-    p.add_argument("-n", "--workers", type=int, help="run cases in N processes (pytest-xdist)")
+    p.add_argument("-n", "--workers", type=int, help="run cases in N processes (pytest-xdist) (default: 1, in this process)")
     p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
     p.add_argument("-v", "--verbose", action="count", default=0, help="one line per case while running")
     p.add_argument("--list", action="store_true", help="print the contract's table (id, level, title) of the cases that would run, and exit")
