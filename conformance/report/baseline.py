@@ -11,6 +11,15 @@ same rule as the plain verdict: a baseline makes the gate narrower, never
 stricter than the contract. Comparing runs of different profiles, contract
 versions or targets compares different questions, so those baselines are
 refused unless forced.
+
+Lost coverage is a change too: a case that passed in the baseline and is now
+skipped, not run, or (in a full run) absent is listed as *no longer judged*
+(a CI secret that expired silently drops TOKEN-8's signature checks, and "0
+regressions" would then hide it). At a gating level it makes the gate exit 2,
+"could not judge": the run cannot confirm what the baseline confirmed. A
+gating regression still wins (exit 1). A --case subset does not lose the cases
+it did not select. When the loss is intended, refresh the baseline with one run
+without --baseline (docs/ci.md).
 """
 
 from __future__ import annotations
@@ -100,6 +109,8 @@ class Change:
     was: str
     now: str
     gating: bool = False
+    #: Why the case is not judged now (its skip reason), for the no-longer-judged list.
+    why: str = ""
 
 
 @dataclass
@@ -112,6 +123,8 @@ class Comparison:
     regressions: list[Change] = field(default_factory=list)
     fixes: list[Change] = field(default_factory=list)
     persisting: list[Change] = field(default_factory=list)
+    #: Passed in the baseline, not judged now (skipped, not run, or absent from a full run): lost coverage.
+    no_longer_judged: list[Change] = field(default_factory=list)
     exit_code: int = 0
     reason: str = ""
     notes: list[str] = field(default_factory=list)
@@ -128,6 +141,12 @@ class Comparison:
             for c in changes:
                 tag = " [gating]" if c.gating else ""
                 lines.append(f"  {c.id:<10} {c.level:<6} {c.was} -> {c.now}{tag}  {c.title}")
+        if self.no_longer_judged:
+            lines.append(f"no longer judged (passed in the baseline, not judged now): {len(self.no_longer_judged)}")
+            for c in self.no_longer_judged:
+                tag = " [gating]" if c.gating else ""
+                why = f" - {' '.join(c.why.split())[:160]}" if c.why else ""
+                lines.append(f"  {c.id:<10} {c.level:<6} {c.was} -> {c.now}{tag}  {c.title}{why}")
         # Last, so the gate is the final line of a CI log.
         lines.append(f"gate: {('PASS' if self.exit_code == 0 else 'FAIL' if self.exit_code == 1 else 'COULD NOT JUDGE')}"
                      f" (exit {self.exit_code}) - {self.reason}")
@@ -151,14 +170,25 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], *, baseline_path:
     for c in current.get("cases", []):
         was, now = before.get(c["id"], "absent"), c["outcome"]
         change = Change(id=c["id"], level=c["level"], title=c.get("title", ""), was=was, now=now)
-        if now in FAILING and was in FAILING:
+        if now in ("skipped", "not run") and was in PASSING:
+            change.gating, change.why = c["level"] in gating_levels, str(c.get("message", ""))
+            result.no_longer_judged.append(change)
+        elif now in FAILING and was in FAILING:
             result.persisting.append(change)
         elif now in FAILING:  # passed before, or never judged (new to the contract, skipped, errored)
             change.gating = now == "failed" and c["level"] in gating_levels
             result.regressions.append(change)
         elif now in PASSING and was in FAILING:
             result.fixes.append(change)
+    if summary.get("scope", "full") == "full":  # a --case subset does not lose what it did not select
+        now_ids = {c["id"] for c in current.get("cases", [])}
+        for b in baseline.get("cases", []):
+            if b["id"] not in now_ids and b["outcome"] in PASSING:
+                result.no_longer_judged.append(Change(
+                    id=b["id"], level=b["level"], title=b.get("title", ""), was=b["outcome"], now="absent",
+                    gating=b["level"] in gating_levels, why="not in this run"))
     gating = [c.id for c in result.regressions if c.gating]
+    lost = [c.id for c in result.no_longer_judged if c.gating]
     errors = int(summary.get("counts", {}).get("error", 0))
     if summary.get("exit_code") == 2 and not errors:
         result.exit_code, result.reason = 2, f"this run could not be judged: {summary.get('reason', '')}"
@@ -166,10 +196,17 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], *, baseline_path:
         result.exit_code, result.reason = 1, f"{len(gating)} gating regression(s): {', '.join(gating)}"
     elif errors:
         result.exit_code, result.reason = 2, f"case error(s) leave the comparison open: {summary.get('reason', '')}"
+    elif lost:
+        result.exit_code, result.reason = 2, (
+            f"{len(lost)} gating case(s) that passed in the baseline are no longer judged: {', '.join(lost)} "
+            "(restore what they need, e.g. the certificate or credentials; if the loss is intended, refresh the "
+            "baseline with one run without --baseline)")
     else:
         known = f"; {len(result.persisting)} known failure(s) persist" if result.persisting else ""
         fixed = f"; {len(result.fixes)} fixed" if result.fixes else ""
-        result.reason = "no gating regression" + fixed + known
+        unjudged = (f"; {len(result.no_longer_judged)} no longer judged (not gating)"
+                    if result.no_longer_judged else "")
+        result.reason = "no gating regression" + fixed + known + unjudged
     return result
 
 
@@ -183,11 +220,15 @@ def html_section(document: dict[str, Any]) -> str:
              f"(was {e(str(comp['baseline_verdict']))}) &middot; <b>Gate:</b> exit {comp['exit_code']} &ndash; "
              f"{e(str(comp['reason']))}</p>"]
     parts += [f"<p><i>{e(n)}</i></p>" for n in comp.get("notes", [])]
-    for key, title in (("regressions", "Regressions"), ("fixes", "Fixes"), ("persisting", "Persisting failures")):
+    for key, title in (("regressions", "Regressions"), ("fixes", "Fixes"), ("persisting", "Persisting failures"),
+                       ("no_longer_judged", "No longer judged (passed in the baseline)")):
         items = comp.get(key, [])
+        if key == "no_longer_judged" and not items:
+            continue
         rows = "".join(
             f'<li><a href="#{e(c["id"])}">{e(c["id"])}</a> [{e(c["level"])}] {e(c["was"])} &rarr; {e(c["now"])}'
-            f'{" <b>gating</b>" if c.get("gating") else ""} &ndash; {e(c["title"])}</li>'
+            f'{" <b>gating</b>" if c.get("gating") else ""} &ndash; {e(c["title"])}'
+            f'{" &ndash; <i>" + e(c["why"]) + "</i>" if c.get("why") else ""}</li>'
             for c in items
         )
         parts.append(f"<h3>{title} ({len(items)})</h3>" + (f"<ul>{rows}</ul>" if rows else "<p>none</p>"))

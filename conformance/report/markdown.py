@@ -22,6 +22,11 @@ def _cell(text: Any) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+def _quote(notes: list[Any]) -> list[str]:
+    """Quote lines, then a blank line: without it Markdown pulls the next line into the quote."""
+    return [f"> {_cell(n)}" for n in notes] + ([""] if notes else [])
+
+
 def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str = "") -> str:
     """Markdown for one ``check`` run; ``document`` None when no report was written (could not judge)."""
     if document is None:
@@ -38,7 +43,7 @@ def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str 
         f" · {counts}",
         "",
     ]
-    lines += [f"> {_cell(n)}" for n in summary.get("notes", [])]
+    lines += _quote(summary.get("notes", []))
     if summary.get("reason"):
         lines += [_cell(summary["reason"]), ""]
     failing = [c for c in document["cases"] if c["outcome"] in ("failed", "error")]
@@ -50,12 +55,15 @@ def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str 
     if isinstance(comp, dict):
         gate = {0: "✅ pass", 1: "❌ fail"}.get(comp["exit_code"], "⚠️ could not judge")
         lines += [f"### Against the baseline: {gate} (exit {comp['exit_code']})", "", _cell(comp["reason"]), ""]
-        lines += [f"> {_cell(n)}" for n in comp.get("notes", [])]
-        for key, title in (("regressions", "Regressions"), ("fixes", "Fixes"), ("persisting", "Persisting failures")):
+        lines += _quote(comp.get("notes", []))
+        for key, title in (("regressions", "Regressions"), ("fixes", "Fixes"), ("persisting", "Persisting failures"),
+                           ("no_longer_judged", "No longer judged (passed in the baseline)")):
             items = comp.get(key, [])
+            if key == "no_longer_judged" and not items:
+                continue
             lines.append(f"**{title}: {len(items)}**")
             lines += [f"- {c['id']} [{c['level']}] {c['was']} → {c['now']}{' (gating)' if c.get('gating') else ''}"
-                      f": {_cell(c['title'])}" for c in items]
+                      f": {_cell(c['title'])}{' — ' + _cell(c['why']) if c.get('why') else ''}" for c in items]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

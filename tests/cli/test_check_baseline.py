@@ -29,13 +29,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def check(tmp: Path, port: int, app: Any, name: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def check(tmp: Path, port: int, app: Any, name: str, *extra: str,
+          certificate: str | None = SETTINGS.certificate) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """One ``check --case TOKEN`` run against ``app`` served on ``port``; its output and conformance.json."""
     with ThreadedServer(app, port=port) as server:
         proc = subprocess.run(
             [sys.executable, "-m", "conformance", "check", server.url, "--case", "TOKEN", "--app-id", SETTINGS.app_id,
              "--report-dir", name, "--summary-md", f"{name}.md", *extra],
-            cwd=tmp, env=child_environment(SETTINGS.certificate), capture_output=True, text=True, timeout=180,
+            cwd=tmp, env=child_environment(certificate), capture_output=True, text=True, timeout=180,
             check=False,
         )
     report = tmp / name / "conformance.json"
@@ -74,7 +75,7 @@ def test_faulty_baseline_then_reference_is_a_fix_and_the_reverse_a_regression(tm
     assert broke.returncode == 1, broke.stdout + broke.stderr
     assert doc["baseline"]["regressions"] == [
         {"id": "TOKEN-6", "level": "MUST", "title": doc["baseline"]["regressions"][0]["title"], "was": "passed",
-         "now": "failed", "gating": True}
+         "now": "failed", "gating": True, "why": ""}
     ]
     assert "gate: FAIL (exit 1) - 1 gating regression(s): TOKEN-6" in broke.stdout
     md = (tmp_path / "broke.md").read_text(encoding="utf-8")
@@ -93,3 +94,26 @@ def test_a_baseline_of_another_target_is_refused_unless_forced(tmp_path: Path) -
                         "--baseline-force")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert doc["baseline"]["notes"][0].startswith("forced: it judged")
+
+
+def test_lost_coverage_is_listed_everywhere_and_gates_as_could_not_judge(tmp_path: Path) -> None:
+    """A baseline judged with the certificate, then the same server without it: TOKEN-8 (signature, MUST) passed
+    and is now skipped. '0 regressions, gate: PASS' would hide that the gate lost its signature check."""
+    port = free_port()
+    app = create_app(SETTINGS)
+    before, base_doc = check(tmp_path, port, app, "signed")
+    assert before.returncode == 0 and any(c["id"] == "TOKEN-8" and c["outcome"] == "passed"
+                                          for c in base_doc["cases"]), before.stdout
+    now, doc = check(tmp_path, port, app, "unsigned", "--baseline", "signed/conformance.json", certificate=None)
+    assert now.returncode == 2, now.stdout + now.stderr
+    assert "TOKEN-8" in ids(doc, "no_longer_judged") and ids(doc, "regressions") == []
+    lost = next(c for c in doc["baseline"]["no_longer_judged"] if c["id"] == "TOKEN-8")
+    assert lost["was"] == "passed" and lost["now"] == "skipped" and lost["gating"] and lost["why"]
+    assert doc["baseline"]["exit_code"] == 2
+    assert "no longer judged (passed in the baseline, not judged now):" in now.stdout
+    last = now.stdout.rstrip().splitlines()[-1]
+    assert last.startswith("gate: COULD NOT JUDGE (exit 2)") and "TOKEN-8" in last, last
+    html = (tmp_path / "unsigned" / "conformance.html").read_text(encoding="utf-8")
+    assert "No longer judged (passed in the baseline)" in html
+    md = (tmp_path / "unsigned.md").read_text(encoding="utf-8")
+    assert "**No longer judged (passed in the baseline):" in md and "- TOKEN-8 [MUST] passed → skipped (gating)" in md

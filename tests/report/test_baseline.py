@@ -99,3 +99,37 @@ def test_markdown_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     written = write_summary(md, str(tmp_path / "s.md"))
     assert written == [tmp_path / "s.md", step]
     assert step.read_text(encoding="utf-8").startswith("earlier step\n## ❌")  # appended, not replaced
+
+
+def test_lost_coverage_is_listed_and_gates_at_a_gating_level() -> None:
+    base = doc({"ROUTE-1": "passed", "ROUTE-2": "passed", "TOKEN-6": "passed"})
+    skipped = doc({"ROUTE-1": "passed", "ROUTE-2": "skipped"})  # TOKEN-6 absent from a full run
+    skipped["cases"][1]["message"] = "no certificate"
+    c = compare(base, skipped)
+    assert [(x.id, x.now, x.gating) for x in c.no_longer_judged] == [("ROUTE-2", "skipped", False),
+                                                                    ("TOKEN-6", "absent", True)]
+    assert c.no_longer_judged[0].why == "no certificate"
+    assert c.exit_code == 2 and "no longer judged: TOKEN-6" in c.reason
+    assert any(line.startswith("no longer judged") for line in c.terminal_lines())
+    # Only a SHOULD lost, not strict: listed and said in the reason, not gating.
+    c = compare(base, doc({"ROUTE-1": "passed", "ROUTE-2": "skipped", "TOKEN-6": "passed"}))
+    assert c.exit_code == 0 and "1 no longer judged (not gating)" in c.reason
+    # A --case subset does not lose what it did not select; a gating regression still wins.
+    subset = doc({"ROUTE-1": "passed"})
+    subset["summary"]["scope"] = "subset"
+    assert compare(base, subset).no_longer_judged == [] and compare(base, subset).exit_code == 0
+    both = doc({"ROUTE-1": "failed", "TOKEN-6": "skipped"}, exit_code=1)
+    assert compare(base, both).exit_code == 1
+
+
+def test_markdown_quotes_end_before_the_next_block() -> None:
+    """A note quote directly followed by '**Regressions**' pulls the heading into the quote (finding 21)."""
+    now = doc({"ROUTE-1": "failed"}, exit_code=1, verdict="not conforming")
+    now["summary"]["notes"] = ["a MUST case was skipped"]
+    comp = compare(doc({"ROUTE-1": "passed"}), now)
+    comp.notes = ["forced: the baseline is of another target"]
+    now["baseline"] = comp.as_dict()
+    lines = check_markdown(now, target="x").splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith(">") and not lines[i + 1].startswith(">"):
+            assert lines[i + 1] == "", lines[i:i + 2]
