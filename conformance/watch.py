@@ -16,6 +16,11 @@ A target that goes down is a cycle like any other: ``target_up`` 0, a log
 line, ``consecutive_failures`` + 1; the loop never crashes on it. SIGTERM and
 SIGINT stop the loop cleanly: a cycle in progress is abandoned (its partial
 result is not published), the metrics server is shut down, exit code 0.
+
+With ``--runs N`` watch is a bounded job a script waits for, so its exit code
+says what the runs found, as ``check``'s does: 1 if any run was not conforming,
+else 2 if any run could not judge (target down, login wall, errors) or a signal
+stopped it before N runs, else 0 (see :func:`runs_exit_code`).
 """
 
 from __future__ import annotations
@@ -292,7 +297,10 @@ class Watcher:
                     1 if c["outcome"] == outcome else 0)
 
     def run(self) -> int:
-        """Cycle every ``interval`` seconds (start to start; a slow cycle is followed at once) until stopped."""
+        """Cycle every ``interval`` seconds (start to start; a slow cycle is followed at once) until stopped.
+
+        0 when stopped by a signal without ``max_runs``; with it, :func:`runs_exit_code` of the runs made.
+        """
         from . import __version__
         from .profiles import load_profile
 
@@ -307,6 +315,7 @@ class Watcher:
                   metrics=None if self.opts.metrics_port is None
                   else f"http://{self.opts.metrics_addr}:{self.opts.metrics_port}/metrics")
         runs = 0
+        codes: list[int] = []
         try:
             with self._signals():
                 while not self.stop_event.is_set():
@@ -319,6 +328,7 @@ class Watcher:
                     finally:
                         self._in_cycle = False
                     runs += 1
+                    codes.append(int(record.get("exit_code", 2)))
                     self.emit("run", run=runs, **record)
                     if self.opts.max_runs is not None and runs >= self.opts.max_runs:
                         break
@@ -326,8 +336,9 @@ class Watcher:
         finally:
             if stop_server is not None:
                 stop_server()
-            self.emit("stop", runs=runs)
-        return 0
+            code = 0 if self.opts.max_runs is None else runs_exit_code(codes, self.opts.max_runs)
+            self.emit("stop", runs=runs, **({} if self.opts.max_runs is None else {"exit_code": code}))
+        return code
 
     @contextlib.contextmanager
     def _signals(self) -> Iterator[None]:
@@ -347,3 +358,16 @@ class Watcher:
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
+
+
+def runs_exit_code(codes: list[int], wanted: int) -> int:
+    """``watch --runs N``'s exit code from its runs' exit codes (check's: 0, 1 or 2).
+
+    1 if any run found the server not conforming (a judged defect outranks an unjudged run, as in check); else 2
+    if any run could not judge, or fewer than ``wanted`` runs were made (a signal stopped the job); else 0.
+    """
+    if 1 in codes:
+        return 1
+    if any(c != 0 for c in codes) or len(codes) < wanted:
+        return 2
+    return 0

@@ -182,3 +182,17 @@ def test_a_signal_in_the_middle_of_a_run_stops_the_watch(tmp_path: Path, sig: si
     assert "Traceback" not in err
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["event"] for r in records] == ["stop"] and records[0]["runs"] == 1  # the interrupted run is not logged
+
+
+def test_runs_exit_code_reflects_the_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """``watch --runs N`` is a bounded job: runs that could not judge must not exit 0 (newcomer finding 11)."""
+    assert main(["watch", "http://127.0.0.1:1", "--runs", "2", "--interval", "1s"]) == 2
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["verdict"] for r in records if r["event"] == "run"] == ["could not judge"] * 2
+    assert records[-1] == {**records[-1], "event": "stop", "runs": 2, "exit_code": 2}
+    from conformance.watch import runs_exit_code
+
+    assert runs_exit_code([0, 0], 2) == 0
+    assert runs_exit_code([0, 2, 1], 3) == 1  # a judged defect outranks an unjudged run, as in check
+    assert runs_exit_code([0, 2], 2) == 2
+    assert runs_exit_code([0], 2) == 2  # stopped by a signal before the runs asked for

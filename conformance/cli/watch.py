@@ -31,7 +31,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         "token_request_duration_seconds, token_lifetime_seconds, last_complete_run_timestamp_seconds,\n"
         "consecutive_failures, target_up, conforming, runs_total{result}.\n"
         f"The app certificate comes from {CERTIFICATE_ENV} or --certificate-file, never the command line.\n"
-        "Stops cleanly on SIGTERM or SIGINT (exit 0). Exit 2: bad options, or the metrics port is taken."
+        "Stops cleanly on SIGTERM or SIGINT (exit 0). Exit 2: bad options, or the metrics port is taken.\n"
+        "With --runs N the exit code says what the runs found: 1 if any run was not conforming, else 2 if any\n"
+        "run could not judge (target down, login wall, ...) or a signal stopped it before N runs, else 0."
     )
     p.add_argument("url", nargs="?", help="base URL of the token server to watch")
     p.add_argument("--interval", default="60s", help="time between the starts of two runs, e.g. 30s, 5m (default 60s)")
@@ -47,7 +49,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, help="overall deadline per request in seconds (default 10)")
     p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
     p.add_argument("--report-dir", default="reports/watch", help="the last run's reports (default reports/watch/)")
-    p.add_argument("--runs", type=int, metavar="N", help="stop after N runs (default: run until stopped)")
+    p.add_argument("--runs", type=int, metavar="N", help="stop after N runs, exit code from the runs (see below) (default: run until stopped)")
     add_request_options(p, pacing=False)
 
 
