@@ -48,6 +48,9 @@ ROUTE_FIELDS: dict[str, frozenset[str]] = {
     "ping": frozenset(),
     "post_get_token": frozenset(),
 }
+#: The keys a 0.1 (``routes``) profile may have.
+LEGACY_KEYS = ("$schema", "$comment", "name", "description", "token_version", "roles", "token_types", "routes",
+               "expiry_param", "default_expiry", "client_timeout")
 #: Where each operation's token is, when the file does not say (the Go family's keys).
 DEFAULT_TOKEN = {"rtc": "/rtcToken", "rtc_account": "/rtcToken", "rte": "/rtcToken", "rtm": "/rtmToken",
                  "post_get_token": "/token"}
@@ -92,6 +95,10 @@ def parse_profile(data: Any, source: str = "profile") -> Profile:
     """A profile from its parsed JSON; :class:`ProfileError` names the first mistake and its JSON path."""
     if not isinstance(data, dict):
         raise ProfileError(f"{source}: expected a JSON object")
+    if not {"operations", "extends", "routes"} & set(data):
+        raise ProfileError(f"{source} is not a valid profile: it needs 'operations' (its requests), or 'extends' "
+                           f"(a bundled profile to start from: {', '.join(bundled_names())}); "
+                           "'token-conformance profile init' writes a starter file")
     if "routes" in data and "operations" not in data:
         data = _from_routes(data, source)
     elif "extends" in data:
@@ -112,6 +119,7 @@ def _schema_check(data: dict[str, Any], source: str, *, partial: bool = False) -
 
     schema = load_schema("profile")
     if partial:
+        schema.pop("required", None)  # the operations come from the extended profile when the file has none
         for name in ("tokenOperation", "healthOperation"):
             schema["$defs"][name].pop("required", None)
     error = best_match(Draft202012Validator(schema).iter_errors(data))
@@ -242,6 +250,9 @@ def _template_problem(template: Any, *, in_body: bool) -> str | None:
 def _from_routes(data: dict[str, Any], source: str) -> dict[str, Any]:
     """A 0.1 profile (``routes`` of path templates) as a current one; its problems reported all at once."""
     problems = []
+    unknown_keys = sorted(set(data) - set(LEGACY_KEYS))
+    if unknown_keys:  # a misspelt key silently ignored would judge the server against defaults it never chose
+        problems.append(f"unknown keys {unknown_keys}; known: {list(LEGACY_KEYS)}")
     routes = data.get("routes")
     if not isinstance(routes, dict) or "rtc" not in routes:
         problems.append("'routes' must be an object with at least an 'rtc' route")

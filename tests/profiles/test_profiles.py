@@ -84,6 +84,7 @@ def test_defaults_when_optional_keys_missing(tmp_path: Path) -> None:
         ({"default_expiry": 86401}, "'default_expiry'"),
         ({"default_expiry": True}, "'default_expiry'"),
         ({"token_types": "uid"}, "'token_types' must be a list of strings"),
+        ({"token_type": ["uid"]}, "unknown keys ['token_type']"),
     ],
 )
 def test_invalid_profile_files(tmp_path: Path, change: dict[str, Any], message: str) -> None:
@@ -307,3 +308,34 @@ def test_resolved_document_loads_back_the_same(tmp_path: Path) -> None:
         p = load_profile(write(tmp_path, data))
         again = load_profile(write(tmp_path, p.document(), "again.json"))
         assert again.document() == p.document()
+
+
+def test_a_profile_that_extends_may_change_only_its_token_types(tmp_path: Path) -> None:
+    """Newcomer finding 13: a server without user accounts says so in one key; ROUTE-9 is then not applicable."""
+    p = load_profile(write(tmp_path, {"extends": "agora-token-service", "token_types": {"uid": "uid"}}))
+    assert p.token_types == ("uid",) and p.account_operation() is None and p.has("post_get_token")
+    with pytest.raises(NotInProfile):
+        p.rtc_request(tokentype="userAccount", uid="alice")
+    with pytest.raises(ProfileError, match=r"Additional properties are not allowed \('colour' was unexpected\)"):
+        load_profile(write(tmp_path, {"extends": "agora-token-service", "colour": "red"}))
+
+
+def test_a_file_with_neither_operations_nor_extends_says_what_it_needs(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="it needs 'operations' .*or 'extends'"):
+        load_profile(write(tmp_path, {"token_types": ["uid"]}))
+
+
+def test_route_9_is_not_applicable_to_a_profile_without_user_accounts(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = write(tmp_path, {"extends": "agora-token-service", "token_types": {"uid": "uid"}})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
+    proc = subprocess.run([sys.executable, "-m", "conformance", "check", "--profile", path, "--case", "ROUTE-1,ROUTE-9",
+                           "--report-dir", str(tmp_path / "r")], capture_output=True, text=True, timeout=120,
+                          env=env, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "r" / "conformance.json").read_text(encoding="utf-8"))
+    case = next(c for c in doc["cases"] if c["id"] == "ROUTE-9")
+    assert case["outcome"] == "skipped" and "not applicable" in case["message"], case
