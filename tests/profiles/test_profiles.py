@@ -321,7 +321,7 @@ def test_a_profile_that_extends_may_change_only_its_token_types(tmp_path: Path) 
 
 
 def test_a_file_with_neither_operations_nor_extends_says_what_it_needs(tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match="it needs 'operations' .*or 'extends'"):
+    with pytest.raises(ProfileError, match=r"it needs 'operations' .*or 'extends'"):
         load_profile(write(tmp_path, {"token_types": ["uid"]}))
 
 
