@@ -163,16 +163,25 @@ def list_cases(opts: CheckOptions) -> int:
 def _interrupted_document(report_dir: Path, opts: CheckOptions, url: str | None, signal_name: str) -> dict[str, Any]:
     """conformance.json for a run interrupted before the suite could write one (e.g. while the server started)."""
     from .profiles import load_profile
-    from .report import CaseRecord, report_document, summarize, write_html, write_json
+    from .report import CaseRecord, report_document, summarize
 
     records = [CaseRecord.for_requirement(r) for r in selected_cases(opts.cases)]
     summary = summarize(records, strict=opts.strict, interrupted=signal_name,
                         contract_ids=tuple(r.id for r in selected_cases(None)),
                         selection=f"--case {opts.cases!r}" if opts.cases else "")
     doc = report_document(url or "embedded reference server", load_profile(opts.profile).as_dict(), summary, records)
-    write_json(report_dir / "conformance.json", doc)
-    write_html(report_dir / "conformance.html", doc)
+    write_reports(report_dir, doc)
     return doc
+
+
+def write_reports(report_dir: Path, document: dict[str, Any]) -> None:
+    """conformance.json, conformance.html and junit.xml of a run the suite did not finish itself."""
+    from .report import write_html, write_json
+    from .report.junit import finish_junit
+
+    write_json(report_dir / "conformance.json", document)
+    write_html(report_dir / "conformance.html", document)
+    finish_junit(report_dir / "junit.xml", document)
 
 
 def check(opts: CheckOptions) -> CheckResult:
@@ -183,7 +192,7 @@ def check(opts: CheckOptions) -> CheckResult:
     With ``opts.baseline`` the exit code is the regression gate's instead (conformance.report.baseline);
     an unusable baseline raises BaselineError before any request is sent.
     """
-    from .interruption import last_signal, signals_as_interrupt
+    from .interruption import last_signal, settle, signals_as_interrupt
 
     baseline, notes = _baseline(opts)
     from .headers import resolve
@@ -195,16 +204,36 @@ def check(opts: CheckOptions) -> CheckResult:
     stale.unlink(missing_ok=True)  # never read a previous run's verdict
     with signals_as_interrupt():
         try:
-            return _check(opts, report_dir, stale, baseline, notes)
+            result = _check(opts, report_dir, stale, baseline, notes)
         except KeyboardInterrupt:
-            # Interrupted outside pytest's session (starting the server, or a second Ctrl-C while reports
-            # were written): say so in the reports rather than leave none.
+            result = _after_interrupt(opts, report_dir, stale, baseline, notes, last_signal())
+        settle()  # the caller prints and exits with this result; a signal now changes neither
+        return result
+
+
+def _after_interrupt(
+    opts: CheckOptions, report_dir: Path, stale: Path, baseline: dict[str, Any] | None, notes: list[str],
+    signal_name: str,
+) -> CheckResult:
+    """A KeyboardInterrupt reached the API. Before the suite wrote its verdict (starting the server, a second
+    Ctrl-C while it stopped): the reports say "interrupted", exit 2. After it (the verdict already printed, a
+    signal while pytest wound down): the complete report stands, with its exit code."""
+    document = None
+    if stale.is_file():
+        try:
+            document = json.loads(stale.read_text(encoding="utf-8"))
+        except ValueError:  # cut short while it was written
             document = None
-            if stale.is_file():
-                document = json.loads(stale.read_text(encoding="utf-8"))
-            if document is None or document["summary"].get("interrupted") is None:
-                document = _interrupted_document(report_dir, opts, opts.url, last_signal())
-            return CheckResult(exit_code=2, report_dir=report_dir, document=document)
+    if document is None:
+        document = _interrupted_document(report_dir, opts, opts.url, signal_name)
+        return CheckResult(exit_code=2, report_dir=report_dir, document=document)
+    write_reports(report_dir, document)  # junit.xml too, in case pytest had not written it yet
+    code = int(document["summary"]["exit_code"])
+    comparison = None
+    if baseline is not None and document["summary"].get("interrupted") is None:
+        comparison = _against_baseline(baseline, notes, document, opts, stale)
+        code = comparison.exit_code if code in (0, 1) else code
+    return CheckResult(exit_code=code, report_dir=report_dir, document=document, comparison=comparison)
 
 
 def _check(

@@ -6,6 +6,11 @@ threads gone without a word. :func:`signals_as_interrupt` makes SIGTERM raise
 KeyboardInterrupt too, and remembers which signal came, so the plugin can write
 "interrupted by SIGTERM" into conformance.json and the API can stop what it
 started. Handlers are installed only in the main thread and restored on exit.
+
+Once the verdict is written (:func:`settle`), a signal no longer interrupts anything: the report is complete
+and its exit code stands. Without that, a Ctrl-C while the verdict line printed rewrote a complete run's
+report as "interrupted after 0 cases" (exit 2), and a SIGTERM just after it ended the process with 143
+while conformance.json said "conforming, exit 0". A settled signal is recorded and otherwise ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +23,21 @@ from types import FrameType
 
 #: Names of the signals received inside :func:`signals_as_interrupt`, oldest first.
 received: list[str] = []
+#: Set by :func:`settle`: the verdict is final, signals are recorded but raise nothing.
+_settled = False
+#: Nesting depth of :func:`signals_as_interrupt` (the CLI wraps the API's block).
+_depth = 0
+
+
+def settle() -> None:
+    """The verdict and its reports are written: from now on a signal must not change them or the exit code."""
+    global _settled
+    _settled = True
+
+
+def settled() -> bool:
+    """Whether :func:`settle` was called inside the current (outermost) block."""
+    return _settled
 
 
 def last_signal(default: str = "SIGINT") -> str:
@@ -28,21 +48,28 @@ def last_signal(default: str = "SIGINT") -> str:
 @contextmanager
 def signals_as_interrupt() -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM raise KeyboardInterrupt in the main thread."""
+    global _depth, _settled
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    received.clear()
+    if _depth == 0:
+        received.clear()
+        _settled = False
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         received.append(signal.Signals(signum).name)
+        if _settled:
+            return  # the verdict stands: reports written, exit code decided
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     # A SIGINT the parent chose to ignore (a background job of a non-interactive shell) stays ignored.
     sigs = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) is not signal.SIG_IGN]
     previous = {sig: signal.signal(sig, handler) for sig in sigs}
+    _depth += 1
     try:
         yield
     finally:
+        _depth -= 1
         for sig, old in previous.items():
             signal.signal(sig, old)
 

@@ -114,7 +114,8 @@ def _verdict(
     if interrupted:
         not_run = [r.id for r in records if r.outcome == "not run"]
         tail = f"; not run: {', '.join(not_run)}" if 0 < len(not_run) <= 5 else f"; {len(not_run)} not run" if not_run else ""
-        return "interrupted", 2, f"interrupted by {interrupted} after {ran} of {len(records)} case(s){tail}"
+        done = len(records) - len(not_run)  # passed, failed, skipped ...: every case that got its turn
+        return "interrupted", 2, f"interrupted by {interrupted} after {done} of {len(records)} case(s){tail}"
     if abort_reason:
         return "could not judge", 2, abort_reason
     if ran == 0:

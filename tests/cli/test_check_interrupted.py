@@ -71,6 +71,16 @@ def test_interrupted_check_is_never_green(tmp_path: Path, sig: signal.Signals) -
     assert (summary["verdict"], summary["exit_code"], summary["interrupted"]) == ("interrupted", 2, sig.name)
     assert summary["counts"]["not run"] > 0  # interrupted early: the rest is said to be not run, not passed
     assert "interrupted" in (tmp_path / "D" / "conformance.html").read_text(encoding="utf-8")
+    # junit.xml is red too: the verdict is an error, and the cases that never ran are listed as skipped.
+    import xml.etree.ElementTree as ET
+
+    suite = ET.parse(tmp_path / "D" / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    error = suite.find("testcase[@name='verdict']/error")
+    assert error is not None and error.get("message", "").startswith(f"INTERRUPTED (exit 2): interrupted by {sig.name}")
+    not_run = [c["id"] for c in doc["cases"] if c["outcome"] == "not run"]
+    assert [tc.get("name") for tc in suite.findall("testcase") if tc.find("skipped[@type='not run']") is not None] == not_run
+    assert len(suite.findall("testcase")) == len(doc["cases"]) + 1
     # The embedded server went with the process: its port no longer answers.
     url = re.search(r"embedded reference server (http://[\d.]+:\d+)", doc["target"]).group(1)  # type: ignore[union-attr]
     assert _port_closed(url)
@@ -92,3 +102,68 @@ def test_interrupted_parallel_check_counts_what_did_not_run(tmp_path: Path) -> N
 
     assert sorted(summary["selected"]) == sorted(r.id for r in REQUIREMENTS)
     assert summary["scope"] == "full"
+
+
+# --- a signal after the verdict: the complete report and its exit code stand ---------------------------------
+
+_SLOW_EXIT = '''
+import sys, time
+
+def pytest_unconfigure(config):
+    # After the verdict line: say so, then linger where a late Ctrl-C or SIGTERM lands.
+    print("LINGERING", flush=True)
+    time.sleep(4)
+'''
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_the_verdict_changes_neither_report_nor_exit_code(tmp_path: Path, sig: signal.Signals) -> None:
+    (tmp_path / "slow_exit.py").write_text(_SLOW_EXIT, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
+    env.update(PYTHONUNBUFFERED="1", PYTHONPATH=str(tmp_path), PYTEST_ADDOPTS="-p slow_exit")
+    proc = subprocess.Popen([sys.executable, "-m", "conformance", "check", "--case", "ROUTE-1", "--report-dir", "D"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + 60
+    while "LINGERING" not in seen and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+    assert "verdict: CONFORMING (exit 0)" in seen and "LINGERING" in seen, seen
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    output = seen + out + err
+    doc = json.loads((tmp_path / "D" / "conformance.json").read_text(encoding="utf-8"))
+    assert (doc["summary"]["verdict"], doc["summary"]["exit_code"]) == ("conforming", 0), output
+    assert [(c["id"], c["outcome"]) for c in doc["cases"]] == [("ROUTE-1", "passed")]
+    assert proc.returncode == 0, output
+    assert "interrupted" not in output
+
+
+def test_a_settled_run_ignores_signals_in_process() -> None:
+    # The window after check() returned, while the CLI prints: the default SIGTERM would end the process (143).
+    from conformance import interruption
+
+    with interruption.signals_as_interrupt():
+        with interruption.signals_as_interrupt():
+            interruption.settle()
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+    assert interruption.received[-2:] == ["SIGTERM", "SIGINT"]
+    with interruption.signals_as_interrupt(), pytest.raises(KeyboardInterrupt):  # a new run starts unsettled
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)
+
+
+def test_interruption_counts_every_case_that_got_its_turn() -> None:
+    from conformance.contract import REQUIREMENTS
+    from conformance.report import CaseRecord, summarize
+
+    records = [CaseRecord.for_requirement(r) for r in REQUIREMENTS[:6]]
+    for r, outcome in zip(records, ["passed", "passed", "skipped", "failed", "not run", "not run"]):
+        r.outcome = outcome
+    summary = summarize(records, strict=False, interrupted="SIGINT")
+    assert summary.reason == (f"interrupted by SIGINT after 4 of 6 case(s); not run: {records[4].id}, {records[5].id}")
