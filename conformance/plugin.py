@@ -135,6 +135,8 @@ class _State:
     futures: dict[str, Future[Any]] = field(default_factory=dict)
     #: Cases started ahead of their turn (concurrency > 1): their pytest call only collects the outcome.
     case_runs: dict[str, Future[Any]] = field(default_factory=dict)
+    #: Seconds each case started ahead of its turn ran for (its own time, not its turn's).
+    case_times: dict[str, float] = field(default_factory=dict)
     #: Traffic reported by xdist workers (the controller sums them).
     worker_traffic: list[dict[str, Any]] = field(default_factory=list)
     deviations: dict[str, str] = field(default_factory=dict)
@@ -143,6 +145,8 @@ class _State:
     marks: dict[str, float] = field(default_factory=lambda: {"configured": time.time()})
     spans: dict[str, tuple[float, float]] = field(default_factory=dict)
     summary: Any = None
+    #: conformance.json's content, once the verdict is final (junit.xml is rewritten from it).
+    document: dict[str, Any] | None = None
     final_records: list[CaseRecord] = field(default_factory=list)
     #: Case id -> the first finding of its failure in one line (the root causes, printed before the details).
     root_causes: dict[str, str] = field(default_factory=dict)
@@ -434,8 +438,20 @@ def _start_case_runs(session: pytest.Session, state: _State, target: Target) -> 
             continue  # a fixture of its own: it runs in its turn
         future: Future[Any] = Future()
         state.case_runs[item.name] = future
-        tasks.append((functools.partial(fn, token_target=target) if params else fn, future))
+        tasks.append((_timed(item.name, functools.partial(fn, token_target=target) if params else fn,
+                             state.case_times), future))
     run_in_daemons(tasks, workers, "conformance-case")
+
+
+def _timed(name: str, fn: Any, times: dict[str, float]) -> Any:
+    """``fn`` that notes how long it ran: the case's duration, not the 0 s its pytest call spends collecting it."""
+    def run() -> Any:
+        start = time.monotonic()
+        try:
+            return fn()
+        finally:
+            times[name] = time.monotonic() - start
+    return run
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -638,7 +654,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     rec = state.records.get(name)
     if rec is None:
         rec = state.records[name] = CaseRecord.for_requirement(by_id(name))
-    rec.duration_s += report.duration
+    rec.duration_s += _own_duration(state, name, report)
     cause = dict(report.user_properties).get("root_cause")
     if cause:
         state.root_causes[name] = str(cause)
@@ -668,6 +684,17 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         state.marks["last_case_done"] = time.time()
     if report.when == "call" and state.target is not None and state.target.client.down and not state.abort_reason:
         _after_breaker(state, state.target)
+
+
+def _own_duration(state: _State, name: str, report: pytest.TestReport) -> float:
+    """The call's duration, or the case's own time when it ran ahead (concurrency) or prefetched in the background."""
+    if report.when != "call":
+        return float(report.duration)
+    own = state.case_times.get(name)
+    span = state.spans.get(name)
+    if span is not None:
+        own = max(own or 0.0, span[1] - span[0])
+    return max(float(report.duration), own or 0.0)
 
 
 def _too_slow_now(state: _State) -> bool:
@@ -789,11 +816,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             summary.extra["hints"] = state.hints
         summary.extra.update(_traffic(state).as_dict())
         summary.extra["phases_s"] = _phases(state)
+        # The verdict is final: a signal from now on changes neither the reports nor the exit code.
+        interruption.settle()
+        doc = report_document(_target_label(session.config), _profile_dict(session.config), summary, records)
+        state.document = doc
         report_dir = _option(session.config, "token_report_dir", "str")
         if report_dir:
             out = Path(report_dir)
             out.mkdir(parents=True, exist_ok=True)
-            doc = report_document(_target_label(session.config), _profile_dict(session.config), summary, records)
             write_json(out / "conformance.json", doc)
             write_html(out / "conformance.html", doc)
         # Exit code of a conformance run: the verdict, unless something outside the suite failed.
@@ -813,6 +843,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.target.client.close()
     if state.embedded is not None:
         state.embedded.stop()
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_junit(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
+    """After pytest wrote junit.xml: make it say what conformance.json says (conformance.report.junit)."""
+    result = yield
+    document = _state(session.config).document if _STATE in session.config.stash else None
+    xmlpath = getattr(session.config.option, "xmlpath", None)
+    if document is not None and xmlpath and not _is_worker(session.config):
+        from .report.junit import finish_junit
+
+        finish_junit(Path(os.path.expanduser(os.path.expandvars(xmlpath))), document)
+    return result
 
 
 @pytest.hookimpl(optionalhook=True)
