@@ -116,6 +116,15 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+def _free_loopback_port() -> int:
+    """A port free on 127.0.0.1 now (the kernel's choice; Locust binds it a moment later)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def locust_command(plan: LoadPlan) -> list[str]:
     """The child's argv. Never the certificate: argv is visible to every user of the machine (ps)."""
     out = plan.report_dir.resolve()
@@ -139,7 +148,11 @@ def locust_command(plan: LoadPlan) -> list[str]:
         "--slo-limited-ratio", f"{plan.thresholds.max_limited_ratio:g}",
     ]  # fmt: skip
     if plan.processes:
-        argv += ["--processes", str(plan.processes)]
+        # Locust's master would listen for its forked workers on tcp://*:5557: every interface, and the same port
+        # for every run on the machine (a second run at the same time fails with "Address already in use").
+        port = _free_loopback_port()
+        argv += ["--processes", str(plan.processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+                 "--master-host", "127.0.0.1", "--master-port", str(port)]  # fmt: skip
     for dest, value in plan.scenario_options.items():
         if value is None or value is False or value == "":
             continue
@@ -203,7 +216,9 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
-def _stop_interrupted(process: subprocess.Popen[bytes], plan: LoadPlan, on_line: Callable[[str], None]) -> None:
+def _stop_interrupted(
+    process: subprocess.Popen[bytes], plan: LoadPlan, on_line: Callable[[str], None], signal_name: str
+) -> None:
     """End an interrupted run: SIGINT to Locust's master, then SIGTERM and SIGKILL to its group.
 
     SIGINT is Locust's own Ctrl-C: it writes locust.html, fires ``quitting`` (the scenario writes
@@ -220,6 +235,8 @@ def _stop_interrupted(process: subprocess.Popen[bytes], plan: LoadPlan, on_line:
         _signal_group(process, signal.SIGKILL)
 
     with signals_escalate(hurry):
+        on_line(f"load: interrupted by {signal_name}: stopping Locust, keeping what it measured "
+                "(Ctrl-C again kills it at once)")
         try:
             os.kill(process.pid, signal.SIGINT)
         except ProcessLookupError:
@@ -281,9 +298,7 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
             # Ctrl-C or SIGTERM (conformance.interruption): stop Locust the way its own Ctrl-C does, so that it
             # writes its reports and the scenario its summary of what was measured so far.
             interrupted, interrupted_after = last_signal(), time.monotonic() - started
-            on_line(f"load: interrupted by {interrupted}: stopping Locust, keeping what it measured "
-                    "(Ctrl-C again kills it at once)")
-            _stop_interrupted(process, plan, on_line)
+            _stop_interrupted(process, plan, on_line, interrupted)
         except BaseException:
             # Anything else: never leave a load generator running behind us.
             _signal_group(process, signal.SIGTERM)

@@ -47,6 +47,11 @@ def test_argv_bounds_the_run_and_passes_the_scenario_options(tmp_path: Path) -> 
                  "--processes 2", "--expiry 4", "--renew-margin 2.0", "--slo-p95-ms 250", "--csv-full-history"):  # fmt: skip
         assert part in joined, part
     assert "--strict-roles" in argv and "--app-id" not in argv and "--role-mix" not in argv
+    # The master listens for its workers on loopback only, on a port of its own (runs side by side do not collide).
+    port = argv[argv.index("--master-bind-port") + 1]
+    assert argv[argv.index("--master-bind-host") + 1] == "127.0.0.1" and port != "5557"
+    assert (argv[argv.index("--master-host") + 1], argv[argv.index("--master-port") + 1]) == ("127.0.0.1", port)
+    assert "--master-bind-port" not in locust_command(plan(tmp_path))  # one process: no master, no port
     assert argv[argv.index("--summary-file") + 1] == str(tmp_path.resolve() / "locust_summary.json")
 
 
