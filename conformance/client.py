@@ -69,6 +69,8 @@ class Exchange:
     #: Rate-limited answers (429 / 503 + Retry-After) waited out before this one, and the seconds waited.
     limited: int = 0
     waited_s: float = 0.0
+    #: The run's client timeout (``--timeout``), which the curl line gives as ``--max-time``.
+    timeout_s: float = 10.0
 
     @property
     def ok(self) -> bool:
@@ -96,7 +98,7 @@ class Exchange:
 
     def curl(self) -> str:
         """A curl command line that reproduces this request."""
-        parts = ["curl", "-sS", "-i", "--max-time", "10"]
+        parts = ["curl", "-sS", "-i", "--max-time", f"{self.timeout_s:g}"]
         if self.method != "GET":
             parts += ["-X", self.method]
         for name, value in self.request_headers.items():
@@ -410,7 +412,7 @@ class TokenServerClient:
         from .headers import placeholder
 
         ex = Exchange(method=method, url=url, request_headers=dict(req_headers), request_body=content,
-                      secret_headers={k: placeholder(k) for k in secret})
+                      secret_headers={k: placeholder(k) for k in secret}, timeout_s=self.timeout)
         if self.down:
             ex.error = f"not sent: the target stopped answering earlier in this run ({self.down})"
             return ex

@@ -719,7 +719,7 @@ def _after_breaker(state: _State, target: Target) -> None:
         return
     from .client import Exchange
 
-    ex = client.last_timeout or Exchange("GET", client.base_url, error=client.down)
+    ex = client.last_timeout or Exchange("GET", client.base_url, error=client.down, timeout_s=client.timeout)
     slow = slow_evidence(target, f"{ex.method} {ex.url.removeprefix(client.base_url)}", ex)
     if slow:
         state.slow_reason = state.redactor.redact(slow)

@@ -379,6 +379,17 @@ def test_curl_get_is_minimal() -> None:
     assert shlex.split(ex.curl()) == ["curl", "-sS", "-i", "--max-time", "10", "http://127.0.0.1:8080/rtc/c/publisher/uid/0/"]
 
 
+@pytest.mark.parametrize("timeout, shown", [(2.5, "2.5"), (30.0, "30")])
+def test_curl_max_time_is_the_runs_timeout(server: ThreadedServer, timeout: float, shown: str) -> None:
+    # The curl line reproduces the run's request: it gives up when the run's client did (--timeout), not at 10 s.
+    c = TokenServerClient(server.url, timeout=timeout)
+    try:
+        args = shlex.split(c.get("/token").curl())
+    finally:
+        c.close()
+    assert args[args.index("--max-time") + 1] == shown
+
+
 def test_curl_quotes_method_headers_body_and_url() -> None:
     body = json.dumps({"channel": "it's a \"test\" $HOME `id`", "uid": "7"}).encode()
     url = "http://127.0.0.1:8080/rtc/a%20b/publisher/uid/0/?expiry=60&x=$(id)"
