@@ -175,6 +175,24 @@ class ClientStats:
                 "p95_ms": round(rank(95) * 1000, 1), "p99_ms": round(rank(99) * 1000, 1),
                 "max_ms": round(times[-1] * 1000, 1)}
 
+    def raw(self) -> dict[str, Any]:
+        """Everything a merge needs (an xdist worker's share): the answer times themselves, not percentiles."""
+        return {"answer_times": list(self.answer_times), "timeouts": self.timeouts, "limited": self.limited,
+                "waited_s": self.waited_s, "longest_wait_s": self.longest_wait_s, "paced_s": self.paced_s}
+
+    @classmethod
+    def merged(cls, parts: Iterable[Mapping[str, Any]]) -> ClientStats:
+        """One run's stats from several processes' :meth:`raw` shares: percentiles over all answers, sums, the longest wait."""
+        out = cls()
+        for part in parts:
+            out.answer_times += [float(t) for t in part.get("answer_times", [])]
+            out.timeouts += int(part.get("timeouts", 0))
+            out.limited += int(part.get("limited", 0))
+            out.waited_s += float(part.get("waited_s", 0.0))
+            out.longest_wait_s = max(out.longest_wait_s, float(part.get("longest_wait_s", 0.0)))
+            out.paced_s += float(part.get("paced_s", 0.0))
+        return out
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "answer_times": {"count": len(self.answer_times), "timeouts": self.timeouts, **self.percentiles()},

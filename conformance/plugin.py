@@ -23,7 +23,7 @@ import pytest
 from . import interruption
 from .cases import NOT_APPLICABLE, requirement_of, select
 from .certificate import CERTIFICATE_ENV, CertificateError, read_certificate
-from .client import TokenServerClient
+from .client import ClientStats, TokenServerClient
 from .concurrency import DEFAULT_CONCURRENCY, GatedClient, Traffic, merge_intervals, run_in_daemons
 from .contract import REQUIREMENTS, Level, by_id
 from .deviations import DeviationsError, load_deviations
@@ -139,6 +139,8 @@ class _State:
     case_times: dict[str, float] = field(default_factory=dict)
     #: Traffic reported by xdist workers (the controller sums them).
     worker_traffic: list[dict[str, Any]] = field(default_factory=list)
+    #: Answer times and rate limiting reported by xdist workers (ClientStats.raw; the controller merges them).
+    worker_stats: list[dict[str, Any]] = field(default_factory=list)
     deviations: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     #: Where the session's time went: wall-clock marks (time.time()) and each background job's (start, end).
@@ -808,9 +810,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if done is not None:
         summary, records = done
         summary.extra["elapsed_s"] = round(time.monotonic() - state.started, 3)
+        if state.target is not None or state.worker_stats:
+            # Under xdist the workers sent the requests: their answer times and rate limits join the controller's.
+            summary.extra.update(_client_stats(state).as_dict())
         if state.target is not None:
-            if not _has_xdist_controller(session):  # under xdist the workers sent the requests (not merged yet)
-                summary.extra.update(state.target.client.stats.as_dict())
             _family_hint(state, records)
         if state.hints:
             summary.extra["hints"] = state.hints
@@ -836,6 +839,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for future in state.case_runs.values():
         future.cancel()  # a run that stopped early starts no more cases
     if state.target is not None:
+        if _is_worker(session.config):
+            session.config.workeroutput["token_stats"] = state.target.client.stats.raw()  # type: ignore[attr-defined]
         if _is_worker(session.config) and isinstance(state.target.client, GatedClient):
             traffic = state.target.client.traffic()
             session.config.workeroutput["token_traffic"] = {  # type: ignore[attr-defined]
@@ -861,10 +866,19 @@ def pytest_sessionfinish_junit(session: pytest.Session, exitstatus: int) -> Gene
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     """xdist controller: keep what each worker sent (hook of xdist; unused without it)."""
-    traffic = getattr(node, "workeroutput", {}).get("token_traffic")
+    output = getattr(node, "workeroutput", {})
+    traffic = output.get("token_traffic")
     config = _CONFIG.get("config")
     if traffic and config is not None:
         _state(config).worker_traffic.append(traffic)
+    if output.get("token_stats") and config is not None:
+        _state(config).worker_stats.append(output["token_stats"])
+
+
+def _client_stats(state: _State) -> ClientStats:
+    """Answer times and rate limiting over this process (under xdist: the controller's preflight) and all workers."""
+    own = [state.target.client.stats.raw()] if state.target is not None else []
+    return ClientStats.merged(own + state.worker_stats)
 
 
 def _traffic(state: _State) -> Traffic:

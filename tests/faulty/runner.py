@@ -82,13 +82,15 @@ _CHILD = (
 )
 def check_options(url: str, report_dir: str, *, cases: Sequence[str] = (), strict: bool = True,
                   app_id: str | None = None, timeout: float | None = None, profile: str | None = None,
-                  prop_examples: int | None = None, extra: Sequence[str] = ()) -> dict[str, Any]:
-    """The ``CheckOptions`` of a child run, as JSON-able keyword arguments (``extra``: more pytest arguments)."""
+                  prop_examples: int | None = None, extra: Sequence[str] = (), workers: int | None = None) -> dict[str, Any]:
+    """The ``CheckOptions`` of a child run, as JSON-able keyword arguments (``extra``: more pytest arguments;
+    ``workers``: xdist's ``-n``)."""
     extra = list(extra)
     if prop_examples is not None:
         extra += ["--token-prop-examples", str(prop_examples)]
     return {"url": url, "report_dir": report_dir, "cases": ",".join(cases) or None, "strict": strict,
-            "app_id": app_id, "timeout": timeout, "profile": profile, "extra_pytest_args": extra}
+            "app_id": app_id, "timeout": timeout, "profile": profile, "extra_pytest_args": extra,
+            "workers": workers}
 
 
 def run_check(url: str, *, certificate: str | None = None, guard: float = CHILD_TIMEOUT_S,

@@ -129,6 +129,20 @@ def test_rate_limited_server_is_judged_and_the_limits_reported() -> None:
     assert run.output.index("rate limits:") < run.output.rindex("verdict:")
 
 
+def test_under_xdist_the_workers_answer_times_and_rate_limits_are_merged() -> None:
+    # With -n 2 the workers send the requests: the controller's report holds the run's figures, not none.
+    with serving(_rate_limited(40.0, "1")) as (url, s):
+        run = run_check(url, certificate=s.certificate, app_id=s.app_id, cases=["ROUTE", "INPUT"], workers=2)
+    assert run.exit_code == 0, run.output[-3000:]
+    extra = run.document["summary"]["extra"]
+    times, limits = extra["answer_times"], extra["rate_limits"]
+    # Every request sent got an answer (none timed out): the merged count is the run's, not one worker's.
+    assert times["count"] + limits["limited"] == extra["requests_sent"] > 50, extra
+    assert 0 < times["p50_ms"] <= times["p95_ms"] <= times["max_ms"]
+    assert limits["limited"] > 0 and limits["waited_s"] >= 1
+    assert "answer times:" in run.output and "rate limits: the target limited the run" in run.output
+
+
 def test_rate_limit_budget_exhausted_cannot_be_judged() -> None:
     with serving(_rate_limited(5.0, "120")) as (url, s):
         run = run_check(url, certificate=s.certificate, app_id=s.app_id, cases=["INPUT"])
