@@ -11,6 +11,7 @@ import email.utils
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import pytest
 
@@ -166,8 +167,8 @@ def test_issue_time_is_now(token_target: Target) -> None:
     f = Findings()
     low, high = timed.sent - allowed, timed.received + allowed
     f.check(low <= issued <= high, f"issue time ({how}) against the harness clock",
-            f"within {allowed:g} s of the request ({timed.sent:.0f}..{timed.received:.0f})",
-            f"{issued:.0f} ({issued - timed.sent:+.0f} s)", timed.fetched.exchange)
+            f"within {allowed:g} s of the request, sent at {_utc(timed.sent)}",
+            f"{_utc(issued)}, {_offset(issued - timed.sent)} the request", timed.fetched.exchange)
     date = timed.fetched.exchange.headers.get("date")
     if date:
         try:
@@ -176,8 +177,21 @@ def test_issue_time_is_now(token_target: Target) -> None:
             server_now = None
         if server_now is not None:
             f.check(abs(issued - server_now) <= allowed + 1, f"issue time ({how}) against the server's Date header",
-                    f"within {allowed:g} s of {date}", f"{issued - server_now:+.0f} s", timed.fetched.exchange)
+                    f"within {allowed:g} s of the Date header ({date})",
+                    f"{_utc(issued)}, {_offset(issued - server_now)} it", timed.fetched.exchange)
     f.conclude()
+
+
+def _utc(ts: float) -> str:
+    """A Unix time as people read it: 2026-11-30T01:42:10Z."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _offset(seconds: float) -> str:
+    """'600 s after' / '12 s before' / 'at the time of'."""
+    if round(seconds) == 0:
+        return "at the time of"
+    return f"{abs(seconds):.0f} s {'after' if seconds > 0 else 'before'}"
 
 
 _fresh_lock = threading.Lock()

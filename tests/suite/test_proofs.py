@@ -157,3 +157,15 @@ def test_node_uid0_fails_token4_alone_and_says_what_differs() -> None:
     head, _, tail = run.output.partition("root causes")
     assert tail and "TOKEN-4 [MUST]" in tail.splitlines()[1], run.output[-3000:]
     assert tail.index("TOKEN-4 [MUST]") < tail.index("Requirement:")
+
+
+def test_clock_fault_says_the_times_in_words() -> None:
+    """EXPIRY-4 names times as ISO dates and the difference in words, not a collapsed range of Unix timestamps."""
+    import re
+
+    run = judge(_fault("clock-ahead"))
+    assert "EXPIRY-4" in run.failed, run.output[-2000:]
+    message = run.message("EXPIRY-4")
+    assert re.search(r"Expected: within \d+ s of the request, sent at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", message), message
+    assert re.search(r"Actual: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, 60\d s after the request", message), message
+    assert not re.search(r"\b1\d{9}\b", message.split("Reproduce")[0]), message  # no raw Unix time
