@@ -167,5 +167,5 @@ def test_clock_fault_says_the_times_in_words() -> None:
     assert "EXPIRY-4" in run.failed, run.output[-2000:]
     message = run.message("EXPIRY-4")
     assert re.search(r"Expected: within \d+ s of the request, sent at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", message), message
-    assert re.search(r"Actual: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, 60\d s after the request", message), message
+    assert re.search(r"Actual: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, (59\d|60\d) s after the request", message), message
     assert not re.search(r"\b1\d{9}\b", message.split("Reproduce")[0]), message  # no raw Unix time
