@@ -611,6 +611,8 @@ def pytest_runtest_makereport(
         report.outcome = "skipped"
         report.longrepr = (str(item.path), 0, f"Skipped: judged by {LATENCY_CASE}: {state.slow_reason}")
         return report
+    from .verdict import shorten_tokens
+
     if report.failed and call.excinfo is not None:
         from .verdict import CaseFailure
 
@@ -619,16 +621,17 @@ def pytest_runtest_makereport(
             body = exc.render()
             first = exc.findings[0]
             more = f" (and {len(exc.findings) - 1} more)" if len(exc.findings) > 1 else ""
-            report.user_properties.append(("root_cause", state.redactor.redact(f"{first.what}: {first.actual}{more}")))
+            report.user_properties.append(
+                ("root_cause", shorten_tokens(state.redactor.redact(f"{first.what}: {first.actual}{more}"))))
         else:
             body = f"{call.excinfo.typename}: {exc}\n" + str(report.longrepr)
         text = f"{req.id} [{req.level.value}] {req.title}\n  Requirement: {req.sentence}\n{body}"
-        report.longrepr = state.redactor.redact(text)
-    elif report.longrepr is not None and state.redactor:
+        report.longrepr = shorten_tokens(state.redactor.redact(text))
+    elif report.longrepr is not None:
         lr = report.longrepr
         if isinstance(lr, tuple) and len(lr) == 3:  # a skip: JUnit and -rs need the (path, line, reason) tuple
-            report.longrepr = (lr[0], lr[1], state.redactor.redact(str(lr[2])))
-        else:
+            report.longrepr = (lr[0], lr[1], shorten_tokens(state.redactor.redact(str(lr[2]))))
+        elif state.redactor:
             report.longrepr = state.redactor.redact(str(lr))
     if hasattr(report, "wasxfail") and state.redactor:
         report.wasxfail = state.redactor.redact(report.wasxfail)

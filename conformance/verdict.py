@@ -8,9 +8,21 @@ requirement sentence and level. Nothing here knows pytest or HTTP libraries.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
+
+#: A 006 or 007 token as servers send them: a version, then base64 (006: the app id, then base64).
+_TOKEN = re.compile(r"\b00[67][A-Za-z0-9+/_-]{24,}={0,2}")
+
+
+def shorten_tokens(text: str) -> str:
+    """Tokens in a message as people quote them: ``007eJxTYLhwYN7…Q3dA``, recognisable, not 200 characters.
+
+    The full token is one curl away (the Reproduce line), and a page of base64 per finding buries what differs.
+    """
+    return _TOKEN.sub(lambda m: f"{m.group()[:14]}…{m.group()[-4:]}", text)
 
 
 class Reproducible(Protocol):

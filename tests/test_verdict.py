@@ -67,3 +67,16 @@ def test_fail_raises_one_finding() -> None:
     (finding,) = info.value.findings
     assert finding.expected == ("application/json",)
     assert finding.curl == "curl -sS -i http://127.0.0.1:8080/rtc/c/publisher/uid/0/"
+
+
+def test_tokens_in_messages_are_shortened_but_recognisable() -> None:
+    from conformance.verdict import shorten_tokens
+
+    token = "007eJxTYLhwYN7O" + "A" * 180 + "Q3dA"
+    legacy = "006" + "970ca35de60c44645bbae8a215061b33" + "IAD" + "x" * 120
+    text = f"200 application/json '{{\"rtcToken\":\"{token}\"}}' and {legacy}, uid 4294967296, channel conformance"
+    short = shorten_tokens(text)
+    assert token not in short and legacy not in short
+    assert "'{\"rtcToken\":\"007eJxTYLhwYN7…Q3dA\"}'" in short
+    assert "006970ca35de60…xxxx" in short
+    assert "uid 4294967296, channel conformance" in short  # nothing else is touched

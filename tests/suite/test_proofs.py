@@ -169,3 +169,14 @@ def test_clock_fault_says_the_times_in_words() -> None:
     assert re.search(r"Expected: within \d+ s of the request, sent at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", message), message
     assert re.search(r"Actual: +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, (59\d|60\d) s after the request", message), message
     assert not re.search(r"\b1\d{9}\b", message.split("Reproduce")[0]), message  # no raw Unix time
+
+
+def test_failure_messages_quote_tokens_shortened() -> None:
+    """A token in Actual: or the root cause is shortened (007eJx…); the Reproduce line gets the full one."""
+    import re
+
+    run = judge(_fault("uid-large-wrapped"))
+    assert "INPUT-5" in run.failed, run.output[-2000:]
+    message = run.message("INPUT-5")
+    assert "007eJ" in message and "…" in message, message
+    assert not re.search(r"00[67][A-Za-z0-9+/_=-]{40,}", message + run.output), message
