@@ -162,11 +162,19 @@ def list_cases(opts: CheckOptions) -> int:
 
 def _interrupted_document(report_dir: Path, opts: CheckOptions, url: str | None, signal_name: str) -> dict[str, Any]:
     """conformance.json for a run interrupted before the suite could write one (e.g. while the server started)."""
+    return unjudged_document(report_dir, opts, url, interrupted=signal_name)
+
+
+def unjudged_document(
+    report_dir: Path, opts: CheckOptions, url: str | None, *, reason: str | None = None, interrupted: str | None = None,
+) -> dict[str, Any]:
+    """The reports of a run that ended before the suite wrote any: every selected case "not run", the verdict
+    "interrupted" (a signal) or "could not judge" (``reason``, e.g. --profile auto found nothing to judge)."""
     from .profiles import load_profile
     from .report import CaseRecord, report_document, summarize
 
     records = [CaseRecord.for_requirement(r) for r in selected_cases(opts.cases)]
-    summary = summarize(records, strict=opts.strict, interrupted=signal_name,
+    summary = summarize(records, strict=opts.strict, interrupted=interrupted, abort_reason=reason,
                         contract_ids=tuple(r.id for r in selected_cases(None)),
                         selection=f"--case {opts.cases!r}" if opts.cases else "")
     doc = report_document(url or "embedded reference server", load_profile(opts.profile).as_dict(), summary, records)

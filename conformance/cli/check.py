@@ -54,7 +54,51 @@ def _writable_report_dir(path: str) -> None:
         raise UsageError(f"cannot write to the report folder {path!r}")
 
 
+#: What a check writes in --report-dir: a run that stops on a usage error must not leave a previous run's behind.
+REPORT_FILES = ("conformance.json", "conformance.html", "junit.xml")
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except _ReportedUsageError:
+        raise
+    except UsageError:
+        _remove_previous_reports(args.report_dir)
+        raise
+
+
+def _remove_previous_reports(report_dir: str) -> None:
+    """A bad invocation judged nothing: a green conformance.json of the last run must not stay for CI to read."""
+    for name in REPORT_FILES:
+        try:
+            (Path(report_dir) / name).unlink(missing_ok=True)
+        except OSError:
+            pass  # not ours to fix: the usage error is what the user needs to see
+
+
+def _detect_or_report(args: argparse.Namespace, headers: dict[str, str]) -> str:
+    """``--profile auto``: a target that cannot be detected (down, a login wall, another API) could not be judged,
+    and the reports say so, as a plain check of the same target does."""
+    try:
+        return detect_profile(args.url, headers, args.insecure, args.timeout)
+    except UsageError as exc:
+        from ..api import CheckOptions, unjudged_document
+
+        try:
+            _writable_report_dir(args.report_dir)
+            unjudged_document(Path(args.report_dir), CheckOptions(url=args.url, cases=args.case), args.url,
+                              reason=str(exc))
+        except (UsageError, OSError):
+            raise exc from None
+        raise _ReportedUsageError(str(exc)) from None
+
+
+class _ReportedUsageError(UsageError):
+    """A usage error whose could-not-judge reports were written: they stay."""
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..api import CheckOptions, check, selected_cases
     from ..deviations import DeviationsError, load_deviations
     from ..profiles import ProfileError, load_profile
@@ -66,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.profile == "auto":
         if not args.url:
             raise UsageError("--profile auto needs a URL: the embedded server is agora-token-service")
-        args.profile = detect_profile(args.url, headers, args.insecure, args.timeout)
+        args.profile = _detect_or_report(args, headers)
     for name in ("max_rps", "rate_limit_budget"):
         value = getattr(args, name)
         if value is not None and value <= 0:

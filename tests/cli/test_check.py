@@ -220,3 +220,35 @@ def test_skip_reasons_reach_the_terminal(tmp_path: Path) -> None:
     assert "note: 1 MUST case(s) skipped, not judged: TOKEN-8 (no app certificate" in out
     doc = json.loads((tmp_path / "D" / "conformance.json").read_text(encoding="utf-8"))
     assert doc["summary"]["notes"] and doc["summary"]["notes"][0].startswith("1 MUST case(s) skipped")
+
+
+def test_a_bad_invocation_removes_the_previous_reports(tmp_path: Path) -> None:
+    # A green conformance.json from the last run must not stay for CI to pick up after `check --case NOPE`.
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for name in ("conformance.json", "conformance.html", "junit.xml"):
+        (folder / name).write_text("from the previous run", encoding="utf-8")
+    (folder / "mine.txt").write_text("not a report", encoding="utf-8")
+    result = run_cli(tmp_path, "check", "--case", "NOPE")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["mine.txt"]
+
+
+def test_profile_auto_that_cannot_detect_writes_could_not_judge_reports(tmp_path: Path, closed_port: int) -> None:
+    # As a plain check of the same target does: the reports say "could not judge", junit.xml is red.
+    result = run_cli(tmp_path, "check", f"http://127.0.0.1:{closed_port}", "--profile", "auto", "--report-dir", "D")
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("token-conformance check: error: --profile auto: cannot detect")
+    doc = json.loads((tmp_path / "D" / "conformance.json").read_text(encoding="utf-8"))
+    assert (doc["summary"]["verdict"], doc["summary"]["exit_code"]) == ("could not judge", 2)
+    assert doc["summary"]["reason"].startswith("--profile auto: cannot detect")
+    junit = (tmp_path / "D" / "junit.xml").read_text(encoding="utf-8")
+    assert 'name="verdict"' in junit and "<error " in junit
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
