@@ -15,7 +15,8 @@ from conformance.reference.app import create_app, demo_settings
 from conformance.reference.threaded import ThreadedServer
 
 from . import faulty
-from .test_runs import FAST, PNG, held
+from .outcomes import held
+from .test_runs import FAST, PNG
 
 
 def judged(code: int, doc: dict[str, Any], expected: int) -> bool:

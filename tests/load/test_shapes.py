@@ -11,6 +11,7 @@ from conformance.load.protocol import CERTIFICATE_ENV
 from tests.faulty.shapes import SHAPES, Shape
 
 from . import faulty
+from .outcomes import held
 from .test_runs import run_load
 
 
@@ -22,7 +23,7 @@ def test_load_fetches_and_renews_through_the_shape(
         monkeypatch.setenv(CERTIFICATE_ENV, settings.certificate)
         code, doc, _out, err = run_load(capsys, tmp_path, "--users", "4", "--run-time", "4s", "--profile",
                                         shape.profile, "--app-id", settings.app_id, "--max-p95-ms", "2000", url=url)
-    assert code == 0, err
+    assert held(code, doc), err
     assert doc is not None and doc["options"]["signature_checked"] is True
     assert doc["fetch"]["requests"] >= 4 and doc["renew"]["requests"] >= 4
     assert doc["failures"] == 0 and doc["invalid_tokens"] == 0 and doc["dropped"] == 0
