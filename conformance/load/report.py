@@ -13,6 +13,7 @@ import base64
 import html
 import json
 import math
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +95,14 @@ def per_second(rows: dict[str, Any]) -> dict[str, dict[str, int]]:
 
 
 def build_load_json(
-    summary: dict[str, Any], *, scenario: str, target: str, embedded: bool, plan: dict[str, Any]
+    summary: dict[str, Any], *, scenario: str, target: str, embedded: bool, plan: dict[str, Any],
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """The load.json document from the scenario's summary and the run's plan (users, run time...)."""
+    """The load.json document from the scenario's summary and the run's plan (users, run time...).
+
+    Like conformance.json it says when it was written and by which tool (``generated_at``, ``tool``), and when
+    the load itself started (``started_at``), so two runs' documents can be told apart and ordered.
+    """
     rows = summary.get("rows", {})
     observed = summary.get("observed", {})
     tally = summary.get("tally", {})
@@ -111,7 +117,11 @@ def build_load_json(
     started = summary.get("started_at")
     ended = summary.get("stopped_at") or summary.get("ended_at")
     duration = ended - started if started and ended else None
+    when = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     doc: dict[str, Any] = {
+        "generated_at": _iso(when),
+        "started_at": _iso(datetime.fromtimestamp(started, timezone.utc)) if started else None,
+        "tool": {"name": "token-conformance", "version": __version__},
         "scenario": scenario,
         "target": target,
         "embedded_reference_server": embedded,
@@ -146,7 +156,6 @@ def build_load_json(
         "workers": summary.get("workers", {}),
         "options": summary.get("options", {}),
         "plan": plan,
-        "tool": {"name": "token-conformance", "version": __version__},
     }
     extra = summary.get("extra", {})
     if "ramp" in extra:
@@ -184,6 +193,10 @@ def verdict_text(doc: dict[str, Any]) -> str:
     if doc.get("interrupted"):
         return f"interrupted by {doc['interrupted']}: SLOs not judged"
     return "SLOs held" if doc["slo"]["passed"] else "SLOs breached"
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def write_plots(report_dir: Path, summary: dict[str, Any], max_p95_ms: float | None) -> dict[str, Path]:
@@ -311,7 +324,7 @@ td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}
 {baseline_html(doc)}
 {"".join(figures)}
 <p>Files: {links}</p>
-<p><small>token-conformance {e(__version__)}</small></p>
+<p><small>{e(doc.get("generated_at") or "")} &middot; token-conformance {e(__version__)}</small></p>
 </body></html>
 """
 

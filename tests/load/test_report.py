@@ -79,6 +79,23 @@ def test_load_json_has_the_documented_keys_and_numbers() -> None:
     assert doc["slo"]["passed"] is True and doc["duration_s"] == 10.0
 
 
+def test_load_json_says_when_and_by_which_tool_like_conformance_json() -> None:
+    from datetime import datetime, timezone
+
+    from conformance import __version__
+
+    when = datetime(2026, 11, 30, 1, 2, 3, tzinfo=timezone.utc)
+    doc = build_load_json(summary(), scenario="fetch_and_renew", target="http://x", embedded=False, plan={}, now=when)
+    assert doc["generated_at"] == "2026-11-30T01:02:03Z"
+    assert doc["tool"] == {"name": "token-conformance", "version": __version__}
+    assert doc["started_at"] == datetime.fromtimestamp(T0, timezone.utc).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+    # Without a clock given, now (UTC), in the same format as conformance.json.
+    fresh = build_load_json(summary(), scenario="fetch_and_renew", target="http://x", embedded=False, plan={})
+    stamp = datetime.strptime(fresh["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    assert abs((datetime.now(timezone.utc) - stamp).total_seconds()) < 60
+
+
 def test_lead_stats() -> None:
     assert lead_stats([], 0)["min"] is None
     stats = lead_stats([3.0, 1.0, 2.0, -1.0], 4)
