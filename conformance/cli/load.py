@@ -35,12 +35,13 @@ def parse_seconds(text: str, option: str, minimum: int = 1) -> int:
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Raw epilog, and every option's default in its help (unless there is none, or the help names it)."""
+    """Raw epilog, and every option's default in its help, once and as "(default: X)" (unless there is none, or the
+    help names it). A default of 0 is a default (``0 in (False,)`` is true: compared by identity here)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if "%(default)" in text or "(default" in text or default in (None, False, argparse.SUPPRESS):
+        if "%(default)" in text or "(default" in text or default is None or default is False or default == argparse.SUPPRESS:
             return text
         if not action.option_strings:
             return text
@@ -65,7 +66,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run")
     run.add_argument("--scenario", default="fetch_and_renew", help="bundled scenario name or locustfile path")
     run.add_argument(
-        "--users", type=int, default=None, help="simulated clients (default 10; capacity: one arrival loop per process)"
+        "--users", type=int, default=None, help="simulated clients (default: 10; capacity: one arrival loop per process)"
     )
     run.add_argument("--spawn-rate", type=float, default=10.0, help="clients started per second")
     run.add_argument("--run-time", default="30s", help="how long to run, e.g. 30s, 2m")
@@ -101,7 +102,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     slo.add_argument("--max-invalid", type=int, default=0, help="invalid tokens allowed")
     slo.add_argument("--max-limited-ratio", type=float, default=1.0,
                      help="largest share of token requests answered 429 / 503 + Retry-After (rate limited; "
-                     "counted apart from failures; default 1: not gated)")
+                     "counted apart from failures; 1: not gated)")
     add_request_options(client, pacing=False)
     base = parser.add_argument_group("baseline and CI")
     base.add_argument("--baseline", metavar="LOAD_JSON", help="load.json of an earlier run: exit 1 when p50/p95/p99, "
@@ -111,15 +112,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     base.add_argument("--summary-md", metavar="FILE",
                       help="also write a Markdown summary there (appended to $GITHUB_STEP_SUMMARY whenever set)")
     shapes = parser.add_argument_group("renew_storm, ramp and capacity")
-    shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default 1)")
+    shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default: 1)")
     shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts (default: renewal period / cohorts)")
     shapes.add_argument("--step-users", type=int, default=None, help="ramp: users added per step (default: a fifth of --users)")
-    shapes.add_argument("--step-time", type=float, default=None, help="ramp, capacity: seconds per step (default 10)")
-    shapes.add_argument("--start-rate", type=float, default=None, help="capacity: requests/s of the first step (default 50)")
+    shapes.add_argument("--step-time", type=float, default=None, help="ramp, capacity: seconds per step (default: 10)")
+    shapes.add_argument("--start-rate", type=float, default=None, help="capacity: requests/s of the first step (default: 50)")
     shapes.add_argument(
         "--step-rate", type=float, default=None, help="capacity: requests/s added per step (default: the start rate)"
     )
-    shapes.add_argument("--max-rate", type=float, default=None, help="capacity: highest rate tried (default 1000)")
+    shapes.add_argument("--max-rate", type=float, default=None, help="capacity: highest rate tried (default: 1000)")
 
 
 def _check(condition: bool, message: str) -> None:

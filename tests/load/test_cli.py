@@ -101,3 +101,19 @@ def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
                   "signatures are not checked", "(default: a fifth of --users)"):  # fmt: skip
         assert shown in text, shown
     assert "(default: None)" not in text and "(default: False)" not in text
+
+
+def test_help_shows_each_default_once_in_one_style(capsys: pytest.CaptureFixture[str]) -> None:
+    """Newcomer finding 19: --max-limited-ratio showed its default twice, --max-dropped/--max-invalid (default 0)
+    none, and "(default 10)" sat next to "(default: 10)"."""
+    import re
+
+    with pytest.raises(SystemExit):
+        main(["load", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    options = re.split(r" (?=--[a-z][a-z-]+ [A-Z_]+ )", text)  # one chunk per option that takes a value
+    for name, default in (("--max-dropped", "0"), ("--max-invalid", "0"), ("--max-limited-ratio", "1.0"),
+                          ("--cohorts", "1"), ("--start-rate", "50"), ("--max-rate", "1000")):  # fmt: skip
+        chunk = next(c for c in options if c.startswith(name + " "))
+        assert chunk.count("default") == 1 and f"(default: {default}" in chunk, chunk
+    assert not re.search(r"\(default [^:]", text), re.findall(r"\(default [^)]*\)", text)
