@@ -288,7 +288,7 @@ def _run_on_target(
     url: str | None, run_time: int, stop_timeout: int, thresholds: Any, report_dir: Path,
     baseline: tuple[dict[str, Any], list[str]] | None, measured: list[dict[str, Any]],
 ) -> int:
-    from ..load.runner import LoadPlan, probe
+    from ..load.runner import LoadPlan, Refusal, probe
 
     def plan_for(target: str, cert: str | None, app_id: str | None) -> LoadPlan:
         options = dict(values)
@@ -322,7 +322,9 @@ def _run_on_target(
             headers=headers,
         )
         if problem:
-            print(f"token-conformance load: error: cannot reach {url}: {problem}", file=sys.stderr)
+            # A 401/403 is an answer: the address is right, the credentials are not (newcomer finding 22).
+            what = f"{url} refused the probe request" if isinstance(problem, Refusal) else f"cannot reach {url}"
+            print(f"token-conformance load: error: {what}: {problem}", file=sys.stderr)
             return 2
         return _execute(plan_for(url, certificate, None), args, embedded=False, baseline=baseline, measured=measured)
 

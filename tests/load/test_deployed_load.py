@@ -73,3 +73,16 @@ def test_without_credentials_load_says_to_pass_them(tmp_path: Path, capsys: pyte
     with faulty.serving(guarded) as (url, _settings):
         code, _doc, _out, err = run_load(capsys, tmp_path, "--users", "1", "--run-time", "6s", url=url)
     assert code == 2 and "requires authentication" in err and "--header" in err
+    # The server answered: the address is right, only the credentials are missing (newcomer finding 22).
+    assert "cannot reach" not in err and "refused the probe request" in err, err
+
+
+def test_wrong_credentials_are_named_as_refused_not_unreachable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with faulty.serving(guarded) as (url, _settings):
+        code, doc, _out, err = run_load(capsys, tmp_path, "--users", "1", "--run-time", "6s", "--header",
+                                        "Authorization: Bearer not-the-right-one", url=url)
+    assert code == 2 and doc is None and not (tmp_path / "locust.log").exists(), err  # never started Locust
+    assert f"{url} refused the probe request: the server refuses the configured credentials (401)" in err, err
+    assert "cannot reach" not in err and "not-the-right-one" not in err
