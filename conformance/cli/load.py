@@ -41,7 +41,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if "%(default)" in text or "(default" in text or default is None or default is False or default == argparse.SUPPRESS:
+        if "%(default)" in text or "(default" in text or any(default is v for v in (None, False, argparse.SUPPRESS)):
             return text
         if not action.option_strings:
             return text
