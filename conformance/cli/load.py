@@ -59,8 +59,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         + "\nWithout URL the embedded reference server is started and loaded (signatures verified).\n"
         f"The app certificate comes from {CERTIFICATE_ENV} or --certificate-file, never from the command line.\n"
         "Exit codes: 0 the SLOs held, 1 an SLO was breached, 2 could not run or judge (bad options,\n"
-        "unreachable target, no request completed, nothing renewed) or interrupted (Ctrl-C, SIGTERM:\n"
-        "load.json then keeps what was measured and says 'interrupted')."
+        "unreachable or refusing target, no request completed, nothing renewed, generator-bound) or\n"
+        "interrupted (Ctrl-C, SIGTERM: load.json then keeps what was measured and says 'interrupted').\n"
+        "A breached SLO wins: exit 1 even when nothing was renewed or the generator was the bottleneck."
     )
     parser.add_argument("url", nargs="?", help="base URL of the token server (default: the embedded reference server)")
     run = parser.add_argument_group("run")
@@ -463,6 +464,11 @@ def _execute(
         if breach["slo"] == "failure_ratio" and doc["failure_reasons"]:
             show(f"  why: {_reasons(doc['failure_reasons'])}")
     if breaches:
+        # A finding wins over "could not judge" (README, docs/load.md): failures, invalid tokens or dropped
+        # sessions stand whether or not anything was renewed. Say that renewal was not judged, though.
+        if doc["renew"]["requests"] == 0:
+            show("token-conformance load: note: no renewal was made, so renewal was not judged; "
+                 "the SLO breached above decides the exit code (1)")
         return 1
     if doc["renew"]["requests"] == 0:
         show(f"token-conformance load: error: {NO_RENEWAL}")

@@ -117,3 +117,12 @@ def test_help_shows_each_default_once_in_one_style(capsys: pytest.CaptureFixture
         chunk = next(c for c in options if c.startswith(name + " "))
         assert chunk.count("default") == 1 and f"(default: {default}" in chunk, chunk
     assert not re.search(r"\(default [^:]", text), re.findall(r"\(default [^)]*\)", text)
+
+
+def test_help_and_readme_say_a_breach_wins_over_could_not_judge(capsys: pytest.CaptureFixture[str]) -> None:
+    """Newcomer finding 12: exit 1 (a breach) or 2 (nothing renewed) when both happen? Both documents say 1."""
+    with pytest.raises(SystemExit):
+        main(["load", "--help"])
+    assert "A breached SLO wins: exit 1 even when nothing was renewed" in capsys.readouterr().out
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8").split())
+    assert 'A breached SLO wins over "nothing was renewed" and "generator-bound"' in readme

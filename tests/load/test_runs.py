@@ -142,6 +142,20 @@ def test_a_run_that_renewed_nothing_does_not_pass(tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.slow
+def test_a_breach_wins_over_nothing_renewed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every answer a 200 that is not a token (an HTML page, a proxy's text): no fetch brings a token, so nothing
+    is renewed, and the run is still a finding (exit 1), as README and --help say; it notes renewal was not
+    judged (newcomer finding 12)."""
+    with faulty.serving(lambda app: faulty.flaky(app, every=1, status=200)) as (url, _settings):
+        code, doc, _out, err = run_load(capsys, tmp_path, "--users", "3", "--run-time", "3s", url=url)
+    assert doc is not None and doc["renew"]["requests"] == 0 and doc["fetch"]["requests"] > 0, err
+    assert "failure_ratio" in breached(doc) and doc["failures"] == doc["requests"]
+    assert code == 1, err
+    assert "SLO breached: failure_ratio" in err and "no renewal was made, so renewal was not judged" in err
+    assert "error: no renewal was made" not in err  # not the could-not-judge verdict (exit 2)
+
+
+@pytest.mark.slow
 def test_flaky_server_breaches_the_failure_ratio(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with faulty.serving(lambda app: faulty.flaky(app, every=4)) as (url, _settings):
         code, doc, _out, err = run_load(capsys, tmp_path, "--users", "8", "--run-time", "5s", url=url)
