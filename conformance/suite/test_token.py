@@ -122,11 +122,12 @@ def test_bound_to_channel_and_uid(token_target: Target) -> None:
                   str(x.problem), x.exchange)
             continue
         tok = need_token(x)
+        named = ""
         if x.answered_uid is not None and uid == "0" and x.answered_uid.isdigit():
             # uid 0 asks the server to choose: the token must be bound to the uid its answer names.
-            uid = x.answered_uid
+            uid, named = x.answered_uid, " (the uid the answer names for uid 0)"
         f.check(tok.binds(channel, int(uid)), f"token for channel {channel!r}, uid {uid}",
-                f"bound to channel {channel!r} and uid {uid_string(int(uid))!r}" + (" (uid 0 packs as '')" if uid == "0" else ""),
+                f"bound to channel {channel!r} and uid {uid_string(int(uid))!r}{named}" + (" (uid 0 packs as '')" if uid == "0" else ""),
                 binding_difference(tok, channel, uid), x.exchange)
     others: list[tuple[str, Fetched, str]] = []
     if t.profile.has("rte"):
@@ -195,6 +196,10 @@ def test_signature_verifies(token_target: Target) -> None:
     for channel, role, tokentype, uid, uid_value in asked:
         x = t.fetch_rtc(channel=channel, role=role, tokentype=tokentype, uid=uid)
         tok = need_token(x, see="ROUTE-9, TOKEN-1" if tokentype == "userAccount" else "ROUTE-1, TOKEN-1")
+        if tokentype == "uid" and uid == "0" and x.answered_uid is not None and x.answered_uid.isdigit():
+            # The server chose the uid and named it (profile "uid" pointer): the token is for that uid, and a 006
+            # signature, which covers the uid without storing it, verifies only against it (TOKEN-4 judges the binding).
+            uid, uid_value = x.answered_uid, int(x.answered_uid)
         if tok.version == "006":
             carried = _carried_binding(tok, channel, uid, tokentype)
             if carried is None:

@@ -15,7 +15,9 @@ must find it through the shape's profile with the same cases.
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +118,52 @@ def query_shape(app: ASGIApp) -> ASGIApp:
     return shaped
 
 
+def chosen_uid_shape(app: ASGIApp, *, answered: Callable[[int], int] = lambda uid: uid,
+                     token: Callable[[str], str] = lambda t: t) -> ASGIApp:
+    """The query shape, but the server chooses the uid: asked for uid 0 it picks a random one, binds the token to
+    it and answers ``{"token", "uid"}`` (any other uid is bound and echoed as asked).
+
+    ``answered`` maps the chosen uid to the one the answer names and ``token`` rewrites a chosen uid's token:
+    both the identity for the correct server, a fault otherwise.
+    """
+
+    async def shaped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/token" or scope["method"] != "GET":
+            await query_shape(app)(scope, receive, send)
+            return
+        query = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        values = {k: query[k][-1] for k in ("channel", "uid", "role", "expiry") if k in query}
+        missing = [k for k in ("channel", "uid", "role") if k not in values]
+        if missing:
+            await json_response(400, {"error": f"{missing[0]} is required"})(scope, receive, send)
+            return
+        uid, chosen = values["uid"], values["uid"] == "0"
+        if chosen:
+            uid = str(secrets.randbelow(2**32 - 2) + 1)
+
+        def answer(t: str) -> object:
+            if not chosen:
+                return {"token": t, "uid": int(uid) if uid.isdigit() else uid}
+            return {"token": token(t), "uid": answered(int(uid))}
+
+        await _forward(app, scope, send, method="GET", channel=values["channel"], role=values["role"], uid=uid,
+                       expiry=values.get("expiry"), answer=answer)
+
+    return shaped
+
+
+def other_uid(uid: int) -> int:
+    """A uid that is not ``uid``: what a server that draws its random uid twice names in its answer."""
+    return uid % (2**32 - 1) + 1
+
+
+def broken_006_signature(token: str) -> str:
+    """The 006 token with one byte of its signature flipped: it no longer verifies with any certificate."""
+    content = bytearray(base64.b64decode(token[35:]))
+    content[2] ^= 0xFF  # after the u16 length of the signature
+    return token[:35] + base64.b64encode(bytes(content)).decode("ascii")
+
+
 #: The JSON shape's role words.
 JSON_ROLES = {"host": "publisher", "audience": "subscriber"}
 
@@ -196,6 +244,9 @@ class Shape:
 
 
 SHAPES = (Shape("query", query_shape), Shape("json", json_shape))
+#: The query shape with a server-chosen uid (``"uid"`` in the answer), for the 007 and the 006 family.
+CHOSEN_UID = Shape("chosen-uid", chosen_uid_shape)
+CHOSEN_UID_006 = Shape("chosen-uid-006", chosen_uid_shape)
 #: Cases neither shape can be asked: no RTM / RTE / POST /getToken operation, no string accounts, no token-type
 #: field, no trailing slash on the token path. They skip, saying so.
 NOT_IN_SHAPE = frozenset({"ROUTE-4", "ROUTE-6", "ROUTE-7", "ROUTE-8", "ROUTE-9", "TOKEN-5", "TOKEN-9", "INPUT-2"})
