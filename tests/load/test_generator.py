@@ -58,3 +58,26 @@ def test_the_probe_measures_a_blocked_loop() -> None:
     runner.kill()
     figures = probe.figures("local", "x")
     assert figures["samples"] >= 3 and figures["lag_ms"]["max"] >= 40, figures
+
+
+def step(lag50: float, cpu: float, p50_ms: float = 400.0) -> dict[str, Any]:
+    return generator.judge([proc(lag50, lag50 * 4, cpu)], p50_ms=p50_ms, p95_ms=p50_ms * 2)
+
+
+def test_capacity_calls_a_busy_generator_with_loop_lag_the_bottleneck() -> None:
+    """The break against wrk (docs/performance.md): lag p50 3.7-6.9 ms at 51-64 % of a core, on schedule."""
+    verdict = generator.judge_schedule(step(3.7, 0.51), late50=5.0, target=2400)
+    assert verdict["bound"] and "event-loop lag p50 3.7 ms" in verdict["reasons"][0]
+
+
+def test_capacity_does_not_blame_an_idle_generator_for_the_machines_wake_up_delay() -> None:
+    """A server saturating at 20/s offered 24/s, on 2 cores at load 10: 3 % of a core, on schedule, lag p50 2-3
+    ms from the kernel's wake-ups. The p95 of 700 ms is the server's queue."""
+    assert generator.judge_schedule(step(2.6, 0.03), late50=1.0, target=24)["bound"] is False
+    assert generator.judge_schedule(step(1.2, 0.6), late50=1.0, target=24)["bound"] is False  # busy, little lag
+
+
+def test_capacity_calls_a_generator_behind_its_schedule_whatever_its_cpu() -> None:
+    """Starved below LAG_CPU_MIN while it has work: it falls behind the schedule, and that rule still fires."""
+    verdict = generator.judge_schedule(step(2.6, 0.05), late50=40.0, target=300)
+    assert verdict["bound"] and "behind schedule" in verdict["reasons"][-1]
