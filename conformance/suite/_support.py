@@ -37,7 +37,8 @@ def need_token(f: Fetched, see: str = "ROUTE-1, TOKEN-1") -> Token:
 
 def role_tokens(t: Target, role: str) -> list[tuple[str, Fetched]]:
     """RTC tokens for ``role`` from every route that issues them: GET /rtc first (required), then RTE and POST."""
-    out = [("GET /rtc", t.fetch_rtc(channel="conformance-roles", role=role, uid="100"))]
+    rtc = t.rtc_request(channel="conformance-roles", role=role, uid="100", lenient=True)
+    out = [(f"{rtc.method} {rtc.path.split('?')[0]}", t.fetch_rtc(channel="conformance-roles", role=role, uid="100"))]
     if t.profile.has("rte"):
         out.append(("GET /rte rtcToken", t.fetch_rte("conformance-roles", role, "uid", "100")[0]))
     if t.profile.has("post_get_token"):
@@ -324,21 +325,44 @@ def bad_inputs_for(target: Target, requirement: str | None = None) -> list[BadIn
 
 @dataclass(frozen=True)
 class Control:
-    """The valid request a bad input is a variation of, and the case that owns its failure."""
+    """The valid request a bad input is a variation of, and the case that owns its failure.
 
-    what: str
+    ``request`` builds the request from the target's profile, so messages name what was really sent
+    (``GET /token?channel=...``, ``POST /api/token {...}``), not the Go family's path; ``fallback`` names it when
+    the profile cannot build it.
+    """
+
+    fallback: str
     owner: str
     fetch: Callable[[Target], Fetched]
+    request: Callable[[Target], Request]
+
+    def what(self, target: Target) -> str:
+        """The control request as this target's profile sends it: method, path and query, body."""
+        try:
+            return self.request(target).line()
+        except (NotInProfile, KeyError):
+            return self.fallback
+
+
+def _post_body(t: Target) -> dict[str, object]:
+    return {"tokenType": "rtc", "channel": "conformance", "role": t.profile.roles["publisher"], "uid": "1",
+            "expire": 600}
 
 
 CONTROLS: dict[str, Control] = {
-    "rtc": Control("GET /rtc/conformance/publisher/uid/0/", "ROUTE-1", lambda t: t.fetch_rtc()),
-    "rtc-expiry": Control("GET /rtc/conformance/publisher/uid/0/ with ?expiry=600", "EXPIRY-1",
-                          lambda t: t.fetch_rtc(expiry=600)),
-    "post": Control("POST /getToken with valid values", "ROUTE-8",
-                    lambda t: t.post_get_token({"tokenType": "rtc", "channel": "conformance", "role":
-                                                t.profile.roles["publisher"], "uid": "1", "expire": 600})),
+    "rtc": Control("the RTC token request with valid values", "ROUTE-1", lambda t: t.fetch_rtc(),
+                   lambda t: t.rtc_request()),
+    "rtc-expiry": Control("the RTC token request with valid values and an expiry of 600 s", "EXPIRY-1",
+                          lambda t: t.fetch_rtc(expiry=600), lambda t: t.rtc_request(expiry=600)),
+    "post": Control("POST /getToken with valid values", "ROUTE-8", lambda t: t.post_get_token(_post_body(t)),
+                    lambda t: Request("POST", t.profile.operation("post_get_token").path, json_body=_post_body(t))),
 }
+
+
+def control_what(target: Target, key: str) -> str:
+    """How messages name control ``key`` for this target (the request its profile builds)."""
+    return CONTROLS[key].what(target)
 
 
 def control_answer(target: Target, key: str) -> Fetched:
@@ -356,7 +380,8 @@ def judged_bad_inputs(target: Target, requirement: str | None = None) -> list[Ba
     judged = [b for b in bads if control_answer(target, b.control).raw is not None]
     if bads and not judged:
         missing = dict.fromkeys(b.control for b in bads)
-        reasons = "; ".join(f"{CONTROLS[k].what} got no token ({control_answer(target, k).problem})" for k in missing)
+        reasons = "; ".join(f"{control_what(target, k)} got no token ({control_answer(target, k).problem})"
+                            for k in missing)
         owners = ", ".join(dict.fromkeys(_owner(target, k) for k in missing))
         pytest.skip(f"{NOT_JUDGED} the same request with valid values is not answered with a token, so a refusal "
                     f"proves nothing: {reasons} (judged by {owners})")

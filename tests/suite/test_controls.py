@@ -54,3 +54,18 @@ def test_with_a_working_control_the_refusals_are_judged() -> None:
     assert run.document is not None, run.output[-3000:]
     assert run.having("passed") == set(REFUSING_CASES)
     assert run.document["summary"]["not_judged"] == []
+
+
+def test_the_missing_control_is_named_as_the_profile_sends_it() -> None:
+    # A JSON-body shape: the control is the profile's POST with its body, not the Go family's GET /rtc/... path.
+    from tests.faulty.shapes import PROFILES
+
+    with serving(_everything(404)) as (url, settings):
+        run = run_check(url, certificate=settings.certificate, profile=str(PROFILES / "json-shape.json"),
+                        cases=["ROUTE-1", "INPUT-1", "INPUT-5"])
+    assert run.document is not None, run.output[-3000:]
+    for case in ("INPUT-1", "INPUT-5"):
+        message = run.message(case)
+        assert message.startswith("not judged: no control"), (case, message)
+        assert 'POST /api/token {"channelName": "conformance", "uid": 0, "role": "host"' in message, message
+        assert "/rtc/" not in message and "?expiry" not in message, message

@@ -96,3 +96,12 @@ def test_006_signature_is_verified_against_the_uid_the_answer_names() -> None:
     run = _run(bad, _node_006, cases)
     assert run.failed == {"TOKEN-8"}, describe(run, run.failed ^ {"TOKEN-8"})
     assert "signature of the token for publisher uid" in run.message("TOKEN-8")
+
+
+def test_messages_name_the_shapes_request_not_the_go_path() -> None:
+    # The route a privilege finding came from reads as the shape's own request.
+    json_shape = next(s for s in SHAPES if s.name == "json")
+    run = _run(json_shape, BY_KEY["mute-publisher"].make, ("ROUTE-1", "TOKEN-6"))
+    assert run.failed == {"TOKEN-6"}, describe(run, run.failed)
+    assert "publisher privileges (POST /api/token)" in run.message("TOKEN-6")
+    assert "GET /rtc" not in run.message("TOKEN-6")
