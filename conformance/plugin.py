@@ -966,7 +966,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("token-conformance")
     terminalreporter.line(f"target: {_target_label(config)}  profile: {_profile_dict(config)['name']}")
     colours = {"conforming": {"green": True}, "not conforming": {"red": True}}
-    lines = terminal_table(summary, records)
+    lines = terminal_table(summary, records, width=getattr(getattr(terminalreporter, "_tw", None), "fullwidth", 100))
     # What the target did during the run goes before the verdict, which stays the last line of a CI log.
     run_lines = _run_lines(summary.extra)
     if "requests_sent" in summary.extra:

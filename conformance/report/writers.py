@@ -130,12 +130,22 @@ def verdict_label(summary: Summary | dict[str, Any]) -> str:
 
 
 def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100) -> list[str]:
-    """Lines for the end of the terminal output: one per case (a skip says why), the counts, and the verdict last."""
+    """Lines for the end of the terminal output: one per case (a skip says why), the counts, and the verdict last.
+
+    ``width`` is the terminal's (pytest's writer honours $COLUMNS): titles longer than that end in "…", skip
+    reasons wrap onto further lines."""
+    import textwrap
+
+    width = max(width, 60)
+    indent = " " * 28
     lines = [f"{'case':<11} {'level':<6} {'outcome':<8} title"]
     for r in records:
-        lines.append(f"{r.id:<11} {r.level:<6} {r.outcome:<8} {r.title}"[:width])
+        line = f"{r.id:<11} {r.level:<6} {r.outcome:<8} {r.title}"
+        lines.append(line if len(line) <= width else line[: width - 1].rstrip() + "…")
         if r.outcome in ("skipped", "xfailed") and r.message:
-            lines.append(f"{'':<11} {'':<6} {'':<8} {r.outcome}: {r.message.splitlines()[0]}"[: max(width, 160)])
+            # The reason is what the reader acts on: wrapped to the terminal, never cut.
+            lines += textwrap.wrap(f"{r.outcome}: {r.message.splitlines()[0]}", width=width, initial_indent=indent,
+                                   subsequent_indent=indent + "  ", break_on_hyphens=False)
     counts = ", ".join(f"{v} {k}" for k, v in summary.counts.items() if v)
     lines.append("")
     lines.append(f"cases: {counts or 'none'}{' (strict)' if summary.strict else ''}")

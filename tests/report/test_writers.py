@@ -200,3 +200,18 @@ def test_markdown_summary_says_subset_and_strict_in_words() -> None:
     assert "False" not in md and "not strict" in md
     assert "conforming (subset run: 2 case(s) selected by --case 'ROUTE-1', not a full verdict) (exit 0)" in md
     assert "> 1 MUST case(s) skipped, not judged: TOKEN-8" in md
+
+
+def test_terminal_table_wraps_skip_reasons_to_the_width_and_marks_cut_titles() -> None:
+    from conformance.contract import REQUIREMENTS
+
+    rec = CaseRecord.for_requirement(REQUIREMENTS[0])
+    rec.outcome, rec.message = "skipped", "no app certificate: set X, or give --certificate-file (check) or --token-app-certificate-file (pytest)"
+    rec.title = "a title long enough to be cut at a narrow terminal width of sixty columns or so"
+    for width in (60, 200):
+        lines = terminal_table(summarize([rec], strict=False), [rec], width=width)
+        assert all(len(line) <= width for line in lines[:-3]), lines
+        reason = " ".join(line.strip() for line in lines if line.startswith(" " * 28))
+        assert reason == f"skipped: {rec.message}"
+    narrow = terminal_table(summarize([rec], strict=False), [rec], width=60)
+    assert narrow[1].endswith("…") and len(narrow[1]) == 60
