@@ -833,6 +833,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             summary.extra.update(_client_stats(state).as_dict())
         if state.target is not None:
             _family_hint(state, records)
+            _curl_header_hint(state, records)
         if state.hints:
             summary.extra["hints"] = state.hints
         summary.extra.update(_traffic(state).as_dict())
@@ -999,6 +1000,19 @@ def _family_hint(state: _State, records: list[CaseRecord]) -> None:
         state.hints.append(state.redactor.redact(
             f"the target looks like {found.profile} ({found.reason}; confidence {found.confidence}): "
             f"try --profile {found.profile} (or --profile auto)"))
+
+
+def _curl_header_hint(state: _State, records: list[CaseRecord]) -> None:
+    """Reproduce lines show configured headers as shell variables (never their values): say once which to set,
+    whatever the headers came from (--header, $TOKEN_SERVER_HEADERS, --header-file)."""
+    from .headers import env_name
+
+    headers = state.settings.headers if state.settings is not None else {}
+    if not headers or not any(r.outcome == "failed" for r in records):
+        return
+    exports = " ".join(f"{env_name(name)}='...'" for name in headers)
+    state.hints.append(f"Reproduce lines read header values from the environment: export {exports} "
+                       "(your values) before running them")
 
 
 def _run_lines(extra: dict[str, Any]) -> list[str]:

@@ -90,6 +90,7 @@ def write_html(path: Path, document: dict[str, Any]) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)
     strict = "strict (SHOULD failures gate)" if summary["strict"] else "MUST failures gate (SHOULD informational)"
     notes = "".join(f"<p class=note>{e(n)}</p>" for n in summary.get("notes", []))
+    notes += "".join(f"<p class=note>hint: {e(h)}</p>" for h in summary.get("extra", {}).get("hints", []))
     tool = document.get("tool", {})
     stamp = (f'{e(document.get("generated_at", ""))} &middot; {e(tool.get("name", ""))} {e(tool.get("version", ""))}'
              f' &middot; contract {e(str(document.get("contract_version", "")))}')

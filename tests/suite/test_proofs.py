@@ -180,3 +180,17 @@ def test_failure_messages_quote_tokens_shortened() -> None:
     message = run.message("INPUT-5")
     assert "007eJ" in message and "…" in message, message
     assert not re.search(r"00[67][A-Za-z0-9+/_=-]{40,}", message + run.output), message
+
+
+def test_reproduce_lines_say_which_variable_holds_a_header_from_the_environment() -> None:
+    """Credentials from $TOKEN_SERVER_HEADERS appear in curl lines as $TOKEN_HEADER_<NAME>: one hint says to set it."""
+    fault = _fault("uid-large-wrapped")
+    with serving(fault.make) as (url, settings):
+        run = run_check(url, certificate=settings.certificate, cases=["INPUT-5"], app_id=settings.app_id,
+                        headers={"X-Api-Key": "s3cr3t-value"})
+    assert run.failed == {"INPUT-5"}, run.output[-2000:]
+    assert '-H "X-Api-Key: $TOKEN_HEADER_X_API_KEY"' in run.message("INPUT-5")
+    hint = "hint: Reproduce lines read header values from the environment: export TOKEN_HEADER_X_API_KEY='...'"
+    assert hint in run.output
+    assert any("TOKEN_HEADER_X_API_KEY" in h for h in run.document["summary"]["extra"]["hints"])  # type: ignore[index]
+    assert "s3cr3t-value" not in run.output
