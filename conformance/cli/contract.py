@@ -11,14 +11,22 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..contract import REQUIREMENTS, render_markdown
+    from .. import __version__
+    from ..contract import CONTRACT_VERSION, REQUIREMENTS, SECTIONS, render_markdown
 
     if args.format == "json":
-        print(json.dumps([
-            {"id": r.id, "section": r.section, "level": r.level.value, "title": r.title,
-             "requirement": r.sentence, "rationale": r.rationale, "needs": list(r.needs)}
-            for r in REQUIREMENTS
-        ], indent=2, ensure_ascii=False))
+        # An object, not a bare list: a consumer must know which contract version the ids and sentences are
+        # (conformance.json names the version it was judged against).
+        print(json.dumps({
+            "contract_version": CONTRACT_VERSION,
+            "tool": {"name": "token-conformance", "version": __version__},
+            "sections": [{"id": key, "name": name, "intro": intro} for key, (name, intro) in SECTIONS.items()],
+            "requirements": [
+                {"id": r.id, "section": r.section, "level": r.level.value, "title": r.title,
+                 "requirement": r.sentence, "rationale": r.rationale, "needs": list(r.needs)}
+                for r in REQUIREMENTS
+            ],
+        }, indent=2, ensure_ascii=False))
     else:
         print(render_markdown())
     return 0

@@ -23,7 +23,14 @@ def test_markdown_is_the_committed_doc(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["contract", "--format", "json"]) == 0
-    items = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    from conformance import __version__
+    from conformance.contract import CONTRACT_VERSION, SECTIONS
+
+    assert doc["contract_version"] == CONTRACT_VERSION  # which contract the ids and sentences are
+    assert doc["tool"] == {"name": "token-conformance", "version": __version__}
+    assert [s["id"] for s in doc["sections"]] == list(SECTIONS)
+    items = doc["requirements"]
     assert [i["id"] for i in items] == [r.id for r in REQUIREMENTS]
     for item, req in zip(items, REQUIREMENTS, strict=True):
         assert item == {"id": req.id, "section": req.section, "level": req.level.value, "title": req.title,
