@@ -209,8 +209,21 @@ def _generated_requests(target: Target) -> list[Finding]:
     return found
 
 
+def collapse_repeats(findings: list[Finding]) -> list[Finding]:
+    """One finding per distinct failure: examples that differ only in their body (POST /getToken) fail alike, and
+    the same line twice reads as two defects. The first example's curl line stays; the count says how many."""
+    groups: dict[tuple[str, tuple[str, ...], str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.what, finding.expected, finding.actual), []).append(finding)
+    out = []
+    for (what, expected, actual), same in groups.items():
+        more = f" ({len(same)} generated examples)" if len(same) > 1 else ""
+        out.append(Finding(what, expected, actual + more, same[0].curl))
+    return out
+
+
 @case("PROP-1", prefetch=_generated_requests)
 def test_generated_valid_requests(prefetched: list[Finding]) -> None:
     f = Findings()
-    f.items.extend(prefetched)
+    f.items.extend(collapse_repeats(prefetched))
     f.conclude()
