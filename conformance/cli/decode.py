@@ -96,11 +96,28 @@ def _unwrap(text: str) -> str:
         body = json.loads(text)
     except json.JSONDecodeError:
         return text  # the codec says what is wrong with it
-    found = {k: v for k, v in body.items() if isinstance(v, str) and k.lower().endswith("token")} if isinstance(body, dict) else {}
+    keyed = {k: v for k, v in body.items() if k.lower().endswith("token")} if isinstance(body, dict) else {}
+    found = {k: v for k, v in keyed.items() if isinstance(v, str)}
     if len(found) != 1:
-        keys = ", ".join(sorted(found)) or "no *Token key"
-        raise UsageError(f"a JSON body, but not one token in it ({keys}): pass the token itself")
+        if found:
+            why = f"{len(found)} token keys: {', '.join(sorted(found))}"
+        elif keyed:  # {"rtcToken": 5}: the key is there, its value is not a token string
+            why = "; ".join(f"{k} is {_json_kind(v)}, not a string" for k, v in sorted(keyed.items()))
+        else:
+            why = "no *Token key"
+        raise UsageError(f"a JSON body, but not one token in it ({why}): pass the token itself")
     return next(iter(found.values()))
+
+
+def _json_kind(value: Any) -> str:
+    """A JSON value's kind, in JSON's words: 'a number (5)', 'null', 'an object'."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({json.dumps(value)})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 def binding_mismatches(token: Any, channel: str, uid: int | str) -> list[str]:

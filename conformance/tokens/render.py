@@ -13,6 +13,11 @@ def _when(ts: int | None, now: float) -> dict[str, Any]:
     return {"at": utc(ts).isoformat().replace("+00:00", "Z"), "seconds_remaining": round(ts - now)}
 
 
+def _issued(ts: int, now: float) -> dict[str, Any]:
+    """An issue time is in the past: how long ago ("seconds_remaining": -100 meant nothing for it)."""
+    return {"at": utc(ts).isoformat().replace("+00:00", "Z"), "seconds_ago": round(now - ts)}
+
+
 def _privilege(p: Privilege, now: float) -> dict[str, Any]:
     return {"id": p.id, "name": p.name, "value": p.value, "own_limit": p.own_limit, "expires": _when(p.expires_ts, now)}
 
@@ -29,10 +34,11 @@ def _service(s: Service, now: float) -> dict[str, Any]:
 
 
 def describe(token: Token, now: float) -> dict[str, Any]:
-    """Every decoded field, with times as ISO 8601 UTC plus seconds remaining at ``now``."""
+    """Every decoded field, with times as ISO 8601 UTC plus seconds remaining at ``now`` (seconds ago for the issue
+    time)."""
     out: dict[str, Any] = {"version": token.version, "app_id": token.app_id, "salt": token.salt}
     if token.version == "007":
-        out["issued"] = _when(token.issue_ts, now)
+        out["issued"] = _issued(token.issue_ts, now) if token.issue_ts is not None else None
         out["lifetime_s"] = token.lifetime
     else:
         out["crc_channel"] = token.crc_channel

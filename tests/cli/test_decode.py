@@ -44,7 +44,7 @@ def test_decodes_007_as_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, TOKEN_007, "--now", NOW)
     assert code == 0 and err == ""
     assert out["version"] == "007" and out["app_id"] == APP_ID and out["salt"] == 7
-    assert out["issued"] == {"at": "2023-11-14T22:13:20Z", "seconds_remaining": -100}
+    assert out["issued"] == {"at": "2023-11-14T22:13:20Z", "seconds_ago": 100}
     assert out["expires"] == {"at": "2023-11-14T23:13:20Z", "seconds_remaining": 3500}
     assert [(s["name"], s.get("channel"), s.get("uid"), s.get("user_id")) for s in out["services"]] == [
         ("RTC", "room", "42", None), ("RTM", None, None, "alice"),
@@ -285,3 +285,16 @@ def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
     assert proc.wait(timeout=60) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert err == ""
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    ({"rtcToken": 5}, "rtcToken is a number (5), not a string"),
+    ({"rtcToken": None}, "rtcToken is null, not a string"),
+    ({"rtcToken": "a", "rtmToken": "b"}, "2 token keys: rtcToken, rtmToken"),
+])
+def test_a_json_body_without_one_token_says_what_is_there(
+    capsys: pytest.CaptureFixture[str], body: dict[str, object], why: str
+) -> None:
+    code, out, err = _run(capsys, json.dumps(body))
+    assert code == 2 and out is None
+    assert f"a JSON body, but not one token in it ({why}): pass the token itself" in err
