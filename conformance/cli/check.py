@@ -119,6 +119,10 @@ def _run(args: argparse.Namespace) -> int:
         load_profile(args.profile)
     except ProfileError as exc:
         raise UsageError(str(exc)) from None
+    if args.case is not None and not args.case.replace(",", "").strip():
+        # Read as no pattern it would run the full suite, the opposite of what a selection asks for.
+        raise UsageError("--case needs at least one case id, glob or section (e.g. 'EXPIRY,INPUT-1*'); "
+                         "leave it out to run every case")
     if args.case is not None and not selected_cases(args.case):
         raise UsageError(f"--case {args.case!r} selects no case of the contract (see check --list)")
     for name in ("timeout", "max_skew"):

@@ -147,6 +147,8 @@ def test_argparse_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     (["--app-id", "xyz"], "--app-id must be 32 hexadecimal characters, not 'xyz'"),
     (["--report-dir", "/proc/nope"], "cannot create the report folder '/proc/nope'"),
     (["--case", "NOPE-1"], "--case 'NOPE-1' selects no case of the contract"),
+    (["--case", ""], "--case needs at least one case id, glob or section"),
+    (["--case", " , "], "--case needs at least one case id, glob or section"),
     (["--certificate-file", "/nonexistent/cert"], "cannot read the certificate file '/nonexistent/cert'"),
 ])
 def test_more_usage_errors_are_one_line(tmp_path: Path, argv: list[str], message: str) -> None:
