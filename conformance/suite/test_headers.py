@@ -120,3 +120,6 @@ def test_no_credentials_for_any_origin(token_target: Target) -> None:
                     f"Access-Control-Allow-Origin: {acao} with Access-Control-Allow-Credentials: true: any web page "
                     "can read tokens with the user's cookies", ex)
     f.conclude()
+    # No finding is evidence only if the route gives tokens at all: a server without one (404 to everything)
+    # has nothing to say about CORS credentials.
+    _require_control(t)

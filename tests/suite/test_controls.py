@@ -17,7 +17,7 @@ from starlette.routing import Route
 from conformance.reference.app import Settings
 from tests.faulty.runner import run_check, serving
 
-REFUSING_CASES = [f"INPUT-{n}" for n in range(1, 13)] + ["HEADER-2", "HEADER-3", "SEC-1", "SEC-2", "SEC-3"]
+REFUSING_CASES = [f"INPUT-{n}" for n in range(1, 13)] + ["HEADER-2", "HEADER-3", "HEADER-4", "SEC-1", "SEC-2", "SEC-3"]
 
 
 def _everything(status: int) -> Callable[[Settings], Starlette]:
@@ -41,6 +41,10 @@ def test_a_server_refusing_everything_passes_no_input_or_security_case() -> None
         # The plain request fails, so ROUTE-1 owns every missing control (and ROUTE-8 the POST one).
         assert "judged by ROUTE-1" in message and "EXPIRY-1" not in message and "status 404" in message, message
     assert sorted(run.document["summary"]["not_judged"]) == sorted(REFUSING_CASES)
+    # The root causes, as the terminal starts with them, are in conformance.json too.
+    causes = run.document["summary"]["root_causes"]
+    assert [c["id"] for c in causes] == ["ROUTE-1"] and "404" in causes[0]["cause"], causes
+    assert causes[0]["level"] == "MUST" and causes[0]["title"], causes
     assert f"not judged (no control request got a token): {len(REFUSING_CASES)}" in run.output
     assert run.exit_code == 1
 
@@ -69,3 +73,42 @@ def test_the_missing_control_is_named_as_the_profile_sends_it() -> None:
         assert message.startswith("not judged: no control"), (case, message)
         assert 'POST /api/token {"channelName": "conformance", "uid": 0, "role": "host"' in message, message
         assert "/rtc/" not in message and "?expiry" not in message, message
+
+
+def _post_route_broken(settings: Settings) -> Callable[..., object]:
+    """The reference server whose POST /getToken answers 404: the GET controls work, the POST one does not."""
+    from conformance.reference.app import create_app
+
+    app = create_app(settings)
+    gone = JSONResponse({"error": "not found"}, status_code=404)
+
+    async def serve(scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") == "/getToken":
+            await gone(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return serve
+
+
+PARTIAL_CASES = ["INPUT-1", "INPUT-11", "SEC-2"]
+
+
+def test_rows_of_a_failing_control_are_named_not_dropped_silently() -> None:
+    """Only the POST control fails: its rows are not judged, and the passing cases say so and name ROUTE-8."""
+    with serving(_post_route_broken) as (url, settings):
+        run = run_check(url, certificate=settings.certificate, cases=["ROUTE-8", *PARTIAL_CASES])
+    assert run.document is not None, run.output[-3000:]
+    assert run.failed == {"ROUTE-8"}
+    summary = run.document["summary"]
+    assert summary["not_judged"] == []
+    assert summary["partly_judged"] == PARTIAL_CASES
+    for case in PARTIAL_CASES:
+        message = run.message(case)
+        assert run.outcomes[case] == "passed", (case, message)
+        assert message.startswith("partly judged:") and "POST /getToken with valid values got no token" in message, message
+        assert "(judged by ROUTE-8)" in message and "POST /getToken with" in message, message
+    assert "partly judged (some rows' control request got no token): 3 - INPUT-1, INPUT-11, SEC-2" in run.output
+    # The root cause is in conformance.json, as on the terminal.
+    assert [c["id"] for c in summary["root_causes"]] == ["ROUTE-8"]
+    assert "404" in summary["root_causes"][0]["cause"], summary["root_causes"]
