@@ -606,6 +606,9 @@ def pytest_runtest_makereport(
     req = by_id(item.name)
     report.user_properties.append(("requirement", req.id))
     report.user_properties.append(("level", req.level.value))
+    note = _case_note(state, item.name) if report.when == "call" else None
+    if note:
+        report.user_properties.append(("case_note", state.redactor.redact(note)))
     if report.when == "call" and report.failed and item.name != LATENCY_CASE and _too_slow_now(state):
         # The failure is a token request that outlived the client's timeout: LATENCY-1's, not this case's.
         report.outcome = "skipped"
@@ -625,6 +628,8 @@ def pytest_runtest_makereport(
                 ("root_cause", shorten_tokens(state.redactor.redact(f"{first.what}: {first.actual}{more}"))))
         else:
             body = f"{call.excinfo.typename}: {exc}\n" + str(report.longrepr)
+        if note:
+            body += f"\n{note}"
         text = f"{req.id} [{req.level.value}] {req.title}\n  Requirement: {req.sentence}\n{body}"
         report.longrepr = shorten_tokens(state.redactor.redact(text))
     elif report.longrepr is not None:
@@ -670,6 +675,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             rec.message = report.wasxfail
         elif report.passed:
             rec.outcome = "passed"
+            rec.message = str(dict(report.user_properties).get("case_note") or "")
         elif report.failed:
             rec.outcome = "failed"
         else:
@@ -700,6 +706,12 @@ def _own_duration(state: _State, name: str, report: pytest.TestReport) -> float:
     if span is not None:
         own = max(own or 0.0, span[1] - span[0])
     return max(float(report.duration), own or 0.0)
+
+
+def _case_note(state: _State, case_id: str) -> str | None:
+    """What a case left out although it ran (rows whose control got no token): said next to its pass or failure."""
+    notes = state.target.memo.get("case_notes") if state.target is not None else None
+    return notes.get(case_id) if isinstance(notes, dict) else None
 
 
 def _too_slow_now(state: _State) -> bool:
@@ -772,6 +784,11 @@ def _finish(config: pytest.Config) -> tuple[Any, list[CaseRecord]] | None:
         records, strict=strict, abort_reason=state.abort_reason, interrupted=state.interrupted,
         contract_ids=tuple(_REQ_INDEX), selection=state.selection or _selection(config),
     )
+    summary.root_causes = [
+        {"id": r.id, "level": r.level, "title": r.title,
+         "cause": state.root_causes.get(r.id) or (r.message.splitlines() or [""])[0]}
+        for r in records if r.outcome == "failed"
+    ]
     return summary, records
 
 
@@ -949,12 +966,11 @@ def _profile_dict(config: pytest.Config) -> dict[str, Any]:
 def pytest_terminal_summary_root_causes(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Generator[None, None, None]:
     """One line per failed case, in contract order, before pytest prints the details of each failure."""
     state = _state(config)
-    failed = [r for r in state.final_records if r.outcome == "failed"]
-    if state.summary is not None and failed:
+    causes = state.summary.root_causes if state.summary is not None else []
+    if causes:
         terminalreporter.section("root causes (contract order; details follow)", red=True)
-        for r in failed:
-            cause = state.root_causes.get(r.id) or (r.message.splitlines() or [""])[0]
-            terminalreporter.line(f"{r.id} [{r.level}] {r.title}: {cause}"[:400])
+        for c in causes:
+            terminalreporter.line(f"{c['id']} [{c['level']}] {c['title']}: {c['cause']}"[:400])
     return (yield)
 
 

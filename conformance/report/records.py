@@ -11,6 +11,8 @@ from ..contract import Level, Requirement
 
 #: The start of a skip message for want of a control (conformance.suite._support.NOT_JUDGED).
 NOT_JUDGED = "not judged"
+#: The start of the message of a case that judged some rows only (conformance.suite._support.PARTLY_JUDGED).
+PARTLY_JUDGED = "partly judged"
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not run")
 
 
@@ -51,6 +53,10 @@ class Summary:
     notes: list[str] = field(default_factory=list)
     #: Cases skipped because the valid control request of their bad inputs got no token: nothing was judged.
     not_judged: list[str] = field(default_factory=list)
+    #: Cases that judged some of their rows only: the others' control got no token (their message says which).
+    partly_judged: list[str] = field(default_factory=list)
+    #: One line per failed case, in contract order: {id, level, title, cause} (the first finding of each).
+    root_causes: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -82,6 +88,7 @@ def summarize(
         scope="full" if full else "subset", selected=selected, selection="" if full else selection,
         interrupted=interrupted, notes=_notes(records),
         not_judged=[r.id for r in records if r.outcome == "skipped" and r.message.startswith(NOT_JUDGED)],
+        partly_judged=[r.id for r in records if r.outcome in ("passed", "failed") and PARTLY_JUDGED in r.message],
     )
 
 

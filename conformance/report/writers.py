@@ -56,8 +56,45 @@ _COLOURS = {
 }
 
 
+#: The badge of a case skipped for want of a control: not an ordinary skip, nothing of it was judged.
+NOT_JUDGED_COLOUR = "#9a6700"
+
+
+def _shown_outcome(case: dict[str, Any], summary: dict[str, Any]) -> tuple[str, str]:
+    """The outcome a reader sees and its colour: 'not judged' and 'partly judged' stand apart from skips and passes."""
+    if case["id"] in summary.get("not_judged", []):
+        return "not judged", NOT_JUDGED_COLOUR
+    if case["id"] in summary.get("partly_judged", []):
+        return f"{case['outcome']}, partly judged", _COLOURS[case["outcome"]]
+    return case["outcome"], _COLOURS[case["outcome"]]
+
+
+def _root_causes_html(summary: dict[str, Any]) -> str:
+    causes = summary.get("root_causes") or []
+    if not causes:
+        return ""
+    e = html.escape
+    items = "".join(f'<li><a href="#{e(c["id"])}">{e(c["id"])}</a> [{e(c["level"])}] {e(c["title"])}: '
+                    f'{e(c["cause"])}</li>' for c in causes)
+    return f"<h2>Root causes</h2><p>One line per failed case, in contract order; details below.</p><ol>{items}</ol>"
+
+
+def _judged_html(summary: dict[str, Any]) -> str:
+    e = html.escape
+    out = ""
+    if summary.get("not_judged"):
+        ids = summary["not_judged"]
+        out += (f"<p class=note><b>Not judged</b> (no control request got a token, so a refusal proves nothing): "
+                f"{len(ids)} &ndash; {e(', '.join(ids))}</p>")
+    if summary.get("partly_judged"):
+        ids = summary["partly_judged"]
+        out += (f"<p class=note><b>Partly judged</b> (some rows' control got no token; each case says which): "
+                f"{len(ids)} &ndash; {e(', '.join(ids))}</p>")
+    return out
+
+
 def write_html(path: Path, document: dict[str, Any]) -> None:
-    """A static, self-contained page: the verdict, a section x level matrix, then every case."""
+    """A static, self-contained page: the verdict, the root causes, a section x level matrix, then every case."""
     summary = document["summary"]
     cases = document["cases"]
     e = html.escape
@@ -73,8 +110,8 @@ def write_html(path: Path, document: dict[str, Any]) -> None:
                 cells.append("<td class=empty>&ndash;</td>")
                 continue
             badges = "".join(
-                f'<a href="#{e(c["id"])}" class=badge style="background:{_COLOURS[c["outcome"]]}" '
-                f'title="{e(c["title"])}: {e(c["outcome"])}">{e(c["id"])}</a>'
+                f'<a href="#{e(c["id"])}" class=badge style="background:{_shown_outcome(c, summary)[1]}" '
+                f'title="{e(c["title"])}: {e(_shown_outcome(c, summary)[0])}">{e(c["id"])}</a>'
                 for c in sel
             )
             cells.append(f"<td>{badges}</td>")
@@ -82,9 +119,10 @@ def write_html(path: Path, document: dict[str, Any]) -> None:
     details = []
     for c in cases:
         msg = f"<pre>{e(c['message'])}</pre>" if c["message"] else ""
+        shown, colour = _shown_outcome(c, summary)
         details.append(
-            f'<section id="{e(c["id"])}"><h3><span class=badge style="background:{_COLOURS[c["outcome"]]}">'
-            f'{e(c["outcome"])}</span> {e(c["id"])} [{e(c["level"])}] {e(c["title"])}</h3>'
+            f'<section id="{e(c["id"])}"><h3><span class=badge style="background:{colour}">'
+            f'{e(shown)}</span> {e(c["id"])} [{e(c["level"])}] {e(c["title"])}</h3>'
             f"<p>{e(c['requirement'])}</p>{msg}<p class=dur>{c['duration_s']:.3f} s</p></section>"
         )
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)
@@ -109,8 +147,9 @@ table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #d0d7de;padd
 <p class=verdict>{e(verdict_label(summary))} (exit {summary["exit_code"]})</p>
 <p><b>Target:</b> {e(document["target"])} &middot; <b>Profile:</b> {e(document["profile"].get("name", ""))}
 &middot; {e(strict)} &middot; {e(counts)}</p>
-<p>{e(summary["reason"])}</p>{notes}
+<p>{e(summary["reason"])}</p>{notes}{_judged_html(summary)}
 <p class=dur>{stamp}</p>
+{_root_causes_html(summary)}
 {baseline_html(document)}
 <h2>Matrix</h2>
 <table><tr><th>section</th>{"".join(f"<th>{lvl.value}</th>" for lvl in Level)}</tr>{"".join(rows)}</table>
@@ -143,7 +182,8 @@ def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100
     for r in records:
         line = f"{r.id:<11} {r.level:<6} {r.outcome:<8} {r.title}"
         lines.append(line if len(line) <= width else line[: width - 1].rstrip() + "…")
-        if r.outcome in ("skipped", "xfailed") and r.message:
+        if (r.outcome in ("skipped", "xfailed") or r.outcome == "passed" and r.id in summary.partly_judged) \
+                and r.message:
             # The reason is what the reader acts on: wrapped to the terminal, never cut.
             lines += textwrap.wrap(f"{r.outcome}: {r.message.splitlines()[0]}", width=width, initial_indent=indent,
                                    subsequent_indent=indent + "  ", break_on_hyphens=False)
@@ -154,6 +194,9 @@ def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100
     if summary.not_judged:
         lines.append(f"not judged (no control request got a token): {len(summary.not_judged)} - "
                      f"{', '.join(summary.not_judged)}")
+    if summary.partly_judged:
+        lines.append(f"partly judged (some rows' control request got no token): {len(summary.partly_judged)} - "
+                     f"{', '.join(summary.partly_judged)}")
     # Last, so the verdict is the final line of a CI log.
     tail = [summary.reason] if summary.reason else []
     if summary.scope == "subset":

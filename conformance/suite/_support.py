@@ -370,21 +370,31 @@ def control_answer(target: Target, key: str) -> Fetched:
     return once_per_target(target, f"control:{key}", lambda: CONTROLS[key].fetch(target))
 
 
-def judged_bad_inputs(target: Target, requirement: str | None = None) -> list[BadInput]:
+def judged_bad_inputs(target: Target, requirement: str | None = None, *, case: str) -> list[BadInput]:
     """The bad inputs of ``requirement`` (all with None) whose control got a token in this run.
 
     A server that refuses everything (401, 404) refuses bad input too, and proves nothing by it: without a
-    working control the case is not judged, and says which case owns the missing control.
+    working control the case is not judged, and says which case owns the missing control. When only some
+    controls work (GET gives tokens, POST /getToken does not), the other rows are judged and ``case`` says,
+    next to its pass or failure, which rows were left out and which case owns their control.
     """
     bads = bad_inputs_for(target, requirement)
     judged = [b for b in bads if control_answer(target, b.control).raw is not None]
-    if bads and not judged:
-        missing = dict.fromkeys(b.control for b in bads)
-        reasons = "; ".join(f"{control_what(target, k)} got no token ({control_answer(target, k).problem})"
-                            for k in missing)
-        owners = ", ".join(dict.fromkeys(_owner(target, k) for k in missing))
+    missing = dict.fromkeys(b.control for b in bads if b not in judged)
+    if not missing:
+        return judged
+    reasons = "; ".join(f"{control_what(target, k)} got no token ({control_answer(target, k).problem})"
+                        for k in missing)
+    owners = ", ".join(dict.fromkeys(_owner(target, k) for k in missing))
+    if not judged:
         pytest.skip(f"{NOT_JUDGED} the same request with valid values is not answered with a token, so a refusal "
                     f"proves nothing: {reasons} (judged by {owners})")
+    left = [b for b in bads if b not in judged]
+    shown = ", ".join(b.what for b in left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
+    with _memo_lock:
+        notes = target.memo.setdefault("case_notes", {})
+        notes[case] = (f"{PARTLY_JUDGED} {len(judged)} of {len(bads)} bad inputs; {len(left)} not judged ({shown}): "
+                       f"{reasons} (judged by {owners})")
     return judged
 
 
@@ -397,6 +407,8 @@ def _owner(target: Target, key: str) -> str:
 
 #: How a skip for want of a control starts: the summary counts these as "not judged".
 NOT_JUDGED = "not judged: no control -"
+#: How the note of a case that judged only the rows whose control worked starts (the summary lists these).
+PARTLY_JUDGED = "partly judged:"
 
 
 # --- what must never appear in a response -------------------------------------

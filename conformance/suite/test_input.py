@@ -21,7 +21,7 @@ def _judge_rejections(target: Target, requirement: str) -> None:
         pytest.skip(f"{NOT_APPLICABLE}: profile {target.profile.name!r} has no field this requirement's bad inputs "
                     "go into")
     f = Findings()
-    bads = judged_bad_inputs(target, requirement)
+    bads = judged_bad_inputs(target, requirement, case=requirement)
     for bad, ex in zip(bads, send_bad_inputs(target, bads), strict=True):
         _judge(f, bad, ex)
     f.conclude()
@@ -95,7 +95,7 @@ def test_unknown_routes_and_methods(token_target: Target) -> None:
 @case("INPUT-11")
 def test_no_server_error_for_bad_input(token_target: Target) -> None:
     f = Findings()
-    bads = judged_bad_inputs(token_target)
+    bads = judged_bad_inputs(token_target, case="INPUT-11")
     for bad, ex in zip(bads, send_bad_inputs(token_target, bads), strict=True):
         if ex.status is not None:
             not_implemented = ex.status == 501 and 501 in bad.acceptable  # RFC 9110's answer to an unknown method
@@ -107,7 +107,7 @@ def test_no_server_error_for_bad_input(token_target: Target) -> None:
 @case("INPUT-12")
 def test_json_error_bodies(token_target: Target) -> None:
     f = Findings()
-    bads = judged_bad_inputs(token_target)
+    bads = judged_bad_inputs(token_target, case="INPUT-12")
     for bad, ex in zip(bads, send_bad_inputs(token_target, bads), strict=True):
         if ex.status is None or not 400 <= ex.status < 500:
             continue

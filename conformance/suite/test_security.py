@@ -13,8 +13,8 @@ from ._auth import auth_sweep, echoed
 from ._support import TOKEN_PATTERN, judged_bad_inputs, require_certificate, role_tokens, send_bad_inputs, trace_leaks
 
 
-def _error_sweep(target: Target) -> list[tuple[str, Exchange]]:
-    bads = judged_bad_inputs(target)
+def _error_sweep(target: Target, case: str) -> list[tuple[str, Exchange]]:
+    bads = judged_bad_inputs(target, case=case)
     return [(bad.what, ex) for bad, ex in zip(bads, send_bad_inputs(target, bads), strict=True)]
 
 
@@ -34,7 +34,7 @@ def test_certificate_never_disclosed(token_target: Target) -> None:
         seen.append(("POST /getToken token response", t.post_get_token(body).exchange))
     unjudged: BaseException | None = None
     try:
-        seen += _error_sweep(t)
+        seen += _error_sweep(t, "SEC-1")
     except pytest.skip.Exception as exc:  # no control: the error answers prove nothing, the token answers still do
         unjudged = exc
     f = Findings()
@@ -55,7 +55,7 @@ def test_certificate_never_disclosed(token_target: Target) -> None:
 @case("SEC-2")
 def test_no_stack_traces(token_target: Target) -> None:
     f = Findings()
-    for what, ex in _error_sweep(token_target):
+    for what, ex in _error_sweep(token_target, "SEC-2"):
         if ex.status is None or ex.status < 400:
             continue
         leaks = trace_leaks(ex.text)
@@ -67,7 +67,7 @@ def test_no_stack_traces(token_target: Target) -> None:
 @case("SEC-3")
 def test_no_token_in_errors(token_target: Target) -> None:
     f = Findings()
-    for what, ex in _error_sweep(token_target):
+    for what, ex in _error_sweep(token_target, "SEC-3"):
         if ex.status is None or ex.status < 400:
             continue
         f.check(not TOKEN_PATTERN.search(ex.text), f"{ex.status} answer to {what}", "no token in an error response",

@@ -215,3 +215,28 @@ def test_terminal_table_wraps_skip_reasons_to_the_width_and_marks_cut_titles() -
         assert reason == f"skipped: {rec.message}"
     narrow = terminal_table(summarize([rec], strict=False), [rec], width=60)
     assert narrow[1].endswith("…") and len(narrow[1]) == 60
+
+
+def test_html_shows_root_causes_and_what_was_not_judged(tmp_path: Path) -> None:
+    _, recs = _run_of({"ROUTE-1": "passed", "ROUTE-8": "failed", "INPUT-1": "passed", "INPUT-2": "skipped",
+                       "SEC-2": "skipped"}, strict=False)
+    recs[2].message = "partly judged: 3 of 4 bad inputs; 1 not judged (...) (judged by ROUTE-8)"
+    recs[3].message = "not judged: no control - POST /getToken with valid values got no token (judged by ROUTE-8)"
+    recs[4].message = "no app certificate"
+    summary = summarize(recs, strict=False)
+    summary.root_causes = [{"id": "ROUTE-8", "level": "MUST", "title": by_id("ROUTE-8").title,
+                            "cause": "POST /getToken: 404 <b>not found</b>"}]
+    doc = report_document("t", PROFILE, summary, recs)
+    assert doc["summary"]["root_causes"][0]["id"] == "ROUTE-8"
+    assert doc["summary"]["not_judged"] == ["INPUT-2"] and doc["summary"]["partly_judged"] == ["INPUT-1"]
+    write_html(tmp_path / "c.html", doc)
+    page = (tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "<h2>Root causes</h2>" in page and "POST /getToken: 404 &lt;b&gt;not found&lt;/b&gt;" in page
+    assert page.index("Root causes") < page.index("<h2>Matrix</h2>")
+    assert "<b>Not judged</b>" in page and "1 &ndash; INPUT-2" in page
+    assert "<b>Partly judged</b>" in page and "1 &ndash; INPUT-1" in page
+    # The case itself carries 'not judged', not the 'skipped' of an ordinary skip (SEC-2, no certificate).
+    assert '>not judged</span> INPUT-2' in page and '>skipped</span> SEC-2' in page
+    assert '>passed, partly judged</span> INPUT-1' in page
+    lines = terminal_table(summary, recs)
+    assert any("partly judged: 3 of 4" in line for line in lines), lines
