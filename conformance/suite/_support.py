@@ -435,5 +435,21 @@ def trace_leaks(text: str) -> list[str]:
     HTML error pages (Express's default handler) render the stack with <br> and
     &nbsp;: the text is read as a person would see it.
     """
+    return [label for label, _ in trace_evidence(text)]
+
+
+def trace_evidence(text: str) -> list[tuple[str, str]]:
+    """Each stack-trace / internal-path pattern found in ``text`` with the text that matched (one line, bounded)."""
     seen = html.unescape(re.sub(r"(?i)<br\s*/?>", "\n", text)).replace("\xa0", " ")
-    return [label for label, rx in TRACE_PATTERNS if rx.search(seen)]
+    out = []
+    for label, rx in TRACE_PATTERNS:
+        m = rx.search(seen)
+        if m:
+            out.append((label, " ".join(m.group(0).split())[:120]))
+    return out
+
+
+def describe_token_text(raw: str) -> str:
+    """A token seen where it should not be, named without printing it: its kind, length and first characters."""
+    kind = "007" if raw.startswith("007") else "006" if raw.startswith("006") else "a"
+    return f"{kind} token of {len(raw)} characters starting {raw[:7]!r}"

@@ -13,7 +13,24 @@ JSON_TYPES = ("application/json",)
 
 def _expect_token(f: Findings, fetched: Fetched, what: str) -> None:
     f.check(fetched.raw is not None, what, f"200 and a JSON object with a non-empty string under {fetched.key!r}",
-            fetched.problem or "", fetched.exchange)
+            no_token(fetched), fetched.exchange)
+
+
+def no_token(fetched: Fetched) -> str:
+    """Why the client gets no token from this answer, as the person fixing the route would say it."""
+    ex = fetched.exchange
+    if ex.error or ex.status is None:
+        return f"no answer: {ex.error}"
+    if ex.status != 200:
+        return f"the route answered {ex.status} instead of 200 with a token: {ex.summary()}"
+    body = ex.json_or_none()
+    if not isinstance(body, dict):
+        return f"the body is not a JSON object, so the client finds no {fetched.key!r} in it: {ex.summary()}"
+    if fetched.raw is None:
+        keys = ", ".join(repr(k) for k in list(body)[:8]) or "none"
+        return (f"no non-empty string under {fetched.key!r}, the key the client reads (the answer's keys: {keys}): "
+                f"{ex.summary()}")
+    return fetched.problem or ""
 
 
 @case("ROUTE-1")
@@ -35,8 +52,11 @@ def test_json_content_type(token_target: Target) -> None:
         if ex.status != 200:
             continue  # ROUTE-1 / ROUTE-6 judge the status
         ctype = ex.content_type.split(";")[0].strip().lower()
-        f.check(ctype in JSON_TYPES, f"Content-Type of {ex.url}", "application/json (charset optional)",
-                ex.content_type or "no Content-Type header", ex)
+        f.check(ctype in JSON_TYPES, f"Content-Type of the token answer to {ex.method} {ex.url}",
+                "application/json (charset optional)",
+                f"the token answer is labelled {ex.content_type!r}, not JSON: clients that check the type before "
+                "parsing find no token" if ex.content_type else
+                "the Content-Type header was absent: clients that check the type before parsing find no token", ex)
     f.conclude()
 
 
@@ -87,11 +107,18 @@ def test_ping(token_target: Target) -> None:
     op = token_target.profile.operation("health")
     f = Findings()
     body = ex.json_or_none()
+    if ex.error or ex.status is None:
+        actual = f"no answer: {ex.error}"
+    elif ex.status != op.status:
+        actual = f"the health check answered {ex.status} instead of {op.status}: {ex.summary()}"
+    else:
+        actual = (f"the health check answered {ex.status} with another body than {json.dumps(op.answer)}: "
+                  f"{ex.summary()}")
     if op.answer is None:
-        f.check(ex.status == op.status, f"{op.method} {op.path}", f"{op.status}", ex.summary(), ex)
+        f.check(ex.status == op.status, f"{op.method} {op.path}", f"{op.status}", actual, ex)
     else:
         f.check(ex.status == op.status and body == op.answer, f"{op.method} {op.path}",
-                f"{op.status} {json.dumps(op.answer)}", ex.summary(), ex)
+                f"{op.status} {json.dumps(op.answer)}", actual, ex)
     f.conclude()
 
 

@@ -10,7 +10,8 @@ from ..target import Target
 from ..tokens import PUBLISHER_PRIVILEGES
 from ..verdict import Findings
 from ._auth import auth_sweep, echoed
-from ._support import TOKEN_PATTERN, judged_bad_inputs, require_certificate, role_tokens, send_bad_inputs, trace_leaks
+from ._support import (TOKEN_PATTERN, describe_token_text, judged_bad_inputs, require_certificate, role_tokens,
+                       send_bad_inputs, trace_evidence)
 
 
 def _error_sweep(target: Target, case: str) -> list[tuple[str, Exchange]]:
@@ -42,11 +43,14 @@ def test_certificate_never_disclosed(token_target: Target) -> None:
     for what, ex in seen:
         if ex.status is None:
             continue
-        headers = "\n".join(f"{k}: {v}" for k, v in ex.headers.items())
-        leaked = needle in ex.text.lower() or needle in headers.lower()
+        in_headers = [k for k, v in ex.headers.items() if needle in f"{k}: {v}".lower()]
+        at = ex.text.lower().find(needle)
+        places = ([f"body of the {ex.status} answer (at character {at})"] if at >= 0 else []) + \
+                 [f"{k} header of the {ex.status} answer" for k in in_headers]
         # The message must not quote the certificate either: the redactor would hide it, so say where it was.
-        f.check(not leaked, f"response to {what}", "no trace of the app certificate",
-                "the app certificate appears in the " + ("body" if needle in ex.text.lower() else "headers"), ex)
+        f.check(not places, f"response to {what}", "no trace of the app certificate",
+                f"the app certificate (32 characters, not shown) appears in the {' and the '.join(places)}: anyone "
+                "who sees this answer can sign tokens for the project", ex)
     f.conclude()
     if unjudged is not None:
         raise unjudged
@@ -58,9 +62,10 @@ def test_no_stack_traces(token_target: Target) -> None:
     for what, ex in _error_sweep(token_target, "SEC-2"):
         if ex.status is None or ex.status < 400:
             continue
-        leaks = trace_leaks(ex.text)
+        leaks = trace_evidence(ex.text)
         f.check(not leaks, f"error body for {what}", "no stack trace, exception name or internal path",
-                f"{', '.join(leaks)} in {ex.summary(300)}", ex)
+                f"the body of the {ex.status} answer shows the server's internals: "
+                + "; ".join(f"{label} ({snippet!r})" for label, snippet in leaks), ex)
     f.conclude()
 
 
@@ -70,8 +75,10 @@ def test_no_token_in_errors(token_target: Target) -> None:
     for what, ex in _error_sweep(token_target, "SEC-3"):
         if ex.status is None or ex.status < 400:
             continue
-        f.check(not TOKEN_PATTERN.search(ex.text), f"{ex.status} answer to {what}", "no token in an error response",
-                f"a token in {ex.summary()}", ex)
+        m = TOKEN_PATTERN.search(ex.text)
+        f.check(m is None, f"{ex.status} answer to {what}", "no token in an error response",
+                f"the body of the {ex.status} refusal carries a {describe_token_text(m.group(0))}: a client that "
+                "reads the body without the status joins with it" if m else "", ex)
     f.conclude()
 
 
@@ -85,11 +92,15 @@ def test_exactly_what_was_asked(token_target: Target) -> None:
             assert tok is not None
             if tok.version == "007":
                 names = [s.name for s in tok.services]
+                others = [n for n in names if n != "RTC"]
                 f.check(names == ["RTC"], f"services of a {role} RTC token ({what})", "exactly one RTC service",
-                        str(names), x.exchange)
+                        f"the token also grants {', '.join(others)} (services: {', '.join(names)}), which was not "
+                        "asked for" if others else f"the token's services are {', '.join(names) or 'none'}",
+                        x.exchange)
             extra = sorted((tok.rtc.privilege_names if tok.rtc else frozenset()) - PUBLISHER_PRIVILEGES)
             f.check(not extra, f"privileges of a {role} RTC token ({what})",
-                    "none outside join channel and publish audio/video/data", f"also {extra}", x.exchange)
+                    "none outside join channel and publish audio/video/data",
+                    f"the {role} token also grants {', '.join(extra)}, which no client asked for", x.exchange)
     f.conclude()
 
 
@@ -106,8 +117,13 @@ def test_credentials_enforced(token_target: Target) -> None:
             if ex.status is None:
                 f.add(f"{r.what} {label}", "401 or 403, no token", ex.summary(), ex)
                 continue
-            f.check(ex.status in (401, 403) and not TOKEN_PATTERN.search(ex.text), f"{r.what} {label}",
-                    "401 or 403, no token", ex.summary(), ex)
+            token = TOKEN_PATTERN.search(ex.text)
+            if token:
+                actual = (f"a {ex.status} answer with a token: the route issues tokens {label} (the configured "
+                          "credential headers are not checked here)")
+            else:
+                actual = f"answered {ex.status} instead of refusing with 401 or 403: {ex.summary()}"
+            f.check(ex.status in (401, 403) and not token, f"{r.what} {label}", "401 or 403, no token", actual, ex)
     if not judged:
         pytest.skip("no token route answers a token even with the credentials (judged by ROUTE-1)")
     f.conclude()

@@ -101,12 +101,18 @@ def test_app_id(token_target: Target) -> None:
     first = tokens[0][1].app_id
     for x, tok in tokens:
         f.check(bool(APP_ID.match(tok.app_id)), f"app id in {x.key} from {x.exchange.url}",
-                "32 hexadecimal characters", repr(tok.app_id), x.exchange)
+                "32 hexadecimal characters",
+                f"the token carries app id {tok.app_id!r} ({len(tok.app_id)} characters), which no Agora project has",
+                x.exchange)
         if expected:
-            f.check(tok.app_id == expected, f"app id in {x.key} from {x.exchange.url}", expected, tok.app_id, x.exchange)
+            f.check(tok.app_id == expected, f"app id in {x.key} from {x.exchange.url}", expected,
+                    f"the token carries app id {tok.app_id}, not the configured one (--app-id {expected}): the SDK "
+                    "refuses to join with it", x.exchange)
         else:
             f.check(tok.app_id == first, f"app id in {x.key} from {x.exchange.url}",
-                    f"the same app id as the first token ({first})", tok.app_id, x.exchange)
+                    f"the same app id as the first token ({first})",
+                    f"the token carries app id {tok.app_id}, the first token ({tokens[0][0].exchange.url}) {first}: "
+                    "the server signs for two projects", x.exchange)
     f.conclude()
 
 
