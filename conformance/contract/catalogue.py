@@ -12,7 +12,7 @@ MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
 
 #: The contract's version, shown in every report. Bump it whenever a requirement is added, removed,
 #: reworded or re-levelled, and say why in docs/contract-changelog.md.
-CONTRACT_VERSION = "1.3"
+CONTRACT_VERSION = "1.4"
 
 SECTIONS: dict[str, tuple[str, str]] = {
     "ROUTE": ("Routes and JSON", "What a client parses: the route, the status, the JSON key."),
@@ -34,7 +34,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "The whole client contract: it reads rtcToken from the JSON body and has no other error model."),
     R("ROUTE-2", "ROUTE", SHOULD, "JSON content type",
       "Every token response declares Content-Type: application/json.",
-      "Clients parse the body whatever the type, but proxies, browsers and logs rely on it; both public servers send it."),
+      "Clients parse the body whatever the type, but proxies, browsers and logs rely on it; both public servers send it. "
+      "RFC 9110 8.3: the type is application/json with or without parameters (a charset is accepted); a token answer has "
+      "no reason to claim any other type, hence kept, at SHOULD."),
     R("ROUTE-3", "ROUTE", MUST, "Success bodies match their schemas",
       "Every success body of every route the profile lists matches its JSON Schema in schemas/.",
       "Extra nesting, a non-string token or a renamed key means 'no token' to the client."),
@@ -42,8 +44,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "The RTC route without its trailing slash answers 200, or redirects (301, 302, 307, 308) on the same host to a form that answers 200.",
       "The Go server redirects, the Node server serves both; clients built from docs use either form."),
     R("ROUTE-5", "ROUTE", SHOULD, "Health check",
-      "GET /ping answers 200 with the JSON body {\"message\": \"pong\"}.",
-      "Deploy platforms probe it; its absence in 2021-2023 Go builds caused 'Heroku 404' issues (#46, #61).",
+      "The profile's health route answers its status and body (agora-token-service: GET /ping, 200 and the JSON body {\"message\": \"pong\"}).",
+      "Deploy platforms probe it; its absence in 2021-2023 Go builds caused 'Heroku 404' issues (#46, #61). "
+      "Reworded in 1.4: the case has always judged the route, status and body the profile declares (another "
+      "deployment's /healthz is as good), the sentence named only the bundled profile's.",
       needs=("ping",)),
     R("ROUTE-6", "ROUTE", MUST, "RTM route answers a token",
       "GET /rtm/{uid}/ answers 200 and a JSON object whose rtmToken is a non-empty string.",
@@ -113,7 +117,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "The Node server turns 'abc' into a token that never expires and '-5' into one already expired."),
     R("INPUT-8", "INPUT", SHOULD, "Out-of-range expiry refused",
       "An expiry of 0 or above 86400 is refused with a 4xx rather than clamped, wrapped or honoured.",
-      "Agora caps lifetimes at 24 h; the Go server wraps 4294967297 to 1 s. Honouring it beyond 24 h fails EXPIRY-3."),
+      "Agora caps lifetimes at 24 h; the Go server wraps 4294967297 to 1 s. Honouring it beyond 24 h fails EXPIRY-3. "
+      "Clamping silently shortens what the client scheduled its renewal on; SHOULD, as the token still works."),
     R("INPUT-9", "INPUT", SHOULD, "Oversized input refused",
       "A 10 KB path segment is refused with a 4xx that describes it (400, 404, 414, 422 or 431).",
       "Oversized input must cost the server nothing and never crash it. 422 is FastAPI's answer to an invalid value (RFC 9110 15.5.21); 413 describes a body, and this GET has none."),
@@ -150,8 +155,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "The salt makes every token unique even within one second. agora-access-token 2.0.4 (the Node server) draws one salt per process: its renewed tokens still differ by their issue and expiry times, so renewal works (EXPIRY-5), hence SHOULD."),
     # --- Headers, caching and CORS ---------------------------------------
     R("HEADER-1", "HEADER", SHOULD, "Tokens are not cached",
-      "Token responses carry Cache-Control with no-store.",
-      "A shared cache that replays a token hands one user's token to another and defeats renewal."),
+      "Token responses carry Cache-Control with no-store or no-cache.",
+      "A shared cache that replays a token hands one user's token to another and defeats renewal. RFC 9111 5.2.2.4: a "
+      "no-cache answer is never reused without asking the origin, which answers a new token, so it prevents the replay "
+      "as no-store does (reworded in 1.4; no-store alone also keeps the token off disk)."),
     R("HEADER-2", "HEADER", SHOULD, "CORS answered deliberately",
       "A token request with an Origin header is allowed (Access-Control-Allow-Origin is the origin or *), refused with 403, or answered without any CORS header (a server for native apps only); never a 5xx, never with another origin.",
       "Browser clients need CORS; the Go server refuses unlisted origins with 403, the Node server allows all. Under the Fetch standard a response without Access-Control-Allow-Origin is simply unreadable by pages, the right choice for a server whose clients are native apps."),
@@ -167,7 +174,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "The certificate signs every token of the project; it must not leave the server."),
     R("SEC-2", "SEC", MUST, "No stack traces",
       "No error response carries a stack trace, an exception name or an internal file path.",
-      "The Node server's 500 pages disclose paths and versions; they help attackers and confuse users."),
+      "The Node server's 500 pages disclose paths and versions; they help attackers and confuse users. An error that "
+      "echoes the request path, a request id or an RFC 9457 'instance' is the client's own input and passes."),
     R("SEC-3", "SEC", MUST, "No token in errors",
       "No 4xx or 5xx response carries a token.",
       "A client that ignores the status would join with a token issued for a request the server rejected."),
@@ -175,11 +183,12 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "An RTC token carries exactly one RTC service (006: only RTC privilege ids 1-4) and no privilege outside join channel and publish audio, video and data.",
       "Extra services or privileges (RTM login, admin) grant what nobody requested."),
     R("SEC-5", "SEC", MUST, "Credentials enforced on every token route",
-      "With credentials configured (--header), every token route of the profile (GET RTC, RTM, RTE, POST /getToken) refuses a request without them and one with wrong values with 401 or 403 and no token, while the same request with them gets a token.",
-      "A token endpoint open to anyone lets anyone mint publisher tokens for any channel and uid; one forgotten route is enough.",
+      "With credentials configured (--header), every token route of the profile (GET RTC, RTM, RTE, POST /getToken) refuses a request without them and one with wrong values with 401, 403 or 404 and no token, while the same request with them gets a token.",
+      "A token endpoint open to anyone lets anyone mint publisher tokens for any channel and uid; one forgotten route is enough. "
+      "RFC 9110 15.5.5 lets a server hide a resource from whoever may not see it with 404 (reworded in 1.4).",
       needs=("credentials",)),
     R("SEC-6", "SEC", MUST, "Refusals do not echo the credential",
-      "With credentials configured, no 401 or 403 answer (body or headers) contains a configured credential value.",
+      "With credentials configured, no refusal (401, 403 or 404) of a request without or with wrong credentials contains a configured credential value in its body or headers.",
       "An error page that says which key it expected hands the key to whoever asks without it.",
       needs=("credentials",)),
     # --- Property-based --------------------------------------------------

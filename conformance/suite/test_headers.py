@@ -29,8 +29,12 @@ def test_tokens_not_cached(token_target: Target) -> None:
             continue  # the route's own case judges a missing token
         cc = ex.headers.get("cache-control", "")
         directives = {d.strip().split("=")[0].lower() for d in cc.split(",")}
-        f.check("no-store" in directives, f"Cache-Control of the {what} token response", "a Cache-Control with no-store",
-                cc or "no Cache-Control header", ex)
+        # RFC 9111 5.2.2.4: no-cache forbids reusing a stored answer without asking the origin, which mints a new
+        # token: no cache can replay one (no-store also keeps it off disk).
+        replayable = "no-store" not in directives and "no-cache" not in directives
+        f.check(not replayable, f"Cache-Control of the {what} token response", "a Cache-Control with no-store or no-cache",
+                f"Cache-Control: {cc}, which lets a cache replay the token to another request" if cc else
+                "the Cache-Control header was absent: a cache may store the token and replay it", ex)
     f.conclude()
 
 

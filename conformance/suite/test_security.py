@@ -104,6 +104,10 @@ def test_exactly_what_was_asked(token_target: Target) -> None:
     f.conclude()
 
 
+#: How a server refuses a request without valid credentials: 401, 403, or 404 to hide the route (RFC 9110 15.5.5).
+REFUSALS = (401, 403, 404)
+
+
 @case("SEC-5")
 def test_credentials_enforced(token_target: Target) -> None:
     t = token_target
@@ -122,8 +126,9 @@ def test_credentials_enforced(token_target: Target) -> None:
                 actual = (f"a {ex.status} answer with a token: the route issues tokens {label} (the configured "
                           "credential headers are not checked here)")
             else:
-                actual = f"answered {ex.status} instead of refusing with 401 or 403: {ex.summary()}"
-            f.check(ex.status in (401, 403) and not token, f"{r.what} {label}", "401 or 403, no token", actual, ex)
+                actual = f"answered {ex.status} instead of refusing with 401, 403 or 404: {ex.summary()}"
+            # RFC 9110 15.5.5: 404 hides the route from whoever lacks the credentials; it refuses just as well.
+            f.check(ex.status in REFUSALS and not token, f"{r.what} {label}", "401, 403 or 404, no token", actual, ex)
     if not judged:
         pytest.skip("no token route answers a token even with the credentials (judged by ROUTE-1)")
     f.conclude()
@@ -135,7 +140,7 @@ def test_refusals_do_not_echo_credentials(token_target: Target) -> None:
     f = Findings()
     refusals = [(f"{r.what} {label}", ex) for r in auth_sweep(t)
                 for label, ex in (("without the credentials", r.without), ("with wrong credentials", r.wrong))
-                if ex.status in (401, 403)]
+                if ex.status in REFUSALS]
     for what, ex in refusals:
         where = echoed(t, ex)
         # The message must not quote the credential (the redactor would hide it): say where it was.

@@ -914,8 +914,12 @@ AUTH_HEADER = ("Authorization", "Bearer conformance-test-credential-5f2c9a")
 TOKEN_ROUTES = ("/rtc/", "/rtm/", "/rte/", "/getToken")
 
 
-def _requires_auth(*, open_prefixes: tuple[str, ...] = (), echo: bool = False, any_bearer: bool = False) -> Factory:
-    """The reference app behind a bearer-token check on its token routes (/ping stays public, as gateways do)."""
+def _requires_auth(*, open_prefixes: tuple[str, ...] = (), echo: bool = False, any_bearer: bool = False,
+                   status: int = 401) -> Factory:
+    """The reference app behind a bearer-token check on its token routes (/ping stays public, as gateways do).
+
+    ``status`` 404: the routes are hidden from whoever lacks the credentials (RFC 9110 15.5.5).
+    """
     name, expected = AUTH_HEADER
 
     def answer(request: Request) -> Response | None:
@@ -925,6 +929,8 @@ def _requires_auth(*, open_prefixes: tuple[str, ...] = (), echo: bool = False, a
         given = request.headers.get(name, "")
         if given == expected or (any_bearer and given.startswith("Bearer ")):
             return None
+        if status == 404:
+            return json_response(404, {"error": "not found"}, COMMON_HEADERS)
         body = {"error": "unauthorized"}
         if echo:
             body["error"] = f"unauthorized: expected {name}: {expected}"
@@ -1024,4 +1030,5 @@ CONTROLS: dict[str, Factory] = {
     "resign-identity": _around(lambda app, s: rewrite(app, lambda rq, rp: _resigned_in_place(rp, s))),
 }
 #: Controls that need the test credential configured (AUTH_HEADER).
-CREDENTIAL_CONTROLS: dict[str, Factory] = {"auth-required": _requires_auth()}
+CREDENTIAL_CONTROLS: dict[str, Factory] = {"auth-required": _requires_auth(),
+                                           "auth-hidden-404": _requires_auth(status=404)}

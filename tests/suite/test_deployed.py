@@ -47,6 +47,15 @@ def test_server_behind_authentication_passes_with_credentials() -> None:
     assert_secret_nowhere(run)
 
 
+def test_routes_hidden_behind_404_pass_with_credentials() -> None:
+    """RFC 9110 15.5.5: a server may hide a resource from whoever lacks the credentials with 404 (SEC-5, contract
+    1.4); without a token and with the same request answered a token with them, that is enforcement."""
+    with serving(CREDENTIAL_CONTROLS["auth-hidden-404"]) as (url, s):
+        run = run_check(url, certificate=s.certificate, app_id=s.app_id, headers=CREDS, cases=["SEC-5", "SEC-6"])
+    assert run.outcomes == {"SEC-5": "passed", "SEC-6": "passed"}, run.output[-3000:]
+    assert run.exit_code == 0
+
+
 def test_without_credentials_the_run_says_to_pass_them() -> None:
     with serving(CREDENTIAL_CONTROLS["auth-required"]) as (url, s):
         run = run_check(url, certificate=s.certificate)

@@ -290,6 +290,15 @@ def _minimal_cache_control(request: Request, reply: Reply) -> None:
     reply.set_header("expires", None)
 
 
+def _cache_control(value: str) -> Callable[[Request, Reply], None]:
+    def rewrite_cache(request: Request, reply: Reply) -> None:
+        reply.set_header("cache-control", value)
+        reply.set_header("pragma", None)
+        reply.set_header("expires", None)
+
+    return rewrite_cache
+
+
 def _security_headers(request: Request, reply: Reply) -> None:
     for name, value in (("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
                         ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
@@ -410,6 +419,10 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("cache-no-store-only", "Cache-Control: no-store alone (no Pragma, no Expires).",
             "RFC 9111 5.2.2.5: no-store is what keeps a token out of every cache.",
             _rewritten(_minimal_cache_control), ("HEADER",)),
+    Variant("cache-no-cache", "Cache-Control: no-cache, private (a cache must ask the origin before any reuse).",
+            "RFC 9111 5.2.2.4: a no-cache answer is never reused without validation at the origin, which answers a "
+            "new token; HEADER-1 accepts it next to no-store (contract 1.4).",
+            _rewritten(_cache_control("no-cache, private")), ("HEADER",)),
     Variant("security-headers", "HSTS, CSP, X-Frame-Options, Referrer-Policy, request id, RateLimit headers and "
             "Server: nginx on every answer.", "Extra headers a client ignores.", _rewritten(_security_headers),
             ("ROUTE", "HEADER", "SEC")),
