@@ -54,9 +54,9 @@ def test_json_content_type(token_target: Target) -> None:
         ctype = ex.content_type.split(";")[0].strip().lower()
         f.check(ctype in JSON_TYPES, f"Content-Type of the token answer to {ex.method} {ex.url}",
                 "application/json (charset optional)",
-                f"the token answer is labelled {ex.content_type!r}, not JSON: clients that check the type before "
-                "parsing find no token" if ex.content_type else
-                "the Content-Type header was absent: clients that check the type before parsing find no token", ex)
+                f"the token answer is labelled {ex.content_type!r}, not JSON: proxies, browsers and logs treat it as "
+                "that type" if ex.content_type else
+                "the Content-Type header was absent: proxies, browsers and logs cannot tell the answer is JSON", ex)
     f.conclude()
 
 

@@ -12,7 +12,7 @@ from tests.faulty.servers import AUTH_HEADER, FAULTS
 MESSAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "rtc-key-token": ("ROUTE-1", ("no non-empty string under 'rtcToken', the key the client reads",
                                   "the answer's keys: 'token'")),
-    "text-plain": ("ROUTE-2", ("the token answer is labelled 'text/plain", "clients that check the type")),
+    "text-plain": ("ROUTE-2", ("the token answer is labelled 'text/plain", "not JSON: proxies, browsers and logs")),
     "no-ping": ("ROUTE-5", ("the health check answered 404 instead of 200",)),
     "wrong-app-id": ("TOKEN-3", ("the token carries app id", "not the configured one (--app-id")),
     "certificate-header": ("SEC-1", ("the app certificate (32 characters, not shown) appears in the "
