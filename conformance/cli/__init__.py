@@ -95,5 +95,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def entry() -> None:
+    """The ``token-conformance`` process: :func:`main`, then exit with its code.
+
+    Once ``check`` has its verdict (conformance.interruption.settle), a signal while the interpreter shuts down
+    (threads, atexit) must not end the process with 130 or 143 while the reports say "conforming, exit 0":
+    from here on the process only exits, with the verdict's code, so signals are ignored.
+    """
+    code = main()
+    from .. import interruption
+
+    if interruption.settled():
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

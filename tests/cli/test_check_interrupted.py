@@ -109,12 +109,17 @@ def test_interrupted_parallel_check_counts_what_did_not_run(tmp_path: Path) -> N
 # --- a signal after the verdict: the complete report and its exit code stand ---------------------------------
 
 _SLOW_EXIT = '''
-import sys, time
+import atexit, sys, time
+
+def _exiting():
+    print("EXITING", flush=True)
+    time.sleep(4)
 
 def pytest_unconfigure(config):
-    # After the verdict line: say so, then linger where a late Ctrl-C or SIGTERM lands.
+    # After the verdict line: say so, then linger where a late Ctrl-C or SIGTERM lands; once more at exit.
     print("LINGERING", flush=True)
     time.sleep(4)
+    atexit.register(_exiting)
 '''
 
 
@@ -134,6 +139,14 @@ def test_a_signal_after_the_verdict_changes_neither_report_nor_exit_code(tmp_pat
             break
         seen += line
     assert "verdict: CONFORMING (exit 0)" in seen and "LINGERING" in seen, seen
+    proc.send_signal(sig)
+    # And again while the interpreter shuts down (atexit): the process exits with the verdict's code, not 130/143.
+    while "EXITING" not in seen and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+    assert "EXITING" in seen, seen
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     output = seen + out + err
