@@ -204,6 +204,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     state = _state(config)
     state.active = True
     pattern = _option(config, "token_case", "str")
+    if pattern is not None and not pattern.replace(",", "").strip():
+        raise pytest.UsageError("--token-case needs at least one case id, glob or section; leave it out to run every case")
     state.selection = _selection(config)
     if pattern:
         patterns = [p.strip().upper() for p in pattern.split(",") if p.strip()]

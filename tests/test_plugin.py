@@ -265,3 +265,9 @@ def test_plugin_imports_neither_locust_nor_gevent() -> None:
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_an_empty_case_pattern_is_a_usage_error_not_a_full_run(tmp_path: Path) -> None:
+    result = run_suite(tmp_path, "--token-case", "")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "--token-case needs at least one case id" in result.stderr
