@@ -99,7 +99,7 @@ class _ReportedUsageError(UsageError):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..api import CheckOptions, check, selected_cases
+    from ..api import CheckOptions, selected_cases
     from ..deviations import DeviationsError, load_deviations
     from ..profiles import ProfileError, load_profile
 

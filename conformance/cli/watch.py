@@ -56,7 +56,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..contract import by_id
     from ..profiles import ProfileError, load_profile
-    from ..watch import UNSAFE, WatchError, WatchOptions, Watcher, select_cases
+    from ..watch import UNSAFE, Watcher, WatchError, WatchOptions, select_cases
     from .load import parse_seconds
 
     if args.list:

@@ -182,7 +182,7 @@ def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100
     for r in records:
         line = f"{r.id:<11} {r.level:<6} {r.outcome:<8} {r.title}"
         lines.append(line if len(line) <= width else line[: width - 1].rstrip() + "…")
-        if (r.outcome in ("skipped", "xfailed") or r.outcome == "passed" and r.id in summary.partly_judged) \
+        if (r.outcome in ("skipped", "xfailed") or (r.outcome == "passed" and r.id in summary.partly_judged)) \
                 and r.message:
             # The reason is what the reader acts on: wrapped to the terminal, never cut.
             lines += textwrap.wrap(f"{r.outcome}: {r.message.splitlines()[0]}", width=width, initial_indent=indent,

@@ -10,8 +10,15 @@ from ..target import Target
 from ..tokens import PUBLISHER_PRIVILEGES
 from ..verdict import Findings
 from ._auth import auth_sweep, echoed
-from ._support import (TOKEN_PATTERN, describe_token_text, judged_bad_inputs, require_certificate, role_tokens,
-                       send_bad_inputs, trace_evidence)
+from ._support import (
+    TOKEN_PATTERN,
+    describe_token_text,
+    judged_bad_inputs,
+    require_certificate,
+    role_tokens,
+    send_bad_inputs,
+    trace_evidence,
+)
 
 
 def _error_sweep(target: Target, case: str) -> list[tuple[str, Exchange]]:

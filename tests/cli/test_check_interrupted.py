@@ -178,7 +178,7 @@ def test_interruption_counts_every_case_that_got_its_turn() -> None:
     from conformance.report import CaseRecord, summarize
 
     records = [CaseRecord.for_requirement(r) for r in REQUIREMENTS[:6]]
-    for r, outcome in zip(records, ["passed", "passed", "skipped", "failed", "not run", "not run"]):
+    for r, outcome in zip(records, ["passed", "passed", "skipped", "failed", "not run", "not run"], strict=True):
         r.outcome = outcome
     summary = summarize(records, strict=False, interrupted="SIGINT")
     assert summary.reason == (f"interrupted by SIGINT after 4 of 6 case(s); not run: {records[4].id}, {records[5].id}")

@@ -80,7 +80,7 @@ def test_load_baseline_errors(tmp_path: Path) -> None:
     with pytest.raises(BaselineError, match="not JSON"):
         load_baseline(tmp_path / "a.json")
     (tmp_path / "b.json").write_text(json.dumps({"requests": 3}), encoding="utf-8")
-    with pytest.raises(BaselineError, match="not a conformance.json"):
+    with pytest.raises(BaselineError, match=r"not a conformance\.json"):
         load_baseline(tmp_path / "b.json")
 
 

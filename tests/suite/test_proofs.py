@@ -154,7 +154,7 @@ def test_node_uid0_fails_token4_alone_and_says_what_differs() -> None:
     assert run.outcomes["TOKEN-8"] == "passed"
     assert "crc_uid is the CRC-32 of '0', not of ''" in run.message("TOKEN-4")
     # The terminal starts with the root causes, before pytest's failure details.
-    head, _, tail = run.output.partition("root causes")
+    _, _, tail = run.output.partition("root causes")
     assert tail and "TOKEN-4 [MUST]" in tail.splitlines()[1], run.output[-3000:]
     assert tail.index("TOKEN-4 [MUST]") < tail.index("Requirement:")
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from conformance.reference.app import create_app
-from tests.faulty.runner import PROOF_PROP_EXAMPLES, Run
 from tests.faulty.issuers import Issuer006
+from tests.faulty.runner import PROOF_PROP_EXAMPLES, Run
 from tests.faulty.servers import BY_KEY, Fault, node_like
 from tests.faulty.shapes import (
     CHOSEN_UID,
