@@ -60,7 +60,7 @@ SLOW_CASES = frozenset({"EXPIRY-5", "EXPIRY-6", "EXPIRY-7", "PROP-1"})
 #: Cases that run only with credentials configured (they skip otherwise, so a proof without them leaves them out).
 NEEDS_CREDENTIALS = frozenset({"SEC-5", "SEC-6"})
 #: Cases whose bad inputs are judged against the plain RTC request: without a token there, "not judged".
-NEEDS_RTC_CONTROL = frozenset({f"INPUT-{n}" for n in range(1, 13)} | {"SEC-1", "SEC-2", "SEC-3"})
+NEEDS_RTC_CONTROL = frozenset({f"INPUT-{n}" for n in range(1, 13)} | {"SEC-1", "SEC-2", "SEC-3", "HEADER-4"})
 #: Every case that needs a decoded RTC token of the default routes (they skip, "judged by ROUTE-1, TOKEN-1").
 NEEDS_RTC_TOKEN = frozenset({"TOKEN-2", "TOKEN-4", "TOKEN-6", "TOKEN-7", "TOKEN-8", "EXPIRY-1", "EXPIRY-2",
                              "EXPIRY-3", "EXPIRY-4", "EXPIRY-5", "EXPIRY-6", "EXPIRY-7", "SEC-4"})
