@@ -366,6 +366,13 @@ def test_capacity_past_the_generator_claims_no_knee(tmp_path: Path, capsys: pyte
         )  # fmt: skip
     assert doc is not None, err
     step = doc["capacity"]["steps"][0]
+    if doc["capacity"]["limited_by"] == "server":
+        # Which gives out first at 8000/s, the generator or a reference server on the same two busy cores, is a
+        # race (seen with both cores busy). Then the run must still not invent a rate that held: the only step broke.
+        assert not step["held"] and step["breaches"], step
+        assert doc["knee"] is None or doc["knee"]["rps"] is None, doc["knee"]
+        assert code == 1 and "even the first step (8000 requests/s) broke" in out + err, out[-2000:]
+        return
     assert doc["capacity"]["limited_by"] == "generator" and doc["knee"] is None, step
     assert step["generator"]["bound"] and step["generator"]["reasons"]
     assert code == 2 and "no knee: the generator saturated at 8000 requests/s" in out and "--processes" in out
