@@ -46,7 +46,7 @@ def emit(text: str) -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
-def add_request_options(p: argparse.ArgumentParser, *, pacing: bool = True) -> None:
+def add_request_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, pacing: bool = True) -> None:
     """--header / --header-file (credentials) and, for check, --max-rps / --rate-limit-budget."""
     p.add_argument("-H", "--header", action="append", metavar="'NAME: VALUE'",
                    help="header sent with every request (repeatable), e.g. 'Authorization: Bearer ...'; 'NAME' alone "

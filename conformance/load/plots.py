@@ -123,9 +123,9 @@ def latency_plot(history: History, path: Path, max_p95_ms: float | None = None) 
                 ax.plot(xs, ys, style, color=COLOURS[kind], label=f"{kind} p{column.rstrip('%')}")
     # A log axis: a healthy 5-15 ms run and a 500 ms objective both stay readable.
     ax.set_yscale("log")
-    values = [v for cols in history.series.values() for c, _ in PERCENTILES for v in cols.get(c, []) if v]
-    low = min(values, default=1.0)
-    high = max(values, default=1.0)
+    seen = [v for cols in history.series.values() for c, _ in PERCENTILES for v in cols.get(c, []) if v]
+    low = min(seen, default=1.0)
+    high = max(seen, default=1.0)
     if max_p95_ms is not None:
         ax.axhline(max_p95_ms, color="red", linewidth=1.2, alpha=0.8, label=f"p95 objective {max_p95_ms:g} ms")
         high = max(high, max_p95_ms)
