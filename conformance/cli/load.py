@@ -459,16 +459,17 @@ def _execute(
         show("token-conformance load: the generator was the bottleneck: " + "; ".join(gen.get("reasons", [])))
         show(f"  what to do: {gen.get('advice')}")
     breaches = [b for b in doc["slo"]["breaches"] if b["slo"] not in ("renewals", "generator")]
+    if breaches and doc["renew"]["requests"] == 0:
+        # A finding wins over "could not judge" (README, docs/load.md): failures, invalid tokens or dropped
+        # sessions stand whether or not anything was renewed. Say that renewal was not judged, though: first,
+        # so that the breach stays the last line.
+        show("token-conformance load: note: no renewal was made, so renewal was not judged; "
+             "the SLO breached below decides the exit code (1)")
     for breach in breaches:
         show(f"SLO breached: {breach['slo']}: {breach['message']}")
         if breach["slo"] == "failure_ratio" and doc["failure_reasons"]:
             show(f"  why: {_reasons(doc['failure_reasons'])}")
     if breaches:
-        # A finding wins over "could not judge" (README, docs/load.md): failures, invalid tokens or dropped
-        # sessions stand whether or not anything was renewed. Say that renewal was not judged, though.
-        if doc["renew"]["requests"] == 0:
-            show("token-conformance load: note: no renewal was made, so renewal was not judged; "
-                 "the SLO breached above decides the exit code (1)")
         return 1
     if doc["renew"]["requests"] == 0:
         show(f"token-conformance load: error: {NO_RENEWAL}")

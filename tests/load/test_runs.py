@@ -153,6 +153,7 @@ def test_a_breach_wins_over_nothing_renewed(tmp_path: Path, capsys: pytest.Captu
     assert code == 1, err
     assert "SLO breached: failure_ratio" in err and "no renewal was made, so renewal was not judged" in err
     assert "error: no renewal was made" not in err  # not the could-not-judge verdict (exit 2)
+    assert err.index("renewal was not judged") < err.rindex("SLO breached")  # the breach stays the last word
 
 
 @pytest.mark.slow
