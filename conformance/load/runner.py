@@ -216,6 +216,17 @@ def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
         pass
 
 
+def _terminate_group(process: subprocess.Popen[bytes], *, wait: bool = True) -> None:
+    """SIGTERM to the child's process group, then SIGKILL if it is still there after KILL_GRACE."""
+    _signal_group(process, signal.SIGTERM)
+    try:
+        process.wait(timeout=KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        _signal_group(process, signal.SIGKILL)
+        if wait:
+            process.wait()
+
+
 def _stop_interrupted(
     process: subprocess.Popen[bytes], plan: LoadPlan, on_line: Callable[[str], None], signal_name: str
 ) -> None:
@@ -244,12 +255,7 @@ def _stop_interrupted(
         try:
             process.wait(timeout=plan.stop_timeout + KILL_GRACE)
         except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=KILL_GRACE)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
-                process.wait()
+            _terminate_group(process)
 
 
 def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) -> Outcome:
@@ -288,12 +294,7 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
             except subprocess.TimeoutExpired:
                 overran = True
                 on_line(f"locust: still running {plan.deadline:.0f} s after start; stopping it")
-                _signal_group(process, signal.SIGTERM)
-                try:
-                    process.wait(timeout=KILL_GRACE)
-                except subprocess.TimeoutExpired:
-                    _signal_group(process, signal.SIGKILL)
-                    process.wait()
+                _terminate_group(process)
         except KeyboardInterrupt:
             # Ctrl-C or SIGTERM (conformance.interruption): stop Locust the way its own Ctrl-C does, so that it
             # writes its reports and the scenario its summary of what was measured so far.
@@ -301,11 +302,7 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
             _stop_interrupted(process, plan, on_line, interrupted)
         except BaseException:
             # Anything else: never leave a load generator running behind us.
-            _signal_group(process, signal.SIGTERM)
-            try:
-                process.wait(timeout=KILL_GRACE)
-            except subprocess.TimeoutExpired:
-                _signal_group(process, signal.SIGKILL)
+            _terminate_group(process, wait=False)
             raise
         finally:
             if process.poll() is None:  # a signal landed between the steps above: no generator outlives us
