@@ -138,6 +138,29 @@ def rotate(items: list[Any], k: int) -> list[Any]:
     return items[k:] + items[:k]
 
 
+class KneeServer:
+    """``load_knee_server.py``: the reference app with a fixed CPU cost per token request, pinned to SERVER_CPU."""
+
+    def __init__(self, cost_ms: float) -> None:
+        def pin() -> None:
+            if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+                os.sched_setaffinity(0, {SERVER_CPU})
+
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "load_knee_server.py"), str(cost_ms)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, preexec_fn=pin)
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        time.sleep(1.0)  # uvicorn's start-up after the socket is bound
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -145,6 +168,10 @@ def main() -> int:
     parser.add_argument("--rates", default="20,100", help="fixed low rates for the latency comparison")
     parser.add_argument("--only", default="1,2,3,4")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--knee-cost-ms", type=float, default=0.0,
+                        help="measurement 3 against the reference server slowed by this CPU cost per token request "
+                             "(load_knee_server.py), so that one generator process can drive it past its knee; "
+                             "0: the plain reference server (faster than one validating generator process here)")
     args = parser.parse_args()
     only = {int(x) for x in args.only.split(",")}
     settings = demo_settings()
@@ -192,7 +219,8 @@ def main() -> int:
                         print("ceiling", {k: v for k, v in ceil[-1].items() if k != "broke"}, flush=True)
                     result["ceiling"] = {"runs": ceil, "median_highest_held_rps": median(c["highest_held_rps"] for c in ceil)}
         if 3 in only:
-            server = Server(1, {SERVER_CPU})
+            server = KneeServer(args.knee_cost_ms) if args.knee_cost_ms else Server(1, {SERVER_CPU})
+            result["knee_server"] = {"cost_ms": args.knee_cost_ms}
             try:
                 knees = []
                 for r in range(args.rounds):
