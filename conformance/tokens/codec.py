@@ -64,6 +64,9 @@ class _GiveUp(Exception):
     """The fast parser met something it leaves to the checked one."""
 
 
+#: The fast parsers' declared give-up errors, the only ones decode() falls back
+#: on. Any other exception out of a fast parser is a bug in it and escapes
+#: decode(); tests/tokens/test_fast_path.py catches exactly these, so it fails.
 _FAST_FAILURES = (struct.error, UnicodeDecodeError, TokenError, _GiveUp)
 
 if sys.version_info >= (3, 11):

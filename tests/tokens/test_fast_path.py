@@ -5,6 +5,10 @@ checked, field-by-field one for anything else. The fallback makes a wrong
 *rejection* by the fast parser harmless; what must never happen is the fast
 parser *accepting* bytes into a different Token than the checked parser builds,
 or either of them letting a non-TokenError escape.
+
+The fast parser may give up only with one of the codec's declared give-up errors
+(``_FAST_FAILURES``), the ones ``decode`` falls back on. Anything else it raises
+would escape ``decode``, so these tests let it through and fail.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import base64
 import hmac
 import struct
 import zlib
+from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conformance.tokens import TokenError, decode
 from conformance.tokens.codec import (
+    _FAST_FAILURES,
     _checked_006,
     _checked_007,
     _fast_006,
@@ -40,24 +47,32 @@ PAYLOADS_007 = [payload_007(v["expected_token"]) for v in vectors()["vectors_007
 CONTENTS_006 = [base64.b64decode(v["expected_token"][35:]) for v in vectors()["vectors_006"]]
 
 
+def _wrap_007(payload: bytes) -> str:
+    return "007" + base64.b64encode(zlib.compress(payload)).decode()
+
+
 def _agree_007(payload: bytes) -> None:
+    """Fast and checked parser agree, and decode() returns the checked answer or raises only TokenError."""
     try:
         fast = _fast_007(payload)
-    except Exception:  # the fast parser may give up on anything: decode then uses the checked one
+    except _FAST_FAILURES:  # a declared give-up: decode then uses the checked parser
         fast = None
     try:
         checked = _checked_007(payload)
     except TokenError:
         assert fast is None, "the fast parser accepted bytes the checked parser rejects"
+        with pytest.raises(TokenError):
+            decode(_wrap_007(payload))
         return
     if fast is not None:
         assert fast == checked
+    assert decode(_wrap_007(payload)) == checked
 
 
 def _agree_006(content: bytes) -> None:
     try:
         fast = _fast_006(APP_ID, content)
-    except Exception:
+    except _FAST_FAILURES:
         fast = None
     try:
         checked = _checked_006(APP_ID, content)
@@ -84,6 +99,27 @@ def test_agree_on_every_prefix_and_one_byte_extension() -> None:
         for cut in range(len(content)):
             _agree_006(content[:cut])
         _agree_006(content + b"\0")
+
+
+def _service_count_offset(payload: bytes) -> int:
+    """Where a 007 payload's u16 service count sits: after signature, app id, issue_ts, expire and salt."""
+    sig: int = struct.unpack_from("<H", payload, 0)[0]
+    app: int = struct.unpack_from("<H", payload, 2 + sig)[0]
+    return 2 + sig + 2 + app + 12
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [lambda c: c - 1, lambda c: c + 1, lambda c: c + 0x100, lambda c: 0xFFFF],
+    ids=["one-less", "one-more", "high-byte-set", "max"],
+)
+def test_agree_on_a_corrupted_service_count(corrupt: Callable[[int], int]) -> None:
+    """A count that disagrees with the services present: both parsers refuse, decode raises only TokenError."""
+    for payload in PAYLOADS_007:
+        at = _service_count_offset(payload)
+        (count,) = struct.unpack_from("<H", payload, at)
+        corrupted = payload[:at] + struct.pack("<H", corrupt(count) % 0x10000) + payload[at + 2 :]
+        _agree_007(corrupted)
 
 
 _mutation = st.tuples(st.sampled_from(["set", "insert", "delete"]), st.floats(0, 1, exclude_max=True), st.integers(0, 255))
