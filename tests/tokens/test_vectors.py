@@ -120,11 +120,12 @@ def test_007_build_reproduces_the_strings_cpython_zlib_makes() -> None:
         if built in _all_strings(v):
             matched.append(v["id"])
     # 10 of 11 match with stock zlib 1.2.13; the one Node-only vector lists the CPython string as an alternate.
-    # A zlib other than CPython's stock one may match fewer: say so rather than fail.
-    if zlib.ZLIB_RUNTIME_VERSION.startswith("1.2.13"):
-        assert len(matched) == len(V007), sorted(set(_ids(V007)) - set(matched))
-    else:
-        assert all(payload_007(_build(v)) == payload_007(v["expected_token"]) for v in V007)
+    # Another zlib (zlib-ng, a distribution's build) may compress the same payload into other bytes: that is
+    # an expected xfail, shown with its reason; the payloads are still compared by the test above.
+    unmatched = sorted(set(_ids(V007)) - set(matched))
+    if unmatched and not zlib.ZLIB_RUNTIME_VERSION.startswith("1.2.13"):
+        pytest.xfail(f"zlib {zlib.ZLIB_RUNTIME_VERSION} is not CPython's stock 1.2.13; strings differ for {unmatched}")
+    assert not unmatched, unmatched
 
 
 @pytest.mark.parametrize("v", V007, ids=_ids(V007))
