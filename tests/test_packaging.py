@@ -8,9 +8,10 @@ import re
 import sys
 from pathlib import Path
 
-import pytest
-
-tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10, the lowest supported: the same parser as the tomli package (the test extra)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Probed inside try / except ImportError, reported when present, never required.

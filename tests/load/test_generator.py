@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+import gevent  # required: Locust runs on it (the module under test imports it only inside the probe)
 
-gevent = pytest.importorskip("gevent")  # the module imports gevent only inside the probe
-
-from conformance.loadtests import generator  # noqa: E402
+from conformance.loadtests import generator
 
 
 def proc(lag50: float, lag95: float, cpu: float, role: str = "local") -> dict[str, Any]:

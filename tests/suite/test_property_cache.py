@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
 
-schemathesis = pytest.importorskip("schemathesis")
-
-from conformance.profiles import load_profile  # noqa: E402
-from conformance.schemas import openapi  # noqa: E402
-from conformance.suite import test_property as prop  # noqa: E402
+from conformance.profiles import load_profile
+from conformance.schemas import openapi
+from conformance.suite import test_property as prop
 
 
 class _Settings:
