@@ -575,7 +575,7 @@ class TokenClient(FastHttpUser):
         short test cycle cannot turn it into renewing at once, again and again.
         """
         assert session.expires is not None
-        point = session.expires - self.config.renew_margin
+        point: float = session.expires - self.config.renew_margin
         slack = point - session.received_at
         return point - min(self.phase, max(slack, 0.0) / 2)
 

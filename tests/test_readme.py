@@ -42,3 +42,14 @@ def test_second_command_is_what_ci_runs() -> None:
     assert CI.is_file(), ".ci/run is missing"
     ci_lines = [line.strip() for line in CI.read_text(encoding="utf-8").splitlines()]
     assert second in ci_lines, f"{second!r} is not a line of .ci/run"
+
+
+def test_ci_lints_and_type_checks_after_the_install_and_before_the_tests() -> None:
+    """A lint or type error fails CI, and is reported before the long test run."""
+    steps = [step.strip() for step in commands()[1].split("&&")]
+    ruff = ".venv/bin/ruff check conformance loadtests tests benchmarks tools"
+    mypy = ".venv/bin/mypy conformance loadtests"
+    assert ruff in steps and mypy in steps, steps
+    install = next(i for i, step in enumerate(steps) if "pip install" in step)
+    tests = next(i for i, step in enumerate(steps) if step.startswith(".venv/bin/pytest"))
+    assert install < steps.index(ruff) < tests and install < steps.index(mypy) < tests, steps
