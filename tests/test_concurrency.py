@@ -17,7 +17,7 @@ from benchmarks.delay_proxy import DelayProxy
 from conformance.concurrency import GatedClient, RequestGate, fan_out, merge_intervals, urgent
 from conformance.reference.threaded import ThreadedServer
 from tests.faulty.runner import Run, run_check, serving
-from tests.faulty.servers import FAULTS, Fault, _reference
+from tests.faulty.servers import FAULTS, Fault, reference_factory
 
 # --- the gate ----------------------------------------------------------------------------------
 
@@ -220,7 +220,7 @@ def test_concurrent_run_reaches_the_serial_verdict_case_by_case(target: str, tmp
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # An empty cache: the serial run generates PROP-1's requests, the concurrent one rebuilds them from the cache.
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    factory = _reference() if target == "reference" else _fault(target).make
+    factory = reference_factory() if target == "reference" else _fault(target).make
     serial = _judge(factory, 1)
     assert list((tmp_path / "token-conformance").glob("prop-1-*.json")), "the serial run wrote no PROP-1 cache"
     concurrent = _judge(factory, 16)

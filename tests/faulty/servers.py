@@ -125,7 +125,7 @@ def _issuer(settings: Settings) -> TokenIssuer:
     return TokenIssuer(settings.app_id, settings.certificate)
 
 
-def _reference(issuer: Callable[[Settings], TokenIssuer] | None = None) -> Factory:
+def reference_factory(issuer: Callable[[Settings], TokenIssuer] | None = None) -> Factory:
     """The reference app with another issuer: the token is the only difference."""
     return lambda s: create_app(s, issuer(s) if issuer else None)
 
@@ -379,35 +379,35 @@ class RtmAdminIssuer(TokenIssuer):
 
 TOKEN_FAULTS = [
     Fault("truncated-token", "RTC tokens lose their last 7 characters and no longer decode.", "TOKEN-1",
-          _reference(lambda s: TruncatedIssuer(s.app_id, s.certificate)),
+          reference_factory(lambda s: TruncatedIssuer(s.app_id, s.certificate)),
           skips=NEEDS_RTC_TOKEN | {"TOKEN-5"}),
     Fault("token-006", "RTC tokens are AccessToken 006 (correct otherwise) from a server profiled as 007.", "TOKEN-2",
-          _reference(lambda s: Issuer006(s.app_id, s.certificate))),
+          reference_factory(lambda s: Issuer006(s.app_id, s.certificate))),
     Fault("wrong-app-id", "Every token carries another project's app id (signed with the right certificate).",
-          "TOKEN-3", _reference(lambda s: TokenIssuer(secrets.token_hex(16), s.certificate))),
+          "TOKEN-3", reference_factory(lambda s: TokenIssuer(secrets.token_hex(16), s.certificate))),
     Fault("app-id-by-role", "Subscriber tokens carry another app id than publisher tokens (app id not given to "
           "the harness: the consistency check).", "TOKEN-3",
-          _reference(lambda s: AppIdByRoleIssuer(s.app_id, s.certificate)), know_app_id=False),
+          reference_factory(lambda s: AppIdByRoleIssuer(s.app_id, s.certificate)), know_app_id=False),
     Fault("channel-lowercased", "Tokens are bound to the channel name in lower case.", "TOKEN-4",
-          _reference(lambda s: LowercaseChannelIssuer(s.app_id, s.certificate))),
+          reference_factory(lambda s: LowercaseChannelIssuer(s.app_id, s.certificate))),
     Fault("uid0-as-text", "uid 0 is packed as \"0\" (one user) instead of \"\" (any uid).", "TOKEN-4",
-          _reference(lambda s: UidAsTextIssuer(s.app_id, s.certificate))),
+          reference_factory(lambda s: UidAsTextIssuer(s.app_id, s.certificate))),
     Fault("node-uid0-as-text", "The Node server's 006 tokens bind uid 0 as the string \"0\" instead of \"\" "
           "(judged with the agora-node-tokenserver profile): TOKEN-4 alone fails, TOKEN-8 verifies the binding the "
           "token carries.", "TOKEN-4", node_like(lambda s: NodeUidAsTextIssuer(s.app_id, s.certificate)),
           profile="agora-node-tokenserver", skips=frozenset({"ROUTE-8"})),
     Fault("uid-int32", "uids above 2^31-1 are read as signed 32-bit: 4294967295 is packed as \"-1\".", "TOKEN-4",
-          _reference(lambda s: Int32UidIssuer(s.app_id, s.certificate))),
+          reference_factory(lambda s: Int32UidIssuer(s.app_id, s.certificate))),
     Fault("account-ascii", "Non-ASCII characters of user accounts are dropped (\"Zoë-帐户\" -> \"Zo-\").", "TOKEN-5",
-          _reference(lambda s: AsciiAccountIssuer(s.app_id, s.certificate))),
+          reference_factory(lambda s: AsciiAccountIssuer(s.app_id, s.certificate))),
     Fault("mute-publisher", "Publisher tokens grant only join channel (no publish privileges).", "TOKEN-6",
-          _reference(lambda s: MutePublisherIssuer(s.app_id, s.certificate))),
+          reference_factory(lambda s: MutePublisherIssuer(s.app_id, s.certificate))),
     Fault("subscriber-publishes", "Subscriber tokens grant the publish privileges too.", "TOKEN-7",
-          _reference(lambda s: SubscriberPublishesIssuer(s.app_id, s.certificate))),
+          reference_factory(lambda s: SubscriberPublishesIssuer(s.app_id, s.certificate))),
     Fault("other-certificate", "Tokens are signed with another certificate.", "TOKEN-8",
-          _reference(lambda s: TokenIssuer(s.app_id, secrets.token_hex(16)))),
+          reference_factory(lambda s: TokenIssuer(s.app_id, secrets.token_hex(16)))),
     Fault("rtm-other-user", "RTM tokens are bound to user 'admin' whatever user id was asked.", "TOKEN-9",
-          _reference(lambda s: RtmAdminIssuer(s.app_id, s.certificate))),
+          reference_factory(lambda s: RtmAdminIssuer(s.app_id, s.certificate))),
     Fault("post-other-certificate", "POST /getToken tokens are signed with another certificate (GET routes are "
           "right).", "TOKEN-8", _around(_post_resigned)),
     Fault("post-mute-publisher", "POST /getToken publisher tokens grant only join channel (GET routes are right).",
@@ -686,7 +686,7 @@ def _default_expiry(default: int, scale: int = 1) -> Callable[[Settings], RtcPar
 
 
 def _crafted(cls: type[CraftedIssuer] | type[TokenIssuer]) -> Factory:
-    return _reference(lambda s: cls(s.app_id, s.certificate))
+    return reference_factory(lambda s: cls(s.app_id, s.certificate))
 
 
 EXPIRY_FAULTS = [
@@ -952,7 +952,7 @@ AUTH_FAULTS = [
 # --- LATENCY ----------------------------------------------------------------------
 
 
-def _slow_tokens(seconds: float) -> Factory:
+def slow_tokens(seconds: float) -> Factory:
     """The reference app whose token answers (200) leave ``seconds`` late: signing behind a slow key service."""
 
     def wrap(app: ASGIApp, s: Settings) -> ASGIApp:
@@ -976,11 +976,11 @@ PROOF_TIMEOUT = 1.0
 LATENCY_FAULTS = [
     Fault("slower-than-client", "Every token answer takes longer than the client's timeout (here 1.5 s against 1 s; "
           "the 11 s against 10 s of a real client is tests/suite/test_deployed.py's); /ping answers at once.",
-          "LATENCY-1", _slow_tokens(PROOF_TIMEOUT + 0.5), timeout=PROOF_TIMEOUT,
+          "LATENCY-1", slow_tokens(PROOF_TIMEOUT + 0.5), timeout=PROOF_TIMEOUT,
           # One root cause, one failure: every other case skips naming LATENCY-1 (one timeout, not one per case).
           skips=frozenset(r.id for r in REQUIREMENTS if r.id != "LATENCY-1")),
     Fault("slow-tokens", "Every token answer takes 1.1 s (within the client's timeout, slow for every user).",
-          "LATENCY-2", _slow_tokens(1.1)),
+          "LATENCY-2", slow_tokens(1.1)),
 ]
 
 

@@ -39,7 +39,7 @@ class WrongExpiryIssuer(TokenIssuer):
         return super().rtc(channel, role, tokentype, uid, expiry)
 
 
-def _is_token_request(scope: Scope) -> bool:
+def is_token_request(scope: Scope) -> bool:
     return scope.get("type") == "http" and str(scope.get("path", "")).startswith("/rtc/")
 
 
@@ -52,7 +52,7 @@ def slow(app: ASGIApp, delay: float) -> ASGIApp:
     """Answers every token request ``delay`` seconds late (a p95 breach, nothing else)."""
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if _is_token_request(scope):
+        if is_token_request(scope):
             await asyncio.sleep(delay)
         await app(scope, receive, send)
 
@@ -64,7 +64,7 @@ def limited(app: ASGIApp, per_second: float) -> ASGIApp:
     lock = asyncio.Lock()
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if _is_token_request(scope):
+        if is_token_request(scope):
             async with lock:
                 await asyncio.sleep(1.0 / per_second)
         await app(scope, receive, send)
@@ -78,7 +78,7 @@ def flaky(app: ASGIApp, every: int, status: int = 503) -> ASGIApp:
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal count
-        if _is_token_request(scope):
+        if is_token_request(scope):
             count += 1
             if count % every == 0:
                 await _plain(send, status, b"temporarily unavailable")
@@ -98,7 +98,7 @@ def dying(app: ASGIApp, answered: int, hang: float = 60.0) -> ASGIApp:
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
         nonlocal count
-        if _is_token_request(scope):
+        if is_token_request(scope):
             count += 1
             if count > answered:
                 await asyncio.sleep(hang)
@@ -112,7 +112,7 @@ def redirecting(location: str) -> ASGIApp:
     """Answers every token request with a 302 to ``location`` (another server): a client must not follow."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if _is_token_request(scope):
+        if is_token_request(scope):
             headers = [(b"location", location.encode()), (b"content-length", b"0")]
             await send({"type": "http.response.start", "status": 302, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
@@ -139,7 +139,7 @@ def serial(app: ASGIApp, service_time: float) -> ASGIApp:
     lock = asyncio.Lock()
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if _is_token_request(scope):
+        if is_token_request(scope):
             async with lock:
                 await asyncio.sleep(service_time)
         await app(scope, receive, send)

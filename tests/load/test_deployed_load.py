@@ -27,7 +27,7 @@ def guarded(app: faulty.ASGIApp, every: int = 3, after: bytes = b"0") -> faulty.
 
     async def wrapped(scope: faulty.Scope, receive: faulty.Receive, send: faulty.Send) -> None:
         nonlocal count
-        if faulty._is_token_request(scope):
+        if faulty.is_token_request(scope):
             auth = dict(scope["headers"]).get(b"authorization", b"").decode()
             if auth != SECRET:
                 await send({"type": "http.response.start", "status": 401, "headers": []})

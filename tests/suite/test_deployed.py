@@ -25,7 +25,7 @@ from conformance.reference.app import create_app
 from tests.faulty.asgi import intercept, rewrite_path
 from tests.faulty.issuers import Issuer006
 from tests.faulty.runner import run_check, serving
-from tests.faulty.servers import AUTH_HEADER, CREDENTIAL_CONTROLS, _slow_tokens
+from tests.faulty.servers import AUTH_HEADER, CREDENTIAL_CONTROLS, slow_tokens
 
 SECRET = AUTH_HEADER[1]
 CREDS = dict([AUTH_HEADER])
@@ -180,7 +180,7 @@ def test_a_target_that_always_says_retry_now_ends_the_run() -> None:
 
 def test_server_slower_than_the_default_client_timeout_fails_latency_in_one_timeout() -> None:
     """11 s per token against the client's 10 s, /ping at once: exit 1 on LATENCY-1, the rest skipped."""
-    with serving(_slow_tokens(11.0)) as (url, s):
+    with serving(slow_tokens(11.0)) as (url, s):
         started = time.monotonic()
         run = run_check(url, certificate=s.certificate, app_id=s.app_id)
         took = time.monotonic() - started
