@@ -47,3 +47,30 @@ def test_benchmark_imports_are_declared() -> None:
         if not names & declared:
             missing[module] = sorted(names)
     assert not missing, f"imported by benchmarks/ but not declared in pyproject.toml: {missing}"
+
+
+def _private_names_taken_from_tests(path: Path) -> list[str]:
+    """`from tests.x import _name`, `from .x import _name`, and `module._name` on a module imported from tests/."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules: set[str] = set()
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("tests")):
+            for alias in node.names:
+                if alias.name.startswith("_"):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {alias.name}")
+                modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            modules.update(a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith("tests"))
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                and node.attr.startswith("_") and not node.attr.startswith("__")):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_takes_private_names_from_another_test_module() -> None:
+    """A helper that tests/ or tools/ share is public where it is defined; a private name stays in its module."""
+    found = [hit for folder in ("tests", "tools", "benchmarks") for path in sorted((ROOT / folder).rglob("*.py"))
+             for hit in _private_names_taken_from_tests(path)]
+    assert not found, found
