@@ -44,6 +44,11 @@ class CheckOptions:
     baseline: str | None = None
     #: compare with a baseline of another profile, contract version or target anyway
     baseline_force: bool = False
+    #: Origins of the web apps that fetch tokens with fetch() (HEADER-5), besides the profile's web_origins.
+    web_origins: Sequence[str] = field(default_factory=tuple)
+    #: Confirm HEADER-5 in a headless Chromium (the executable: browser_path, else found on PATH).
+    browser: bool = False
+    browser_path: str | None = None
 
 
 @dataclass
@@ -103,6 +108,12 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
                          ("--token-max-rps", opts.max_rps), ("--token-rate-limit-budget", opts.rate_limit_budget)):
         if number is not None:
             args += [flag, str(number)]
+    for origin in opts.web_origins:
+        args += ["--token-web-origin", origin]
+    if opts.browser or opts.browser_path:
+        args.append("--token-browser")
+    if opts.browser_path:
+        args += ["--token-browser-path", opts.browser_path]
     if opts.strict:
         args.append("--token-strict")
     if opts.insecure:
@@ -141,6 +152,7 @@ def selected_cases(cases: str | None) -> list[Any]:
 
 def list_cases(opts: CheckOptions) -> int:
     """Print the contract's table (id, level, title) of the cases that would run; no request, no report."""
+    from .contract.model import RUN_CONDITIONS
     from .profiles import load_profile
 
     profile = load_profile(opts.profile)
@@ -150,7 +162,7 @@ def list_cases(opts: CheckOptions) -> int:
         return 2
     lines = [f"{'case':<11} {'level':<6} title"]
     for r in reqs:
-        missing = [n for n in r.needs if n != "credentials" and not profile.has(n)]
+        missing = [n for n in r.needs if n not in RUN_CONDITIONS and not profile.has(n)]
         skip = f"  (skipped: profile {profile.name!r} has no {', '.join(missing)} route)" if missing else ""
         lines.append(f"{r.id:<11} {r.level.value:<6} {r.title}{skip}")
     lines.append(f"{len(reqs)} case(s)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ from .certificate import CERTIFICATE_ENV, CertificateError, read_certificate
 from .client import ClientStats, TokenServerClient
 from .concurrency import DEFAULT_CONCURRENCY, GatedClient, Traffic, merge_intervals, run_in_daemons
 from .contract import REQUIREMENTS, Level, by_id
+from .contract.model import RUN_CONDITIONS
 from .deviations import DeviationsError, load_deviations
 from .headers import HeaderError
 from .profiles import NotInProfile, ProfileError, load_profile
@@ -71,7 +73,13 @@ _OPTIONS: list[tuple[str, str, str | None, str, str]] = [
     ("--token-max-rps", "token_max_rps", "TOKEN_MAX_RPS", "send at most this many requests per second", "float"),
     ("--token-rate-limit-budget", "token_rate_limit_budget", "TOKEN_RATE_LIMIT_BUDGET",
      "seconds the run may wait out 429 / 503 Retry-After answers before it gives up (default 60)", "float"),
+    ("--token-browser", "token_browser", "TOKEN_BROWSER",
+     "HEADER-5: confirm each web origin's verdict in a real headless Chromium (needs the [browser] extra)", "bool"),
+    ("--token-browser-path", "token_browser_path", "TOKEN_BROWSER_PATH",
+     "the Chromium executable for --token-browser (default: chromium, google-chrome, ... on PATH)", "str"),
 ]
+#: --token-web-origin's environment variable: origins separated by commas or spaces.
+WEB_ORIGINS_ENV = "TOKEN_WEB_ORIGINS"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -89,6 +97,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "Values are secrets: prefer $TOKEN_SERVER_HEADERS or --token-header-file")
     parser.addini("token_headers", "headers sent with every request, one 'Name: value' per line", type="linelist",
                   default=[])
+    group.addoption("--token-web-origin", dest="token_web_origin", action="append", default=None, metavar="ORIGIN",
+                    help="origin (scheme://host[:port]) of a web app that fetches tokens with fetch() (repeatable): "
+                    f"HEADER-5 judges that it can read one [env {WEB_ORIGINS_ENV}, comma-separated]")
+    parser.addini("token_web_origins", "origins of the web apps that fetch tokens (HEADER-5), one per line",
+                  type="linelist", default=[])
 
 
 def _option(config: pytest.Config, dest: str, kind: str) -> Any:
@@ -152,6 +165,8 @@ class _State:
     final_records: list[CaseRecord] = field(default_factory=list)
     #: Case id -> the first finding of its failure in one line (the root causes, printed before the details).
     root_causes: dict[str, str] = field(default_factory=dict)
+    #: HEADER-5's verdict per declared web origin: the Fetch standard's and, with --browser, the browser's.
+    web_origins: list[dict[str, Any]] = field(default_factory=list)
 
 
 _STATE = pytest.StashKey[_State]()
@@ -227,7 +242,11 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.add_marker(pytest.mark.skip(
                 reason=f"{NOT_APPLICABLE}: no credentials configured (--header), nothing to enforce"
             ))
-        missing = [n for n in req.needs if n != "credentials" and not settings.profile.has(n)]
+        if "web_origin" in req.needs and not settings.origins:
+            item.add_marker(pytest.mark.skip(
+                reason=f"{NOT_APPLICABLE}: no web origin declared (--web-origin, or the profile's web_origins)"
+            ))
+        missing = [n for n in req.needs if n not in RUN_CONDITIONS and not settings.profile.has(n)]
         if missing:
             item.add_marker(pytest.mark.skip(
                 reason=f"{NOT_APPLICABLE}: profile {settings.profile.name!r} has no {', '.join(missing)} route"
@@ -339,7 +358,8 @@ def _settings(config: pytest.Config) -> RunSettings:
         state.redactor.add_header_value(value)
     state.settings = RunSettings(
         url=url, profile=profile, app_id=app_id, certificate=certificate, headers=headers,
-        strict=bool(_option(config, "token_strict", "bool")), embedded=embedded, **values,
+        strict=bool(_option(config, "token_strict", "bool")), embedded=embedded,
+        web_origins=_web_origins(config), browser=_browser(config), **values,
     )
     if state.settings.renew_margin >= state.settings.renew_expiry:
         raise pytest.UsageError("--token-renew-margin must be smaller than --token-renew-expiry")
@@ -354,6 +374,34 @@ def _headers(config: pytest.Config) -> dict[str, str]:
     try:
         return resolve(specs, _option(config, "token_header_file", "str"))
     except HeaderError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _web_origins(config: pytest.Config) -> tuple[str, ...]:
+    """--token-web-origin (repeatable) > ini token_web_origins > $TOKEN_WEB_ORIGINS, each a checked origin."""
+    from .cors import OriginError, parse_origins
+
+    given = list(config.getoption("token_web_origin", default=None) or []) or list(config.getini("token_web_origins") or [])
+    if not given:
+        given = os.environ.get(WEB_ORIGINS_ENV, "").replace(",", " ").split()
+    try:
+        return parse_origins(given)
+    except OriginError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _browser(config: pytest.Config) -> str | None:
+    """The Chromium executable --token-browser drives, or None; no Playwright or no browser: a usage error."""
+    path = _option(config, "token_browser_path", "str")
+    if not _option(config, "token_browser", "bool"):
+        return None
+    from .browser import BrowserError, find_browser, require_playwright
+
+    try:
+        require_playwright()
+        return find_browser(path)
+    except BrowserError as exc:
+        _state(config).abort_reason = str(exc)
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -611,6 +659,11 @@ def pytest_runtest_makereport(
     note = _case_note(state, item.name) if report.when == "call" else None
     if note:
         report.user_properties.append(("case_note", state.redactor.redact(note)))
+    if report.when == "call" and item.name == "HEADER-5" and state.target is not None \
+            and "web_origins" in state.target.memo:
+        # Problems quote the server's answers: redacted like every message.
+        verdicts = json.loads(state.redactor.redact(json.dumps(state.target.memo["web_origins"])))
+        report.user_properties.append(("web_origins", verdicts))
     if report.when == "call" and report.failed and item.name != LATENCY_CASE and _too_slow_now(state):
         # The failure is a token request that outlived the client's timeout: LATENCY-1's, not this case's.
         report.outcome = "skipped"
@@ -670,6 +723,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     cause = dict(report.user_properties).get("root_cause")
     if cause:
         state.root_causes[name] = str(cause)
+    origins = dict(report.user_properties).get("web_origins")
+    if isinstance(origins, list) and name == "HEADER-5":
+        state.web_origins = origins
     xfail = hasattr(report, "wasxfail")
     if report.when == "call":
         if xfail:
@@ -855,6 +911,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             _curl_header_hint(state, records)
         if state.hints:
             summary.extra["hints"] = state.hints
+        if state.web_origins:
+            summary.extra["web_origins"] = state.web_origins
         summary.extra.update(_traffic(state).as_dict())
         summary.extra["phases_s"] = _phases(state)
         # The verdict is final: a signal from now on changes neither the reports nor the exit code.
@@ -886,6 +944,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         state.target.client.close()
     if state.embedded is not None:
         state.embedded.stop()
+    if state.settings is not None and state.settings.browser:
+        from .browser import close_all
+
+        close_all()
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")

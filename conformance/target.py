@@ -45,10 +45,19 @@ class RunSettings:
     #: Pacing (requests per second, None: as fast as the cases go) and the rate-limit wait budget in seconds.
     max_rps: float | None = None
     wait_budget: float = 60.0
+    #: Origins of the web apps that fetch tokens from a page (--web-origin and the profile's web_origins): HEADER-5.
+    web_origins: tuple[str, ...] = ()
+    #: The Chromium executable that confirms HEADER-5 (--browser), or None: judged by the Fetch standard alone.
+    browser: str | None = None
 
     @property
     def has_credentials(self) -> bool:
         return bool(self.headers)
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """Every declared web origin: the profile's, then the command line's (duplicates once)."""
+        return tuple(dict.fromkeys((*self.profile.web_origins, *self.web_origins)))
 
 
 @dataclass

@@ -41,13 +41,14 @@ from .contract import REQUIREMENTS
 from .report.records import OUTCOMES
 
 #: Cases reviewed as watch-safe: they send only requests a real client sends (valid routes, roles, uids and
-#: lifetimes; an Origin header, a CORS preflight; LATENCY-2's ten requests one at a time). An allow-list: a case
+#: lifetimes; an Origin header, a CORS preflight - HEADER-5's, for the declared web origins, is what a browser sends;
+#: LATENCY-2's ten requests one at a time). An allow-list: a case
 #: added to the contract later is not run by watch until someone reviews it and adds it here.
 SAFE_CASES: tuple[str, ...] = (
     "ROUTE-1", "ROUTE-2", "ROUTE-3", "ROUTE-4", "ROUTE-5", "ROUTE-6", "ROUTE-7", "ROUTE-8", "ROUTE-9",
     "TOKEN-1", "TOKEN-2", "TOKEN-3", "TOKEN-4", "TOKEN-5", "TOKEN-6", "TOKEN-7", "TOKEN-8", "TOKEN-9",
     "EXPIRY-1", "EXPIRY-2", "EXPIRY-3", "EXPIRY-4", "EXPIRY-5", "EXPIRY-6", "EXPIRY-7",
-    "HEADER-1", "HEADER-2", "HEADER-3", "HEADER-4",
+    "HEADER-1", "HEADER-2", "HEADER-3", "HEADER-4", "HEADER-5",
     "SEC-4", "LATENCY-1", "LATENCY-2",
 )
 _WHY_NOT = {
@@ -128,6 +129,8 @@ class WatchOptions:
     header_file: str | None = None
     #: The same headers resolved, for the probe (and redacted from every log line).
     resolved_headers: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Origins of the web apps that fetch tokens (HEADER-5), handed to check as they are.
+    web_origins: tuple[str, ...] = ()
 
     def redactor(self) -> Any:
         from .redact import Redactor
@@ -261,6 +264,7 @@ class Watcher:
                     cases=",".join(self.opts.cases), report_dir=self.opts.report_dir,
                     certificate_file=self.opts.certificate_file, timeout=self.opts.timeout,
                     insecure=self.opts.insecure, headers=self.opts.headers, header_file=self.opts.header_file,
+                    web_origins=self.opts.web_origins,
                 ))
             from . import interruption
 

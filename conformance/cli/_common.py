@@ -6,6 +6,10 @@ import argparse
 import os
 import re
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..profiles import Profile
 
 from .. import certificate as _certificate
 from ..certificate import CERTIFICATE_ENV
@@ -67,3 +71,37 @@ def request_headers(args: argparse.Namespace) -> dict[str, str]:
         return resolve(args.header or (), args.header_file)
     except HeaderError as exc:
         raise UsageError(str(exc)) from None
+
+
+def add_web_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, *, browser: bool = True) -> None:
+    """--web-origin (HEADER-5) and, for check, --browser / --browser-path."""
+    p.add_argument("--web-origin", action="append", metavar="ORIGIN",
+                   help="origin of a web app that fetches tokens with fetch(), e.g. https://app.example.com "
+                   "(repeatable; also the profile's web_origins): HEADER-5 judges that a page there can read a token")
+    if browser:
+        p.add_argument("--browser", action="store_true",
+                       help="confirm HEADER-5 in a real headless Chromium (needs pip install 'token-conformance[browser]' "
+                       "and a Chromium on PATH; no browser is downloaded)")
+        p.add_argument("--browser-path", metavar="PATH", help="the Chromium executable for --browser (implies --browser)")
+
+
+def web_origins(args: argparse.Namespace, profile: Profile) -> tuple[str, ...]:
+    """--web-origin values as origins; --browser checked (Playwright, a Chromium, an origin to judge): one line each."""
+    from ..cors import OriginError, parse_origins
+
+    try:
+        origins = parse_origins(getattr(args, "web_origin", None) or ())
+    except OriginError as exc:
+        raise UsageError(str(exc)) from None
+    if getattr(args, "browser", False) or getattr(args, "browser_path", None):
+        if not origins and not profile.web_origins:
+            raise UsageError("--browser confirms HEADER-5 for each web origin: declare one with --web-origin "
+                             "(or web_origins in the profile)")
+        from ..browser import BrowserError, find_browser, require_playwright
+
+        try:
+            require_playwright()
+            find_browser(args.browser_path)
+        except BrowserError as exc:
+            raise UsageError(str(exc)) from None
+    return origins

@@ -8,7 +8,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._common import UsageError, add_request_options, check_app_id, read_certificate, request_headers
+from ._common import (
+    UsageError,
+    add_request_options,
+    add_web_options,
+    check_app_id,
+    read_certificate,
+    request_headers,
+    web_origins,
+)
 
 if TYPE_CHECKING:
     from ..api import CheckOptions
@@ -36,6 +44,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    help="compare with a baseline of another profile, contract version or target anyway")
     p.add_argument("--summary-md", metavar="FILE", help="also write a Markdown summary there "
                    "(it is appended to $GITHUB_STEP_SUMMARY whenever that is set)")
+    add_web_options(p)
     add_request_options(p)
     p.epilog = (
         "Exit codes: 0 conforming, 1 not conforming, 2 could not judge, bad options or interrupted "
@@ -116,9 +125,10 @@ def _run(args: argparse.Namespace) -> int:
         if value is not None and value <= 0:
             raise UsageError(f"--{name.replace('_', '-')} must be positive")
     try:
-        load_profile(args.profile)
+        profile = load_profile(args.profile)
     except ProfileError as exc:
         raise UsageError(str(exc)) from None
+    origins = web_origins(args, profile)
     if args.case is not None and not args.case.replace(",", "").strip():
         # Read as no pattern it would run the full suite, the opposite of what a selection asks for.
         raise UsageError("--case needs at least one case id, glob or section (e.g. 'EXPIRY,INPUT-1*'); "
@@ -155,7 +165,8 @@ def _run(args: argparse.Namespace) -> int:
         max_skew=args.max_skew, deviations=args.deviations, workers=args.workers, insecure=args.insecure,
         verbose=args.verbose, baseline=args.baseline, baseline_force=args.baseline_force,
         headers=args.header or (), header_file=args.header_file, max_rps=args.max_rps,
-        rate_limit_budget=args.rate_limit_budget,
+        rate_limit_budget=args.rate_limit_budget, web_origins=origins, browser=args.browser or bool(args.browser_path),
+        browser_path=args.browser_path,
     )
     from ..interruption import signals_as_interrupt
 

@@ -13,9 +13,11 @@ from ._common import (
     CERTIFICATE_ENV,
     UsageError,
     add_request_options,
+    add_web_options,
     check_app_id,
     read_certificate,
     request_headers,
+    web_origins,
 )
 
 
@@ -50,6 +52,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
     p.add_argument("--report-dir", default="reports/watch", help="the last run's reports (default reports/watch/)")
     p.add_argument("--runs", type=int, metavar="N", help="stop after N runs, exit code from the runs (see below) (default: run until stopped)")
+    add_web_options(p, browser=False)
     add_request_options(p, pacing=False)
 
 
@@ -81,9 +84,10 @@ def run(args: argparse.Namespace) -> int:
         args.profile = detect_profile(args.url, headers, args.insecure, args.timeout)
     try:
         cases = select_cases(args.case)
-        load_profile(args.profile)
+        profile = load_profile(args.profile)
     except (WatchError, ProfileError) as exc:
         raise UsageError(str(exc)) from None
+    origins = web_origins(args, profile)
     if args.metrics_port is not None and not 1 <= args.metrics_port <= 65535:
         raise UsageError("--metrics-port must be between 1 and 65535")
     if args.timeout is not None and args.timeout <= 0:
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         report_dir=args.report_dir, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr,
         max_runs=args.runs, certificate=read_certificate(args.certificate_file),
         headers=tuple(args.header or ()), header_file=args.header_file, resolved_headers=headers,
+        web_origins=origins,
     )
     watcher = Watcher(opts)
     try:

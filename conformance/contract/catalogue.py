@@ -12,7 +12,7 @@ MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
 
 #: The contract's version, shown in every report. Bump it whenever a requirement is added, removed,
 #: reworded or re-levelled, and say why in docs/contract-changelog.md.
-CONTRACT_VERSION = "1.4"
+CONTRACT_VERSION = "1.5"
 
 SECTIONS: dict[str, tuple[str, str]] = {
     "ROUTE": ("Routes and JSON", "What a client parses: the route, the status, the JSON key."),
@@ -168,6 +168,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     R("HEADER-4", "HEADER", MUST, "No credentials for any origin",
       "A response that reflects an arbitrary Origin in Access-Control-Allow-Origin does not also carry Access-Control-Allow-Credentials: true.",
       "Reflecting any origin with credentials lets every web page fetch tokens with the user's cookies and read them (Fetch standard, CORS protocol): the token server's authentication is void. An allow-list, '*' (which the Fetch standard never combines with credentials) or no CORS are all safe."),
+    R("HEADER-5", "HEADER", MUST, "The web app can read a token",
+      "For each declared web origin (--web-origin, or the profile's web_origins), the token request the app sends (the profile's method, the configured credential headers, a JSON content type where a body is sent) passes the Fetch standard's CORS check: the preflight, sent without credentials, answers 2xx and allows the origin, the method and every non-safelisted header by name (Access-Control-Allow-Headers: * never covers Authorization); the token answer itself allows the origin.",
+      "A web app at that origin fetches its token with fetch(); if any step of the CORS protocol fails the browser hides the answer and every web user is without a token, while curl and native apps work. The usual causes: a gateway that demands the credential on the preflight (browsers never send it there), Authorization missing from Access-Control-Allow-Headers, an answer without Access-Control-Allow-Origin, an allow-list naming another origin. Added in 1.5; with --browser a headless Chromium confirms the verdict.",
+      needs=("web_origin",)),
     # --- Security --------------------------------------------------------
     R("SEC-1", "SEC", MUST, "Certificate never disclosed",
       "No response of the suite (success or error, body or headers) contains the app certificate, when the harness knows it.",

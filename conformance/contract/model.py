@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+#: Needs that are not profile routes: what the run is configured with (--header, --web-origin).
+RUN_CONDITIONS = frozenset({"credentials", "web_origin"})
+
 
 class Level(str, Enum):
     """How binding a requirement is. MUST failures make a server non-conforming;
@@ -33,5 +36,6 @@ class Requirement:
     sentence: str
     #: Why: grounded in what real servers do and what clients need.
     rationale: str
-    #: Profile features the case needs ("rtm", "ping", "post_get_token"); skipped when absent.
+    #: Profile features the case needs ("rtm", "ping", "post_get_token"), or run conditions (RUN_CONDITIONS:
+    #: "credentials", "web_origin"); not applicable when absent.
     needs: tuple[str, ...] = ()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import catalogue
-from .model import Requirement
+from .model import RUN_CONDITIONS, Requirement
 
 
 def by_id(requirement_id: str) -> Requirement:
@@ -32,10 +32,12 @@ def render_markdown() -> str:
         reqs = [r for r in REQUIREMENTS if r.section == key]
         lines += [f"## {key}: {name}", "", intro, "", "| id | level | requirement | rationale |", "| --- | --- | --- | --- |"]
         for r in reqs:
-            routes = [n for n in r.needs if n != "credentials"]
+            routes = [n for n in r.needs if n not in RUN_CONDITIONS]
             needs = f" *(profiles with: {', '.join(routes)})*" if routes else ""
             if "credentials" in r.needs:
                 needs += " *(runs when credentials are configured)*"
+            if "web_origin" in r.needs:
+                needs += " *(runs when a web origin is declared)*"
             lines.append(f"| `{r.id}` | {r.level.value} | {_cell(r.sentence)}{needs} | {_cell(r.rationale)} |")
         lines.append("")
     # No trailing newline: the CLI prints it, so the file ends with exactly one.

@@ -188,8 +188,22 @@ def _build(data: dict[str, Any], source: str) -> Profile:
         expiry_unit=unit,
         default_expiry=int(default_in_unit) * UNITS[unit],
         client_timeout=float(data.get("client_timeout", 10.0)),
+        web_origins=_web_origins(data.get("web_origins", []), source),
         source=data,
     )
+
+
+def _web_origins(values: list[str], source: str) -> tuple[str, ...]:
+    """The profile's web_origins as serialized origins (HEADER-5); a URL with a path is refused as on the command line."""
+    from ..cors import OriginError, parse_origin
+
+    out = []
+    for i, value in enumerate(values):
+        try:
+            out.append(parse_origin(value))
+        except OriginError as exc:
+            raise _fail(source, f"$.web_origins[{i}]", str(exc).replace("--web-origin ", "")) from None
+    return tuple(dict.fromkeys(out))
 
 
 def _operation(name: str, raw: dict[str, Any], source: str) -> Operation:

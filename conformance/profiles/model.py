@@ -245,6 +245,8 @@ class Profile:
     default_expiry: int = 3600
     #: Seconds the app's client waits for a token before giving up (LATENCY-1); the harness's default deadline.
     client_timeout: float = 10.0
+    #: Origins of the web apps that fetch tokens with fetch() (HEADER-5), e.g. ("https://app.example.com",).
+    web_origins: tuple[str, ...] = ()
     source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # --- what the suite asks -------------------------------------------------------------------------
@@ -383,6 +385,7 @@ class Profile:
             "token_types": dict(self.token_type_words),
             "expiry": {"unit": self.expiry_unit, "default": self.default_expiry // UNITS[self.expiry_unit]},
             "client_timeout": self.client_timeout,
+            **({"web_origins": list(self.web_origins)} if self.web_origins else {}),
             "operations": {name: op.as_dict() for name, op in self.operations.items()},
         }
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from ..cases import case
+from ..browser import Browser, session_browser
+from ..cases import NOT_APPLICABLE, case
 from ..target import Target
 from ..verdict import Findings
 from ._support import NOT_JUDGED
+from ._web import AppRequest, Judged, app_request, browser_init, judge_origin, page_read_token
 
 ORIGIN = "https://conformance.example"
 
@@ -127,3 +131,66 @@ def test_no_credentials_for_any_origin(token_target: Target) -> None:
     # No finding is evidence only if the route gives tokens at all: a server without one (404 to everything)
     # has nothing to say about CORS credentials.
     _require_control(t)
+
+
+@case("HEADER-5")
+def test_web_app_can_read_a_token(token_target: Target) -> None:
+    t = token_target
+    origins = t.settings.origins
+    if not origins:
+        pytest.skip(f"{NOT_APPLICABLE}: no web origin declared (--web-origin, or the profile's web_origins)")
+    control = t.fetch_rtc(channel="conformance-web")
+    if control.raw is None:
+        pytest.skip(f"{NOT_JUDGED} the same request without Origin got no token ({control.problem}), so no CORS "
+                    "answer proves anything (judged by ROUTE-1)")
+    app = app_request(t, "conformance-web")
+    browser = session_browser(t.settings.browser, t.settings.url) if t.settings.browser else None
+    f = Findings()
+    notes, verdicts = [], []
+    for origin in origins:
+        judged = judge_origin(t, app, origin)
+        verdict: dict[str, Any] = {"origin": origin, "request": app.described(), "preflight": app.preflighted,
+                                   "standard": "passed" if judged.refusal is None else "failed",
+                                   "step": None if judged.refusal is None else judged.refusal.step,
+                                   "problem": None if judged.refusal is None else judged.refusal.problem}
+        said = _browser_says(browser, t, app, origin, judged, verdict)
+        if judged.refusal is not None:
+            expected = (f"the preflight (OPTIONS without credentials) answers 2xx and allows {origin}, "
+                        f"{app.request.method} and {', '.join(app.unsafe) or 'no extra header'}; "
+                        f"the token answer allows {origin}") if app.preflighted else \
+                f"the token answer allows {origin} (a simple request: no preflight)"
+            f.add(f"{app.described()} from a page at {origin} ({judged.refusal.step})", expected,
+                  judged.refusal.problem + (f"; {said}" if said else ""), judged.evidence)
+        else:
+            steps = "preflight and token answer allow it" if app.preflighted else \
+                "a simple request (no non-safelisted header): browsers send no preflight, none was judged; the " \
+                "token answer allows it"
+            notes.append(f"{origin}: the Fetch standard's check passes ({steps})" + (f"; {said}" if said else ""))
+        verdicts.append(verdict)
+    if browser is None:
+        notes.append("judged by the Fetch standard alone (--browser confirms it in a headless Chromium)")
+    t.memo.setdefault("case_notes", {})["HEADER-5"] = "; ".join(notes)
+    t.memo["web_origins"] = verdicts
+    f.conclude()
+
+
+def _browser_says(browser: Browser | None, t: Target, app: AppRequest, origin: str, judged: Judged,
+                  verdict: dict[str, Any]) -> str:
+    """With --browser: the page's fetch() from ``origin``, recorded next to the standard's verdict, in words."""
+    if browser is None:
+        verdict["browser"] = None
+        return ""
+    page = browser.fetch(origin, t.client.url(app.request.path), browser_init(app))
+    read = page.read and page.status == app.operation.status and page_read_token(page.body, app.operation)
+    verdict["browser"] = {"name": browser.name, "read_token": read,
+                          "detail": None if read else (page.why_not() if not page.read else f"status {page.status}")}
+    if read and judged.refusal is not None:
+        return (f"{browser.name} lets it through (it does not apply this rule yet); the verdict follows the Fetch "
+                "standard, which Firefox and Safari apply" if judged.refusal.wildcard else
+                f"{browser.name} read a token anyway; the verdict follows the Fetch standard")
+    if read:
+        return f"{browser.name} read a token from a page at {origin}"
+    if judged.refusal is not None:
+        return f"{browser.name} could not read a token either ({verdict['browser']['detail']})"
+    return (f"{browser.name} could not read a token although the Fetch standard's check passes "
+            f"({verdict['browser']['detail']}); the verdict follows the standard")

@@ -41,7 +41,8 @@ def test_requirement_complete(req: Requirement) -> None:
         assert text == text.strip() and len(text) > 20, text
     assert req.sentence.endswith("."), req.sentence
     assert req.rationale.endswith((".", ")")), req.rationale
-    assert set(req.needs) <= {*ROUTE_FEATURES, "credentials"}  # credentials: run only with --header
+    # credentials: run only with --header; web_origin: only with --web-origin (or the profile's web_origins)
+    assert set(req.needs) <= {*ROUTE_FEATURES, "credentials", "web_origin"}
 
 
 def test_every_level_used() -> None:
