@@ -153,10 +153,10 @@ def check_preflight(origin: str, method: str, unsafe: list[str], status: int, he
             continue
         if "*" in allowed:
             return Refusal(step, f"the preflight allows headers with '*' (Access-Control-Allow-Headers: {shown_h}), "
-                           f"which the Fetch standard never lets cover {_title(name)}; list {_title(name)} by name "
+                           f"which the Fetch standard never lets cover {title_case(name)}; list {title_case(name)} by name "
                            "(Firefox and Safari block the request)", wildcard=True)
-        return Refusal(step, f"the preflight does not allow the header {_title(name)} (Access-Control-Allow-Headers: "
-                       f"{shown_h}); add {_title(name)} to Access-Control-Allow-Headers")
+        return Refusal(step, f"the preflight does not allow the header {title_case(name)} (Access-Control-Allow-Headers: "
+                       f"{shown_h}); add {title_case(name)} to Access-Control-Allow-Headers")
     return None
 
 
@@ -168,10 +168,10 @@ def check_answer(origin: str, headers: Mapping[str, str]) -> Refusal | None:
     return Refusal("answer", problem) if problem else None
 
 
-def _title(name: str) -> str:
+def title_case(name: str) -> str:
     """``authorization`` as people write it: ``Authorization``; ``x-api-key`` as ``X-Api-Key``."""
     return "-".join(part[:1].upper() + part[1:] for part in name.split("-"))
 
 
 def _shown(names: list[str]) -> list[str]:
-    return [_title(n) for n in names] or ["credentials"]
+    return [title_case(n) for n in names] or ["credentials"]

@@ -8,6 +8,7 @@ import pytest
 
 from ..browser import Browser, session_browser
 from ..cases import NOT_APPLICABLE, case
+from ..cors import title_case
 from ..target import Target
 from ..verdict import Findings
 from ._support import NOT_JUDGED
@@ -156,7 +157,7 @@ def test_web_app_can_read_a_token(token_target: Target) -> None:
         said = _browser_says(browser, t, app, origin, judged, verdict)
         if judged.refusal is not None:
             expected = (f"the preflight (OPTIONS without credentials) answers 2xx and allows {origin}, "
-                        f"{app.request.method} and {', '.join(app.unsafe) or 'no extra header'}; "
+                        f"{app.request.method} and {', '.join(title_case(h) for h in app.unsafe) or 'no extra header'}; "
                         f"the token answer allows {origin}") if app.preflighted else \
                 f"the token answer allows {origin} (a simple request: no preflight)"
             f.add(f"{app.described()} from a page at {origin} ({judged.refusal.step})", expected,
@@ -186,7 +187,7 @@ def _browser_says(browser: Browser | None, t: Target, app: AppRequest, origin: s
                           "detail": None if read else (page.why_not() if not page.read else f"status {page.status}")}
     if read and judged.refusal is not None:
         return (f"{browser.name} lets it through (it does not apply this rule yet); the verdict follows the Fetch "
-                "standard, which Firefox and Safari apply" if judged.refusal.wildcard else
+                "standard" if judged.refusal.wildcard else
                 f"{browser.name} read a token anyway; the verdict follows the Fetch standard")
     if read:
         return f"{browser.name} read a token from a page at {origin}"

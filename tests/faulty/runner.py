@@ -82,7 +82,8 @@ _CHILD = (
 )
 def check_options(url: str, report_dir: str, *, cases: Sequence[str] = (), strict: bool = True,
                   app_id: str | None = None, timeout: float | None = None, profile: str | None = None,
-                  prop_examples: int | None = None, extra: Sequence[str] = (), workers: int | None = None) -> dict[str, Any]:
+                  prop_examples: int | None = None, extra: Sequence[str] = (), workers: int | None = None,
+                  web_origins: Sequence[str] = (), browser: bool = False) -> dict[str, Any]:
     """The ``CheckOptions`` of a child run, as JSON-able keyword arguments (``extra``: more pytest arguments;
     ``workers``: xdist's ``-n``)."""
     extra = list(extra)
@@ -90,7 +91,7 @@ def check_options(url: str, report_dir: str, *, cases: Sequence[str] = (), stric
         extra += ["--token-prop-examples", str(prop_examples)]
     return {"url": url, "report_dir": report_dir, "cases": ",".join(cases) or None, "strict": strict,
             "app_id": app_id, "timeout": timeout, "profile": profile, "extra_pytest_args": extra,
-            "workers": workers}
+            "workers": workers, "web_origins": list(web_origins), "browser": browser}
 
 
 def run_check(url: str, *, certificate: str | None = None, guard: float = CHILD_TIMEOUT_S,
@@ -127,4 +128,15 @@ def judge(fault: Fault, *, full: bool = False, strict: bool = True) -> Run:
                          headers=dict([AUTH_HEADER]) if fault.credentials else None,
                          cases=() if full else fault.proof_cases,
                          app_id=settings.app_id if fault.know_app_id else None, profile=fault.profile,
-                         prop_examples=None if full else PROOF_PROP_EXAMPLES)
+                         prop_examples=None if full else PROOF_PROP_EXAMPLES, web_origins=fault.web_origins,
+                         browser=bool(fault.web_origins))
+
+
+def assert_browser_row(run: Run, origins: tuple[str, ...], *, standard: str, browser_reads: bool) -> None:
+    """HEADER-5's report records, per origin, the Fetch standard's verdict and the headless Chromium's."""
+    assert run.document is not None
+    rows = run.document["summary"]["extra"]["web_origins"]
+    assert [r["origin"] for r in rows] == list(origins), rows
+    for row in rows:
+        assert row["standard"] == standard, row
+        assert row["browser"]["name"].startswith("Chromium ") and row["browser"]["read_token"] is browser_reads, row

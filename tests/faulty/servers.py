@@ -59,6 +59,11 @@ Factory = Callable[[Settings], ASGIApp]
 SLOW_CASES = frozenset({"EXPIRY-5", "EXPIRY-6", "EXPIRY-7", "PROP-1"})
 #: Cases that run only with credentials configured (they skip otherwise, so a proof without them leaves them out).
 NEEDS_CREDENTIALS = frozenset({"SEC-5", "SEC-6"})
+#: Cases that run only with a web origin declared (--web-origin): not applicable otherwise.
+NEEDS_WEB_ORIGIN = frozenset({"HEADER-5"})
+#: The credential the authenticated servers (SEC-5/6, HEADER-5) expect, and the proofs configure (never a real secret).
+AUTH_HEADER = ("Authorization", "Bearer conformance-test-credential-5f2c9a")
+TOKEN_ROUTES = ("/rtc/", "/rtm/", "/rte/", "/getToken")
 #: Cases whose bad inputs are judged against the plain RTC request: without a token there, "not judged".
 NEEDS_RTC_CONTROL = frozenset({f"INPUT-{n}" for n in range(1, 13)} | {"SEC-1", "SEC-2", "SEC-3", "HEADER-4"})
 #: Every case that needs a decoded RTC token of the default routes (they skip, "judged by ROUTE-1, TOKEN-1").
@@ -90,6 +95,10 @@ class Fault:
     timeout: float | None = None
     #: The profile it is judged with (None: the default, agora-token-service).
     profile: str | None = None
+    #: Web origins declared for the run (--web-origin); HEADER-5 runs only with one, confirmed with --browser.
+    web_origins: tuple[str, ...] = ()
+    #: With --browser: whether Chromium reads a token anyway (it lets '*' cover Authorization; the standard does not).
+    browser_reads: bool = False
 
     @property
     def expected(self) -> frozenset[str]:
@@ -110,6 +119,8 @@ class Fault:
 
         def wanted(case: str) -> bool:
             if case in NEEDS_CREDENTIALS and not self.credentials:
+                return False
+            if case in NEEDS_WEB_ORIGIN and not self.web_origins:
                 return False
             if case == "PROP-1":
                 return self.requirement == "PROP-1"
@@ -762,6 +773,94 @@ def _reflect_with_credentials(request: Request, reply: Reply) -> None:
         reply.set_header("vary", "Origin")
 
 
+# --- HEADER-5: a web app at WEB_ORIGIN fetches its token with the bearer credential ------------------------
+
+#: The web app's origin the HEADER-5 proofs declare (--web-origin).
+WEB_ORIGIN = "https://app.example.com"
+
+
+@dataclass(frozen=True)
+class WebCors:
+    """How a token server behind a bearer-token gateway answers CORS for a web app (HEADER-5's servers).
+
+    ``allow_origin``: "listed" answers the request's Origin when it is in ``listed`` (else no CORS header), "*"
+    allows every origin, any other value is sent as it is (a static header naming one origin).
+    """
+
+    allow_origin: str = "listed"
+    listed: tuple[str, ...] = (WEB_ORIGIN,)
+    allow_headers: str = "Authorization, Content-Type"
+    #: The gateway demands the credential on OPTIONS too (browsers never send it on a preflight).
+    preflight_auth: bool = False
+    #: The token answer carries Access-Control-Allow-Origin (else only the preflight does).
+    answer_acao: bool = True
+
+    def acao(self, origin: str | None) -> str | None:
+        if origin is None:
+            return None
+        if self.allow_origin == "listed":
+            return origin if origin in self.listed else None
+        return self.allow_origin
+
+    def cors_headers(self, origin: str | None) -> dict[str, str]:
+        acao = self.acao(origin)
+        out = {} if acao is None else {"Access-Control-Allow-Origin": acao}
+        if self.allow_origin != "*":
+            out["Vary"] = "Origin"
+        return out
+
+
+def web_app_server(cors: WebCors) -> Factory:
+    """The reference app behind a bearer-token gateway (AUTH_HEADER) and a CORS layer configured by ``cors``."""
+    name, expected = AUTH_HEADER
+
+    def answer(request: Request) -> Response | None:
+        if not _path(request).startswith(TOKEN_ROUTES):
+            return None
+        origin = request.headers.get("origin")
+        authorised = request.headers.get(name) == expected
+        if request.method == "OPTIONS" and not (cors.preflight_auth and not authorised):
+            return Response(status_code=204, headers={
+                **cors.cors_headers(origin), "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": cors.allow_headers, "Access-Control-Max-Age": "600"})
+        if not authorised:
+            return json_response(401, {"error": "unauthorized"},
+                                 {**COMMON_HEADERS, "WWW-Authenticate": 'Bearer realm="tokens"'})
+        return None
+
+    def answer_headers(request: Request, reply: Reply) -> None:
+        if request.method == "OPTIONS" and reply.status == 204:
+            return  # the CORS layer's own preflight answer
+        reply.headers = [(k, v) for k, v in reply.headers if not k.lower().startswith("access-control-")]
+        if cors.answer_acao:
+            for key, value in cors.cors_headers(request.headers.get("origin")).items():
+                reply.set_header(key, value)
+
+    return _around(lambda app, s: rewrite(intercept(app, answer), answer_headers))
+
+
+def _web(key: str, fault: str, cors: WebCors, *, browser_reads: bool = False, **more: object) -> Fault:
+    return Fault(key, fault, "HEADER-5", web_app_server(cors), credentials=True, web_origins=(WEB_ORIGIN,),
+                 browser_reads=browser_reads, **more)  # type: ignore[arg-type]
+
+
+WEB_FAULTS = [
+    _web("web-preflight-401", "The gateway demands the bearer token on the OPTIONS preflight too: 401.",
+         WebCors(preflight_auth=True)),
+    _web("web-authorization-not-allowed", "Access-Control-Allow-Headers lists Content-Type but not Authorization.",
+         WebCors(allow_headers="Content-Type")),
+    _web("web-wildcard-headers", "Access-Control-Allow-Headers: *, which the Fetch standard never lets cover "
+         "Authorization (Chromium lets it through; Firefox and Safari block it).", WebCors(allow_headers="*"),
+         browser_reads=True),
+    _web("web-no-acao-on-answer", "The preflight allows the app's origin, but the token answer carries no "
+         "Access-Control-Allow-Origin.", WebCors(answer_acao=False)),
+    _web("web-other-origin", "Access-Control-Allow-Origin always names another origin "
+         "(https://www.app.example.com, the www host instead of the app's).",
+         WebCors(allow_origin="https://www.app.example.com"), also=frozenset({"HEADER-2"}),
+         why="HEADER-2 sees the same static header answer its own Origin with another origin"),
+]
+
+
 HEADER_FAULTS = [
     Fault("cacheable", "Token responses say Cache-Control: public, max-age=300.", "HEADER-1",
           _around(lambda app, s: rewrite(app, _cacheable))),
@@ -909,9 +1008,6 @@ SEC_FAULTS = [
 
 # --- authentication (SEC-5, SEC-6) -------------------------------------------------
 
-#: The credential the authenticated servers below expect, and the proofs configure (never a real secret).
-AUTH_HEADER = ("Authorization", "Bearer conformance-test-credential-5f2c9a")
-TOKEN_ROUTES = ("/rtc/", "/rtm/", "/rte/", "/getToken")
 
 
 def _requires_auth(*, open_prefixes: tuple[str, ...] = (), echo: bool = False, any_bearer: bool = False,
@@ -1013,7 +1109,7 @@ PROP_FAULTS = [
 
 
 FAULTS: tuple[Fault, ...] = (
-    *ROUTE_FAULTS, *TOKEN_FAULTS, *INPUT_FAULTS, *EXPIRY_FAULTS, *HEADER_FAULTS, *SEC_FAULTS, *AUTH_FAULTS,
+    *ROUTE_FAULTS, *TOKEN_FAULTS, *INPUT_FAULTS, *EXPIRY_FAULTS, *HEADER_FAULTS, *WEB_FAULTS, *SEC_FAULTS, *AUTH_FAULTS,
     *PROP_FAULTS, *LATENCY_FAULTS,
 )
 BY_KEY: dict[str, Fault] = {f.key: f for f in FAULTS}

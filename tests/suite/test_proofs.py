@@ -21,7 +21,7 @@ from conformance.reference.app import demo_settings
 from conformance.reference.issuer import TokenIssuer
 from conformance.tokens import verify
 from tests.faulty.issuers import resign
-from tests.faulty.runner import Run, judge, run_check, serving
+from tests.faulty.runner import Run, assert_browser_row, judge, run_check, serving
 from tests.faulty.servers import CONTROLS, FAULTS, NEEDS_CREDENTIALS, Fault
 
 UNEXPECTED_OUTCOMES = ("error", "not run", "xfailed", "xpassed")
@@ -47,6 +47,9 @@ def assert_proof(run: Run, fault: Fault, *, strict: bool = True) -> None:
     unexplained = run.skipped - fault.skips
     assert not unexplained, f"skipped without a failed prerequisite: {sorted(unexplained)}\n" + describe(run, unexplained)
     assert run.exit_code == gating_exit(run.failed, strict) == run.document["summary"]["exit_code"]
+    if fault.web_origins:
+        assert_browser_row(run, fault.web_origins, standard="failed", browser_reads=fault.browser_reads)
+
 
 
 def _params() -> list[Any]:
@@ -194,3 +197,24 @@ def test_reproduce_lines_say_which_variable_holds_a_header_from_the_environment(
     assert hint in run.output
     assert any("TOKEN_HEADER_X_API_KEY" in h for h in run.document["summary"]["extra"]["hints"])  # type: ignore[index]
     assert "s3cr3t-value" not in run.output
+
+
+def test_the_standard_and_the_browser_disagree_only_on_the_wildcard() -> None:
+    """HEADER-5's table: the Fetch standard's verdict and headless Chromium's agree on every web server of the two
+    catalogues except '*' in Access-Control-Allow-Headers, which Chromium lets cover Authorization. Each proof
+    (here and tests/variants) checks its own row against the report of a real --browser run."""
+    from tests.variants.servers import VARIANTS
+
+    table = {f.key: ("failed", f.browser_reads) for f in FAULTS if f.web_origins}
+    table |= {v.key: ("passed", True) for v in VARIANTS if v.web_origins}
+    assert table == {
+        "web-preflight-401": ("failed", False),
+        "web-authorization-not-allowed": ("failed", False),
+        "web-wildcard-headers": ("failed", True),
+        "web-no-acao-on-answer": ("failed", False),
+        "web-other-origin": ("failed", False),
+        "web-allow-list": ("passed", True),
+        "web-wildcard-origin": ("passed", True),
+        "web-cors-middleware": ("passed", True),
+    }
+    assert {key for key, (standard, reads) in table.items() if (standard == "passed") != reads} == {"web-wildcard-headers"}

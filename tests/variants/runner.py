@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from conformance.reference.app import demo_settings
 from tests.faulty.runner import PROOF_PROP_EXAMPLES, Run, run_check
-from tests.faulty.servers import NEEDS_CREDENTIALS
+from tests.faulty.servers import AUTH_HEADER, NEEDS_CREDENTIALS, NEEDS_WEB_ORIGIN
 
 from .servers import Variant
 
@@ -34,8 +34,10 @@ class Judged:
             out.append(f"false alarm {case}: {run.message(case)[:1200]}")
         for case in sorted(set(v.misses) & set(run.outcomes) - run.failed):
             out.append(f"{case} was written down as missed but {run.outcomes[case]}")
-        # No variant needs credentials: the authentication cases skip in a full run, saying so.
-        for case in sorted(run.skipped - set(v.skips) - NEEDS_CREDENTIALS):
+        # Only the web variants run with credentials and a web origin: without them the authentication cases and
+        # HEADER-5 skip in a full run, saying so.
+        by_design = NEEDS_CREDENTIALS | (frozenset() if v.web_origins else NEEDS_WEB_ORIGIN)
+        for case in sorted(run.skipped - set(v.skips) - by_design):
             out.append(f"{case} skipped: {run.message(case)[:300]}")
         for case in sorted(run.having("error", "not run", "xfailed", "xpassed")):
             out.append(f"{case} {run.outcomes[case]}: {run.message(case)[:600]}")
@@ -50,5 +52,7 @@ def judge_variant(variant: Variant, *, full: bool = False) -> Judged:
     with variant.serve(settings) as url:
         run = run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=variant.strict,
                         cases=() if full else variant.proof_cases, profile=variant.profile,
-                        prop_examples=None if full else PROOF_PROP_EXAMPLES)
+                        prop_examples=None if full else PROOF_PROP_EXAMPLES,
+                        headers=dict([AUTH_HEADER]) if variant.credentials else None,
+                        web_origins=variant.web_origins, browser=bool(variant.web_origins))
     return Judged(variant, run)

@@ -31,7 +31,16 @@ from conformance.reference.issuer import TokenIssuer
 from conformance.tokens.encode import build_006
 from tests.faulty.asgi import ASGIApp, Reply, intercept, json_response, rewrite
 from tests.faulty.issuers import Issuer006, salt, uid_value
-from tests.faulty.servers import NEEDS_CREDENTIALS, SLOW_CASES, node_like
+from tests.faulty.servers import (
+    AUTH_HEADER,
+    NEEDS_CREDENTIALS,
+    NEEDS_WEB_ORIGIN,
+    SLOW_CASES,
+    WEB_ORIGIN,
+    WebCors,
+    node_like,
+    web_app_server,
+)
 
 from .serve import Serve, asgi, stdlib_front
 
@@ -55,6 +64,13 @@ class Variant:
     profile: str | None = None
     #: Slow cases (EXPIRY-5/6/7, PROP-1) the proof runs because the choice touches them.
     slow: frozenset[str] = frozenset()
+    #: Run with the test credential configured (AUTH_HEADER) and these web origins declared, confirmed with
+    #: --browser (HEADER-5's variants: a web app fetching with the bearer credential).
+    web_origins: tuple[str, ...] = ()
+
+    @property
+    def credentials(self) -> bool:
+        return bool(self.web_origins)
 
     @property
     def strict(self) -> bool:
@@ -63,6 +79,7 @@ class Variant:
     @cached_property
     def proof_cases(self) -> tuple[str, ...]:
         return tuple(r.id for r in REQUIREMENTS if r.section in self.sections and r.id not in NEEDS_CREDENTIALS
+                     and (r.id not in NEEDS_WEB_ORIGIN or self.web_origins)
                      and (r.id not in SLOW_CASES or r.id in self.slow or r.id in self.misses))
 
 
@@ -195,6 +212,19 @@ def _cors_allow_list_403(request: Request) -> Response | None:
         return json_response(403, {"error": "origin not allowed"},
                              headers={"Cache-Control": "no-store", "Vary": "Origin"})
     return None
+
+
+def _cors_middleware_before_auth(app: ASGIApp, s: Settings) -> ASGIApp:
+    """Starlette's CORSMiddleware in front of a bearer-token check: it answers preflights before authentication."""
+    name, expected = AUTH_HEADER
+
+    def auth(request: Request) -> Response | None:
+        if _path(request).startswith(("/rtc/", "/rtm/", "/rte/", "/getToken")) and request.headers.get(name) != expected:
+            return json_response(401, {"error": "unauthorized"})
+        return None
+
+    return CORSMiddleware(rewrite(intercept(app, auth), _strip_cors), allow_origins=[WEB_ORIGIN],
+                          allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
 
 
 def _reflect_without_credentials(request: Request, reply: Reply) -> None:
@@ -383,6 +413,20 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("cors-reflect", "Any Origin reflected in Access-Control-Allow-Origin, without credentials, with "
             "Vary: Origin.", "Without credentials a reflected origin grants no more than '*'.",
             _rewritten(_reflect_without_credentials), ("HEADER",)),
+    Variant("web-allow-list", "Behind a bearer-token gateway, an allow-list answering the app's origin (Vary: Origin), "
+            "Authorization allowed by name, OPTIONS exempt from authentication.",
+            "Fetch standard: the exact origin and the header by name pass the CORS check; a preflight carries no "
+            "credentials, so answering it unauthenticated is what a browser needs.",
+            asgi(web_app_server(WebCors())), ("HEADER",), web_origins=(WEB_ORIGIN,)),
+    Variant("web-wildcard-origin", "Behind a bearer-token gateway, Access-Control-Allow-Origin: * with Authorization "
+            "allowed by name.",
+            "Fetch standard: '*' is an acceptable origin for a request without cookies (credentials mode same-origin); "
+            "only the headers' '*' cannot cover Authorization.",
+            asgi(web_app_server(WebCors(allow_origin="*"))), ("HEADER",), web_origins=(WEB_ORIGIN,)),
+    Variant("web-cors-middleware", "Starlette's CORSMiddleware in front of the bearer-token check: it answers "
+            "preflights (OPTIONS exempt from authentication) and lists the app's origin and Authorization.",
+            "The usual framework set-up; the middleware answers the preflight before any authentication.",
+            asgi(_around(_cors_middleware_before_auth)), ("HEADER",), web_origins=(WEB_ORIGIN,)),
     Variant("extra-fields", "Token answers carry extra fields (expiresIn, issuedAt, server) next to the token.",
             "Clients read the key they need; the schemas allow additional properties.",
             _rewritten(_json_body(_extra_fields)), ("ROUTE", "TOKEN", "PROP"), slow=frozenset({"PROP-1"})),

@@ -12,6 +12,7 @@ import socket
 import pytest
 
 from conformance.contract import by_id
+from tests.faulty.runner import assert_browser_row
 
 from .runner import judge_variant
 from .servers import VARIANTS, Variant
@@ -34,6 +35,8 @@ def test_correct_variant_raises_no_false_alarm(variant: Variant) -> None:
     problems = judged.problems()
     assert not problems, "\n\n".join(problems)
     assert set(judged.run.outcomes) == set(variant.proof_cases)
+    if variant.web_origins:
+        assert_browser_row(judged.run, variant.web_origins, standard="passed", browser_reads=True)
 
 
 def test_the_catalogue_is_large_and_explained() -> None:
