@@ -103,7 +103,7 @@ class Refusal:
 
 def origin_problem(origin: str, acao: str | None, where: str) -> str | None:
     """Whether Access-Control-Allow-Origin lets a page at ``origin`` read the answer (credentials mode not include)."""
-    if acao is None:
+    if acao is None or not acao.strip():
         return (f"{where} has no Access-Control-Allow-Origin, so the browser hides it from the page at {origin}; "
                 f"send Access-Control-Allow-Origin: {origin} (or *)")
     value = acao.strip()
@@ -163,7 +163,7 @@ def check_preflight(origin: str, method: str, unsafe: list[str], status: int, he
 def check_answer(origin: str, headers: Mapping[str, str]) -> Refusal | None:
     """Fetch's CORS check on the token answer itself."""
     problem = origin_problem(origin, headers.get("access-control-allow-origin"), "the token answer")
-    if problem and headers.get("access-control-allow-origin") is None:
+    if problem and not (headers.get("access-control-allow-origin") or "").strip():
         problem += " on the token answer too, not only on the preflight"
     return Refusal("answer", problem) if problem else None
 

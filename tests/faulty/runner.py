@@ -137,6 +137,10 @@ def assert_browser_row(run: Run, origins: tuple[str, ...], *, standard: str, bro
     assert run.document is not None
     rows = run.document["summary"]["extra"]["web_origins"]
     assert [r["origin"] for r in rows] == list(origins), rows
+    from .servers import AUTH_HEADER
+
+    secret = AUTH_HEADER[1].split()[-1]
+    assert secret not in run.output and secret not in json.dumps(run.document), "the credential leaked"
     for row in rows:
         assert row["standard"] == standard, row
         assert row["browser"]["name"].startswith("Chromium ") and row["browser"]["read_token"] is browser_reads, row
