@@ -25,6 +25,35 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "LATENCY": ("Answer time", "The app's client gives up after 10 s; users wait on every token before they join."),
 }
 
+#: Prose rendered after a section's table in docs/contract.md (how a requirement is judged, beyond its sentence).
+SECTION_NOTES: dict[str, str] = {
+    "HEADER": """### Browser apps
+
+HEADER-2/3/4 ask whether a server answers *some* origin sensibly; HEADER-5 asks what a web team needs: can
+**our** app, at its origin, sending **our** credential header, read a token? Declare the app's origins with
+`--web-origin https://app.example.com` (repeatable) or `"web_origins"` in the profile; without one HEADER-5 is not
+applicable. For each origin the case rebuilds the app's `fetch()`: the profile's method, the configured credential
+headers (`--header`), `Content-Type: application/json` where a body is sent. Under the Fetch standard:
+
+1. A *simple* request (GET, HEAD or POST without non-safelisted headers) gets no preflight; the case says so.
+   Otherwise the **preflight** is sent as browsers send it, without credentials: `OPTIONS` with `Origin`,
+   `Access-Control-Request-Method` and `Access-Control-Request-Headers` (the non-safelisted names, lower-case,
+   sorted). It must answer 2xx, allow the origin (`Access-Control-Allow-Origin` equal to it, or `*`: the app
+   sends a header, not cookies, so its credentials mode is "same-origin"), the method (GET, HEAD and POST need not
+   be listed) and every non-safelisted header by name: `Access-Control-Allow-Headers: *` covers others, never
+   `Authorization`.
+2. The **token answer** itself must allow the origin and carry the token.
+
+A failure names the step that broke in a web developer's words ("the preflight was refused with 401: browsers
+never send Authorization on a preflight; exempt OPTIONS from authentication") with a curl line; credential values
+are never printed (`$TOKEN_HEADER_...`). With `--browser` (`pip install 'token-conformance[browser]'` and a
+Chromium on the machine; no browser is downloaded) a headless Chromium loads a page at each origin and runs the
+same `fetch()` against the server; the report records the browser, its version and both verdicts per origin
+(`summary.extra.web_origins`). The verdict follows the standard: where they disagree - Chromium still lets
+`Access-Control-Allow-Headers: *` cover `Authorization`, Firefox and Safari do not - the case says that this
+browser lets it through. Without `--browser` the case says it was judged by the standard alone.""",
+}
+
 R = Requirement
 
 REQUIREMENTS: tuple[Requirement, ...] = (

@@ -40,6 +40,9 @@ def render_markdown() -> str:
                 needs += " *(runs when a web origin is declared)*"
             lines.append(f"| `{r.id}` | {r.level.value} | {_cell(r.sentence)}{needs} | {_cell(r.rationale)} |")
         lines.append("")
+        note = catalogue.SECTION_NOTES.get(key)
+        if note:
+            lines += [note, ""]
     # No trailing newline: the CLI prints it, so the file ends with exactly one.
     return "\n".join(lines).rstrip("\n")
 
