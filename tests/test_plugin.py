@@ -91,7 +91,7 @@ def test_token_case_globs(tmp_path: Path) -> None:
 def test_token_case_section_from_the_environment(tmp_path: Path) -> None:
     result = run_suite(tmp_path, "--collect-only", "-q", "--token-server-url", closed_port_url(),
                        env={"TOKEN_CASE": "header"})
-    assert sorted(collected(result)) == ["HEADER-1", "HEADER-2", "HEADER-3", "HEADER-4"]
+    assert sorted(collected(result)) == ["HEADER-1", "HEADER-2", "HEADER-3", "HEADER-4", "HEADER-5"]
 
 
 # --- where the URL comes from, and a target that does not answer ----------------

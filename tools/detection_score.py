@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:  # tests.faulty is part of the repository, not of 
 
 from conformance.contract import REQUIREMENTS, Level  # noqa: E402
 from tests.faulty.runner import Run, child_environment, judge, serving  # noqa: E402
-from tests.faulty.servers import BY_KEY, FAULTS, NEEDS_CREDENTIALS, Fault  # noqa: E402
+from tests.faulty.servers import BY_KEY, FAULTS, NEEDS_CREDENTIALS, NEEDS_WEB_ORIGIN, Fault  # noqa: E402
 from tests.faulty.shapes import NOT_IN_SHAPE, SHAPE_FAULTS, SHAPES, judge_shape  # noqa: E402
 
 LEVELS = [level.value for level in Level]
@@ -66,8 +66,10 @@ class Result:
 
     @property
     def unexplained_skips(self) -> set[str]:
-        # Without credentials configured the authentication cases skip by design ("nothing to enforce").
-        by_design = frozenset() if self.fault.credentials else NEEDS_CREDENTIALS
+        # Without credentials configured the authentication cases skip by design ("nothing to enforce"); without a
+        # web origin declared, HEADER-5 does.
+        by_design = (frozenset() if self.fault.credentials else NEEDS_CREDENTIALS) | (
+            frozenset() if self.fault.web_origins else NEEDS_WEB_ORIGIN)
         return self.run.skipped - self.fault.skips - by_design
 
     @property
@@ -213,7 +215,8 @@ class ShapeResult:
         if self.fault is None:
             others = self.run.skipped - NOT_IN_SHAPE
             return (not self.run.failed and NOT_IN_SHAPE <= self.run.skipped and self.run.exit_code == 0
-                    and all("no credentials configured" in self.run.message(c) for c in others))
+                    and all("no credentials configured" in self.run.message(c)
+                            or "no web origin declared" in self.run.message(c) for c in others))
         return self.run.failed == self.expected
 
 

@@ -92,8 +92,8 @@ def _four(target: Target, folder: Path) -> dict[str, CliRun]:
 
 
 EXPECTED_FAILED = {"embedded": set(), "uid-int32": {"TOKEN-4"}}
-#: Cases that do not apply without credentials (SEC-5, SEC-6): skipped in every run, alike.
-NEED_CREDENTIALS = {r.id for r in REQUIREMENTS if "credentials" in r.needs}
+#: Cases that do not apply without credentials (SEC-5, SEC-6) or a web origin (HEADER-5): skipped in every run, alike.
+NEED_CREDENTIALS = {r.id for r in REQUIREMENTS if {"credentials", "web_origin"} & set(r.needs)}
 
 
 @pytest.mark.slow
