@@ -160,10 +160,10 @@ def check_preflight(origin: str, method: str, unsafe: list[str], status: int, he
     return None
 
 
-def check_answer(origin: str, headers: Mapping[str, str]) -> Refusal | None:
-    """Fetch's CORS check on the token answer itself."""
+def check_answer(origin: str, headers: Mapping[str, str], *, preflighted: bool = True) -> Refusal | None:
+    """Fetch's CORS check on the token answer itself (after a preflight that passed, when one was sent)."""
     problem = origin_problem(origin, headers.get("access-control-allow-origin"), "the token answer")
-    if problem and not (headers.get("access-control-allow-origin") or "").strip():
+    if problem and preflighted and not (headers.get("access-control-allow-origin") or "").strip():
         problem += " on the token answer too, not only on the preflight"
     return Refusal("answer", problem) if problem else None
 

@@ -107,3 +107,5 @@ def test_the_answer_must_allow_the_origin() -> None:
     missing = check_answer(APP, httpx.Headers({}))
     assert missing is not None and missing.step == "answer"
     assert "not only on the preflight" in missing.problem
+    simple = check_answer(APP, httpx.Headers({}), preflighted=False)
+    assert simple is not None and "preflight" not in simple.problem

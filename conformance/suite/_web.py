@@ -91,7 +91,7 @@ def judge_origin(t: Target, app: AppRequest, origin: str) -> Judged:
             return judged
         location = ans.headers.get("location")
         if ans.status in REDIRECT_STATUSES and location:
-            judged.refusal = check_answer(origin, ans.headers)
+            judged.refusal = check_answer(origin, ans.headers, preflighted=app.preflighted)
             if judged.refusal is not None:
                 judged.refusal = Refusal("answer", judged.refusal.problem.replace(
                     "the token answer", f"the redirect ({ans.status}) of the token request", 1))
@@ -109,7 +109,7 @@ def judge_origin(t: Target, app: AppRequest, origin: str) -> Judged:
                                      f"the same request without Origin got a token: the server refuses this origin; "
                                      f"add {origin} to the allowed origins")
             return judged
-        judged.refusal = check_answer(origin, ans.headers)
+        judged.refusal = check_answer(origin, ans.headers, preflighted=app.preflighted)
         if judged.refusal is None:
             got = extract_token(ans, app.operation.token, status=app.operation.status)
             if got.raw is None:
