@@ -1,4 +1,4 @@
-"""What HEADER-5's --browser costs: one headless Chromium launch per run, then one page fetch() per web origin.
+"""What HEADER-5's --browser costs: one headless Chromium launch (and its page) per run, then one fetch() per origin.
 
 Usage: python benchmarks/browser_bench.py [--rounds N] [--json FILE]
 
@@ -22,8 +22,6 @@ from conformance.reference.app import demo_settings
 from conformance.reference.threaded import ThreadedServer
 from tests.faulty.servers import AUTH_HEADER, WEB_ORIGIN, WebCors, web_app_server
 
-PATH = "/rtc/bench/publisher/uid/0/"
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,9 +40,11 @@ def main() -> None:
             browser.start()
             launches.append(time.monotonic() - started)
             try:
-                for _ in range(args.fetches):
+                for i in range(args.fetches):
                     t0 = time.monotonic()
-                    page = browser.fetch(WEB_ORIGIN, server.url + PATH, {"headers": dict([AUTH_HEADER])})
+                    # A new URL each time: the preflight cache (per origin and URL) must not answer for the server.
+                    url = f"{server.url}/rtc/bench-{len(preflighted)}-{i}/publisher/uid/0/"
+                    page = browser.fetch(WEB_ORIGIN, url, {"headers": dict([AUTH_HEADER])})
                     preflighted.append(time.monotonic() - t0)
                     assert page.read and page.status == 200, page
                     t0 = time.monotonic()

@@ -106,6 +106,8 @@ class Browser:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="token-conformance-browser")
         self._pw: Any = None
         self._browser: Any = None
+        self._page: Any = None
+        self._console: list[str] = []
         self.version = ""
 
     @property
@@ -129,25 +131,26 @@ class Browser:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise BrowserError(f"--browser: {self.executable} did not start: {first}") from None
         self.version = str(self._browser.version)
+        # One page for the session: opening a page costs about a second, navigating it to another origin a tenth.
+        # Each origin is fetched once per run, so the preflight cache (per origin and URL) never answers for it.
+        self._page = self._browser.new_context().new_page()
+        self._page.on("console", lambda message: self._console.append(message.text))
 
     def fetch(self, origin: str, url: str, init: Mapping[str, Any]) -> PageFetch:
         """``fetch(url, init)`` from a page at ``origin``; what the page could read."""
         return self._pool.submit(self._fetch, origin, url, dict(init)).result()
 
     def _fetch(self, origin: str, url: str, init: dict[str, Any]) -> PageFetch:
-        context = self._browser.new_context()
+        page = self._page
+        page.route(f"{origin}/**", lambda route: route.fulfill(
+            status=200, content_type="text/html", body="<!doctype html><title>token-conformance</title>"))
         try:
-            page = context.new_page()
-            console: list[str] = []
-            page.on("console", lambda message: console.append(message.text))
-            page.route(f"{origin}/**", lambda route: route.fulfill(
-                status=200, content_type="text/html", body="<!doctype html><title>token-conformance</title>"))
             page.goto(f"{origin}/")
-            page.unroute_all()  # from here on the browser talks to the server itself, preflights included
-            result = page.evaluate(_FETCH_JS, [url, init, FETCH_TIMEOUT_MS])
-            return PageFetch(result["status"], result["body"], result["error"], console)
         finally:
-            context.close()
+            page.unroute_all()  # from here on the browser talks to the server itself, preflights included
+        self._console.clear()
+        result = page.evaluate(_FETCH_JS, [url, init, FETCH_TIMEOUT_MS])
+        return PageFetch(result["status"], result["body"], result["error"], list(self._console))
 
     def close(self) -> None:
         try:
@@ -162,7 +165,7 @@ class Browser:
                     getattr(thing, method)()
                 except Exception:  # noqa: S110 - a browser that is already gone needs no closing
                     pass
-        self._browser = self._pw = None
+        self._browser = self._pw = self._page = None
 
 
 _lock = threading.Lock()
