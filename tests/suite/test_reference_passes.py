@@ -23,8 +23,10 @@ ALL_CASES = {r.id for r in REQUIREMENTS}
 
 
 def test_reference_server_passes_every_case_strictly(tmp_path: Path) -> None:
-    """``token-conformance check --strict`` with no URL: the embedded reference server, certificate known."""
-    argv = [sys.executable, "-m", "conformance", "check", "--strict", "--report-dir", str(tmp_path)]
+    """``token-conformance check --strict`` with no URL: the embedded reference server, certificate known; a web app
+    at https://app.example.com reads its token (a simple GET, Access-Control-Allow-Origin: *), so HEADER-5 runs."""
+    argv = [sys.executable, "-m", "conformance", "check", "--strict", "--report-dir", str(tmp_path),
+            "--web-origin", "https://app.example.com"]
     proc = subprocess.run(argv, env=child_environment(None), cwd=tmp_path, capture_output=True, text=True,
                           timeout=240, check=False)
     output = proc.stdout + proc.stderr
@@ -53,6 +55,7 @@ NODE_PROFILE_SKIPS = {
     "SEC-4": "its subscriber token is refused, and the case skips as a whole",
     "SEC-5": "no credentials configured",
     "SEC-6": "no credentials configured",
+    "HEADER-5": "no web origin declared",
 }
 
 
