@@ -22,7 +22,7 @@ from conformance.reference.issuer import TokenIssuer
 from conformance.tokens import verify
 from tests.faulty.issuers import resign
 from tests.faulty.runner import Run, assert_browser_row, judge, run_check, serving
-from tests.faulty.servers import CONTROLS, FAULTS, NEEDS_CREDENTIALS, Fault
+from tests.faulty.servers import CONTROLS, FAULTS, NEEDS_CREDENTIALS, WEB_ORIGIN, Fault
 
 UNEXPECTED_OUTCOMES = ("error", "not run", "xfailed", "xpassed")
 
@@ -138,8 +138,9 @@ CONTROL_CASES = {
 @pytest.mark.parametrize("name", sorted(CONTROLS))
 def test_control_passes(name: str) -> None:
     with serving(CONTROLS[name]) as (url, settings):
+        # A web app's origin declared: HEADER-5 judges the rebuilt reference too (a simple GET, ACAO *).
         run = run_check(url, certificate=settings.certificate, app_id=settings.app_id,
-                        cases=CONTROL_CASES[name].split(","))
+                        cases=CONTROL_CASES[name].split(","), web_origins=(WEB_ORIGIN,))
     assert run.document is not None, run.output[-3000:]
     # Without credentials configured the authentication cases skip (the auth-required control is test_deployed's).
     not_passed = {c for c, o in run.outcomes.items() if o != "passed" and not (o == "skipped" and c in NEEDS_CREDENTIALS)}
