@@ -22,6 +22,8 @@ import json
 import logging
 import os
 import random
+import socket
+import ssl
 import sys
 import time
 from collections import Counter
@@ -153,6 +155,9 @@ class RunState:
     generator_gate: bool = True
     #: How the run is judged; the ramp replaces it with its knee verdict.
     judge: Callable[[Observed, Thresholds], list[Breach]] = evaluate
+    #: capacity: the run's generator story from its steps ({"bound", "reasons"}), which replaces the whole-run
+    #: judgement, so that the generator line, the knee line and the exit code tell the same story.
+    generator_verdict: Callable[[], dict[str, Any]] | None = None
 
     def reset(self) -> None:
         self.recorded, self.received, self.own = Tally(), Tally(), Tally()
@@ -345,6 +350,14 @@ def build_summary(environment: Any) -> dict[str, Any]:
     gen = generator.judge(senders, _overall_p50(environment.stats), max(filter(None, observed.p95_ms.values()), default=None))
     gen["processes"] = [own, *(STATE.generator_workers[k] for k in sorted(STATE.generator_workers))]
     gen["gate"] = STATE.generator_gate
+    if STATE.generator_verdict is not None:
+        # capacity judged the generator step by step; the whole run's figures mix steps it kept up with and
+        # the one it did not. Those stay in ``run_figures``; bound / reasons are the steps' verdict.
+        gen["run_figures"] = {"bound": gen["bound"], "reasons": gen["reasons"]}
+        gen.update(STATE.generator_verdict())
+        gen["advice"] = (gen.get("advice") or "rates above it were not measured: spread the load over more "
+                         "generator processes (--processes N, one per free core) or machines (Locust workers, "
+                         "docs/load.md)") if gen["bound"] else None
     if gen["bound"] and STATE.generator_gate:
         # The latency is (partly) the generator's: no verdict on it either way. Other findings stand.
         breaches = [b for b in breaches if not b.slo.endswith("_p95_ms")]
@@ -464,6 +477,50 @@ def _capped_body(response: Any) -> bytes | None:
     return b"".join(chunks)
 
 
+#: What a user can act on, by the OS error underneath a failed connection (most specific first).
+_CONNECTION_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (BrokenPipeError, "connection reset"),
+    (ConnectionAbortedError, "connection reset"),
+    (ssl.SSLError, "TLS"),
+    (ssl.CertificateError, "TLS"),
+    (TimeoutError, "timed out"),
+    (socket.timeout, "timed out"),
+    (gevent.Timeout, "timed out"),
+    (socket.gaierror, "name not resolved"),
+)
+
+
+def connection_failure(error: BaseException | None) -> str:
+    """Why no HTTP answer came, in the user's terms: ``no response (connection refused)``, ``(connection reset)``,
+    ``(timed out)``, ``(TLS: CERTIFICATE_VERIFY_FAILED)``, ``(connection closed)``.
+
+    geventhttpclient wraps the socket error in ``RetriesExceeded`` (``.original``); Python chains the rest
+    (``__cause__`` / ``__context__``). The innermost named cause wins; otherwise the exception's class.
+    """
+    if error is None:
+        return "no response (connection failed)"
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        current = getattr(current, "original", None) or current.__cause__ or current.__context__
+    for candidate in reversed(seen):
+        for kind, name in _CONNECTION_ERRORS:
+            if isinstance(candidate, kind):
+                if name == "TLS":
+                    reason = getattr(candidate, "reason", None) or type(candidate).__name__
+                    return f"no response (TLS: {reason})"
+                return f"no response ({name})"
+    names = [type(c).__name__ for c in seen]
+    if "HTTPConnectionClosed" in names:
+        return "no response (connection closed)"
+    if "HTTPParseError" in names:
+        return "no response (malformed HTTP answer)"
+    return f"no response ({names[-1]})"
+
+
 def _token_in(response: Any, pointer: str = "/rtcToken", success: int = 200) -> tuple[str | None, str | None]:
     """(token, None) or (None, why there is no token) — as a client reads a body (client-behaviour.md 3).
 
@@ -474,8 +531,7 @@ def _token_in(response: Any, pointer: str = "/rtcToken", success: int = 200) -> 
     status = response.status_code
     if status != success:
         if not status:
-            error = getattr(response, "error", None)
-            return None, f"no response ({type(error).__name__ if error else 'connection failed'})"
+            return None, connection_failure(getattr(response, "error", None))
         return None, f"HTTP {status}"
     raw = _capped_body(response)
     if raw is None:
@@ -617,8 +673,9 @@ class TokenClient(FastHttpUser):
 
     # ---- one request
 
-    def request_token(self, kind: str, session: Session) -> tuple[str | None, float, float, float]:
-        """GET the route; returns (token or None, response ms, sent at, received at)."""
+    def request_token(self, kind: str, session: Session, client: Any = None) -> tuple[str | None, float, float, float]:
+        """GET the route (on ``client``, default this user's session); returns (token or None, response ms,
+        sent at, received at)."""
         sent = time.time()
         session.in_flight = True
         # No redirects: Locust would follow them to any host, taking the load off the target.
@@ -632,7 +689,7 @@ class TokenClient(FastHttpUser):
             body["json"] = request.json_body
         elif request is not None and request.form is not None:
             body["data"] = request.form
-        with self.client.request(method, session.path, name=self.route, catch_response=True, allow_redirects=False,
+        with (client or self.client).request(method, session.path, name=self.route, catch_response=True, allow_redirects=False,
                                  stream=True, headers=self.headers, **body) as response:
             # Our request types instead of "GET" (documented attribute of Locust's response context).
             response.request_meta["request_type"] = kind
@@ -656,6 +713,11 @@ class TokenClient(FastHttpUser):
 
     @task
     def step(self) -> None:
+        if time.time() < self.due:
+            # Locust runs a user's first task before its first wait: without this, every client would fetch the
+            # moment it is spawned (all of them in the first second at a high --spawn-rate), and the start spread
+            # would never be used. Returning hands over to wait_time(), which sleeps until ``due``.
+            return
         if self.session is None:
             self.session = self.new_session()
         session = self.session
