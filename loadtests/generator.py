@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +109,7 @@ class Probe:
             "role": role,
             "id": ident,
             "pid": os.getpid(),
+            "host": socket.gethostname(),
             "samples": len(lags),
             "lag_ms": {
                 "p50": _round(_quantile(lags, 0.5)),
