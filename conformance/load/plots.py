@@ -88,7 +88,7 @@ def _figure() -> tuple[Any, Any]:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
+    fig, ax = plt.subplots(figsize=(11, 4.2), dpi=100)
     return fig, ax
 
 
@@ -96,9 +96,18 @@ def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    fig.savefig(path, format="png")
+    fig.savefig(path, format="png", bbox_inches="tight")  # "tight": the legend outside the axes is kept
     plt.close(fig)
     return path
+
+
+def _legend_outside(ax: Any, handles: Any = None, labels: Any = None) -> None:
+    """The legend to the right of the axes, never over the data (a legend inside hid the breach it names)."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  frameon=False)
 
 
 def _no_data(ax: Any, what: str) -> None:
@@ -133,14 +142,18 @@ def latency_plot(history: History, path: Path, max_p95_ms: float | None = None) 
     ax.set_xlabel("seconds since start")
     ax.set_ylabel("ms (log scale)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, ncol=2, loc="upper left")
+    _legend_outside(ax)
     return _save(fig, path)
 
 
 def rate_plot(
-    history: History, per_second: Mapping[str, Mapping[str, int]], path: Path, origin: float | None = None
+    history: History, per_second: Mapping[str, Mapping[str, int]], path: Path, origin: float | None = None,
+    *, targets: Sequence[tuple[float, float, float]] | None = None,
 ) -> Path:
-    """``per_second``: {kind: {unix second (as text): count}} from the summary rows; times since ``origin``."""
+    """``per_second``: {kind: {unix second (as text): count}} from the summary rows; times since ``origin``.
+
+    ``targets`` (capacity): (start s, end s, target requests/s) per step, drawn as the offered rate; then there
+    is no users axis (one arrival loop per process: a user count means nothing there)."""
     fig, ax = _figure()
     ax.set_title("Request rate")
     stamps = [int(s) for counts in per_second.values() for s in counts]
@@ -173,8 +186,12 @@ def rate_plot(
     ax.set_xlabel("seconds since start")
     ax.set_ylabel("requests / s")
     ax.grid(alpha=0.3)
+    if targets:
+        for i, (begin, end, target) in enumerate(targets):  # one segment per step: a pause between is a gap
+            ax.plot([begin, end], [target, target], "-", color="black", linewidth=1.5,
+                    label="target rate (each step)" if i == 0 else None)
     handles, labels = ax.get_legend_handles_labels()
-    if history.users:
+    if history.users and not targets:
         twin = ax.twinx()
         (line,) = twin.step(
             [u[0] for u in history.users], [u[1] for u in history.users], where="post", color="grey", alpha=0.6
@@ -183,7 +200,11 @@ def rate_plot(
         twin.set_ylim(bottom=0)
         handles.append(line)
         labels.append("users (right axis)")
-    ax.legend(handles, labels, fontsize=8, loc="upper left")
+    if history.users and not targets:
+        # the right axis takes the space next to the plot: the legend goes below it
+        ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3, frameon=False)
+    else:
+        _legend_outside(ax, handles, labels)
     return _save(fig, path)
 
 
@@ -209,5 +230,59 @@ def leads_histogram(leads: Sequence[float], path: Path, renew_margin: float | No
     ax.set_xlabel("seconds before expiry (negative: after)")
     ax.set_ylabel("renewals")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
+    return _save(fig, path)
+
+
+def capacity_plot(steps: Sequence[Mapping[str, Any]], path: Path, knee: Mapping[str, Any] | None,
+                  max_p95_ms: float | None = None) -> Path:
+    """capacity: p50 and p95 of each step against the rate offered, the knee and the first rate broken marked."""
+    fig, ax = _figure()
+    ax.set_title("Latency against the offered rate (one point per step)")
+    points = [s for s in steps if s.get("p50_ms") is not None or any((s.get("p95_ms") or {}).values())]
+    if not points:
+        _no_data(ax, "steps")
+        return _save(fig, path)
+    ordered = sorted(points, key=lambda s: s["target_rps"])
+    xs = [float(s["target_rps"]) for s in ordered]
+    p50 = [max(float(s.get("p50_ms") or 0.0), 0.1) for s in ordered]
+    p95 = [max(max((v for v in (s.get("p95_ms") or {}).values() if v is not None), default=0.0), 0.1)
+           for s in ordered]
+    ax.plot(xs, p50, ":", color="tab:blue", marker=".", label="p50")
+    ax.plot(xs, p95, "-", color="tab:blue", marker=".", label="p95")
+    held = [(x, y) for x, y, s in zip(xs, p95, ordered, strict=True) if s.get("held")]
+    broke = [(x, y, s) for x, y, s in zip(xs, p95, ordered, strict=True) if not s.get("held")]
+    if held:
+        ax.scatter(*zip(*held, strict=True), color="tab:green", zorder=3, label="step held")
+    if broke:
+        server = [(x, y) for x, y, s in broke if not (s.get("generator") or {}).get("bound")]
+        gen = [(x, y) for x, y, s in broke if (s.get("generator") or {}).get("bound")]
+        if server:
+            ax.scatter(*zip(*server, strict=True), color="tab:red", marker="x", s=60, zorder=3,
+                       label="step broke (server)")
+        if gen:
+            ax.scatter(*zip(*gen, strict=True), color="tab:purple", marker="D", zorder=3,
+                       label="step broke (generator)")
+    if max_p95_ms is not None:
+        ax.axhline(max_p95_ms, color="red", linewidth=1, alpha=0.7, label=f"p95 objective {max_p95_ms:g} ms")
+    if knee and knee.get("rps"):
+        ax.axvline(float(knee["rps"]), color="tab:green", linewidth=1.5, label=f"knee {knee['rps']:g}/s (held)")
+    if knee and knee.get("broke_at_rps"):
+        ax.axvline(float(knee["broke_at_rps"]), color="tab:red", linestyle="--", linewidth=1,
+                   label=f"broke at {knee['broke_at_rps']:g}/s")
+    # Doubling steps spread over a log axis; ticks at the rates that ran, so each point reads off directly.
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    rates = sorted(set(xs))
+    shown = [r for i, r in enumerate(rates) if i == 0 or r / rates[i - 1] >= 1.04 or len(rates) <= 8]
+    ax.xaxis.set_major_locator(FixedLocator(shown))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.tick_params(axis="x", labelrotation=45 if len(shown) > 8 else 0, labelsize=8)
+    ax.set_xlabel("offered rate, requests/s (log scale)")
+    ax.set_ylabel("ms (log scale)")
+    ax.grid(alpha=0.3, which="both")
+    _legend_outside(ax)
     return _save(fig, path)

@@ -24,7 +24,8 @@ from .runner import CSV_PREFIX, HTML_NAME, LOG_NAME, SUMMARY_NAME
 
 LOAD_JSON = "load.json"
 LOAD_HTML = "load.html"
-PLOTS = {"latency": "latency.png", "rate": "rate.png", "renewal_leads": "renewal_leads.png"}
+PLOTS = {"latency": "latency.png", "rate": "rate.png", "renewal_leads": "renewal_leads.png",
+         "capacity": "capacity.png"}
 
 
 def _kind(rows: dict[str, Any], kind: str, seconds: float | None) -> dict[str, Any]:
@@ -206,6 +207,21 @@ def write_plots(report_dir: Path, summary: dict[str, Any], max_p95_ms: float | N
     history = plots.read_history(report_dir / f"{CSV_PREFIX}_stats_history.csv", origin)
     tally = summary.get("tally", {})
     margin = summary.get("options", {}).get("renew_margin_s")
+    capacity = (summary.get("extra") or {}).get("capacity")
+    for stale in PLOTS.values():  # a plot this run does not draw must not be an earlier run's
+        (report_dir / stale).unlink(missing_ok=True)
+    if capacity is not None:
+        # An open model: no users (one arrival loop per process) and no renewal schedule to judge; the steps are
+        # the finding. Offered rate over time on the rate plot, latency against the offered rate with the knee.
+        steps = capacity.get("steps") or []
+        targets = [(s.get("started_s", 0.0), s.get("started_s", 0.0) + s.get("seconds", 0.0), s["target_rps"])
+                   for s in steps]
+        return {
+            "capacity": plots.capacity_plot(steps, report_dir / PLOTS["capacity"], capacity.get("knee"), max_p95_ms),
+            "latency": plots.latency_plot(history, report_dir / PLOTS["latency"], max_p95_ms),
+            "rate": plots.rate_plot(history, per_second(summary.get("rows", {})), report_dir / PLOTS["rate"], origin,
+                                    targets=targets),
+        }
     return {
         "latency": plots.latency_plot(history, report_dir / PLOTS["latency"], max_p95_ms),
         "rate": plots.rate_plot(history, per_second(summary.get("rows", {})), report_dir / PLOTS["rate"], origin),
@@ -216,21 +232,94 @@ def write_plots(report_dir: Path, summary: dict[str, Any], max_p95_ms: float | N
 
 
 def capacity_line(capacity: dict[str, Any]) -> str:
-    """The capacity scenario's finding in one line (terminal and load.html)."""
+    """The capacity scenario's finding in one line (terminal, load.html, Markdown): what was measured, and
+    what was not. It tells the same story as the generator line and the exit code (docs/load.md)."""
     knee = capacity.get("knee")
+    steps = capacity.get("steps") or []
+    held = capacity.get("highest_held_rps")
     if knee:
-        held = f"{knee['rps']:g} requests/s" if knee.get("rps") is not None else "no step"
+        if knee.get("rps") is None:
+            return (f"no rate held: the server broke {', '.join(knee['broken'])} even at "
+                    f"{knee['broke_at_rps']:g} requests/s")
         return (
-            f"knee: {held} held (achieved {knee.get('achieved_rps')}/s); the server broke "
+            f"knee: {knee['rps']:g} requests/s held (achieved {knee.get('achieved_rps')}/s); the server broke "
             f"{', '.join(knee['broken'])} at {knee['broke_at_rps']:g} requests/s"
         )
     if capacity.get("limited_by") == "generator":
-        steps = capacity.get("steps") or [{}]
+        at = capacity.get("generator_bound_at_rps") or (steps[-1].get("target_rps", 0) if steps else 0)
+        measured = f"the server held up to {held:g} requests/s" if held else "no step held"
         return (
-            f"no knee: the generator saturated at {steps[-1].get('target_rps', 0):g} requests/s before the server "
-            "broke an SLO; add generator processes (--processes, workers)"
+            f"no knee: generator-bound at {at:g} requests/s: {measured}; rates from {at:g} requests/s up were not "
+            "measured. Add generator processes (--processes N, one per free core) or Locust workers on other "
+            "machines (docs/load.md)"
         )
-    return f"no knee up to {capacity.get('highest_held_rps') or 0:g} requests/s (every step held)"
+    if not steps:
+        return "no step was judged: the run ended before its first step did"
+    ended = str(capacity.get("ended_by") or "")
+    if ended.startswith("every step held"):
+        return f"no knee up to {held or 0:g} requests/s (every step held; {ended})"
+    return (f"no knee found before the run ended ({ended or 'run time'}): the server held up to {held or 0:g} "
+            "requests/s, a lower bound; give --run-time more room (or leave it at its default)")
+
+
+def step_rows(capacity: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per step, as the per-step table shows it (target, achieved, p50, p95, failures, generator)."""
+    rows = []
+    for s in capacity.get("steps") or []:
+        gen = s.get("generator") or {}
+        conns = s.get("connections") or {}
+        p95 = max((v for v in (s.get("p95_ms") or {}).values() if v is not None), default=None)
+        if s.get("held"):
+            verdict = "held"
+        else:
+            who = "generator" if gen.get("bound") else "server"
+            verdict = f"broke ({who}): " + "; ".join(b.get("message", b.get("slo", "")) for b in s.get("breaches", []))
+        cpu = gen.get("cpu")
+        rows.append({
+            "step": s.get("step"),
+            "target": s.get("target_rps"),
+            "achieved": s.get("achieved_rps"),
+            "sent": s.get("sent"),
+            "seconds": s.get("seconds"),
+            "p50": s.get("p50_ms"),
+            "p95": p95,
+            "failures": s.get("failures", round((s.get("failure_ratio") or 0) * (s.get("requests") or 0))),
+            "connections": conns.get("per_process") if conns.get("processes", 1) == 1 else
+            f"{conns.get('per_process')} x {conns.get('processes')}",
+            "generator": ("BOUND: " if gen.get("bound") else "ok: ")
+            + f"lag p50 {_fmt(gen.get('lag_p50_ms'))} ms, late p50 {_fmt(gen.get('late_p50_ms'))} ms, "
+            + f"CPU {'–' if cpu is None else f'{cpu:.0%}'}",
+            "partial": bool(s.get("partial")),
+            "verdict": verdict,
+        })  # fmt: skip
+    return rows
+
+
+def _step_table(capacity: dict[str, Any]) -> str:
+    e = html.escape
+    head = ("<tr><th>step</th><th>target /s</th><th>achieved /s</th><th>sent</th><th>p50</th><th>p95</th>"
+            "<th>failures</th><th>connections</th><th>generator</th><th>verdict</th></tr>")
+    body = []
+    for r in step_rows(capacity):
+        step = f"{r['step']}" + (f" (partial, {r['seconds']:g} s)" if r["partial"] else "")
+        body.append(
+            f"<tr><td>{e(step)}</td><td>{_fmt(r['target'])}</td><td>{_fmt(r['achieved'])}</td><td>{_fmt(r['sent'])}</td>"
+            f"<td>{_fmt(r['p50'], ' ms')}</td><td>{_fmt(r['p95'], ' ms')}</td><td>{_fmt(r['failures'])}</td>"
+            f"<td>{e(str(r['connections']))}</td><td>{e(r['generator'])}</td><td>{e(r['verdict'])}</td></tr>"
+        )
+    plan = capacity.get("plan")
+    return (f"<h2>Steps</h2><p>{e(str(plan)) if plan else ''}</p>"
+            f"<table>{head}{''.join(body)}</table>")
+
+
+def _process_label(proc: dict[str, Any]) -> str:
+    """'local process on host H (pid P)', 'worker on host H (pid P)': never a bare Locust client id."""
+    role = str(proc.get("role") or "process")
+    ident = str(proc.get("id") or "")
+    host = proc.get("host") or (ident.rsplit("_", 1)[0] if "_" in ident else None)
+    where = f" on host {host}" if host else " on this host"
+    pid = f" (pid {proc['pid']})" if proc.get("pid") else ""
+    return f"generator: {role} process{where}{pid}"
 
 
 def _fmt(value: Any, unit: str = "") -> str:
@@ -256,26 +345,36 @@ def render_html(doc: dict[str, Any], images: dict[str, Path]) -> str:
             f"<td>{_fmt(k['p50_ms'], ' ms')}</td><td>{_fmt(k['p95_ms'], ' ms')}</td>"
             f"<td>{_fmt(k['p99_ms'], ' ms')}</td><td>{_fmt(k['rps'], '/s')}</td></tr>"
         )
-    facts = {
-        "cycles (renewals in time)": doc["cycles"],
-        "sessions started / completed": f"{doc['sessions']['started']} / {doc['sessions']['completed']}",
-        "dropped sessions": doc["dropped"],
-        "invalid tokens": doc["invalid_tokens"],
-        "failure ratio": f"{doc['failure_ratio']:.2%}",
-        "peak requests in one second": doc["peak_rps"],
-        "renewal lead p5 / p50 (s)": f"{_fmt(doc['renewal_lead_s']['p5'])} / {_fmt(doc['renewal_lead_s']['p50'])}",
-        "users (max)": doc["max_users"],
-        "duration (s)": doc["duration_s"],
-    }
-    if "capacity" in doc:
-        facts["capacity"] = capacity_line(doc["capacity"])
-    elif "knee" in doc:
+    capacity = doc.get("capacity")
+    facts: dict[str, Any] = {}
+    if capacity is not None:
+        # An open model: no users, no sessions kept through a renewal period, no renewal schedule.
+        facts["capacity"] = capacity_line(capacity)
+        facts["plan"] = capacity.get("plan")
+        facts["ended by"] = capacity.get("ended_by")
+        facts["invalid tokens"] = doc["invalid_tokens"]
+        facts["failure ratio"] = f"{doc['failure_ratio']:.2%}"
+        facts["peak requests in one second"] = doc["peak_rps"]
+        facts["duration (s)"] = doc["duration_s"]
+    else:
+        facts = {
+            "cycles (renewals in time)": doc["cycles"],
+            "sessions started / completed": f"{doc['sessions']['started']} / {doc['sessions']['completed']}",
+            "dropped sessions": doc["dropped"],
+            "invalid tokens": doc["invalid_tokens"],
+            "failure ratio": f"{doc['failure_ratio']:.2%}",
+            "peak requests in one second": doc["peak_rps"],
+            "renewal lead p5 / p50 (s)": f"{_fmt(doc['renewal_lead_s']['p5'])} / {_fmt(doc['renewal_lead_s']['p50'])}",
+            "users (max)": doc["max_users"],
+            "duration (s)": doc["duration_s"],
+        }
+    if capacity is None and "knee" in doc:
         knee = doc["knee"]
         facts["ramp (closed model)"] = f"{knee['users']} users, {knee['rps']} req/s" if knee else "no step held"
     gen = doc.get("generator") or {}
     for proc in gen.get("processes", []):
         lag, cpu = proc.get("lag_ms", {}), proc.get("cpu", {})
-        facts[f"generator {proc.get('role')} {proc.get('id')}: loop lag p50 / p95 / max, CPU mean / max"] = (
+        facts[f"{_process_label(proc)}: loop lag p50 / p95 / max, CPU mean / max"] = (
             f"{_fmt(lag.get('p50'))} / {_fmt(lag.get('p95'))} / {_fmt(lag.get('max'))} ms, "
             f"{_fmt(cpu.get('mean'))} / {_fmt(cpu.get('max'))} of a core"
         )
@@ -320,6 +419,7 @@ td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}
 {bound}
 <table><tr><th></th><th>requests</th><th>failures</th><th>p50</th><th>p95</th><th>p99</th><th>rate</th></tr>{"".join(rows)}</table>
 <table>{fact_rows}</table>
+{_step_table(capacity) if capacity is not None else ""}
 {f"<table>{reason_rows}</table>" if reason_rows else ""}
 {baseline_html(doc)}
 {"".join(figures)}
