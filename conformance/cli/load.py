@@ -9,6 +9,7 @@ locust: the scenario runs in a subprocess.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import time
@@ -70,7 +71,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "--users", type=int, default=None, help="simulated clients (default: 10; capacity: one arrival loop per process)"
     )
     run.add_argument("--spawn-rate", type=float, default=10.0, help="clients started per second")
-    run.add_argument("--run-time", default="30s", help="how long to run, e.g. 30s, 2m")
+    run.add_argument("--run-time", default=None,
+                     help="how long to run, e.g. 30s, 2m (default: 30s; capacity: an upper bound, by default "
+                          "what its plan needs, ending earlier when the knee is found)")
     run.add_argument("--stop-timeout", default="3s", help="time for requests in flight at the end")
     run.add_argument("--processes", type=int, default=None, help="Locust processes on this machine, one per core (default: one, no workers)")
     run.add_argument("--report-dir", default="reports", help="where load.json, plots and Locust reports go")
@@ -116,12 +119,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default: 1)")
     shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts (default: renewal period / cohorts)")
     shapes.add_argument("--step-users", type=int, default=None, help="ramp: users added per step (default: a fifth of --users)")
-    shapes.add_argument("--step-time", type=float, default=None, help="ramp, capacity: seconds per step (default: 10)")
+    shapes.add_argument("--step-time", type=float, default=None, help="ramp, capacity: seconds per step (default: 10; capacity's search: 5)")
     shapes.add_argument("--start-rate", type=float, default=None, help="capacity: requests/s of the first step (default: 50)")
     shapes.add_argument(
-        "--step-rate", type=float, default=None, help="capacity: requests/s added per step (default: the start rate)"
+        "--step-rate", type=float, default=None,
+        help="capacity: requests/s added per step: the linear plan (default: a search that doubles the rate "
+             "while steps hold, then bisects to within 10 %% of the knee and stops)"
     )
-    shapes.add_argument("--max-rate", type=float, default=None, help="capacity: highest rate tried (default: 1000)")
+    shapes.add_argument("--max-rate", type=float, default=None, help="capacity: highest rate tried (default: 1000 with --step-rate; the search: 100000)")
 
 
 def _check(condition: bool, message: str) -> None:
@@ -175,6 +180,26 @@ def scenario_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def _capacity_plan(args: argparse.Namespace) -> Any:
+    """The capacity plan the options ask for (loadtests/capacity_plan.py: no Locust imported)."""
+    from ..loadtests.capacity_plan import plan_from
+
+    return plan_from(args.start_rate, args.step_rate, args.max_rate, args.step_time)
+
+
+def _check_capacity_fit(plan: Any, run_time: int) -> None:
+    """A --run-time that cannot hold one step is refused; one that may cut the plan short is warned about."""
+    from ..loadtests.capacity_plan import fit_problem
+
+    problem = fit_problem(plan, run_time)
+    if problem is None:
+        return
+    what, why = problem
+    if what == "refuse":
+        raise UsageError(why)
+    print(f"token-conformance load: warning: {why}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from ..load.protocol import SCENARIOS
     from ..load.slo import Thresholds, check_thresholds
@@ -191,7 +216,12 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, name)
         _check(value is None or value > 0, f"--{name.replace('_', '-')} must be > 0")
     _check(args.spawn_rate > 0, "--spawn-rate must be > 0")
+    capacity_plan = _capacity_plan(args) if args.scenario == "capacity" else None
+    if args.run_time is None:
+        args.run_time = f"{math.ceil(capacity_plan.worst_case_s())}s" if capacity_plan else "30s"
     run_time = parse_seconds(args.run_time, "--run-time")
+    if capacity_plan is not None:
+        _check_capacity_fit(capacity_plan, run_time)
     stop_timeout = parse_seconds(args.stop_timeout, "--stop-timeout", minimum=0)
     _check(args.processes is None or args.processes >= 1, "--processes must be at least 1")
     _check(args.progress_interval >= 0, "--progress-interval must be >= 0")

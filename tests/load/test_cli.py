@@ -96,7 +96,7 @@ def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
         main(["load", "--help"])
     assert exc.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
-    for shown in ("(default: 10)", "(default: fetch_and_renew)", "(default: 30s)", "(default: reports)",
+    for shown in ("(default: 10)", "(default: fetch_and_renew)", "(default: 30s;", "(default: reports)",
                   "(default: 500.0)", "(default: 0.01)", "(default: agora-token-service)", "(default: one, no workers)",
                   "signatures are not checked", "(default: a fifth of --users)"):  # fmt: skip
         assert shown in text, shown
