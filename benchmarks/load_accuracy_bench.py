@@ -12,10 +12,11 @@ over rounds; the load average is recorded with every run:
    cycle: ``--expiry 3 --renew-margin 2.5``, each client renews every 0.5 s) on
    the same fast server: fetch p50 at 20 and 200 users against 1 user's
    (target: within 2 ms), with the generator's event-loop lag of each run;
-3. **capacity knee against wrk's saturation**: the reference server
-   (``token-conformance serve``, one worker, its own process) saturated by wrk
-   (``-c 32``, closed loop, the same route), then ``capacity`` stepped up on it
-   (target: the knee within 25 % of wrk's rate);
+3. **capacity knee against wrk's saturation**: servers of known capacity
+   (``load_knee_server.py``: 300, 800 and 2 000 tokens/s, one token at a time,
+   TCP_NODELAY, its own process) saturated by wrk (``-c 32``, closed loop, the
+   same route), and the *default* ``load URL --scenario capacity`` (the search)
+   on each (target: the knee within 25 % of wrk's rate, in at most 150 s);
 4. **ceiling per generator process**: ``capacity`` against the fast server
    stepped up until the generator (not the server) gives out: the highest
    rate of validated token requests one process held.
@@ -24,6 +25,7 @@ The servers run pinned to CPU 0, wrk and Locust to CPU 1 (when there are two).
 Traffic goes to 127.0.0.1 only; every run is bounded in time.
 
     python benchmarks/load_accuracy_bench.py [--rounds 3] [--seconds 10] [--only 1,2,3,4] [--json out.json]
+    python benchmarks/load_accuracy_bench.py --only 3 --rounds 3 --knee-capacities 300,800,2000
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ sys.path.insert(0, str(HERE))
 
 from _bench_common import cli, loadavg, machine, median, spread, write_json  # noqa: E402
 from load_generator_bench import server_process  # noqa: E402
-from server_bench import Server  # noqa: E402
 
 from conformance.reference.app import demo_settings  # noqa: E402
 
@@ -161,6 +162,58 @@ class KneeServer:
             self.proc.wait()
 
 
+#: CPU per token request of the plain reference app here (4 300-4 900 tokens/s on one quiet core): a server of
+#: capacity C spins 1/C minus this, so that its saturation lands near C (wrk says where it really is).
+BASE_COST_MS = 0.22
+
+
+def knee_series(capacity: float, args: Any, folder: Path) -> dict[str, Any]:
+    """The default ``load URL --scenario capacity`` against a server of about ``capacity`` tokens/s, and wrk's
+    saturation rate of the same server, interleaved, ``args.rounds`` times."""
+    cost_ms = max(0.0, 1000.0 / capacity - BASE_COST_MS)
+    server = KneeServer(cost_ms)
+    knees = []
+    try:
+        for r in range(args.rounds):
+            got: dict[str, Any] = {}
+            for who in rotate(["wrk", "capacity"], r):
+                if who == "wrk":
+                    got["wrk"] = wrk(server.url, args.seconds, 32, 0, folder)
+                    continue
+                started = time.monotonic()
+                # The default run, as a user would start it (serve's own demo key pair: no signature check).
+                doc = tool(server.url, None, folder, "--scenario", "capacity", "--max-p95-ms", "500")
+                cap = doc["capacity"]
+                got["capacity"] = {
+                    "seconds": round(time.monotonic() - started, 1), "exit_code": doc["exit_code"],
+                    "knee": cap["knee"], "limited_by": cap["limited_by"], "ended_by": cap["ended_by"],
+                    "highest_held_rps": cap["highest_held_rps"],
+                    "generator_bound_at_rps": cap.get("generator_bound_at_rps"), "load": doc["load"],
+                    "steps": [{k: s.get(k) for k in ("target_rps", "achieved_rps", "p50_ms", "p95_ms", "held",
+                                                     "seconds", "connections")}
+                              | {"generator": s["generator"]["bound"], "lag_p50_ms": s["generator"]["lag_p50_ms"],
+                                 "late_p50_ms": s["generator"]["late_p50_ms"],
+                                 "breaches": [b["slo"] for b in s["breaches"]]} for s in cap["steps"]],
+                }  # fmt: skip
+            knee = (got["capacity"]["knee"] or {}).get("rps")
+            got["knee_over_wrk"] = round(knee / got["wrk"]["rps"], 3) if knee else None
+            knees.append(got)
+            print(f"knee C={capacity:g}", got["wrk"]["rps"], got["capacity"]["knee"], got["capacity"]["limited_by"],
+                  got["capacity"].get("generator_bound_at_rps"), got["knee_over_wrk"],
+                  f'{got["capacity"]["seconds"]} s', f'load {got["capacity"]["load"]}', flush=True)  # fmt: skip
+    finally:
+        server.stop()
+    return {
+        "cost_ms": round(cost_ms, 3),
+        "runs": knees,
+        "wrk_rps": spread(k["wrk"]["rps"] for k in knees),
+        "knee_rps": spread((k["capacity"]["knee"] or {}).get("rps") for k in knees),
+        "knee_over_wrk": spread(k["knee_over_wrk"] for k in knees),
+        "seconds": spread(k["capacity"]["seconds"] for k in knees),
+        "generator_bound": sum(1 for k in knees if k["capacity"]["limited_by"] == "generator"),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -168,10 +221,9 @@ def main() -> int:
     parser.add_argument("--rates", default="20,100", help="fixed low rates for the latency comparison")
     parser.add_argument("--only", default="1,2,3,4")
     parser.add_argument("--json", default=None)
-    parser.add_argument("--knee-cost-ms", type=float, default=0.0,
-                        help="measurement 3 against the reference server slowed by this CPU cost per token request "
-                             "(load_knee_server.py), so that one generator process can drive it past its knee; "
-                             "0: the plain reference server (faster than one validating generator process here)")
+    parser.add_argument("--knee-capacities", default="300,800,2000",
+                        help="measurement 3: servers of about these capacities, tokens/s (load_knee_server.py: the "
+                             "reference app with a fixed CPU cost per token, one at a time, TCP_NODELAY)")
     args = parser.parse_args()
     only = {int(x) for x in args.only.split(",")}
     settings = demo_settings()
@@ -219,38 +271,9 @@ def main() -> int:
                         print("ceiling", {k: v for k, v in ceil[-1].items() if k != "broke"}, flush=True)
                     result["ceiling"] = {"runs": ceil, "median_highest_held_rps": median(c["highest_held_rps"] for c in ceil)}
         if 3 in only:
-            server = KneeServer(args.knee_cost_ms) if args.knee_cost_ms else Server(1, {SERVER_CPU})
-            result["knee_server"] = {"cost_ms": args.knee_cost_ms}
-            try:
-                knees = []
-                for r in range(args.rounds):
-                    order = rotate(["wrk", "capacity"], r)
-                    got: dict[str, Any] = {}
-                    for who in order:
-                        if who == "wrk":
-                            got["wrk"] = wrk(server.url, args.seconds, 32, 0, folder)
-                        else:
-                            # serve makes its own demo pair: every other check, not the signature.
-                            doc = tool(server.url, None, folder, "--scenario", "capacity", "--start-rate", "400",
-                                       "--step-rate", "400", "--max-rate", "6000", "--step-time", "4", "--run-time", "120s")  # fmt: skip
-                            cap = doc["capacity"]
-                            got["capacity"] = {"knee": cap["knee"], "limited_by": cap["limited_by"],
-                                               "highest_held_rps": cap["highest_held_rps"], "load": doc["load"],
-                                               "steps": [(s["target_rps"], s["achieved_rps"], s["p95_ms"], s["held"],
-                                                          s["generator"]) for s in cap["steps"]]}  # fmt: skip
-                    knee = (got["capacity"]["knee"] or {}).get("rps")
-                    got["knee_over_wrk"] = round(knee / got["wrk"]["rps"], 3) if knee else None
-                    knees.append(got)
-                    print("knee", got["wrk"]["rps"], got["capacity"]["knee"], got["capacity"]["limited_by"],
-                          got["knee_over_wrk"], flush=True)  # fmt: skip
-                result["knee"] = {
-                    "runs": knees,
-                    "wrk_rps": spread(k["wrk"]["rps"] for k in knees),
-                    "knee_rps": spread((k["capacity"]["knee"] or {}).get("rps") for k in knees),
-                    "knee_over_wrk": spread(k["knee_over_wrk"] for k in knees),
-                }
-            finally:
-                server.stop()
+            result["knee"] = {}
+            for capacity in [float(c) for c in args.knee_capacities.split(",")]:
+                result["knee"][f"{capacity:g}"] = knee_series(capacity, args, folder)
     result["machine"]["load_end"] = loadavg()
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1, default=str)[:6000])
     write_json(args.json, result)
