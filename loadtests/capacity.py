@@ -120,6 +120,8 @@ class ArrivalControl:
     rate: float = 0.0
     connections: int = 2
     epoch: int = 0
+    #: The run is over: the loops return, so Locust stops them at once instead of after --stop-timeout.
+    stopped: bool = False
     in_flight: int = 0
     used: set[int] = field(default_factory=set)
     opened: int = 0
@@ -127,12 +129,14 @@ class ArrivalControl:
     def set(self, rate: float, connections: int, epoch: int) -> None:
         self.rate, self.connections, self.epoch = rate, connections, epoch
         self.used = set()
+        self.stopped = False
 
     def stop(self) -> None:
         self.set(0.0, self.connections, self.epoch + 1)
+        self.stopped = True
 
     def as_message(self) -> dict[str, Any]:
-        return {"rate": self.rate, "connections": self.connections, "epoch": self.epoch}
+        return {"rate": self.rate, "connections": self.connections, "epoch": self.epoch, "stopped": self.stopped}
 
 
 CONTROL = ArrivalControl()
@@ -145,6 +149,8 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         def on_rate(message: Any, **_kw: Any) -> None:
             data = message.data or {}
             CONTROL.set(float(data.get("rate", 0.0)), int(data.get("connections", 2)), int(data.get("epoch", 0)))
+            if data.get("stopped"):
+                CONTROL.stop()
 
         runner.register_message(RATE_MESSAGE, on_rate)
 
@@ -218,6 +224,8 @@ class ArrivalClient(common.TokenClient):
             if CONTROL.epoch != epoch:  # a new step: its schedule starts now, over its number of connections
                 epoch, due = CONTROL.epoch, time.monotonic()
                 self.resize(CONTROL.connections)
+            if CONTROL.stopped:
+                return  # requests in flight finish in their own greenlets; nothing new is sent
             rate = CONTROL.rate
             if rate <= 0:
                 gevent.sleep(0.05)

@@ -130,9 +130,9 @@ class SearchPlan:
             return None if top >= self.maximum else min(_nice(2 * top), self.maximum)
         hi = min(broken)
         held = [o.rate for o in outcomes if o.held and o.rate < hi]
-        if not held:  # even the first step broke: halve down to an eighth of the start, then give up
+        if not held:  # even the first step broke: halve down to a tenth of the start, then give up
             lower = _nice(hi / 2)
-            return lower if lower >= self.start / 8 and lower < hi else None
+            return lower if lower >= self.start / 10 and lower < hi else None
         lo = max(held)
         if hi <= lo * (1 + self.resolution):
             return None
@@ -186,7 +186,7 @@ def fit_problem(plan: Plan, run_time_s: float) -> tuple[str, str] | None:
             ran = int(run_time_s // plan.step_time)
             last = plan.start + (ran - 1) * plan.step
             return "warn", (f"the linear plan needs {need:g} s for its {plan.steps} steps up to {plan.maximum:g} "
-                            f"requests/s; --run-time {run_time_s:g} s ends it after {ran} (at {last:g} requests/s); "
+                            f"requests/s; --run-time {run_time_s:g} s ends it after {ran} steps (at {last:g} requests/s); "
                             f"a knee above that will not be found")
         return None
     knee = min(64 * plan.start, plan.maximum)  # 3 200/s from 50/s: beyond one generator process

@@ -22,8 +22,6 @@ import json
 import logging
 import os
 import random
-import socket
-import ssl
 import sys
 import time
 from collections import Counter
@@ -64,6 +62,7 @@ from conformance.loadtests.validation import (
     ScenarioConfig,
     build_config,
     check_token,
+    connection_failure,
 )
 
 logger = logging.getLogger("conformance.loadtests")
@@ -475,50 +474,6 @@ def _capped_body(response: Any) -> bytes | None:
         if size > MAX_BODY_BYTES:
             return None
     return b"".join(chunks)
-
-
-#: What a user can act on, by the OS error underneath a failed connection (most specific first).
-_CONNECTION_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
-    (ConnectionRefusedError, "connection refused"),
-    (ConnectionResetError, "connection reset"),
-    (BrokenPipeError, "connection reset"),
-    (ConnectionAbortedError, "connection reset"),
-    (ssl.SSLError, "TLS"),
-    (ssl.CertificateError, "TLS"),
-    (TimeoutError, "timed out"),
-    (socket.timeout, "timed out"),
-    (gevent.Timeout, "timed out"),
-    (socket.gaierror, "name not resolved"),
-)
-
-
-def connection_failure(error: BaseException | None) -> str:
-    """Why no HTTP answer came, in the user's terms: ``no response (connection refused)``, ``(connection reset)``,
-    ``(timed out)``, ``(TLS: CERTIFICATE_VERIFY_FAILED)``, ``(connection closed)``.
-
-    geventhttpclient wraps the socket error in ``RetriesExceeded`` (``.original``); Python chains the rest
-    (``__cause__`` / ``__context__``). The innermost named cause wins; otherwise the exception's class.
-    """
-    if error is None:
-        return "no response (connection failed)"
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen and len(seen) < 8:
-        seen.append(current)
-        current = getattr(current, "original", None) or current.__cause__ or current.__context__
-    for candidate in reversed(seen):
-        for kind, name in _CONNECTION_ERRORS:
-            if isinstance(candidate, kind):
-                if name == "TLS":
-                    reason = getattr(candidate, "reason", None) or type(candidate).__name__
-                    return f"no response (TLS: {reason})"
-                return f"no response ({name})"
-    names = [type(c).__name__ for c in seen]
-    if "HTTPConnectionClosed" in names:
-        return "no response (connection closed)"
-    if "HTTPParseError" in names:
-        return "no response (malformed HTTP answer)"
-    return f"no response ({names[-1]})"
 
 
 def _token_in(response: Any, pointer: str = "/rtcToken", success: int = 200) -> tuple[str | None, str | None]:

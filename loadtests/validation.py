@@ -18,6 +18,8 @@ import bisect
 import itertools
 import random
 import re
+import socket
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -307,3 +309,48 @@ def check_token(text: str, request: Request, config: ScenarioConfig) -> Verdict:
         if not good:
             return Verdict(expires, "signature", "the signature does not match the app certificate")
     return Verdict(expires)
+
+
+#: What a user can act on, by the OS error underneath a failed connection (most specific first).
+_CONNECTION_ERRORS: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset"),
+    (BrokenPipeError, "connection reset"),
+    (ConnectionAbortedError, "connection reset"),
+    (ssl.SSLError, "TLS"),
+    (ssl.CertificateError, "TLS"),
+    (TimeoutError, "timed out"),
+    (socket.timeout, "timed out"),
+    (socket.gaierror, "name not resolved"),
+)
+
+
+def connection_failure(error: BaseException | None) -> str:
+    """Why no HTTP answer came, in the user's terms: ``no response (connection refused)``, ``(connection reset)``,
+    ``(timed out)``, ``(TLS: CERTIFICATE_VERIFY_FAILED)``, ``(connection closed)``.
+
+    geventhttpclient wraps the socket error in ``RetriesExceeded`` (``.original``); Python chains the rest
+    (``__cause__`` / ``__context__``). The innermost named cause wins; otherwise the exception's class.
+    """
+    if error is None:
+        return "no response (connection failed)"
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen and len(seen) < 8:
+        seen.append(current)
+        current = getattr(current, "original", None) or current.__cause__ or current.__context__
+    for candidate in reversed(seen):
+        for kind, name in _CONNECTION_ERRORS:
+            if isinstance(candidate, kind):
+                if name == "TLS":
+                    reason = getattr(candidate, "reason", None) or type(candidate).__name__
+                    return f"no response (TLS: {reason})"
+                return f"no response ({name})"
+    names = [type(c).__name__ for c in seen]
+    if "Timeout" in names:  # gevent.Timeout (a BaseException of its own), without importing gevent here
+        return "no response (timed out)"
+    if "HTTPConnectionClosed" in names:
+        return "no response (connection closed)"
+    if "HTTPParseError" in names:
+        return "no response (malformed HTTP answer)"
+    return f"no response ({names[-1]})"

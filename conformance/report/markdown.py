@@ -107,6 +107,10 @@ def load_markdown(doc: dict[str, Any]) -> str:
     lines.append("")
     if doc.get("reason"):
         lines += [_cell(doc["reason"]), ""]
+    if isinstance(doc.get("capacity"), dict):  # the finding itself, as the terminal and load.html say it
+        from ..load.report import capacity_line
+
+        lines += [f"**Capacity:** {_cell(capacity_line(doc['capacity']))}", ""]
     lines += [f"- SLO breached: {_cell(b.get('message', b))}" for b in slo["breaches"]]
     if comp is not None:
         lines += ["", f"### Against the baseline: {'✅ no regression beyond noise' if comp['passed'] else '❌ regressed'}",

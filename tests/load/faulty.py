@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
+import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from conformance.reference.app import Settings, create_app, demo_settings
 from conformance.reference.issuer import TokenIssuer
@@ -165,3 +170,86 @@ def serving(
         app = wrap(app)
     with ThreadedServer(app) as server:
         yield server.url, settings
+
+
+def arrivals(app: ASGIApp) -> tuple[ASGIApp, list[float]]:
+    """``app``, plus the wall-clock time each token request reached it (load spread counted at the server)."""
+    seen: list[float] = []
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if _is_token_request(scope):
+            seen.append(time.time())
+        await app(scope, receive, send)
+
+    return wrapped, seen
+
+
+class ConnectionLimiter:
+    """A TCP front on 127.0.0.1 that relays to ``upstream`` while fewer than ``limit`` connections are open, and
+    resets (RST) every connection beyond that: a server that gives out under many simultaneous connections
+    (a thread per connection, a small accept pool) and is healthy for one client on one keep-alive connection."""
+
+    def __init__(self, upstream: str, limit: int) -> None:
+        parts = urlsplit(upstream)
+        self.upstream = (parts.hostname or "127.0.0.1", int(parts.port or 80))
+        self.limit = limit
+        self.open = 0
+        self.peak = 0
+        self.reset = 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.port = 0
+        self.thread = threading.Thread(target=self._run, name="connection-limiter", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        server = self.loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        self.ready.set()
+        self.loop.run_forever()
+        server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.open >= self.limit:
+            self.reset += 1
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()  # with SO_LINGER 0: an RST, "connection reset" at the client
+            return
+        self.open += 1
+        self.peak = max(self.peak, self.open)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+            up_writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        except OSError:
+            pass
+        finally:
+            self.open -= 1
+            writer.close()
+
+    @staticmethod
+    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while chunk := await source.read(65536):
+                sink.write(chunk)
+                await sink.drain()
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError, RuntimeError):
+                sink.close()
+
+    def __enter__(self) -> ConnectionLimiter:
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
