@@ -193,3 +193,93 @@ def test_plots_read_at_a_glance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     plots.rate_plot(history, {"FETCH": {str(T0 + 1): 3}}, tmp_path / "r.png", T0)
     labels = [t.get_text() for t in figures[1].axes[0].get_legend().get_texts()]
     assert "users (right axis)" in labels
+
+
+def _capacity_summary() -> dict[str, Any]:
+    s = summary()
+    s["max_users"] = 1
+
+    def step(n: int, rate: float, held: bool, p95: float, bound: bool = False) -> dict[str, Any]:
+        return {
+            "step": n, "plan": "search", "target_rps": rate, "started_s": 5.0 * (n - 1), "seconds": 5.0,
+            "requests": int(rate * 5), "sent": int(rate * 5), "offered_rps": rate, "achieved_rps": rate * 0.99,
+            "p50_ms": p95 / 3, "p95_ms": {"fetch": p95, "renew": p95}, "failures": 0, "failure_ratio": 0.0,
+            "invalid": 0, "outstanding_at_end": 0,
+            "connections": {"per_process": 10, "processes": 1, "used": 10},
+            "generator": {"bound": bound, "lag_p50_ms": 0.4, "lag_p95_ms": 3.0, "cpu": 0.3, "late_p50_ms": 0.5,
+                          "reasons": ["late"] if bound else [], "cleared": None},
+            "partial": False, "held": held,
+            "breaches": [] if held else [{"slo": "fetch_p95_ms", "limit": 500, "actual": p95,
+                                          "message": f"fetch p95 latency {p95:g} ms exceeds 500 ms"}],
+        }  # fmt: skip
+
+    steps = [step(1, 50, True, 4), step(2, 100, True, 6), step(3, 200, False, 1900), step(4, 150, True, 40),
+             step(5, 175, False, 900), step(6, 162, True, 80), step(7, 169, False, 700)]
+    s["extra"] = {"capacity": {
+        "plan": "search: from 50 requests/s ...", "plan_kind": "search", "steps": steps,
+        "knee": {"rps": 162, "achieved_rps": 160.4, "broke_at_rps": 169, "broken": ["fetch_p95_ms"], "resolution": 0.043},
+        "limited_by": "server", "highest_held_rps": 162, "generator_bound_at_rps": None,
+        "ended_by": "knee found: 162 requests/s held, 169 broke",
+    }}  # fmt: skip
+    s["generator"] = {"bound": False, "reasons": [], "processes": [
+        {"role": "local", "id": "local", "pid": 4242, "host": "gen-box", "samples": 9,
+         "lag_ms": {"p50": 0.4, "p95": 3.0, "max": 9.0}, "cpu": {"mean": 0.3, "max": 0.5}}]}  # fmt: skip
+    return s
+
+
+def test_capacity_reports_fit_the_scenario(tmp_path: Path) -> None:
+    """capacity: the per-step table and latency against the offered rate with the knee; no users axis, no user
+    count and no renewal histogram, which mean nothing for an open model; generator rows name their host."""
+    s = _capacity_summary()
+    doc = build_load_json(s, scenario="capacity", target="http://x", embedded=False, plan={})
+    (tmp_path / "renewal_leads.png").write_bytes(PNG)  # an earlier fetch_and_renew run's plot in the same folder
+    files = write_reports(tmp_path, doc, s)
+    assert set(files) >= {"capacity", "latency", "rate"} and "renewal_leads" not in files
+    assert not (tmp_path / "renewal_leads.png").exists()  # never mistaken for this run's
+    page = (tmp_path / LOAD_HTML).read_text()
+    assert "<h2>Steps</h2>" in page and page.count("<tr><td>") == 7
+    for column in ("target /s", "achieved /s", "p50", "p95", "failures", "connections", "generator"):
+        assert f"<th>{column}</th>" in page, column
+    assert "broke (server): fetch p95 latency 1900 ms exceeds 500 ms" in page
+    assert "knee: 162 requests/s held" in page
+    assert "users (max)" not in page and "renewal lead" not in page
+    assert "generator: local process on host gen-box (pid 4242)" in page
+    assert page.count("data:image/png;base64,") == 3
+    md = load_markdown(doc)
+    assert "**Capacity:** knee: 162 requests/s held" in md
+
+
+def test_every_plot_keeps_its_legend_outside_the_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A legend inside the axes hid the breach it named (latency.png): on every plot, the legend's box lies
+    outside the axes' box."""
+    figures: list[tuple[str, Any]] = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: fig.tight_layout() or figures.append((path.name, fig)) or path)
+    history = plots.History(
+        t={"FETCH": [1.0, 2.0, 3.0]},
+        series={"FETCH": {"50%": [5.0, 6.0, 7.0], "95%": [9.0, 11.0, 15.0], "99%": [12.0, 14.0, 900.0],
+                          "Requests/s": [3.0, 3.0, 3.0]}},
+        users=[(0.0, 5), (2.0, 10)],
+    )
+    steps = _capacity_summary()["extra"]["capacity"]["steps"]
+    plots.latency_plot(history, tmp_path / "latency.png", 500.0)
+    plots.rate_plot(history, {"FETCH": {str(T0 + 1): 3}}, tmp_path / "rate.png", T0)
+    plots.rate_plot(history, {"FETCH": {str(T0 + 1): 3}}, tmp_path / "rate_capacity.png", T0,
+                    targets=[(0.0, 5.0, 50.0), (5.0, 10.0, 100.0)])
+    plots.leads_histogram([4.9, 4.8, -0.2], tmp_path / "leads.png", 5.0)
+    plots.capacity_plot(steps, tmp_path / "capacity.png", {"rps": 162, "broke_at_rps": 169}, 500.0)
+    assert len(figures) == 5
+    for name, fig in figures:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        legend = ax.get_legend()
+        assert legend is not None, name
+        box, inside = legend.get_window_extent(renderer), ax.get_window_extent(renderer)
+        overlap = box.x0 < inside.x1 and box.x1 > inside.x0 and box.y0 < inside.y1 and box.y1 > inside.y0
+        assert not overlap, (name, box, inside)
+    capacity_ax = figures[-1][1].axes[0]
+    assert capacity_ax.get_xscale() == "log"
+    labels = [t.get_text() for t in capacity_ax.get_legend().get_texts()]
+    assert "knee 162/s (held)" in labels and "broke at 169/s" in labels
+    rate_capacity = figures[2][1]
+    assert len(rate_capacity.axes) == 1  # no users axis for capacity
