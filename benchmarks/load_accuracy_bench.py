@@ -174,11 +174,13 @@ def knee_series(capacity: float, args: Any, folder: Path) -> dict[str, Any]:
     server = KneeServer(cost_ms)
     knees = []
     try:
-        for r in range(args.rounds):
+        for _r in range(args.rounds):
             got: dict[str, Any] = {}
-            for who in rotate(["wrk", "capacity"], r):
-                if who == "wrk":
-                    got["wrk"] = wrk(server.url, args.seconds, 32, 0, folder)
+            # wrk right before and right after: on a shared machine the server's own rate drifts within minutes
+            # (it got 70-160/s of a nominal 800/s at load 10-17), so the reference is the mean of the two.
+            for who in ["wrk_before", "capacity", "wrk_after"]:
+                if who.startswith("wrk"):
+                    got[who] = wrk(server.url, args.seconds, 32, 0, folder)
                     continue
                 started = time.monotonic()
                 # The default run, as a user would start it (serve's own demo key pair: no signature check).
@@ -195,10 +197,12 @@ def knee_series(capacity: float, args: Any, folder: Path) -> dict[str, Any]:
                                  "late_p50_ms": s["generator"]["late_p50_ms"],
                                  "breaches": [b["slo"] for b in s["breaches"]]} for s in cap["steps"]],
                 }  # fmt: skip
+            got["wrk"] = {"rps": round((got["wrk_before"]["rps"] + got["wrk_after"]["rps"]) / 2, 1),
+                          "before": got["wrk_before"]["rps"], "after": got["wrk_after"]["rps"]}
             knee = (got["capacity"]["knee"] or {}).get("rps")
             got["knee_over_wrk"] = round(knee / got["wrk"]["rps"], 3) if knee else None
             knees.append(got)
-            print(f"knee C={capacity:g}", got["wrk"]["rps"], got["capacity"]["knee"], got["capacity"]["limited_by"],
+            print(f"knee C={capacity:g}", got["wrk"], got["capacity"]["knee"], got["capacity"]["limited_by"],
                   got["capacity"].get("generator_bound_at_rps"), got["knee_over_wrk"],
                   f'{got["capacity"]["seconds"]} s', f'load {got["capacity"]["load"]}', flush=True)  # fmt: skip
     finally:
