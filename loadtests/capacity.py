@@ -545,9 +545,11 @@ class Capacity(LoadTestShape):
             return [Breach("generator", 0, 1, f"the generator could not keep to {broke['target_rps']:g} requests/s: "
                            + "; ".join(broke["generator"]["reasons"] or ["it fell behind the schedule"]))]  # fmt: skip
         if not any(s["held"] for s in self.counted()):
-            first = self.steps[0]
-            reasons = "; ".join(b["message"] for b in first["breaches"])
-            return [Breach("knee", 1, 0, f"even the first step ({first['target_rps']:g} requests/s) broke: {reasons}")]
+            # The lowest rate tried (the search halves below its start before it gives up).
+            lowest = min(self.steps, key=lambda s: s["target_rps"])
+            reasons = "; ".join(b["message"] for b in lowest["breaches"])
+            which = "the first step" if lowest is self.steps[0] else "the lowest step"
+            return [Breach("knee", 1, 0, f"even {which} ({lowest['target_rps']:g} requests/s) broke: {reasons}")]
         return []
 
     def generator_verdict(self) -> dict[str, Any]:
