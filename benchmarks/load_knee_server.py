@@ -1,6 +1,6 @@
 """The reference server made slower by a fixed CPU cost per token request, for the capacity-knee benchmark.
 
-Used by ``load_accuracy_bench.py --knee-cost-ms X``. The plain reference server answers 4,300-4,900 tokens/s
+Used by ``load_accuracy_bench.py --knee-capacities C,...`` (cost = 1/C minus the app's own). The plain reference server answers 4,300-4,900 tokens/s
 on one core here, more than one Locust process can send while validating every token (about 3,200/s): against
 it ``capacity`` rightly reports the generator's limit, not a knee. Spinning ``X`` ms of CPU inside every token
 answer (the event loop blocked, as a server signing with a slow key library would be) brings the server's
