@@ -188,6 +188,10 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         gevent.spawn(PROBE.run)
     if not isinstance(environment.runner, WorkerRunner) and float(options.progress_interval) > 0:
         gevent.spawn(_progress, environment, float(options.progress_interval))
+    # Locust sets its --run-time timer right after this event, from the event loop's cached clock, which has not
+    # moved since the loop last ran: on a busy machine the imports before it took seconds, and a 4 s run was
+    # stopped 0.35 s after it started (clients that wait for their random start then sent nothing). Refresh it.
+    gevent.get_hub().loop.update_now()
 
 
 @events.test_start.add_listener

@@ -113,6 +113,24 @@ def dying(app: ASGIApp, answered: int, hang: float = 60.0) -> ASGIApp:
     return wrapped
 
 
+def renewals_hang(app: ASGIApp, hang: float = 60.0) -> ASGIApp:
+    """Answers the first token request of each channel (a session's fetch, and the CLI's probe), and never the
+    later ones (its renewals): whatever the order in which clients start."""
+    seen: set[str] = set()
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if _is_token_request(scope):
+            path = str(scope.get("path", ""))
+            key = path.split("/")[2] if path.count("/") > 2 else path  # /rtc/<channel>/...
+            if key in seen:
+                await asyncio.sleep(hang)
+                return
+            seen.add(key)
+        await app(scope, receive, send)
+
+    return wrapped
+
+
 def redirecting(location: str) -> ASGIApp:
     """Answers every token request with a 302 to ``location`` (another server): a client must not follow."""
 
