@@ -284,8 +284,9 @@ def step_rows(capacity: dict[str, Any]) -> list[dict[str, Any]]:
             "p50": s.get("p50_ms"),
             "p95": p95,
             "failures": s.get("failures", round((s.get("failure_ratio") or 0) * (s.get("requests") or 0))),
-            "connections": conns.get("per_process") if conns.get("processes", 1) == 1 else
-            f"{conns.get('per_process')} x {conns.get('processes')}",
+            "connections": (f"{conns.get('per_process')}" if conns.get("processes", 1) == 1 else
+                            f"{conns.get('per_process')} x {conns.get('processes')} processes")
+            + (f" ({conns['used']} carried requests)" if conns.get("used") is not None else ""),
             "generator": ("BOUND: " if gen.get("bound") else "ok: ")
             + f"lag p50 {_fmt(gen.get('lag_p50_ms'))} ms, late p50 {_fmt(gen.get('late_p50_ms'))} ms, "
             + f"CPU {'–' if cpu is None else f'{cpu:.0%}'}",
