@@ -381,7 +381,8 @@ class Capacity(LoadTestShape):
     @property
     def users(self) -> int:
         assert self.runner is not None
-        return max(int(self.runner.environment.parsed_options.num_users or 1), 1)
+        options: Any = self.runner.environment.parsed_options
+        return max(int(options.num_users or 1), 1)
 
     def send_rate(self, rate: float) -> None:
         """Every arrival loop sends its share of ``rate`` from now on (0: nothing), over enough connections."""

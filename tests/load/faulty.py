@@ -119,7 +119,7 @@ def renewals_hang(app: ASGIApp, hang: float = 60.0) -> ASGIApp:
     seen: set[str] = set()
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if _is_token_request(scope):
+        if is_token_request(scope):
             path = str(scope.get("path", ""))
             key = path.split("/")[2] if path.count("/") > 2 else path  # /rtc/<channel>/...
             if key in seen:
@@ -195,7 +195,7 @@ def arrivals(app: ASGIApp) -> tuple[ASGIApp, list[float]]:
     seen: list[float] = []
 
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        if _is_token_request(scope):
+        if is_token_request(scope):
             seen.append(time.time())
         await app(scope, receive, send)
 
