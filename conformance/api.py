@@ -49,6 +49,8 @@ class CheckOptions:
     #: Confirm HEADER-5 in a headless Chromium (the executable: browser_path, else found on PATH).
     browser: bool = False
     browser_path: str | None = None
+    #: the levels whose regressions fail the baseline gate: "should" (MUST and SHOULD, the default) or "must"
+    gate: str = "should"
 
 
 @dataclass
@@ -118,6 +120,8 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
         args.append("--token-strict")
     if opts.insecure:
         args.append("--token-insecure")
+    if opts.baseline:
+        args.append("--token-gated-by-baseline")  # the verdict line leaves the exit code to the gate's line
     if opts.workers:
         args += ["-n", str(opts.workers)]
     return args + list(opts.extra_pytest_args)
@@ -325,7 +329,7 @@ def _against_baseline(
     from .report import write_html, write_json
     from .report.baseline import compare
 
-    comparison = compare(baseline, document, baseline_path=str(opts.baseline))
+    comparison = compare(baseline, document, baseline_path=str(opts.baseline), gate=opts.gate)
     comparison.notes = notes
     document["baseline"] = comparison.as_dict()
     write_json(path, document)

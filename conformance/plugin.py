@@ -67,6 +67,8 @@ _OPTIONS: list[tuple[str, str, str | None, str, str]] = [
      f"requests in flight at once (default {DEFAULT_CONCURRENCY}); 1 sends them one after another, case by case; "
      "narrowed to 1 when the target announces a rate limit", "int"),
     ("--token-insecure", "token_insecure", None, "accept a TLS certificate that does not verify", "bool"),
+    ("--token-gated-by-baseline", "token_gated_by_baseline", None,
+     "set by 'token-conformance check --baseline': the verdict line leaves the exit code to the gate's line", "bool"),
     ("--token-target-label", "token_target_label", None, "how reports name the target (default: its URL)", "str"),
     ("--token-header-file", "token_header_file", None,
      "file of 'Name: value' lines sent with every request (credentials; else $TOKEN_SERVER_HEADERS)", "str"),
@@ -1047,12 +1049,20 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("token-conformance")
     terminalreporter.line(f"target: {_target_label(config)}  profile: {_profile_dict(config)['name']}")
     colours = {"conforming": {"green": True}, "not conforming": {"red": True}}
-    lines = terminal_table(summary, records, width=getattr(getattr(terminalreporter, "_tw", None), "fullwidth", 100))
-    # What the target did during the run goes before the verdict, which stays the last line of a CI log.
-    run_lines = _run_lines(summary.extra)
-    if "requests_sent" in summary.extra:
-        run_lines.insert(0, _traffic_line(summary.extra))
-    lines[len(lines) - 1:len(lines) - 1] = run_lines
+    gated = bool(_option(config, "token_gated_by_baseline", "bool"))
+    if state.abort_reason and records and all(r.outcome == "not run" for r in records):
+        # Stopped before any case (a login wall, a target that does not answer): the reason was said above and
+        # the verdict says it again; a table of cases that never ran would bury it (the reports list them).
+        lines = [f"cases: {len(records)} not run (listed in the reports)",
+                 terminal_table(summary, records, gated_by_baseline=gated)[-1]]
+    else:
+        lines = terminal_table(summary, records, width=getattr(getattr(terminalreporter, "_tw", None), "fullwidth", 100),
+                               gated_by_baseline=gated)
+        # What the target did during the run goes before the verdict, which stays the last line of a CI log.
+        run_lines = _run_lines(summary.extra)
+        if "requests_sent" in summary.extra:
+            run_lines.insert(0, _traffic_line(summary.extra))
+        lines[len(lines) - 1:len(lines) - 1] = run_lines
     for line in lines:
         if line.startswith("verdict:"):
             kw = colours.get(summary.verdict, {"yellow": True})

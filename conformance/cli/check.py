@@ -42,6 +42,9 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                    "(a gating case that passed there, or is new, fails now); known failures are listed, not gating")
     p.add_argument("--baseline-force", action="store_true",
                    help="compare with a baseline of another profile, contract version or target anyway")
+    p.add_argument("--gate", choices=("should", "must"), default=None,
+                   help="with --baseline: the levels whose regressions fail the gate: 'should' (MUST and SHOULD, "
+                   "the default, with or without --strict) or 'must' (MUST only); a MAY case never gates")
     p.add_argument("--summary-md", metavar="FILE", help="also write a Markdown summary there "
                    "(it is appended to $GITHUB_STEP_SUMMARY whenever that is set)")
     add_web_options(p)
@@ -70,11 +73,35 @@ REPORT_FILES = ("conformance.json", "conformance.html", "junit.xml")
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
-    except _ReportedUsageError:
+    except _ReportedUsageError as exc:
+        _summary_of_unjudged(args, f"usage error: {exc}")
         raise
-    except UsageError:
+    except UsageError as exc:
         _remove_previous_reports(args.report_dir)
+        _summary_of_unjudged(args, f"usage error: {exc}")
         raise
+    except KeyboardInterrupt:
+        _summary_of_unjudged(args, "interrupted before the run started")
+        raise
+
+
+def _target(args: argparse.Namespace) -> str | None:
+    """The target as the summary names it, once the URL is known to be one (None before: nothing to name)."""
+    if args.url and not args.url.startswith(("http://", "https://")):
+        return None
+    return args.url or "embedded reference server"
+
+
+def _summary_of_unjudged(args: argparse.Namespace, reason: str) -> None:
+    """A run that ended without a report of its own (a refused baseline, a usage error once the target is known,
+    an interruption before the suite started) still writes the CI summary: a red job with a blank page says
+    nothing. The folder of --summary-md may be the mistake itself: a warning then, $GITHUB_STEP_SUMMARY still."""
+    target = _target(args)
+    if target is None:
+        return
+    from ..report.markdown import check_markdown
+
+    write_summary_or_warn(check_markdown(None, target=target, reason=reason), args.summary_md, "check")
 
 
 def _remove_previous_reports(report_dir: str) -> None:
@@ -148,6 +175,9 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError("--workers needs pytest-xdist: pip install 'token-conformance[test]'") from None
     if args.baseline_force and not args.baseline:
         raise UsageError("--baseline-force needs --baseline FILE")
+    if args.gate and not args.baseline:
+        raise UsageError("--gate needs --baseline FILE (without a baseline the verdict gates: MUST, and SHOULD "
+                         "with --strict)")
     check_summary_path(args.summary_md)
     if args.list:
         from ..api import list_cases
@@ -163,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
         url=args.url, profile=args.profile, app_id=args.app_id, strict=args.strict, cases=args.case,
         report_dir=args.report_dir, certificate_file=args.certificate_file, timeout=args.timeout,
         max_skew=args.max_skew, deviations=args.deviations, workers=args.workers, insecure=args.insecure,
-        verbose=args.verbose, baseline=args.baseline, baseline_force=args.baseline_force,
+        verbose=args.verbose, baseline=args.baseline, baseline_force=args.baseline_force, gate=args.gate or "should",
         headers=args.header or (), header_file=args.header_file, max_rps=args.max_rps,
         rate_limit_budget=args.rate_limit_budget, web_origins=origins, browser=args.browser or bool(args.browser_path),
         browser_path=args.browser_path,
@@ -184,17 +214,20 @@ def _run_check(args: argparse.Namespace, opts: CheckOptions) -> int:
         result = check(opts)
     except BaselineError as exc:
         raise UsageError(str(exc)) from None
-    if result.comparison is not None:
-        print("\n".join(result.comparison.terminal_lines()))
+    from ..report.markdown import check_markdown
+
+    # The summary first: whatever is printed below, the CI page has it.
+    write_summary_or_warn(check_markdown(result.document, target=args.url or "embedded reference server",
+                                         exit_code=result.exit_code), args.summary_md, "check")
     if result.document is not None:
         print(f"reports: {result.report_dir}/conformance.json, junit.xml, conformance.html", file=sys.stderr)
     if result.verdict == "interrupted":
         print(f"token-conformance check: {result.document['summary']['reason'] if result.document else 'interrupted'}",
               file=sys.stderr)
-    from ..report.markdown import check_markdown
-
-    write_summary_or_warn(check_markdown(result.document, target=args.url or "embedded reference server"),
-                          args.summary_md, "check")
+    if result.comparison is not None:
+        sys.stderr.flush()
+        # Last: its closing line states the gate, this run's verdict and the one exit code the process returns.
+        print("\n".join(result.comparison.terminal_lines()), flush=True)
     return result.exit_code
 
 

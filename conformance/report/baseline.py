@@ -6,16 +6,18 @@ to re-read the list of deviations it already knows. The gate therefore turns on
 case the baseline never judged (new to the contract, skipped, errored) that fails
 now. Known failures that persist are listed but do not gate; fixes are listed too.
 
-A regression gates only at a gating level (MUST, and SHOULD with --strict), the
-same rule as the plain verdict: a baseline makes the gate narrower, never
-stricter than the contract. Comparing runs of different profiles, contract
-versions or targets compares different questions, so those baselines are
-refused unless forced.
+A regression gates at MUST and SHOULD level by default, with or without
+--strict: a gate exists to catch what got worse, and a SHOULD that passed
+yesterday and fails today (an unknown role silently downgraded, INPUT-1) is
+exactly that. ``--gate must`` narrows it to MUST; a MAY case never gates.
+Known failures never gate, whatever their level. Comparing runs of different
+profiles, contract versions or targets compares different questions, so those
+baselines are refused unless forced.
 
 Lost coverage is a change too: a case that passed in the baseline and is now
 skipped, not run, or (in a full run) absent is listed as *no longer judged*
 (a CI secret that expired silently drops TOKEN-8's signature checks, and "0
-regressions" would then hide it). At a gating level it makes the gate exit 2,
+regressions" would then hide it). At a level the gate judges it makes the gate exit 2,
 "could not judge": the run cannot confirm what the baseline confirmed. A
 gating regression still wins (exit 1). A --case subset does not lose the cases
 it did not select. When the loss is intended, refresh the baseline with one run
@@ -36,6 +38,15 @@ PASSING = ("passed", "xpassed")
 FAILING = ("failed", "xfailed")
 
 EMBEDDED = "embedded reference server"
+
+#: ``--gate``: the levels whose regressions fail the gate. MAY is in none of them.
+GATES: dict[str, tuple[str, ...]] = {"should": ("MUST", "SHOULD"), "must": ("MUST",)}
+DEFAULT_GATE = "should"
+
+
+def gate_label(gate: str) -> str:
+    """How the closing line names the gate: the levels it judges."""
+    return " and ".join(GATES[gate]) + " regressions"
 
 
 class BaselineError(Exception):
@@ -129,6 +140,10 @@ class Comparison:
     exit_code: int = 0
     reason: str = ""
     notes: list[str] = field(default_factory=list)
+    #: ``--gate``: "should" (MUST and SHOULD regressions gate, the default) or "must".
+    gate: str = DEFAULT_GATE
+    #: This run's own verdict (conforming, not conforming, could not judge), named in the closing line.
+    verdict: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,25 +163,35 @@ class Comparison:
                 tag = " [gating]" if c.gating else ""
                 why = f" - {' '.join(c.why.split())[:160]}" if c.why else ""
                 lines.append(f"  {c.id:<10} {c.level:<6} {c.was} -> {c.now}{tag}  {c.title}{why}")
-        # Last, so the gate is the final line of a CI log.
-        lines.append(f"gate: {('PASS' if self.exit_code == 0 else 'FAIL' if self.exit_code == 1 else 'COULD NOT JUDGE')}"
-                     f" (exit {self.exit_code}) - {self.reason}")
+        lines.append(self.closing_line())
         return lines
 
+    def closing_line(self) -> str:
+        """The last line of a CI log: the gate's answer, the single exit code the process returns, what the gate
+        judges and this run's own verdict (which, with a baseline, does not set the exit code)."""
+        answer = "PASS" if self.exit_code == 0 else "FAIL" if self.exit_code == 1 else "COULD NOT JUDGE"
+        verdict = f"; this run's verdict: {self.verdict}" if self.verdict else ""
+        return f"gate: {answer} (exit {self.exit_code}) - {self.reason} [gate on {gate_label(self.gate)}{verdict}]"
 
-def compare(baseline: dict[str, Any], current: dict[str, Any], *, baseline_path: str = "") -> Comparison:
+
+def compare(
+    baseline: dict[str, Any], current: dict[str, Any], *, baseline_path: str = "", gate: str = DEFAULT_GATE,
+) -> Comparison:
     """Classify every case of ``current`` against ``baseline`` and decide the gate.
 
-    Exit code: 1 on a gating regression (a judged failure, like the verdict's); else 2 when the run could not
-    be judged (aborted, nothing ran, case errors); else 0, whatever failures persist.
+    Exit code: 1 on a gating regression (a judged failure at a level of ``gate``: MUST and SHOULD by default,
+    MUST only with ``gate="must"``; never MAY); else 2 when the run could not be judged (aborted, nothing ran,
+    case errors) or a gated case it judged before is no longer judged; else 0, whatever failures persist.
+    ``--strict`` changes the run's verdict, not the gate.
     """
+    if gate not in GATES:
+        raise ValueError(f"gate must be one of {', '.join(GATES)}, not {gate!r}")
     summary = current["summary"]
-    strict = bool(summary.get("strict"))
-    gating_levels = ("MUST", "SHOULD") if strict else ("MUST",)
+    gating_levels = GATES[gate]
     before = {c["id"]: c["outcome"] for c in baseline.get("cases", [])}
     result = Comparison(
         baseline=baseline_path, baseline_verdict=str(baseline.get("summary", {}).get("verdict", "unknown")),
-        baseline_contract_version=contract_version_of(baseline),
+        baseline_contract_version=contract_version_of(baseline), gate=gate, verdict=str(summary.get("verdict", "")),
     )
     for c in current.get("cases", []):
         was, now = before.get(c["id"], "absent"), c["outcome"]
@@ -218,8 +243,9 @@ def html_section(document: dict[str, Any]) -> str:
         return ""
     e = html.escape
     parts = [f"<h2>Against the baseline</h2><p><b>Baseline:</b> {e(str(comp['baseline']))} "
-             f"(was {e(str(comp['baseline_verdict']))}) &middot; <b>Gate:</b> exit {comp['exit_code']} &ndash; "
-             f"{e(str(comp['reason']))}</p>"]
+             f"(was {e(str(comp['baseline_verdict']))}) &middot; <b>Gate</b> on "
+             f"{e(gate_label(str(comp.get('gate', DEFAULT_GATE))))}: exit {comp['exit_code']} (the process's exit "
+             f"code) &ndash; {e(str(comp['reason']))}</p>"]
     parts += [f"<p><i>{e(n)}</i></p>" for n in comp.get("notes", [])]
     for key, title in (("regressions", "Regressions"), ("fixes", "Fixes"), ("persisting", "Persisting failures"),
                        ("no_longer_judged", "No longer judged (passed in the baseline)")):

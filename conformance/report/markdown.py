@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .baseline import DEFAULT_GATE, gate_label
 from .writers import verdict_label
 
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -27,17 +28,26 @@ def _quote(notes: list[Any]) -> list[str]:
     return [f"> {_cell(n)}" for n in notes] + ([""] if notes else [])
 
 
-def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str = "") -> str:
-    """Markdown for one ``check`` run; ``document`` None when no report was written (could not judge)."""
+def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str = "", exit_code: int = 2) -> str:
+    """Markdown for one ``check`` run; ``document`` None when no report was written (a refused baseline, a usage
+    error, a run stopped before the suite started): the page still says why, and the exit code."""
     if document is None:
-        return (f"## Token server conformance: could not judge\n\nTarget: `{target}`\n\n"
-                f"{reason or 'no report was written'}\n")
+        return (f"## ⚠️ Token server conformance: could not judge (exit {exit_code})\n\nTarget: `{target}`\n\n"
+                f"{_cell(reason) or 'no report was written'}\n")
     summary = document["summary"]
+    comp = document.get("baseline")
     icon = {"conforming": "✅", "not conforming": "❌"}.get(summary["verdict"], "⚠️")
+    outcome = f"(exit {summary['exit_code']})"
+    if isinstance(comp, dict):
+        # With a baseline the gate sets the exit code: one heading, one exit code (never "conforming (exit 0)"
+        # above "could not judge (exit 2)").
+        icon = {0: "✅", 1: "❌"}.get(comp["exit_code"], "⚠️")
+        gate = {0: "pass", 1: "fail"}.get(comp["exit_code"], "could not judge")
+        outcome = f"· gate on {gate_label(str(comp.get('gate', DEFAULT_GATE)))}: {gate} (exit {comp['exit_code']})"
     counts = ", ".join(f"{v} {k}" for k, v in summary["counts"].items() if v)
     profile = (document.get("profile") or {}).get("name", "")
     lines = [
-        f"## {icon} Token server conformance: {verdict_label(summary)} (exit {summary['exit_code']})",
+        f"## {icon} Token server conformance: {verdict_label(summary)} {outcome}",
         "",
         f"Target: `{document['target']}` · profile: `{profile}` · {'strict' if summary['strict'] else 'not strict'}"
         f" · {counts}",
@@ -51,7 +61,6 @@ def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str 
         lines += ["| case | level | outcome | title |", "|---|---|---|---|"]
         lines += [f"| {c['id']} | {c['level']} | {c['outcome']} | {_cell(c['title'])} |" for c in failing]
         lines.append("")
-    comp = document.get("baseline")
     if isinstance(comp, dict):
         gate = {0: "✅ pass", 1: "❌ fail"}.get(comp["exit_code"], "⚠️ could not judge")
         lines += [f"### Against the baseline: {gate} (exit {comp['exit_code']})", "", _cell(comp["reason"]), ""]
@@ -74,14 +83,20 @@ def write_summary(markdown: str, path: str | None) -> list[Path]:
     A summary that cannot be written is reported by the caller, never fatal: the verdict matters more.
     """
     written = []
+    failure: OSError | None = None
     if path:
-        Path(path).write_text(markdown, encoding="utf-8")
-        written.append(Path(path))
+        try:
+            Path(path).write_text(markdown, encoding="utf-8")
+            written.append(Path(path))
+        except OSError as exc:  # the step summary is still written: the CI page must not go blank
+            failure = exc
     step = os.environ.get(STEP_SUMMARY_ENV)
     if step:
         with open(step, "a", encoding="utf-8") as fh:
             fh.write(markdown + "\n")
         written.append(Path(step))
+    if failure is not None:
+        raise failure
     return written
 
 

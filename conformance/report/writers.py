@@ -169,11 +169,14 @@ def verdict_label(summary: Summary | dict[str, Any]) -> str:
     return label
 
 
-def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100) -> list[str]:
+def terminal_table(
+    summary: Summary, records: list[CaseRecord], width: int = 100, *, gated_by_baseline: bool = False,
+) -> list[str]:
     """Lines for the end of the terminal output: one per case (a skip says why), the counts, and the verdict last.
 
     ``width`` is the terminal's (pytest's writer honours $COLUMNS): titles longer than that end in "…", skip
-    reasons wrap onto further lines."""
+    reasons wrap onto further lines. ``gated_by_baseline``: a baseline gate follows and sets the exit code, so the
+    verdict line names none (a "CONFORMING (exit 0)" followed by a gate's "exit 2" says two different things)."""
     import textwrap
 
     width = max(width, 60)
@@ -202,5 +205,8 @@ def terminal_table(summary: Summary, records: list[CaseRecord], width: int = 100
     if summary.scope == "subset":
         how = f" by {summary.selection}" if summary.selection else ""
         tail.append(f"subset run: {len(summary.selected)} case(s) selected{how}, not a full verdict")
-    lines.append(f"verdict: {summary.verdict.upper()} (exit {summary.exit_code}){' - ' + '; '.join(tail) if tail else ''}")
+    # An interrupted run is compared with nothing: its own exit code (2) stands.
+    gated = gated_by_baseline and not summary.interrupted
+    exit_note = "the baseline gate below sets the exit code" if gated else f"exit {summary.exit_code}"
+    lines.append(f"verdict: {summary.verdict.upper()} ({exit_note}){' - ' + '; '.join(tail) if tail else ''}")
     return lines

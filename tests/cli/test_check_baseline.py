@@ -29,12 +29,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def check(tmp: Path, port: int, app: Any, name: str, *extra: str,
+#: An unknown role silently issued a subscriber token (the Go server's defect): INPUT-1 (SHOULD) fails.
+DOWNGRADE = next(f for f in FAULTS if f.key == "role-downgraded")
+
+
+def check(tmp: Path, port: int, app: Any, name: str, *extra: str, cases: str = "TOKEN",
           certificate: str | None = SETTINGS.certificate) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """One ``check --case TOKEN`` run against ``app`` served on ``port``; its output and conformance.json."""
     with ThreadedServer(app, port=port) as server:
         proc = subprocess.run(
-            [sys.executable, "-m", "conformance", "check", server.url, "--case", "TOKEN", "--app-id", SETTINGS.app_id,
+            [sys.executable, "-m", "conformance", "check", server.url, "--case", cases, "--app-id", SETTINGS.app_id,
              "--report-dir", name, "--summary-md", f"{name}.md", *extra],
             cwd=tmp, env=child_environment(certificate), capture_output=True, text=True, timeout=180,
             check=False,
@@ -60,6 +64,8 @@ def test_faulty_baseline_then_reference_is_a_fix_and_the_reverse_a_regression(tm
     assert ids(doc, "fixes") == ["TOKEN-6"] and ids(doc, "regressions") == [] and ids(doc, "persisting") == []
     assert doc["baseline"]["exit_code"] == 0
     assert "fixes: 1" in fixed.stdout and fixed.stdout.rstrip().splitlines()[-1].startswith("gate: PASS (exit 0)")
+    # The suite's verdict line leaves the exit code to the gate's line: one exit code in the log.
+    assert "verdict: CONFORMING (the baseline gate below sets the exit code)" in fixed.stdout
     html = (tmp_path / "fixed" / "conformance.html").read_text(encoding="utf-8")
     assert "Against the baseline" in html and "Fixes (1)" in html
     assert "**Fixes: 1**" in (tmp_path / "fixed.md").read_text(encoding="utf-8")
@@ -117,3 +123,35 @@ def test_lost_coverage_is_listed_everywhere_and_gates_as_could_not_judge(tmp_pat
     assert "No longer judged (passed in the baseline)" in html
     md = (tmp_path / "unsigned.md").read_text(encoding="utf-8")
     assert "**No longer judged (passed in the baseline):" in md and "- TOKEN-8 [MUST] passed → skipped (gating)" in md
+
+
+def test_a_should_regression_fails_the_gate_without_strict(tmp_path: Path) -> None:
+    """Issue 21: a good baseline, then a deploy that silently downgrades unknown roles to subscriber tokens.
+    INPUT-1 is a SHOULD: the run's own verdict stays conforming without --strict, the gate fails (it got worse);
+    --gate must narrows the gate to MUST and lets it through, listed."""
+    port = free_port()
+    cases = "INPUT-1,TOKEN-6"
+    good, base_doc = check(tmp_path, port, create_app(SETTINGS), "good", cases=cases)
+    assert good.returncode == 0 and {c["id"]: c["outcome"] for c in base_doc["cases"]}["INPUT-1"] == "passed"
+
+    broke, doc = check(tmp_path, port, DOWNGRADE.make(SETTINGS), "broke", "--baseline", "good/conformance.json",
+                       cases=cases)
+    assert broke.returncode == 1, broke.stdout + broke.stderr
+    assert doc["summary"]["verdict"] == "conforming" and doc["summary"]["failed_by_level"]["SHOULD"] == ["INPUT-1"]
+    assert [(c["id"], c["level"], c["gating"]) for c in doc["baseline"]["regressions"]] == [("INPUT-1", "SHOULD", True)]
+    out = broke.stdout.rstrip().splitlines()
+    # One closing line: the gate, the process's one exit code, what the gate judges and the run's verdict.
+    assert out[-1] == ("gate: FAIL (exit 1) - 1 gating regression(s): INPUT-1 "
+                       "[gate on MUST and SHOULD regressions; this run's verdict: conforming]"), out[-1]
+    assert not [line for line in out if line.startswith("verdict:") and "(exit" in line], out
+    md = (tmp_path / "broke.md").read_text(encoding="utf-8")
+    heading = md.splitlines()[0]
+    assert heading.startswith("## ❌ Token server conformance: conforming (subset run"), heading
+    assert heading.endswith(" · gate on MUST and SHOULD regressions: fail (exit 1)"), heading
+
+    narrow, doc = check(tmp_path, port, DOWNGRADE.make(SETTINGS), "narrow", "--baseline", "good/conformance.json",
+                        "--gate", "must", cases=cases)
+    assert narrow.returncode == 0, narrow.stdout + narrow.stderr
+    assert [(c["id"], c["gating"]) for c in doc["baseline"]["regressions"]] == [("INPUT-1", False)]
+    assert narrow.stdout.rstrip().splitlines()[-1].startswith("gate: PASS (exit 0) - no gating regression")
+    assert "[gate on MUST regressions; this run's verdict: conforming]" in narrow.stdout

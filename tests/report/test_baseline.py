@@ -31,17 +31,48 @@ def test_lists_and_gate() -> None:
     c = compare(base, now)
     assert [x.id for x in c.fixes] == ["ROUTE-2"]
     assert [x.id for x in c.persisting] == ["TOKEN-6"]
-    # SHOULD regression without --strict and a MAY case new to the contract: listed, not gating.
+    # A SHOULD regression gates by default, --strict or not; a MAY case new to the contract is listed, never gating.
+    assert [(x.id, x.gating) for x in c.regressions] == [("TOKEN-7", True), ("HEADER-3", False)]
+    assert c.exit_code == 1 and c.reason == "1 gating regression(s): TOKEN-7"
+    # --gate must: the SHOULD regression is listed, not gating; the known MUST failure does not gate either.
+    c = compare(base, now, gate="must")
     assert [(x.id, x.gating) for x in c.regressions] == [("TOKEN-7", False), ("HEADER-3", False)]
     assert c.exit_code == 0 and "1 known failure(s) persist" in c.reason
 
 
-def test_strict_makes_should_regressions_gate_and_new_gating_cases_gate() -> None:
+@pytest.mark.parametrize("strict", [False, True])
+def test_should_regressions_gate_with_or_without_strict_and_new_gating_cases_gate(strict: bool) -> None:
     base = doc({"TOKEN-7": "passed"})
-    assert compare(base, doc({"TOKEN-7": "failed"}, strict=True, exit_code=1)).exit_code == 1
-    # ROUTE-1 absent from the baseline (a case new to the contract) fails at MUST: gating.
-    c = compare(base, doc({"TOKEN-7": "passed", "ROUTE-1": "failed"}, exit_code=1))
-    assert c.exit_code == 1 and c.regressions[0].was == "absent" and c.regressions[0].gating
+    # The run's verdict is conforming without --strict (a SHOULD failure), the gate still fails: it got worse.
+    now = doc({"TOKEN-7": "failed"}, strict=strict, exit_code=1 if strict else 0)
+    c = compare(base, now)
+    assert c.exit_code == 1 and c.regressions[0].gating
+    assert compare(base, now, gate="must").exit_code == 0
+    # ROUTE-1 absent from the baseline (a case new to the contract) fails at MUST: gating under either gate.
+    for gate in ("should", "must"):
+        c = compare(base, doc({"TOKEN-7": "passed", "ROUTE-1": "failed"}, exit_code=1), gate=gate)
+        assert c.exit_code == 1 and c.regressions[0].was == "absent" and c.regressions[0].gating
+
+
+def test_may_never_gates() -> None:
+    base = doc({"HEADER-3": "passed"})
+    for gate in ("should", "must"):
+        c = compare(base, doc({"HEADER-3": "failed"}, strict=True), gate=gate)
+        assert c.exit_code == 0 and [(x.id, x.gating) for x in c.regressions] == [("HEADER-3", False)]
+        lost = compare(base, doc({"HEADER-3": "skipped"}), gate=gate)
+        assert lost.exit_code == 0 and not lost.no_longer_judged[0].gating
+    with pytest.raises(ValueError, match="gate must be one of"):
+        compare(base, base, gate="may")
+
+
+def test_the_closing_line_states_gate_verdict_and_the_one_exit_code() -> None:
+    c = compare(doc({"TOKEN-7": "passed"}), doc({"TOKEN-7": "failed"}))
+    assert c.terminal_lines()[-1] == ("gate: FAIL (exit 1) - 1 gating regression(s): TOKEN-7 "
+                                      "[gate on MUST and SHOULD regressions; this run's verdict: conforming]")
+    lost = compare(doc({"ROUTE-1": "passed"}), doc({"ROUTE-1": "skipped"}), gate="must")
+    last = lost.terminal_lines()[-1]
+    assert last.startswith("gate: COULD NOT JUDGE (exit 2) - ") and "exit 0" not in last
+    assert last.endswith("[gate on MUST regressions; this run's verdict: conforming]")
 
 
 def test_unjudged_runs_stay_unjudged() -> None:
@@ -88,7 +119,8 @@ def test_markdown_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     now = doc({"ROUTE-1": "failed", "ROUTE-2": "passed"}, exit_code=1, verdict="not conforming")
     now["baseline"] = compare(doc({"ROUTE-1": "passed", "ROUTE-2": "failed"}), now).as_dict()
     md = check_markdown(now, target="x")
-    assert md.startswith("## ❌ Token server conformance: not conforming (exit 1)")
+    assert md.startswith("## ❌ Token server conformance: not conforming · gate on MUST and SHOULD regressions: "
+                         "fail (exit 1)")
     assert "| ROUTE-1 | MUST | failed | route-1 |" in md
     assert "### Against the baseline: ❌ fail (exit 1)" in md and "- ROUTE-1 [MUST] passed → failed (gating)" in md
     assert "**Fixes: 1**" in md
@@ -106,13 +138,15 @@ def test_lost_coverage_is_listed_and_gates_at_a_gating_level() -> None:
     skipped = doc({"ROUTE-1": "passed", "ROUTE-2": "skipped"})  # TOKEN-6 absent from a full run
     skipped["cases"][1]["message"] = "no certificate"
     c = compare(base, skipped)
-    assert [(x.id, x.now, x.gating) for x in c.no_longer_judged] == [("ROUTE-2", "skipped", False),
+    assert [(x.id, x.now, x.gating) for x in c.no_longer_judged] == [("ROUTE-2", "skipped", True),
                                                                     ("TOKEN-6", "absent", True)]
     assert c.no_longer_judged[0].why == "no certificate"
-    assert c.exit_code == 2 and "no longer judged: TOKEN-6" in c.reason
+    assert c.exit_code == 2 and "no longer judged: ROUTE-2, TOKEN-6" in c.reason
     assert any(line.startswith("no longer judged") for line in c.terminal_lines())
-    # Only a SHOULD lost, not strict: listed and said in the reason, not gating.
-    c = compare(base, doc({"ROUTE-1": "passed", "ROUTE-2": "skipped", "TOKEN-6": "passed"}))
+    # Only a SHOULD lost: it gates (exit 2) as SHOULD regressions do; under --gate must it is listed, not gating.
+    only_should = doc({"ROUTE-1": "passed", "ROUTE-2": "skipped", "TOKEN-6": "passed"})
+    assert compare(base, only_should).exit_code == 2
+    c = compare(base, only_should, gate="must")
     assert c.exit_code == 0 and "1 no longer judged (not gating)" in c.reason
     # A --case subset does not lose what it did not select; a gating regression still wins.
     subset = doc({"ROUTE-1": "passed"})
