@@ -232,11 +232,17 @@ def _run_check(args: argparse.Namespace, opts: CheckOptions) -> int:
 
 
 def check_summary_path(path: str | None) -> None:
-    """--summary-md must be writable before the run starts, not found unwritable after it."""
+    """--summary-md must be writable before the run starts, not found unwritable after it. Its folder is created
+    as --report-dir's is: ``--summary-md reports/summary.md`` in a fresh CI workspace is the common case."""
     from pathlib import Path
 
-    if path and not Path(path).resolve().parent.is_dir():
-        raise UsageError(f"--summary-md: the folder of {path!r} does not exist")
+    if not path:
+        return
+    folder = Path(path).resolve().parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--summary-md: cannot create the folder of {path!r}: {exc.strerror or exc}") from None
 
 
 def write_summary_or_warn(markdown: str, path: str | None, command: str) -> None:

@@ -63,10 +63,19 @@ def test_a_usage_error_after_the_target_is_known_writes_the_summary(tmp_path: Pa
     assert proc.returncode == 2 and "selects no case" in proc.stderr
     assert step.startswith("## ⚠️ Token server conformance: could not judge (exit 2)"), step
     assert "usage error: --case 'NO-SUCH-CASE' selects no case" in step and url in step
-    # --summary-md into a folder that does not exist is itself the usage error: the step summary is still written.
-    proc, step = _check(tmp_path, url, "--summary-md", "missing/s.md")
+    # --summary-md where no folder can be made (under a file) is itself the usage error: the step summary is
+    # still written.
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    proc, step = _check(tmp_path, url, "--summary-md", "a-file/s.md")
     assert proc.returncode == 2 and "warning: cannot write the Markdown summary" in proc.stderr
-    assert step.count("## ⚠️") == 2 and "--summary-md: the folder of 'missing/s.md' does not exist" in step
+    assert step.count("## ⚠️") == 2 and "--summary-md: cannot create the folder of 'a-file/s.md'" in step
+
+
+def test_the_summary_folder_is_created_like_the_report_folder(tmp_path: Path) -> None:
+    """``--summary-md reports/summary.md`` in a fresh workspace (the GitLab recipe): the folder is made."""
+    proc, step = _check(tmp_path, f"http://127.0.0.1:{_closed_port()}", "--summary-md", "new/deeper/summary.md")
+    assert proc.returncode == 2 and "--summary-md" not in proc.stderr and "the target does not answer" in step
+    assert (tmp_path / "new" / "deeper" / "summary.md").read_text(encoding="utf-8") + "\n" == step
     # Before the target is known (not a URL) there is nothing to name: no summary, the one-line error only.
     (tmp_path / "step_summary.md").unlink()
     proc, step = _check(tmp_path, "ftp://example")
