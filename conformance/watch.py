@@ -141,12 +141,30 @@ class WatchOptions:
         return redactor
 
 
+#: ``runs_total``'s result label values: every one exists (at 0) from the first scrape, so that an alert on
+#: ``increase(...{result="not_conforming"}[1h])`` sees the first failure as 0 -> 1 instead of a series that
+#: appears at 1 (which increase() does not count).
+RESULTS: tuple[str, ...] = ("conforming", "not_conforming", "could_not_judge", "down")
+
+
+def label_value(text: str) -> str:
+    """A label value as PromQL matchers are written: no spaces (``not run`` -> ``not_run``)."""
+    return "_".join(text.split())
+
+
 class Metrics:
-    """The Prometheus metrics, on their own registry (the process's default one is left alone)."""
+    """The Prometheus metrics, on their own registry (the process's default one is left alone).
 
-    def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+    Ready from the first scrape: every ``runs_total`` result is a series at 0, every watched case's outcome a
+    series at 0 (no outcome yet) until a run sets one, and no ``_created`` series (one timestamp per series that
+    alert rules never use and that doubles what a scrape stores).
+    """
 
+    def __init__(self, cases: tuple[str, ...] = ()) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+        # Process-wide; the watch process serves only these metrics.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry()
         r = self.registry
         self.case_outcome = Gauge(PREFIX + "case_outcome", "1 for the outcome of each case in the last complete run "
@@ -163,7 +181,16 @@ class Metrics:
         self.up = Gauge(PREFIX + "target_up", "1 if the target answered the last probe, else 0", registry=r)
         self.conforming = Gauge(PREFIX + "conforming", "1 if the last complete run was conforming, else 0",
                                 registry=r)
-        self.runs = Counter(PREFIX + "runs", "runs by result", ["result"], registry=r)
+        self.runs = Counter(PREFIX + "runs", "runs by result: " + ", ".join(RESULTS), ["result"], registry=r)
+        for result in RESULTS:
+            self.runs.labels(result=result)
+        self.started = Gauge(PREFIX + "watch_started_timestamp_seconds",
+                             "unix time at which this watch started (the staleness alert's reference before the "
+                             "first complete run)", registry=r)
+        levels = {req.id: req.level.value for req in REQUIREMENTS}
+        for case in cases:
+            for outcome in OUTCOMES:
+                self.case_outcome.labels(case=case, level=levels[case], outcome=label_value(outcome)).set(0)
         self.run_seconds = Gauge(PREFIX + "run_duration_seconds", "wall time of the last run", registry=r)
         self.info = Gauge(PREFIX + "watch_info", "what is watched (always 1)", ["target", "profile", "version"],
                           registry=r)
@@ -224,11 +251,14 @@ class Watcher:
 
     opts: WatchOptions
     log: TextIO = field(default_factory=lambda: sys.stdout)
-    metrics: Metrics = field(default_factory=Metrics)
+    metrics: Metrics = field(init=False)
     stop_event: threading.Event = field(default_factory=threading.Event)
     consecutive: int = 0
     metrics_started: bool = False
     _in_cycle: bool = False
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.opts.cases)  # the watched cases' outcome series exist from the first scrape
 
     def emit(self, event: str, **fields: Any) -> None:
         """One JSON line (the certificate and credentials redacted, whatever a message quoted)."""
@@ -288,7 +318,7 @@ class Watcher:
                 m.conforming.set(1 if res.exit_code == 0 else 0)
         self.consecutive = 0 if result == "conforming" else self.consecutive + 1
         m.consecutive.set(self.consecutive)
-        m.runs.labels(result=result).inc()
+        m.runs.labels(result=label_value(result)).inc()
         elapsed = time.monotonic() - started
         m.run_seconds.set(elapsed)
         record.update(consecutive_failures=self.consecutive, duration_s=round(elapsed, 3))
@@ -297,7 +327,7 @@ class Watcher:
     def _publish_cases(self, doc: dict[str, Any]) -> None:
         for c in doc.get("cases", []):
             for outcome in OUTCOMES:
-                self.metrics.case_outcome.labels(case=c["id"], level=c["level"], outcome=outcome).set(
+                self.metrics.case_outcome.labels(case=c["id"], level=c["level"], outcome=label_value(outcome)).set(
                     1 if c["outcome"] == outcome else 0)
 
     def run(self) -> int:
@@ -310,6 +340,7 @@ class Watcher:
 
         profile = load_profile(self.opts.profile).name
         self.metrics.info.labels(target=self.opts.url, profile=profile, version=__version__).set(1)
+        self.metrics.started.set(time.time())
         stop_server = None
         if self.opts.metrics_port is not None:
             stop_server = self.metrics.serve(self.opts.metrics_port, self.opts.metrics_addr)

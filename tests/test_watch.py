@@ -7,18 +7,23 @@ there as a deploy would.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from conformance.cli import main
 from conformance.contract import REQUIREMENTS
@@ -196,3 +201,98 @@ def test_runs_exit_code_reflects_the_runs(capsys: pytest.CaptureFixture[str]) ->
     assert runs_exit_code([0, 2, 1], 3) == 1  # a judged defect outranks an unjudged run, as in check
     assert runs_exit_code([0, 2], 2) == 2
     assert runs_exit_code([0], 2) == 2  # stopped by a signal before the runs asked for
+
+
+def held(app: Any, release: threading.Event) -> Any:
+    """``app`` whose answers wait until ``release`` is set: the watch's first run cannot end before the test says."""
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await asyncio.to_thread(release.wait, 120)
+        await app(scope, receive, send)
+    return wrapped
+
+
+def alert_selectors() -> list[tuple[str, str, dict[str, str]]]:
+    """(alert, metric, label matchers) of every selector in docs/watch.md's alert rules."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "watch.md").read_text(encoding="utf-8")
+    block = re.search(r"## Example alert rules.*?```yaml\n(.*?)```", doc, flags=re.S)
+    assert block, "docs/watch.md has no alert rules"
+    found = []
+    for rule in yaml.safe_load(block.group(1))["groups"][0]["rules"]:
+        for name, matchers in re.findall(r"(token_conformance_\w+)(?:\{([^}]*)\})?", rule["expr"]):
+            labels = dict(re.findall(r'(\w+)\s*=\s*"([^"]*)"', matchers))
+            found.append((rule["alert"], name, labels))
+    return found
+
+
+def series(samples: dict[str, float], name: str, labels: dict[str, str]) -> list[float]:
+    """The values of the samples of ``name`` whose labels include ``labels``."""
+    out = []
+    for key, value in samples.items():
+        metric, _, rest = key.partition("{")
+        have = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+        if metric == name and all(have.get(k) == v for k, v in labels.items()):
+            out.append(value)
+    return out
+
+
+@pytest.mark.slow
+def test_metrics_are_ready_from_the_first_scrape(tmp_path: Path) -> None:
+    """Issue 21: every runs_total result exists at 0 before any run ends, label values have no spaces, no _created
+    series; each selector of docs/watch.md's alert rules has a series to evaluate before and after the first run,
+    and the first failure counts as 0 -> 1 for increase()."""
+    from tests.faulty.servers import BY_KEY
+
+    settings = demo_settings()
+    release = threading.Event()
+    metrics = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
+    env.update(TOKEN_SERVER_APP_CERTIFICATE=settings.certificate, PYTHONUNBUFFERED="1")
+    # Publisher tokens without publish privileges: TOKEN-6 (MUST, watch-safe) fails.
+    with ThreadedServer(held(BY_KEY["mute-publisher"].make(settings), release)) as server:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "conformance", "watch", server.url, "--interval", "600s", "--metrics-port",
+             str(metrics), "--case", "TOKEN-1,TOKEN-6", "--app-id", settings.app_id, "--report-dir", "watch"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            assert child.stdout is not None
+            assert json.loads(child.stdout.readline())["event"] == "start"  # the metrics server is up
+            text = httpx.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5).text
+            before = scrape(metrics)
+            release.set()
+            after = wait_for(metrics, lambda m: m.get('token_conformance_runs_total{result="not_conforming"}') == 1,
+                             "the first run, not conforming")
+        finally:
+            release.set()
+            child.send_signal(signal.SIGTERM)
+            child.communicate(timeout=60)
+    assert "_created" not in text
+    assert {k: v for k, v in before.items() if k.startswith("token_conformance_runs_total")} == {
+        f'token_conformance_runs_total{{result="{r}"}}': 0.0
+        for r in ("conforming", "not_conforming", "could_not_judge", "down")}
+    labels = re.findall(r'="([^"]*)"', "\n".join(before) + "\n".join(after))
+    assert labels and not [v for v in labels if " " in v and not v.startswith(("http", "embedded"))]
+    failed_must = 'token_conformance_case_outcome{case="TOKEN-6",level="MUST",outcome="failed"}'
+    assert before[failed_must] == 0 and after[failed_must] == 1
+    assert before['token_conformance_case_outcome{case="TOKEN-1",level="MUST",outcome="not_run"}'] == 0
+    assert after['token_conformance_case_outcome{case="TOKEN-1",level="MUST",outcome="passed"}'] == 1
+    assert before["token_conformance_watch_started_timestamp_seconds"] > time.time() - 300
+    assert before["token_conformance_last_complete_run_timestamp_seconds"] == 0
+    # Every selector of every alert rule evaluates (has series) from the first scrape, and after the first run.
+    selectors = alert_selectors()
+    assert {a for a, _, _ in selectors} >= {"TokenServerMustCaseFailing", "TokenServerNotConforming",
+                                           "TokenServerDown", "TokenConformanceWatchStale"}
+    for alert, name, matchers in selectors:
+        assert series(before, name, matchers), (alert, name, matchers, "no series before the first run")
+        assert series(after, name, matchers), (alert, name, matchers, "no series after the first run")
+    # The rules as Prometheus would read these two scrapes: nothing fires at the start; after the failing run
+    # the MUST-case rule and the not-conforming rule do; the stale rule's reference is the start, not 0.
+    assert max(series(before, "token_conformance_case_outcome", {"level": "MUST", "outcome": "failed"})) == 0
+    assert max(series(after, "token_conformance_case_outcome", {"level": "MUST", "outcome": "failed"})) == 1
+    increase = after['token_conformance_runs_total{result="not_conforming"}'] - \
+        before['token_conformance_runs_total{result="not_conforming"}']
+    assert increase == 1
+    stale_reference = before["token_conformance_last_complete_run_timestamp_seconds"] or \
+        before["token_conformance_watch_started_timestamp_seconds"]
+    assert time.time() - stale_reference < 900
