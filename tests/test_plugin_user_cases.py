@@ -44,16 +44,34 @@ def test_the_worked_example_joins_the_verdict(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     doc = _doc(tmp_path)
     cases = {c["id"]: c for c in doc["cases"]}  # type: ignore[attr-defined]
-    assert list(cases) == ["ROUTE-1", "MY-1", "MY-2", "MY-3"]  # contract order, then yours in file order
+    assert list(cases) == ["ROUTE-1", "MY-1", "MY-2", "MY-3", "MY-4"]  # contract order, then yours in file order
     assert {k: (c["level"], c["outcome"]) for k, c in cases.items()} == {
         "ROUTE-1": ("MUST", "passed"), "MY-1": ("MUST", "passed"), "MY-2": ("SHOULD", "passed"),
-        "MY-3": ("MAY", "passed"),
+        "MY-3": ("MAY", "passed"), "MY-4": ("MUST", "passed"),
     }
     assert cases["MY-1"]["title"] == "Lobby tokens are bound to their channel and uid"
     assert cases["MY-1"]["requirement"] == "A publisher asking for channel 'lobby' and uid 7 gets a token for both."
     assert cases["MY-1"]["section"] == "MY"
     assert "MY-1        MUST   passed   Lobby tokens are bound to their channel and uid" in result.stdout
     assert "your cases" in (tmp_path / "reports" / "conformance.html").read_text(encoding="utf-8")
+
+
+def test_the_worked_example_catches_a_publisher_token_that_cannot_publish(tmp_path: Path) -> None:
+    """MY-4 (``token.rtc.grants("publish_audio")``) against a server whose publisher tokens lack the publish
+    privileges: it fails, with the privileges it found, and the server is not conforming."""
+    from conformance.reference.app import demo_settings
+    from conformance.reference.threaded import ThreadedServer
+    from tests.faulty.servers import BY_KEY
+
+    shutil.copy(EXAMPLE, tmp_path / "test_my_server.py")
+    with ThreadedServer(BY_KEY["mute-publisher"].make(demo_settings())) as server:
+        result = run_suite(tmp_path, "test_my_server.py", "--token-case", "ROUTE-1", "--token-report-dir", "reports",
+                           "--token-server-url", server.url, "-k", "ROUTE or publisher")
+    assert result.returncode == 1, result.stdout + result.stderr
+    cases = {c["id"]: c for c in _doc(tmp_path)["cases"]}  # type: ignore[attr-defined]
+    assert cases["MY-4"]["outcome"] == "failed" and cases["ROUTE-1"]["outcome"] == "passed"
+    assert "publish_audio_stream among them" in cases["MY-4"]["message"]
+    assert "Actual:   ['join_channel']" in cases["MY-4"]["message"]
 
 
 def test_a_failing_must_of_yours_makes_the_server_not_conforming(tmp_path: Path) -> None:
@@ -115,7 +133,8 @@ def test_user_cases_under_xdist(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     doc = _doc(tmp_path)
     ids = [c["id"] for c in doc["cases"]]  # type: ignore[attr-defined]
-    assert ids[0] == "ROUTE-1" and sorted(ids[1:]) == ["MY-1", "MY-2", "MY-3", "MY-9", "test_unlabelled_should"]
+    assert ids[0] == "ROUTE-1" and sorted(ids[1:]) == ["MY-1", "MY-2", "MY-3", "MY-4", "MY-9",
+                                                       "test_unlabelled_should"]
     assert doc["summary"]["failed_by_level"]["MUST"] == ["MY-9"]  # type: ignore[index]
 
 

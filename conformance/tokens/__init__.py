@@ -7,6 +7,7 @@ other layer depends on this one; it depends on nothing.
 from .codec import MAX_TOKEN_CHARS, decode, verify
 from .errors import TokenError
 from .model import (
+    PRIVILEGE_WORDS,
     PRIVILEGES_006,
     PUBLISHER_PRIVILEGES,
     SERVICES_007,
@@ -21,6 +22,7 @@ from .render import describe
 __all__ = [
     "MAX_TOKEN_CHARS",
     "PRIVILEGES_006",
+    "PRIVILEGE_WORDS",
     "PUBLISHER_PRIVILEGES",
     "SERVICES_007",
     "SUBSCRIBER_PRIVILEGES",

@@ -56,6 +56,16 @@ PUBLISHER_PRIVILEGES = frozenset(
 )
 SUBSCRIBER_PRIVILEGES = frozenset({"join_channel"})
 
+#: The words people use for privileges, and the privilege names each stands for (``Service.grants``):
+#: "publish_audio" for publish_audio_stream, "publish" for all three publish privileges a publisher holds.
+PRIVILEGE_WORDS: Mapping[str, frozenset[str]] = MappingProxyType({
+    "join": frozenset({"join_channel"}),
+    "publish": PUBLISHER_PRIVILEGES - SUBSCRIBER_PRIVILEGES,
+    "publish_audio": frozenset({"publish_audio_stream"}),
+    "publish_video": frozenset({"publish_video_stream"}),
+    "publish_data": frozenset({"publish_data_stream"}),
+})
+
 
 def utc(ts: int) -> datetime:
     """An absolute unix time as an aware UTC datetime."""
@@ -114,6 +124,35 @@ class Service(NamedTuple):
             if p.name == name:
                 return p
         return None
+
+    def grants(self, *privileges: str) -> bool:
+        """Whether this service carries every privilege named, in the names tokens use (``publish_audio_stream``)
+        or the words people use (``publish_audio``, ``publish_video``, ``publish_data``, ``publish`` for all
+        three, ``join``): ``token.rtc.grants("publish_audio")``.
+
+        A name this kind of service has no privilege for raises ValueError (a typo must not read as "not
+        granted"). Carried is not the same as still valid: ``privilege(name).expires_at`` says until when.
+        """
+        if not privileges:
+            raise ValueError("grants() needs at least one privilege name")
+        known = self.known_privileges()
+        wanted: set[str] = set()
+        for given in privileges:
+            word = "_".join(given.strip().lower().replace("-", " ").split())
+            if word in known:
+                wanted.add(word)
+            elif word in PRIVILEGE_WORDS and PRIVILEGE_WORDS[word] <= known:
+                wanted |= PRIVILEGE_WORDS[word]
+            else:
+                words = sorted(known | {w for w, names in PRIVILEGE_WORDS.items() if names <= known})
+                raise ValueError(f"{given!r} is not a privilege of a {self.name} service; known: {', '.join(words)}")
+        return wanted <= self.privilege_names
+
+    def known_privileges(self) -> frozenset[str]:
+        """Every privilege name a service of this type can carry (006: the one privilege set of the token)."""
+        if self.type == 0:
+            return frozenset(PRIVILEGES_006.values())
+        return frozenset(SERVICES_007.get(self.type, ("", {}))[1].values())
 
 
 class Token(NamedTuple):

@@ -54,3 +54,22 @@ def test_health_route(token_client: TokenServerClient, token_server_url: str) ->
     exchange = token_client.get("/ping")  # an Exchange: status, headers, body, curl(); never raises for HTTP errors
     assert exchange.error is None, f"{token_server_url} did not answer: {exchange.error}"
     assert exchange.status == 200, exchange.summary()
+
+
+@pytest.mark.must
+@pytest.mark.requirement("MY-4", sentence="A publisher token lets its holder publish audio; a subscriber token does not.")
+def test_publisher_may_publish_audio(token_target: Target) -> None:
+    """Publishers may publish audio, subscribers may not"""
+    publisher = token_target.fetch_rtc(channel="lobby", role="publisher", uid="7")
+    subscriber = token_target.fetch_rtc(channel="lobby", role="subscriber", uid="8")  # the profile maps role words
+    assert publisher.token is not None and subscriber.token is not None, publisher.problem or subscriber.problem
+    f = Findings()
+    # grants() takes the words you would use ("publish_audio", "publish", "join") or the token's own privilege
+    # names ("publish_audio_stream"); a misspelt name is an error, never a quiet False.
+    f.check(publisher.token.rtc is not None and publisher.token.rtc.grants("publish_audio"),
+            "privileges of a publisher token", "publish_audio_stream among them",
+            str(sorted(publisher.token.rtc.privilege_names if publisher.token.rtc else [])), publisher.exchange)
+    f.check(subscriber.token.rtc is not None and not subscriber.token.rtc.grants("publish_audio"),
+            "privileges of a subscriber token", "no publish privilege",
+            str(sorted(subscriber.token.rtc.privilege_names if subscriber.token.rtc else [])), subscriber.exchange)
+    f.conclude()

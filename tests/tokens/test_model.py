@@ -8,6 +8,7 @@ absolute times; in both a privilege value 0 means "no limit of its own", and a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pytest
@@ -195,3 +196,38 @@ def test_describe_006_never() -> None:
     assert out["expires"] == {"at": "never", "seconds_remaining": None}
     assert out["services"][0]["privileges"][0]["expires"] == {"at": "never", "seconds_remaining": None}
     assert out["crc_channel"] is not None and "issued" not in out
+
+
+# --------------------------------------------------------------------------- privileges in the user's words
+
+
+PUBLISHER = {1: 0, 2: 0, 3: 0, 4: 0}
+SUBSCRIBER = {1: 0}
+
+
+@pytest.mark.parametrize("make", [lambda p: _007(p), lambda p: _006(p, ts=ISSUED + 3600)], ids=["007", "006"])
+def test_grants_answers_in_the_users_words(make: Callable[[dict[int, int]], Token]) -> None:
+    publisher, subscriber = make(PUBLISHER).rtc, make(SUBSCRIBER).rtc
+    assert publisher is not None and subscriber is not None
+    for words in (("publish_audio",), ("publish_audio_stream",), ("Publish Audio",), ("publish-video",),
+                  ("publish",), ("join", "publish_data"), ("join_channel",)):
+        assert publisher.grants(*words), words
+    assert subscriber.grants("join") and subscriber.grants("join_channel")
+    for words in (("publish_audio",), ("publish",), ("join", "publish_video")):
+        assert not subscriber.grants(*words), words
+    # Publish audio only: "publish" (all three) is not granted, "publish_audio" is.
+    audio_only = make({1: 0, 2: 0}).rtc
+    assert audio_only is not None and audio_only.grants("publish_audio") and not audio_only.grants("publish")
+
+
+def test_grants_refuses_a_name_it_does_not_know() -> None:
+    rtc = _007(PUBLISHER).rtc
+    assert rtc is not None
+    with pytest.raises(ValueError, match=r"'publish_audo' is not a privilege of a RTC service; known: .*publish_audio"):
+        rtc.grants("publish_audo")
+    with pytest.raises(ValueError, match="at least one"):
+        rtc.grants()
+    rtm = decode(build_007(APP_ID, CERT, issue_ts=ISSUED, expire=60, salt=1, services=[rtm_service("u", {1: 0})]))
+    assert rtm.services[0].grants("login")
+    with pytest.raises(ValueError, match="not a privilege of a RTM service"):
+        rtm.services[0].grants("publish_audio")
