@@ -63,6 +63,15 @@ def test_without_credentials_the_run_says_to_pass_them() -> None:
     assert "the server requires authentication; pass it with --header" in run.output
     assert "the server requires authentication" in run.document["summary"]["reason"]
     assert run.document is not None and run.document["summary"]["failed_by_level"]["MUST"] == []
+    # One short answer (issue 21): the error with its hint and the verdict, no table of cases that never ran;
+    # the reports still list every case, as not run.
+    section = run.output.split("token-conformance ===", 1)[1]
+    assert " not run  " not in section and "ROUTE-1" not in section, section
+    lines = [line for line in section.splitlines() if line.strip()]
+    assert len(lines) <= 5, lines  # target, "N not run (listed in the reports)", verdict, pytest's own last line
+    assert lines[-2].startswith("verdict: COULD NOT JUDGE (exit 2) - the server requires authentication"), lines
+    assert f"cases: {len(run.document['cases'])} not run (listed in the reports)" in section
+    assert {c["outcome"] for c in run.document["cases"]} == {"not run"} and len(run.document["cases"]) >= 50
 
 
 def test_refused_credentials_are_named_not_shown() -> None:
