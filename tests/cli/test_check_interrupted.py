@@ -28,7 +28,7 @@ def _start(tmp_path: Path) -> subprocess.Popen[str]:
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_a_case(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+def wait_for_a_case(proc: subprocess.Popen[str], timeout: float = 60) -> str:
     assert proc.stdout is not None
     seen = ""
     sel = selectors.DefaultSelector()
@@ -56,7 +56,7 @@ def _port_closed(url: str) -> bool:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_check_is_never_green(tmp_path: Path, sig: signal.Signals) -> None:
     proc = _start(tmp_path)
-    before = _wait_for_a_case(proc)
+    before = wait_for_a_case(proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     output = before + out + err
@@ -94,7 +94,7 @@ def test_interrupted_parallel_check_counts_what_did_not_run(tmp_path: Path) -> N
     env["PYTHONUNBUFFERED"] = "1"
     proc = subprocess.Popen([sys.executable, "-m", "conformance", "check", "-n", "2", "-v", "--report-dir", "D"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    before = _wait_for_a_case(proc)
+    before = wait_for_a_case(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, before + out + err

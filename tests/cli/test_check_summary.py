@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.cli.test_check_interrupted import _wait_for_a_case
+from tests.cli.test_check_interrupted import wait_for_a_case
 
 
 def _env(step: Path) -> dict[str, str]:
@@ -87,7 +87,7 @@ def test_an_interrupted_run_writes_the_summary(tmp_path: Path) -> None:
     env = {**_env(step_file), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "conformance", "check", "-v", "--report-dir", "D"], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for_a_case(proc)
+    wait_for_a_case(proc)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode == 2
