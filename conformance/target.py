@@ -77,8 +77,14 @@ class Fetched:
         return self.token is not None
 
 
+#: How messages name the token's place when the answer is the token itself (profile ``"token": ""``).
+WHOLE_BODY = "the whole body"
+
+
 def _key_name(pointer: str) -> str:
     """How messages name the token's place: ``rtcToken`` for ``/rtcToken``, the pointer when it is nested."""
+    if pointer == "":
+        return WHOLE_BODY
     bare = pointer[1:]
     return bare if bare and "/" not in bare else pointer
 
@@ -92,6 +98,17 @@ def extract_token(exchange: Exchange, key: str, *, status: int = 200, uid_pointe
         return f
     if exchange.status != status:
         f.problem = f"status {exchange.status}: {exchange.summary()}"
+        return f
+    if pointer == "":  # the answer is the token itself (text/plain, text/html), whitespace around it stripped
+        raw: Any = exchange.text.strip()
+        if not raw:
+            f.problem = f"an empty body where the token should be: {exchange.summary()}"
+            return f
+        f.raw = raw
+        try:
+            f.token = decode(raw)
+        except TokenError as exc:
+            f.problem = f"the body does not decode as a token: {exc}"
         return f
     body = exchange.json_or_none()
     if not isinstance(body, dict):

@@ -202,8 +202,10 @@ def _path_shaped(profile: Profile, feature: str) -> bool:
 def _for_profile(doc: dict[str, Any], profile: Profile) -> dict[str, Any]:
     from conformance.profiles import ProfileError
 
-    roles = list(dict.fromkeys((profile.roles["publisher"], profile.roles["subscriber"])))
+    roles = list(dict.fromkeys(profile.roles[r] for r in profile.issued_roles))
     doc["components"]["schemas"]["Role"]["enum"] = roles
+    if not all(isinstance(r, str) for r in roles):
+        doc["components"]["schemas"]["Role"].pop("type", None)  # typed role values: true, 1
     doc["components"]["parameters"]["expiry"]["name"] = profile.expiry_param
     doc["info"]["x-conformance-profile"] = profile.name
     doc["info"]["summary"] = f"The routes an Agora token server answers, for the profile {profile.name!r}."
@@ -265,7 +267,7 @@ def _generic(doc: dict[str, Any], profile: Profile, op: Any, static: dict[str, A
              account: bool) -> tuple[str, str, dict[str, Any]]:
     """An operation of any shape, from the profile's templates: path, query and body fields with their schemas,
     and a 200 answer carrying a non-empty string at the token pointer (and the uid pointer, if any)."""
-    from conformance.profiles.model import PLACEHOLDER, UNITS
+    from conformance.profiles.model import PLACEHOLDER, UNITS, text_of
 
     ref = "#/components/schemas/"
     factor = UNITS[profile.expiry_unit]
@@ -285,6 +287,9 @@ def _generic(doc: dict[str, Any], profile: Profile, op: Any, static: dict[str, A
             return {"type": "string", "pattern": f"^[1-9][0-9]{{0,{len(str(86400 // factor)) - 2}}}$"}
         if name == "tokentype":
             return {"type": "string", "enum": [word]}
+        if name == "role" and where != "body":  # a typed role in a path or query is its text: true, 1
+            return {"type": "string", "enum": list(dict.fromkeys(text_of(profile.roles[r])
+                                                                 for r in profile.issued_roles))}
         return {"$ref": ref + {"channel": "Channel", "role": "Role"}[name]}
 
     parameters: list[dict[str, Any]] = []
@@ -326,8 +331,10 @@ def _generic(doc: dict[str, Any], profile: Profile, op: Any, static: dict[str, A
         out["requestBody"] = {"required": True, "content": {media: {"schema": {
             "type": "object", "properties": props, "required": required, "additionalProperties": False}}}}
     answer = _at_pointer(op.token, {"type": "string", "minLength": 1})
+    # A raw-token answer (token pointer ""): the body is the token, text/plain; its form is TOKEN-1's to judge.
+    content = {"text/plain": {}} if op.token == "" else {"application/json": {"schema": answer}}
     out["responses"] = {
-        str(op.status): {"description": "A token.", "content": {"application/json": {"schema": answer}}},
+        str(op.status): {"description": "A token.", "content": content},
         "4XX": {"$ref": "#/components/responses/Error"},
     }
     if static["x-conformance-feature"] == "ping":

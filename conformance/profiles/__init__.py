@@ -99,13 +99,14 @@ def parse_profile(data: Any, source: str = "profile") -> Profile:
         raise ProfileError(f"{source} is not a valid profile: it needs 'operations' (its requests), or 'extends' "
                            f"(a bundled profile to start from: {', '.join(bundled_names())}); "
                            "'token-conformance profile init' writes a starter file")
+    explicit_roles = "roles" in data
     if "routes" in data and "operations" not in data:
         data = _from_routes(data, source)
     elif "extends" in data:
         _schema_check(data, source, partial=True)  # an operation may only tweak the one it extends
         data = _extend(data, source)
     _schema_check(data, source)
-    return _build(data, source)
+    return _build(data, source, explicit_roles=explicit_roles)
 
 
 # --- the current format ------------------------------------------------------------------------------
@@ -166,7 +167,7 @@ def _fail(source: str, where: str, message: str) -> ProfileError:
     return ProfileError(f"{source} is not a valid profile: {where}: {message}")
 
 
-def _build(data: dict[str, Any], source: str) -> Profile:
+def _build(data: dict[str, Any], source: str, *, explicit_roles: bool = True) -> Profile:
     operations: dict[str, Operation] = {}
     raw_ops = {k: v for k, v in data.get("operations", {}).items() if v is not None and k != "$comment"}
     if "rtc" not in raw_ops:
@@ -175,9 +176,23 @@ def _build(data: dict[str, Any], source: str) -> Profile:
         operations[name] = _operation(name, raw, source)
     expiry = data.get("expiry", {})
     unit = expiry.get("unit", "seconds")
-    default_in_unit = expiry.get("default", 3600 // UNITS[unit])
+    factor = UNITS[unit]
+    default_in_unit = expiry.get("default", 3600 // factor)
     roles = data.get("roles", {"publisher": "publisher", "subscriber": "subscriber"})
     token_types = data.get("token_types", {"uid": "uid", "userAccount": "userAccount"})
+    if not explicit_roles and not operations["rtc"].places("role") and "publisher" in roles:
+        # Roles the file did not write (defaults, or the extended profile's) for a request that takes no role: the
+        # server issues what such servers issue, publisher tokens (a file that names two roles is told to pick one).
+        roles = {"publisher": roles["publisher"]}
+    _check_roles(roles, operations["rtc"], source)
+    low, high = expiry.get("min"), expiry.get("max")
+    if low is not None and low > default_in_unit:
+        raise _fail(source, "$.expiry.min", f"{low} {unit} is above the default lifetime ({default_in_unit} {unit})")
+    if high is not None and high < default_in_unit:
+        raise _fail(source, "$.expiry.max", f"{high} {unit} is below the default lifetime ({default_in_unit} {unit})")
+    if not operations["rtc"].places("expiry") and (low is not None or high is not None):
+        raise _fail(source, "$.expiry", "'min' and 'max' are the limits of a lifetime the client asks for, but the "
+                    "rtc operation places no {expiry} (a fixed lifetime: state it as 'default' alone)")
     return Profile(
         name=str(data.get("name", "custom")),
         description=str(data.get("description", "")),
@@ -189,6 +204,8 @@ def _build(data: dict[str, Any], source: str) -> Profile:
         default_expiry=int(default_in_unit) * UNITS[unit],
         client_timeout=float(data.get("client_timeout", 10.0)),
         web_origins=_web_origins(data.get("web_origins", []), source),
+        expiry_min=None if low is None else int(low) * factor,
+        expiry_max=None if high is None else int(high) * factor,
         source=data,
     )
 
@@ -204,6 +221,14 @@ def _web_origins(values: list[str], source: str) -> tuple[str, ...]:
         except OriginError as exc:
             raise _fail(source, f"$.web_origins[{i}]", str(exc).replace("--web-origin ", "")) from None
     return tuple(dict.fromkeys(out))
+
+
+def _check_roles(roles: dict[str, Any], rtc: Operation, source: str) -> None:
+    """What the schema cannot say about ``roles``: exactly one role when the rtc request takes none."""
+    named = [r for r in ("publisher", "subscriber") if r in roles]
+    if not rtc.places("role") and len(named) != 1:
+        raise _fail(source, "$.roles", "the rtc operation places no {role}, so the server issues one role: name only "
+                    "that one (e.g. {\"publisher\": \"publisher\"}), not " + " and ".join(named or ["none"]))
 
 
 def _operation(name: str, raw: dict[str, Any], source: str) -> Operation:

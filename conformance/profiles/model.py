@@ -20,8 +20,10 @@ FIELDS = ("channel", "role", "tokentype", "uid", "expiry")
 #: the health check, and the Go family's POST /getToken (which takes the suite's own body as is).
 OPERATIONS = ("rtc", "rtc_account", "rtm", "rte", "health", "post_get_token")
 #: What each operation's templates must place (the suite cannot ask for a token without them).
+#: rtc needs only the channel: a server that takes no uid chooses it (FORMAT-18 3); one that takes no role issues
+#: one role (its ``roles`` name it), one that takes no lifetime issues a fixed one (``expiry.default``).
 REQUIRED_FIELDS: dict[str, frozenset[str]] = {
-    "rtc": frozenset({"channel", "uid"}),
+    "rtc": frozenset({"channel"}),
     "rtc_account": frozenset({"channel", "uid"}),
     "rte": frozenset({"channel", "uid"}),
     "rtm": frozenset({"uid"}),
@@ -29,7 +31,11 @@ REQUIRED_FIELDS: dict[str, frozenset[str]] = {
     "post_get_token": frozenset(),
 }
 UNITS = {"seconds": 1, "minutes": 60, "hours": 3600}
-PLACEHOLDER = re.compile(r"\{([a-z]+)(?::(string|number))?\}")
+PLACEHOLDER = re.compile(r"\{([a-z]+)(?::(string|number|boolean))?\}")
+#: The canonical roles, in the order cases and ``profile show`` name them.
+CANONICAL_ROLES = ("publisher", "subscriber")
+#: Operations whose requests carry a role (the RTC token's privileges depend on it).
+ROLE_OPERATIONS = ("rtc", "rtc_account", "rte")
 _INT = re.compile(r"-?[0-9]+")
 _FLOAT = re.compile(r"-?[0-9]+\.[0-9]+")
 
@@ -82,6 +88,13 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
+def text_of(value: Any) -> str:
+    """A value as a path segment or query parameter writes it: booleans ``true``/``false``, numbers as digits."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def placeholders(template: Any) -> set[str]:
     """The field names a template (string, or JSON object/list of them) places."""
     if isinstance(template, str):
@@ -97,7 +110,9 @@ def typed(value: Any, kind: str | None) -> Any:
     """A value for a JSON field: ``number`` fields get a JSON number when the text is one, else the text.
 
     So a wrapped uid is the same defect in any shape: ``4294967296`` reaches a number field as a number, and
-    ``abc`` reaches it as a string (a wrong type, which must be refused just the same).
+    ``abc`` reaches it as a string (a wrong type, which must be refused just the same). A typed role value
+    (``true``, ``1``) keeps its own JSON type; ``boolean`` declares the field's type and converts nothing, so the
+    bad-input catalogue's ``"false"`` reaches a boolean field as the string a careless handler reads as truthy.
     """
     if kind != "number" or not isinstance(value, str):
         return value
@@ -145,7 +160,7 @@ class Operation:
             value = values.get(m.group(1))
             if value is None:
                 raise NotInProfile(f"no value for {{{m.group(1)}}} in the path of operation {self.name!r}")
-            path = path[: m.start()] + _seg(str(value)) + path[m.end():]
+            path = path[: m.start()] + _seg(text_of(value)) + path[m.end():]
         if not slash and path.endswith("/") and len(path) > 1:
             path = path[:-1]
         query: list[tuple[str, str]] = []
@@ -195,7 +210,7 @@ def _fill_text(template: str, values: dict[str, Any]) -> str | None:
         value = values.get(m.group(1))
         if value is None:
             return None
-        out = out[: m.start()] + str(value) + out[m.end():]
+        out = out[: m.start()] + text_of(value) + out[m.end():]
     return out
 
 
@@ -216,6 +231,8 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
     """RFC 6901: the value at ``pointer`` in ``document``; raises KeyError when there is none."""
     if pointer == "":
         return document
+    if not pointer.startswith("/"):
+        raise KeyError(pointer)
     current = document
     for raw in pointer[1:].split("/"):
         part = raw.replace("~1", "/").replace("~0", "~")
@@ -235,8 +252,9 @@ class Profile:
     name: str
     description: str
     token_version: str
-    #: Canonical role -> the word this server family uses ("subscriber" -> "audience").
-    roles: dict[str, str]
+    #: Canonical role -> this server's value for it ("subscriber" -> "audience", or ``false`` for a boolean
+    #: ``isPublisher``); a role left out is not offered. A server whose rtc request takes no role names one.
+    roles: dict[str, Any]
     #: Canonical token type -> this server's word; a type left out is not offered by the server.
     token_type_words: dict[str, str]
     operations: dict[str, Operation]
@@ -247,9 +265,54 @@ class Profile:
     client_timeout: float = 10.0
     #: Origins of the web apps that fetch tokens with fetch() (HEADER-5), e.g. ("https://app.example.com",).
     web_origins: tuple[str, ...] = ()
+    #: The lifetime limits the server enforces, in seconds (None: the contract's 1 and 86400); INPUT-8 uses them.
+    expiry_min: int | None = None
+    expiry_max: int | None = None
     source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # --- what the suite asks -------------------------------------------------------------------------
+
+    # --- what the rtc request takes (FORMAT-18): absent placeholders are facts about the server ------
+
+    @property
+    def role_input(self) -> bool:
+        """Whether the RTC request carries a role; without one the server issues the single role ``roles`` names."""
+        return self.operations["rtc"].places("role")
+
+    @property
+    def uid_input(self) -> bool:
+        """Whether the RTC request carries a uid; without one the server always chooses it."""
+        return self.operations["rtc"].places("uid")
+
+    @property
+    def expiry_input(self) -> bool:
+        """Whether the RTC request carries a lifetime; without one every token gets the fixed ``default_expiry``."""
+        return self.operations["rtc"].places("expiry")
+
+    @property
+    def raw_token(self) -> bool:
+        """Whether the RTC answer is the token itself (``"token": ""``: a text/plain or text/html body)."""
+        return self.operations["rtc"].token == ""
+
+    @property
+    def issued_roles(self) -> tuple[str, ...]:
+        """The canonical roles the server issues, publisher first."""
+        return tuple(r for r in CANONICAL_ROLES if r in self.roles)
+
+    def role_or_issued(self, role: str) -> str:
+        """``role`` if the server issues it, else the role it does issue (for requests where any role will do)."""
+        return role if role in self.roles else self.issued_roles[0]
+
+    def role_word(self, role: str) -> str:
+        """The server's value for a canonical role, as messages quote it ('host', true)."""
+        value = self.roles.get(role, role)
+        return text_of(value) if not isinstance(value, str) else value
+
+    def lifetime(self, seconds: int) -> int:
+        """``seconds`` moved inside the lifetime limits the profile states (a valid request's lifetime)."""
+        low = self.expiry_min or 1
+        high = min(self.expiry_max or 86400, 86400)
+        return max(low, min(high, seconds))
 
     def has(self, feature: str) -> bool:
         """Whether the server offers ``feature``: an operation name, ``ping`` (health) or ``rtc_account``."""
@@ -326,7 +389,7 @@ class Profile:
             if account is None:
                 raise NotInProfile(f"profile {self.name!r} issues no tokens for string user accounts")
             op = account
-        self._check_places(op, tokentype=tokentype, expiry=expiry, lenient=lenient)
+        self._check_places(op, tokentype=tokentype, expiry=expiry, lenient=lenient, role=role)
         if not slash and not op.trailing_slash and not lenient:
             raise NotInProfile(f"the {op.name} path of profile {self.name!r} ({op.path}) has no trailing slash "
                                "to leave out")
@@ -337,12 +400,21 @@ class Profile:
                 lenient: bool = False) -> Request:
         """The request of operation ``name`` (rtm, rte, health, ...) for these canonical values."""
         op = self.operation(name)
-        self._check_places(op, tokentype=tokentype, expiry=expiry, lenient=lenient)
+        self._check_places(op, tokentype=tokentype, expiry=expiry, lenient=lenient, role=role)
         return op.build(self.values(channel, role, tokentype, uid, expiry, lenient=lenient))
 
-    def _check_places(self, op: Operation, *, tokentype: str | None, expiry: Any, lenient: bool) -> None:
+    def _check_places(self, op: Operation, *, tokentype: str | None, expiry: Any, lenient: bool,
+                      role: str | None = None) -> None:
         if expiry is not None and not op.places("expiry"):
-            raise NotInProfile(f"the {op.name} operation of profile {self.name!r} takes no expiry")
+            raise NotInProfile(f"the {op.name} operation of profile {self.name!r} takes no expiry: every token gets "
+                               f"the fixed lifetime of {self.default_expiry} s")
+        if role is not None and op.name in ROLE_OPERATIONS:
+            if role in CANONICAL_ROLES and role not in self.roles:
+                raise NotInProfile(f"profile {self.name!r} issues no {role} tokens (only "
+                                   f"{' and '.join(self.issued_roles)})")
+            if role not in CANONICAL_ROLES and not op.places("role"):
+                raise NotInProfile(f"the {op.name} operation of profile {self.name!r} takes no role: every token "
+                                   f"is a {self.issued_roles[0]} token")
         if tokentype not in (None, "uid", "userAccount") and not op.places("tokentype"):
             raise NotInProfile(f"the {op.name} operation of profile {self.name!r} takes no token type")
 
@@ -383,11 +455,20 @@ class Profile:
             "token_version": self.token_version,
             "roles": dict(self.roles),
             "token_types": dict(self.token_type_words),
-            "expiry": {"unit": self.expiry_unit, "default": self.default_expiry // UNITS[self.expiry_unit]},
+            "expiry": self._expiry_document(),
             "client_timeout": self.client_timeout,
             **({"web_origins": list(self.web_origins)} if self.web_origins else {}),
             "operations": {name: op.as_dict() for name, op in self.operations.items()},
         }
+
+    def _expiry_document(self) -> dict[str, Any]:
+        factor = UNITS[self.expiry_unit]
+        out: dict[str, Any] = {"unit": self.expiry_unit, "default": self.default_expiry // factor}
+        if self.expiry_min is not None:
+            out["min"] = self.expiry_min // factor
+        if self.expiry_max is not None:
+            out["max"] = self.expiry_max // factor
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         """What reports record: the resolved document plus the flat keys older readers know."""
