@@ -76,6 +76,8 @@ class Findings:
     """
 
     items: list[Finding] = field(default_factory=list)
+    #: How many conditions were checked (a case that checked none has judged nothing).
+    checked: int = 0
 
     def add(
         self,
@@ -95,6 +97,7 @@ class Findings:
         actual: str,
         exchange: Reproducible | None = None,
     ) -> bool:
+        self.checked += 1
         if not condition:
             self.add(what, expected, actual, exchange)
         return condition

@@ -77,7 +77,7 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "Deploy platforms probe it; its absence in 2021-2023 Go builds caused 'Heroku 404' issues (#46, #61). "
       "Reworded in 1.4: the case has always judged the route, status and body the profile declares (another "
       "deployment's /healthz is as good), the sentence named only the bundled profile's.",
-      needs=("ping",)),
+      needs=("health",)),
     R("ROUTE-6", "ROUTE", MUST, "RTM route answers a token",
       "GET /rtm/{uid}/ answers 200 and a JSON object whose rtmToken is a non-empty string.",
       "Signalling clients read rtmToken; the route is part of both public servers' API.",

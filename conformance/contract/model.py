@@ -36,6 +36,6 @@ class Requirement:
     sentence: str
     #: Why: grounded in what real servers do and what clients need.
     rationale: str
-    #: Profile features the case needs ("rtm", "ping", "post_get_token"), or run conditions (RUN_CONDITIONS:
+    #: Profile features the case needs ("rtm", "health", "post_get_token"), or run conditions (RUN_CONDITIONS:
     #: "credentials", "web_origin"); not applicable when absent.
     needs: tuple[str, ...] = ()

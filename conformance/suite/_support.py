@@ -112,6 +112,44 @@ def binding_difference(tok: Token, channel: str, uid: str | None, account: str |
 
 
 
+MAX_UID = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class UidToJudge:
+    """The uid a token must be bound to, and how messages say where it comes from; ``uid`` None: not judged."""
+
+    uid: str | None
+    note: str = ""
+    #: Set when the answer or the token names something that is no uid at all (TOKEN-4 fails on it).
+    problem: str | None = None
+
+
+def uid_to_judge(t: Target, x: Fetched, asked: str) -> UidToJudge:
+    """The uid ``x``'s token must be bound to: the one asked for; the one the answer names when the server chose
+    (uid 0 asked, or a server that takes no uid); else, for a server that takes no uid, the one the 007 token
+    carries (a 006 token carries only its CRC-32: the uid is not judged)."""
+    if t.profile.uid_input and not (asked == "0" and x.answered_uid is not None):
+        return UidToJudge(asked)
+    if x.answered_uid is not None:
+        named = x.answered_uid
+        note = " (the uid the answer names for uid 0)" if t.profile.uid_input else " (the uid the answer names)"
+        if not named.isdigit() or int(named) > MAX_UID or (named != "0" and named.startswith("0")):
+            return UidToJudge(None, note, f"the answer names uid {named!r}, which is not a uid (0..{MAX_UID})")
+        return UidToJudge(named, note)
+    tok = x.token
+    if tok is not None and tok.version == "007" and tok.rtc is not None:
+        carried = tok.rtc.uid or ""
+        note = " (the uid the token carries: the answer names none)"
+        if carried == "":
+            return UidToJudge("0", note)
+        if not carried.isdigit() or carried.startswith("0") or int(carried) > MAX_UID:
+            return UidToJudge(None, note, f"the token carries uid {carried!r}, which no client can join with "
+                                          f"(a uid is 1..{MAX_UID} in decimal, or '' for any)")
+        return UidToJudge(carried, note)
+    return UidToJudge(None, " (a 006 token carries only the CRC-32 of its uid, and the answer names none)")
+
+
 # --- the bad-input catalogue ---------------------------------------------------
 
 
@@ -142,6 +180,56 @@ def _rtc(channel: str = "conformance", role: str = "publisher", tokentype: str =
     return lambda t: t.rtc_request(channel, role, tokentype, uid, expiry=expiry, lenient=True)
 
 
+def _rtc_uid(uid: str) -> Callable[[Target], Request]:
+    """A bad uid: only for a server that takes one (a server that chooses the uid never reads the field)."""
+    def build(t: Target) -> Request:
+        if not t.profile.uid_input:
+            raise NotInProfile(f"profile {t.profile.name!r} takes no uid: the server chooses it")
+        return t.rtc_request(uid=uid, lenient=True)
+    return build
+
+
+def declared_role(t: Target, value: object) -> bool:
+    """Whether ``value`` is one of the profile's role values (with its JSON type: 1 is not true)."""
+    return any(type(v) is type(value) and v == value for v in t.profile.roles.values())
+
+
+def _typed_role(value: object) -> Callable[[Target], Request]:
+    """A role value JavaScript handlers read wrongly ("false" is truthy), for a profile with typed role values.
+
+    ``None`` is a JSON null (a body field only). A value the profile declares is no bad input, and a profile whose
+    role values are all words gets the word rows only.
+    """
+    def build(t: Target) -> Request:
+        if all(isinstance(v, str) for v in t.profile.roles.values()):
+            raise NotInProfile("the profile's role values are words; the typed rows are for true/false/number roles")
+        if not t.profile.role_input:
+            raise NotInProfile(f"profile {t.profile.name!r} takes no role")
+        if declared_role(t, value):
+            raise NotInProfile(f"{value!r} is one of the profile's role values")
+        if value == 1 and t.profile.operations["rtc"].body is not None:
+            raise NotInProfile("the body row 'a number as role' sends it")
+        if value is None:
+            return _body_field("role", None)(t)
+        return t.rtc_request(role=value, lenient=True)  # type: ignore[arg-type]
+    return build
+
+
+def _expiry_limit(side: str) -> Callable[[Target], Request]:
+    """One second past the lifetime limit the profile states (expiry.min - 1 s, expiry.max + 1 s, max never above
+    86400 s): a server that says it enforces a limit is judged on it."""
+    def build(t: Target) -> Request:
+        p = t.profile
+        limit = p.expiry_min if side == "min" else p.expiry_max
+        if limit is None or not p.expiry_input:
+            raise NotInProfile(f"profile {p.name!r} states no expiry.{side}")
+        value = limit - 1 if side == "min" else min(limit, 86400) + 1
+        if value < 1:
+            raise NotInProfile("expiry.min is 1 s: the row for 0 covers it")
+        return t.rtc_request(expiry=str(value), lenient=True)
+    return build
+
+
 def _raw(path: str) -> Callable[[Target], str]:
     return lambda t: path
 
@@ -170,6 +258,8 @@ def _body_field(field: str, value: object) -> Callable[[Target], Request]:
         keys = [k for k, v in op.body.items() if isinstance(v, str) and placeholders(v) == {field}]
         if not keys:
             raise NotInProfile(f"no JSON field of the RTC request carries {{{field}}}")
+        if field == "role" and declared_role(t, value):
+            raise NotInProfile(f"{value!r} is one of the profile's role values")
         body = dict(request.json_body)
         if value is _MISSING:
             body.pop(keys[0], None)
@@ -193,14 +283,17 @@ def _catalogue() -> tuple[BadInput, ...]:
     items: list[BadInput] = []
     for role in ("owner", "Publisher", "publisher-x"):
         items.append(BadInput(f"role={role}", "INPUT-1", f"unknown role {role!r}", "", _rtc(role=role)))
+    for typed_role, what in (("no", "role 'no' (a truthy string)"), ("false", "role 'false' (a truthy string)"),
+                             (1, "role 1 (a truthy number)"), (None, "role null")):
+        items.append(BadInput(f"role-typed={typed_role!r}", "INPUT-1", what, "", _typed_role(typed_role)))
     for tt in ("nonsense", "UID", "account"):
         items.append(BadInput(f"tokentype={tt}", "INPUT-2", f"unknown token type {tt!r}", "", _rtc(tokentype=tt)))
     for uid in ("abc", "1.5", "0x10", "12abc", "1e3"):
-        items.append(BadInput(f"uid={uid}", "INPUT-3", f"non-numeric uid {uid!r}", "", _rtc(uid=uid)))
+        items.append(BadInput(f"uid={uid}", "INPUT-3", f"non-numeric uid {uid!r}", "", _rtc_uid(uid)))
     for uid in ("-1", "-4294967295"):
-        items.append(BadInput(f"uid={uid}", "INPUT-4", f"negative uid {uid}", "", _rtc(uid=uid)))
+        items.append(BadInput(f"uid={uid}", "INPUT-4", f"negative uid {uid}", "", _rtc_uid(uid)))
     for uid in ("4294967296", "99999999999", "18446744073709551616"):
-        items.append(BadInput(f"uid={uid}", "INPUT-5", f"uid {uid} above 4294967295", "", _rtc(uid=uid)))
+        items.append(BadInput(f"uid={uid}", "INPUT-5", f"uid {uid} above 4294967295", "", _rtc_uid(uid)))
     items.append(BadInput("channel=empty", "INPUT-6", "empty channel name", "", _rtc(channel="")))
     for ch, what in (("c" * 65, "65-byte channel name"), ("chan*nel", "'*' in the channel name"),
                      ("chännel", "non-ASCII channel name"), ("chan'nel", "quote in the channel name")):
@@ -211,6 +304,10 @@ def _catalogue() -> tuple[BadInput, ...]:
     for exp in ("0", "86401", "4294967297"):
         items.append(BadInput(f"expiry={exp}", "INPUT-8", f"expiry {exp}", "", _rtc(expiry=exp),
                               control="rtc-expiry"))
+    items.append(BadInput("expiry=min-1", "INPUT-8", "expiry one second below the profile's expiry.min", "",
+                          _expiry_limit("min"), control="rtc-expiry"))
+    items.append(BadInput("expiry=max+1", "INPUT-8", "expiry one second above the profile's expiry.max", "",
+                          _expiry_limit("max"), control="rtc-expiry"))
     items.append(BadInput("channel=10KB", "INPUT-9", "10 KB channel segment", "", _rtc(channel="a" * 10240),
                           acceptable=(400, 404, 414, 422, 431)))
     items.append(BadInput("route=/nope", "INPUT-10", "unknown route /nope", "GET", _raw("/nope"), acceptable=(404,)))
@@ -354,7 +451,8 @@ CONTROLS: dict[str, Control] = {
     "rtc": Control("the RTC token request with valid values", "ROUTE-1", lambda t: t.fetch_rtc(),
                    lambda t: t.rtc_request()),
     "rtc-expiry": Control("the RTC token request with valid values and an expiry of 600 s", "EXPIRY-1",
-                          lambda t: t.fetch_rtc(expiry=600), lambda t: t.rtc_request(expiry=600)),
+                          lambda t: t.fetch_rtc(expiry=t.profile.lifetime(600)),
+                          lambda t: t.rtc_request(expiry=t.profile.lifetime(600))),
     "post": Control("POST /getToken with valid values", "ROUTE-8", lambda t: t.post_get_token(_post_body(t)),
                     lambda t: Request("POST", t.profile.operation("post_get_token").path, json_body=_post_body(t))),
 }

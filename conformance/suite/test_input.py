@@ -6,11 +6,15 @@ judges its own rows, INPUT-11 and INPUT-12 (and SEC-2, SEC-3) sweep all of them.
 
 from __future__ import annotations
 
+import zlib
+
 import pytest
 
 from ..cases import NOT_APPLICABLE, case
 from ..client import Exchange
 from ..target import Target
+from ..tokens import PUBLISHER_PRIVILEGES, Token, TokenError, decode
+from ..tokens.model import uid_string
 from ..verdict import Findings
 from ._support import TOKEN_PATTERN, BadInput, bad_inputs_for, judged_bad_inputs, send_bad_inputs
 
@@ -38,8 +42,50 @@ def _judge(f: Findings, bad: BadInput, ex: Exchange) -> None:
     if not ok_status or carries_token:
         actual = ex.summary()
         if 200 <= ex.status < 300 and carries_token:
-            actual = f"{ex.status}: a token was issued - {actual}"
+            actual = f"{ex.status}: a token was issued{_what_it_grants(bad, ex)} - {actual}"
         f.add(bad.what, expected, actual, ex)
+
+
+def _issued(ex: Exchange) -> Token | None:
+    m = TOKEN_PATTERN.search(ex.text)
+    if m is None:
+        return None
+    try:
+        return decode(m.group(0))
+    except TokenError:
+        return None
+
+
+def _what_it_grants(bad: BadInput, ex: Exchange) -> str:
+    """The serious part of a token issued for a bad uid or role: whom it admits, what it lets them do."""
+    tok = _issued(ex)
+    if tok is None:
+        return ""
+    if bad.requirement in ("INPUT-4", "INPUT-5"):
+        uid = bound_uid(tok, bad.key.split("=", 1)[-1])
+        if uid == "0":
+            return " bound to uid 0: any user (the wrapped value packs as '', which admits every uid)"
+        return f" bound to uid {uid}: another user" if uid is not None else ""
+    if bad.requirement == "INPUT-1" and tok.rtc is not None:
+        publishes = sorted(tok.rtc.privilege_names & (PUBLISHER_PRIVILEGES - {"join_channel"}))
+        if publishes:
+            return " with publisher privileges (" + ", ".join(p.replace("_", " ") for p in publishes) + ")"
+        return " (a subscriber token)"
+    return ""
+
+
+def bound_uid(tok: Token, asked: str) -> str | None:
+    """The uid a token for the bad uid ``asked`` is bound to, among the values a server wraps it to."""
+    candidates = ["0"]
+    if asked.lstrip("-").isdigit():
+        candidates += [str(int(asked) % 2**32), str(int(asked) % 2**31)]
+    if tok.version == "007" and tok.rtc is not None:
+        carried = tok.rtc.uid or "0"
+        return carried
+    for uid in dict.fromkeys(candidates):
+        if zlib.crc32(uid_string(int(uid)).encode("utf-8")) == tok.crc_uid:
+            return uid
+    return None
 
 
 @case("INPUT-1")

@@ -33,7 +33,7 @@ def test_certificate_never_disclosed(token_target: Target) -> None:
     seen = [("RTC token response", t.fetch_rtc(channel="conformance-secret").exchange)]
     if t.profile.has("rtm"):
         seen.append(("RTM token response", t.fetch_rtm().exchange))
-    if t.profile.has("ping"):
+    if t.profile.has("health"):
         seen.append(("health check", t.health()))
     if t.profile.has("rte"):
         seen.append(("RTE token response", t.fetch_rte("conformance-secret", "publisher", "uid", "5")[0].exchange))
@@ -93,7 +93,7 @@ def test_no_token_in_errors(token_target: Target) -> None:
 def test_exactly_what_was_asked(token_target: Target) -> None:
     t = token_target
     f = Findings()
-    for role in ("publisher", "subscriber"):
+    for role in t.profile.issued_roles:
         for what, x in role_tokens(t, role):
             tok = x.token
             assert tok is not None
