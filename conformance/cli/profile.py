@@ -62,29 +62,26 @@ def _show(args: argparse.Namespace) -> int:
         except NotInProfile as exc:
             lines.append((what, f"(not offered: {exc})"))
 
-    c, u, e = EXAMPLE["channel"], EXAMPLE["uid"], EXAMPLE["expiry"]
-    add("RTC publisher", lambda: profile.rtc_request(c, "publisher", "uid", u, expiry=e))
-    add("RTC subscriber", lambda: profile.rtc_request(c, "subscriber", "uid", u))
-    add("RTC account", lambda: profile.rtc_request(c, "publisher", "userAccount", EXAMPLE["account"], expiry=e))
+    c, u = EXAMPLE["channel"], EXAMPLE["uid"]
+    e = EXAMPLE["expiry"] if profile.expiry_input else None  # a fixed lifetime is asked for nothing
+    for role in profile.issued_roles:
+        add(f"RTC {role}", lambda role=role: profile.rtc_request(c, role, "uid", u,
+                                                                  expiry=e if role == "publisher" else None))
+    add("RTC account", lambda: profile.rtc_request(c, profile.issued_roles[0], "userAccount", EXAMPLE["account"],
+                                                   expiry=e))
     if profile.has("rtm"):
-        add("RTM", lambda: profile.request("rtm", uid=EXAMPLE["account"], expiry=e))
+        add("RTM", lambda: profile.request("rtm", uid=EXAMPLE["account"], expiry=EXAMPLE["expiry"]))
     if profile.has("rte"):
-        add("RTE", lambda: profile.request("rte", c, "publisher", "uid", u, expiry=e))
+        add("RTE", lambda: profile.request("rte", c, "publisher", "uid", u, expiry=EXAMPLE["expiry"]))
     if profile.has("health"):
         add("health", lambda: profile.request("health", role=None, tokentype=None))
     width = max(len(w) for w, _ in lines)
     for what, line in lines:
         print(f"  {what:<{width}}  {line}")
     print()
-    for name, op in profile.operations.items():
-        if name == "health":
-            expect = "any answer" if op.answer is None else json.dumps(op.answer)
-            print(f"  {name}: {op.status} with {expect}")
-            continue
-        extra = f", RTM token at {op.rtm_token}" if op.rtm_token else ""
-        extra += f", uid chosen by the server at {op.uid}" if op.uid else ""
-        print(f"  {name}: {op.status} with the token at {op.token}{extra}")
-    print(f"  lifetimes in {profile.expiry_unit}, default {profile.default_expiry} s; tokens {profile.token_version}")
+    print("What the server takes and answers:")
+    for line in describe(profile):
+        print(f"  {line}")
     return 0
 
 
@@ -104,6 +101,52 @@ STARTERS: dict[str, dict[str, Any]] = {
         "token": "/data/token",
     },
 }
+
+
+def describe(profile: Any) -> list[str]:
+    """The profile's facts in words: what the RTC request takes, what each answer carries (``profile show``)."""
+    p = profile
+    out: list[str] = []
+    words = ", ".join(f"{role} = {json.dumps(p.roles[role], ensure_ascii=False)}" for role in p.issued_roles)
+    if not p.role_input:
+        out.append(f"role: none in the request; every RTC token is a {p.issued_roles[0]} token "
+                   f"(INPUT-1 and the other role's cases do not apply)")
+    elif len(p.issued_roles) == 1:
+        out.append(f"role: {words}; no {'subscriber' if p.issued_roles[0] == 'publisher' else 'publisher'} tokens")
+    else:
+        typed = "" if all(isinstance(v, str) for v in p.roles.values()) else " (typed JSON values)"
+        out.append(f"role: {words}{typed}")
+    rtc = p.operations["rtc"]
+    if not p.uid_input:
+        where = (f"names it at {rtc.uid}" if rtc.uid is not None
+                 else "names it only inside the token (binding judged by the token's own uid)")
+        out.append(f"uid: none in the request; the server chooses it and {where} (uid bad inputs do not apply)")
+    elif rtc.uid is not None:
+        out.append(f"uid: from the request; asked for uid 0 the server chooses one and names it at {rtc.uid}")
+    else:
+        out.append("uid: from the request")
+    unit = p.expiry_unit
+    if not p.expiry_input:
+        out.append(f"lifetime: none in the request; every token lives a fixed {p.default_expiry} s "
+                   "(EXPIRY-1, INPUT-7 and INPUT-8 do not apply)")
+    else:
+        low = p.expiry_min if p.expiry_min is not None else 1
+        high = p.expiry_max if p.expiry_max is not None else 86400
+        out.append(f"lifetime: asked in {unit}; default {p.default_expiry} s; accepted {low}..{high} s"
+                   + ("" if p.expiry_min is not None or p.expiry_max is not None else " (the contract's limits)"))
+    for name, op in p.operations.items():
+        if name == "health":
+            expect = "any answer" if op.answer is None else json.dumps(op.answer)
+            out.append(f"{name}: {op.method} {op.path} answers {op.status} with {expect}")
+            continue
+        where = "whose whole body is the token (text/plain)" if op.token == "" else f"with the token at {op.token}"
+        extra = f", RTM token at {op.rtm_token}" if op.rtm_token else ""
+        extra += f", the uid the server chose at {op.uid}" if op.uid else ""
+        out.append(f"{name}: {op.status} {where}{extra}")
+    if not p.has("health"):
+        out.append("health: none (ROUTE-5 does not apply)")
+    out.append(f"tokens: AccessToken {p.token_version}")
+    return out
 
 
 def starter(shape: str) -> dict[str, Any]:

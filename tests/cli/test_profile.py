@@ -17,7 +17,28 @@ def test_show_a_bundled_profile(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "GET /rtc/my-channel/audience/uid/42/" in out  # the role word of the family
     assert "GET /rtc/my-channel/publisher/uid/42/?expiry=600" in out
-    assert "GET /ping" in out and "tokens 006" in out
+    assert "GET /ping" in out and "tokens: AccessToken 006" in out
+
+
+@pytest.mark.parametrize(("name", "words"), [
+    ("one-role-query", ["role: none in the request; every RTC token is a publisher token",
+                        "lifetime: none in the request; every token lives a fixed 3600 s",
+                        "GET /api/v1/rtcToken?channelName=my-channel&uid=42"]),
+    ("chosen-uid-post", ["role: publisher = true, subscriber = false (typed JSON values)",
+                         "uid: none in the request; the server chooses it and names it at /uid",
+                         "accepted 10..86400 s", "health: none (ROUTE-5 does not apply)",
+                         'POST /rtctoken {"channel": "my-channel", "isPublisher": true, "expire": 600}']),
+    ("raw-token", ["rtc: 200 whose whole body is the token (text/plain)"]),
+])
+def test_show_says_what_a_server_does_not_take_in_words(name: str, words: list[str],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.faulty.small import profile
+
+    assert main(["profile", "show", profile(name)]) == 0
+    out = capsys.readouterr().out
+    for text in words:
+        assert text in out, (text, out)
+    assert "RTC subscriber" not in out or name != "one-role-query"
 
 
 def test_show_json_is_the_resolved_document(capsys: pytest.CaptureFixture[str]) -> None:
