@@ -395,6 +395,25 @@ def bad_request(target: Target, bad: BadInput) -> Request | None:
     return Request(bad.method, built.path)
 
 
+def why_not_applicable(target: Target, requirement: str) -> str:
+    """Why none of ``requirement``'s bad inputs can be sent to this profile, in the words of the first row's reason."""
+    reasons: list[str] = []
+    for bad in BAD_INPUTS:
+        if bad.requirement != requirement:
+            continue
+        if bad.needs is not None and not target.profile.has(bad.needs):
+            continue
+        try:
+            bad.path(target)
+        except NotInProfile as exc:
+            reasons.append(str(exc))
+    for reason in reasons:  # the shape's own reason (no role, no uid, a fixed lifetime) before a row's detail
+        if "takes no" in reason or "chooses" in reason or "issues no" in reason:
+            return reason
+    return (f"profile {target.profile.name!r} has no field this requirement's bad inputs go into"
+            + (f" ({reasons[0]})" if reasons else ""))
+
+
 def send_bad_input(target: Target, bad: BadInput) -> Exchange:
     """Send one bad input (once per target and process: several cases judge the same answer)."""
     def fetch() -> Exchange:

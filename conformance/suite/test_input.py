@@ -16,14 +16,20 @@ from ..target import Target
 from ..tokens import PUBLISHER_PRIVILEGES, Token, TokenError, decode
 from ..tokens.model import uid_string
 from ..verdict import Findings
-from ._support import TOKEN_PATTERN, BadInput, bad_inputs_for, judged_bad_inputs, send_bad_inputs
+from ._support import (
+    TOKEN_PATTERN,
+    BadInput,
+    bad_inputs_for,
+    judged_bad_inputs,
+    send_bad_inputs,
+    why_not_applicable,
+)
 
 
 def _judge_rejections(target: Target, requirement: str) -> None:
     rows = bad_inputs_for(target, requirement)
     if not rows:
-        pytest.skip(f"{NOT_APPLICABLE}: profile {target.profile.name!r} has no field this requirement's bad inputs "
-                    "go into")
+        pytest.skip(f"{NOT_APPLICABLE}: {why_not_applicable(target, requirement)}")
     f = Findings()
     bads = judged_bad_inputs(target, requirement, case=requirement)
     for bad, ex in zip(bads, send_bad_inputs(target, bads), strict=True):

@@ -23,6 +23,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,66 @@ def raw_token() -> Callable[[Settings], ASGIApp]:
         return _app([Route("/rtc_token", rtc, methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"])])
 
     return make
+
+
+# --- the faults of the long tail, one at a time -------------------------------------------------------------------
+
+
+def other_uid(uid: int) -> int:
+    """A uid that is not ``uid``: what a server that draws its random uid twice names in its answer."""
+    return uid % MAX_UID + 1
+
+
+@dataclass(frozen=True)
+class SmallFault:
+    """A small server with one fault, the profile it is judged with, and the narrow selection that proves it."""
+
+    key: str
+    fault: str
+    requirement: str
+    make: Callable[[Settings], ASGIApp]
+    profile: str
+    #: The cases a proof runs (the requirement's neighbours that the fault must leave passing).
+    cases: tuple[str, ...]
+    #: Other cases that fail, and why.
+    also: frozenset[str] = frozenset()
+    why: str = ""
+    #: Cases that skip because a case that failed owns what they would judge ("judged by" it).
+    skips: frozenset[str] = frozenset()
+
+    @property
+    def expected(self) -> frozenset[str]:
+        return self.also | {self.requirement}
+
+
+TOKEN_CASES = ("TOKEN-1", "TOKEN-2", "TOKEN-3", "TOKEN-4", "TOKEN-6", "TOKEN-7", "TOKEN-8", "SEC-4")
+FRESH_CASES = ("EXPIRY-2", "EXPIRY-3", "EXPIRY-4", "EXPIRY-5", "EXPIRY-7")
+UID_CASES = ("INPUT-3", "INPUT-4", "INPUT-5", "INPUT-6", "INPUT-11", "INPUT-12")
+
+SMALL_FAULTS: tuple[SmallFault, ...] = (
+    SmallFault("key-uid0-as-text", "The one-role {\"key\"} server binds uid 0 as the text \"0\" (one user) instead of "
+               "\"\" (any uid).", "TOKEN-4", one_role_query(uid0_as_text=True), profile("one-role-query"),
+               TOKEN_CASES),
+    SmallFault("fixed-48h", "Every token of the fixed-lifetime server lives 48 h.", "EXPIRY-2",
+               fixed_lifetime(172800), profile("fixed-lifetime-48h"), ("EXPIRY-1", "EXPIRY-2", "EXPIRY-3", "EXPIRY-4"),
+               also=frozenset({"EXPIRY-3"}), why="a fixed 48 h is both the default lifetime and more than 24 h"),
+    SmallFault("key-cached", "The one-role server answers the same token to the same request for 30 s.", "EXPIRY-5",
+               one_role_query(cache_seconds=30), profile("one-role-query"), FRESH_CASES,
+               skips=frozenset({"EXPIRY-7"})),
+    SmallFault("key-process-salt", "The one-role server signs every token with one salt drawn at start-up "
+               "(agora-access-token 2.0.4).", "EXPIRY-7", one_role_query(process_salt=True),
+               profile("one-role-query"), FRESH_CASES),
+    SmallFault("key-uid-wrapped", "The one-role server takes any decimal uid modulo 2^32 (4294967296 -> uid 0, any "
+               "user).", "INPUT-5", one_role_query(wrap_uid=True), profile("one-role-query"), UID_CASES),
+    SmallFault("post-answers-other-uid", "The chosen-uid server names another uid in its answer than the one its "
+               "token is bound to.", "TOKEN-4", chosen_uid_post(answered=other_uid), profile("chosen-uid-post"),
+               TOKEN_CASES),
+    SmallFault("post-truthy-role", "The chosen-uid server reads isPublisher as JavaScript does: \"no\", \"false\", "
+               "1 and 'owner' give publisher tokens.", "INPUT-1", chosen_uid_post(truthy_role=True),
+               profile("chosen-uid-post"), ("INPUT-1", "INPUT-6", "INPUT-11", "INPUT-12", "TOKEN-6", "TOKEN-7")),
+    SmallFault("post-subscriber-publishes", "The chosen-uid server's isPublisher false tokens grant the publish "
+               "privileges too.", "TOKEN-7", chosen_uid_post(subscriber_publishes=True), profile("chosen-uid-post"),
+               TOKEN_CASES),
+)
+SMALL_BY_KEY = {f.key: f for f in SMALL_FAULTS}
+assert len(SMALL_BY_KEY) == len(SMALL_FAULTS), "duplicate small fault key"

@@ -1,0 +1,68 @@
+"""Servers that take fewer inputs (issue 18): each fault of the long tail fails its own case, through its profile.
+
+The correct servers of the same shapes pass ``--strict`` (tests/variants/servers.py: one-role-query,
+chosen-uid-post, fixed-lifetime, raw-token); here each fault (tests/faulty/small.py) fails exactly its expected
+cases among a narrow selection, every other case of the selection passing or saying why it does not apply, and
+the messages say the serious part (whom a wrapped uid's token admits, what a bad role's token lets one do).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faulty.runner import Run, run_check, serving
+from tests.faulty.small import SMALL_BY_KEY, SMALL_FAULTS, SmallFault
+
+from .test_proofs import UNEXPECTED_OUTCOMES, describe, gating_exit
+
+NOT_APPLICABLE = "not applicable"
+
+
+def _judge(fault: SmallFault) -> Run:
+    with serving(fault.make) as (url, settings):
+        return run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
+                         profile=fault.profile, cases=fault.cases)
+
+
+@pytest.mark.parametrize("fault", SMALL_FAULTS, ids=[f.key for f in SMALL_FAULTS])
+def test_small_server_fault_fails_its_case_only(fault: SmallFault) -> None:
+    run = _judge(fault)
+    assert run.document is not None, run.output[-3000:]
+    assert set(run.outcomes) == set(fault.cases)
+    assert not run.having(*UNEXPECTED_OUTCOMES), describe(run, run.having(*UNEXPECTED_OUTCOMES))
+    assert run.failed == fault.expected, describe(run, run.failed ^ fault.expected)
+    for case in run.skipped - fault.skips:  # only what the shape cannot express
+        assert run.message(case).startswith(NOT_APPLICABLE), describe(run, {case})
+    for case in fault.skips:
+        assert "judged by" in run.message(case), describe(run, {case})
+    assert run.exit_code == gating_exit(run.failed, True) == 1
+
+
+def _messages(key: str, case: str) -> str:
+    fault = SMALL_BY_KEY[key]
+    with serving(fault.make) as (url, settings):
+        run = run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
+                        profile=fault.profile, cases=(case,))
+    assert run.failed == {case}, run.output[-3000:]
+    return run.message(case)
+
+
+def test_a_wrapped_uid_names_whom_its_token_admits() -> None:
+    message = _messages("key-uid-wrapped", "INPUT-5")
+    assert "uid 4294967296 above 4294967295" in message
+    assert "bound to uid 0: any user" in message
+
+
+def test_a_bad_role_value_that_publishes_says_so() -> None:
+    message = _messages("post-truthy-role", "INPUT-1")
+    for sent in ("role 'no' (a truthy string)", "role 'false' (a truthy string)", "a number as role"):
+        assert sent in message, message
+    assert "with publisher privileges (publish audio stream" in message
+    # null is falsy in JavaScript: a subscriber token, which fails safe but is still no refusal
+    null_row = message[message.index("- role null"):].split("Reproduce:")[0]
+    assert "(a subscriber token)" in null_row, null_row
+
+
+def test_an_answer_naming_another_uid_than_the_token_fails_token_4() -> None:
+    message = _messages("post-answers-other-uid", "TOKEN-4")
+    assert "(the uid the answer names)" in message and "crc_uid is not the CRC-32 of" in message
