@@ -29,6 +29,7 @@ from conformance.contract import REQUIREMENTS, SECTIONS, by_id
 from conformance.reference.app import Settings, create_app
 from conformance.reference.issuer import TokenIssuer
 from conformance.tokens.encode import build_006
+from tests.faulty import small
 from tests.faulty.asgi import ASGIApp, Reply, intercept, json_response, rewrite
 from tests.faulty.issuers import Issuer006, salt, uid_value
 from tests.faulty.servers import (
@@ -485,6 +486,48 @@ VARIANTS: tuple[Variant, ...] = (
             slow=frozenset({"EXPIRY-5"}), skips={"ROUTE-8": "the profile has no POST /getToken"},
             misses={"EXPIRY-7": "one salt per process: a SHOULD, the renewal itself works (EXPIRY-5)"}),
 )
+
+# --- servers that take fewer inputs (issue 18): judged with their hand-written FORMAT-18 profiles -----------------
+
+_NO_ROUTES = {"ROUTE-6": "the profile has no RTM operation", "ROUTE-7": "the profile has no RTE operation",
+              "ROUTE-8": "the profile has no POST /getToken", "ROUTE-9": "the server issues no account tokens",
+              "TOKEN-5": "the server issues no account tokens", "TOKEN-9": "the profile has no RTM operation",
+              "INPUT-2": "the request takes no token type",
+              "ROUTE-4": "the token path has no trailing slash to leave out"}
+_FIXED = {"EXPIRY-1": "a fixed lifetime: the request asks for none", "INPUT-7": "a fixed lifetime: no expiry field",
+          "INPUT-8": "a fixed lifetime: no expiry field",
+          "EXPIRY-6": "a fixed 3600 s lifetime is not waited out (EXPIRY-5 judges the renewal's freshness)"}
+
+LONG_TAIL: tuple[Variant, ...] = (
+    Variant("one-role-query", "GET /api/v1/rtcToken?channelName=c&uid=0 answering {\"key\": \"006...\"}: no role "
+            "input (always a publisher token), no lifetime input (a fixed 3600 s).",
+            "A server for an app whose every user publishes needs no role, and one lifetime is a policy; the profile "
+            "says so (no {role}, no {expiry}), so INPUT-1, TOKEN-7, EXPIRY-1, INPUT-7/8 do not apply.",
+            asgi(small.one_role_query()), ("TOKEN", "INPUT", "EXPIRY"), profile=small.profile("one-role-query"),
+            slow=frozenset({"EXPIRY-5", "EXPIRY-7"}),
+            skips={**_NO_ROUTES, **_FIXED, "TOKEN-7": "the server issues publisher tokens only",
+                   "INPUT-1": "the request takes no role"}),
+    Variant("chosen-uid-post", "POST /rtctoken {\"channel\", \"isPublisher\": true} answering {\"uid\": n, "
+            "\"token\": \"006...\"}: the server draws the uid, the role is a JSON boolean, lifetimes 10..86400 s.",
+            "Handing out uids is the server's to choose when it names them; a boolean role is two roles. The profile "
+            "says so (no {uid}, roles true/false, expiry.min 10), so the uid bad inputs do not apply.",
+            asgi(small.chosen_uid_post()), ("TOKEN", "INPUT", "EXPIRY", "PROP"),
+            profile=small.profile("chosen-uid-post"), slow=frozenset({"EXPIRY-5", "EXPIRY-6", "PROP-1"}),
+            skips={**_NO_ROUTES, "ROUTE-5": "the profile has no health operation",
+                   **{c: "the server chooses the uid" for c in ("INPUT-3", "INPUT-4", "INPUT-5")}}),
+    Variant("fixed-lifetime", "GET /fixed/{channel}/{role}/{uid} answering {\"token\": \"007...\"}: every token "
+            "lives a fixed 3600 s.", "One lifetime for every token is a policy within Agora's 24 h cap.",
+            asgi(small.fixed_lifetime()), ("INPUT", "EXPIRY"), profile=small.profile("fixed-lifetime"),
+            slow=frozenset({"EXPIRY-5", "EXPIRY-7"}), skips={**_NO_ROUTES, **_FIXED}),
+    Variant("raw-token", "GET /rtc_token?channel=&uid=&role=&expiry= answering the 007 token itself as a "
+            "text/plain body (Flask's return token).",
+            "A body that is the token is as readable as a JSON key when the client reads the body; text/plain says "
+            "what it is (ROUTE-2 for a raw-token profile, contract 1.5).",
+            asgi(small.raw_token()), ("ROUTE", "TOKEN", "PROP"), profile=small.profile("raw-token"),
+            slow=frozenset({"PROP-1"}),
+            skips={**_NO_ROUTES, "ROUTE-5": "the profile has no health operation"}),
+)
+VARIANTS = (*VARIANTS, *LONG_TAIL)
 
 BY_KEY: dict[str, Variant] = {v.key: v for v in VARIANTS}
 assert len(BY_KEY) == len(VARIANTS), "duplicate variant key"
