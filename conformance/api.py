@@ -39,6 +39,9 @@ class CheckOptions:
     header_file: str | None = None
     max_rps: float | None = None
     rate_limit_budget: float | None = None
+    #: The renewal case (EXPIRY-6): lifetime asked for, in seconds, and how long before expiry to renew.
+    renew_expiry: int | None = None
+    renew_margin: float | None = None
     extra_pytest_args: Sequence[str] = field(default_factory=tuple)
     #: an earlier conformance.json: gate on regressions against it (conformance.report.baseline)
     baseline: str | None = None
@@ -107,7 +110,8 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
         if value:
             args += [flag, value]
     for flag, number in (("--token-timeout", opts.timeout), ("--token-max-skew", opts.max_skew),
-                         ("--token-max-rps", opts.max_rps), ("--token-rate-limit-budget", opts.rate_limit_budget)):
+                         ("--token-max-rps", opts.max_rps), ("--token-rate-limit-budget", opts.rate_limit_budget),
+                         ("--token-renew-expiry", opts.renew_expiry), ("--token-renew-margin", opts.renew_margin)):
         if number is not None:
             args += [flag, str(number)]
     for origin in opts.web_origins:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .client import Exchange, TokenServerClient
-from .profiles import Profile, bundled_names, load_profile
+from .profiles import Profile, bundled_names, load_profile, resolve_pointer
 from .target import extract_token
 from .tokens import TokenError, decode
 
@@ -28,6 +28,8 @@ _PROXY_WORDS = re.compile(r"bad gateway|gateway time-?out|service unavailable|ng
 def describe(ex: Exchange, key: str = "rtcToken", *, detecting: bool = False,
              credentials: bool = False) -> str | None:
     """What a non-token answer looks like and what to try; None when ``ex`` carries a token under ``key``.
+
+    ``key`` is a top-level key or a JSON pointer (the profile's token pointer; ``""``: the whole body is the token).
 
     The advice must fit where it is printed: ``detecting`` (detect, --profile auto) never suggests
     --profile auto, and ``credentials`` (headers were configured) never asks for credentials that were sent.
@@ -45,8 +47,21 @@ def describe(ex: Exchange, key: str = "rtcToken", *, detecting: bool = False,
         return (f"a proxy error page ({status}{': ' + _title(text) if _title(text) else ''}): the proxy answers, "
                 "the token server behind it does not; check the upstream")
     body = ex.json_or_none()
+    pointer = key if key.startswith("/") or key == "" else "/" + key
+    shown_key = key.lstrip("/") if pointer.count("/") == 1 else pointer or "the whole body"
+    if status == 200 and pointer == "" and text.strip():
+        # A raw-token profile: the body is the token (text/plain, text/html).
+        try:
+            decode(ex.text.strip())
+            return None
+        except TokenError:
+            pass
     if status == 200 and isinstance(body, dict):
-        value = body.get(key)
+        try:
+            value = resolve_pointer(body, pointer)
+        except KeyError:
+            value = None
+        key = shown_key
         if isinstance(value, str) and value:
             try:
                 decode(value)

@@ -560,9 +560,13 @@ def _preflight(session: pytest.Session) -> None:
             result.abort and result.exchange.status in (401, 403)):
         from .detect import describe
 
-        hint = describe(result.exchange, credentials=_target(session.config).settings.has_credentials)
+        target = _target(session.config)
+        # Judged at the profile's own token pointer: a profile's working route is no other family's.
+        hint = describe(result.exchange, target.profile.operations["rtc"].token,
+                        credentials=target.settings.has_credentials)
         if hint:
-            state.hints.append(state.redactor.redact(f"{_target(session.config).rtc_request().method} {_target(session.config).rtc_request().path} answered {hint}"))
+            request = target.rtc_request()
+            state.hints.append(state.redactor.redact(f"{request.method} {request.path} answered {hint}"))
 
 
 @pytest.fixture(scope="session")
@@ -1083,6 +1087,8 @@ def _family_hint(state: _State, records: list[CaseRecord]) -> None:
     client = TokenServerClient(target.settings.url, timeout=min(target.settings.timeout, 5.0),
                                headers=target.client.headers)
     try:
+        if _own_profile_answers(target, client):
+            return  # a profile of the user's own whose route answers a token at its pointer: no family fits better
         found = detect(client)
     finally:
         client.close()
@@ -1090,6 +1096,21 @@ def _family_hint(state: _State, records: list[CaseRecord]) -> None:
         state.hints.append(state.redactor.redact(
             f"the target looks like {found.profile} ({found.reason}; confidence {found.confidence}): "
             f"try --profile {found.profile} (or --profile auto)"))
+
+
+def _own_profile_answers(target: Target, client: TokenServerClient) -> bool:
+    """Whether the profile is the user's own (not bundled) and its RTC request gets a token at its pointer."""
+    from .profiles import bundled_names
+    from .target import extract_token
+
+    profile = target.profile
+    if profile.name in bundled_names():
+        return False
+    request = profile.rtc_request(channel="conformance-detect", role=profile.issued_roles[0])
+    ex = client.request(request.method, request.path, json_body=request.json_body, content=request.content,
+                        content_type=request.content_type)
+    op = profile.operations["rtc"]
+    return extract_token(ex, op.token, status=op.status).raw is not None
 
 
 def _curl_header_hint(state: _State, records: list[CaseRecord]) -> None:

@@ -34,6 +34,10 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deviations", metavar="FILE", help="JSON {case id: reason}: known deviations become expected failures")
     p.add_argument("--timeout", type=float, help="overall deadline per request in seconds (default 10)")
     p.add_argument("--max-skew", type=float, help="allowed clock difference in seconds (default 5)")
+    p.add_argument("--renew-expiry", type=int, metavar="SECONDS",
+                   help="lifetime the renewal case (EXPIRY-6) asks for (default 6; e.g. 120 for a profile in minutes)")
+    p.add_argument("--renew-margin", type=float, metavar="SECONDS",
+                   help="renew this many seconds before expiry in the renewal case (default 2)")
     p.add_argument("-n", "--workers", type=int, help="run cases in N processes (pytest-xdist) (default: 1, in this process)")
     p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
     p.add_argument("-v", "--verbose", action="count", default=0, help="one line per case while running")
@@ -179,6 +183,10 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--gate needs --baseline FILE (without a baseline the verdict gates: MUST, and SHOULD "
                          "with --strict)")
     check_summary_path(args.summary_md)
+    if args.renew_expiry is not None and not 1 <= args.renew_expiry <= 86400:
+        raise UsageError("--renew-expiry must be a whole number of seconds from 1 to 86400")
+    if args.renew_margin is not None and not 0 < args.renew_margin < (args.renew_expiry or 6):
+        raise UsageError(f"--renew-margin must be above 0 and below the renewal lifetime ({args.renew_expiry or 6} s)")
     if args.list:
         from ..api import list_cases
 
@@ -196,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
         verbose=args.verbose, baseline=args.baseline, baseline_force=args.baseline_force, gate=args.gate or "should",
         headers=args.header or (), header_file=args.header_file, max_rps=args.max_rps,
         rate_limit_budget=args.rate_limit_budget, web_origins=origins, browser=args.browser or bool(args.browser_path),
-        browser_path=args.browser_path,
+        browser_path=args.browser_path, renew_expiry=args.renew_expiry, renew_margin=args.renew_margin,
     )
     from ..interruption import signals_as_interrupt
 

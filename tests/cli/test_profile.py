@@ -75,3 +75,25 @@ def test_unknown_profile_and_no_action(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["profile", "show", "agora-go"]) == 2
     assert "unknown profile 'agora-go'" in capsys.readouterr().err
     assert main(["profile"]) == 2
+
+
+def test_every_option_docs_profiles_names_is_accepted() -> None:
+    """docs/profiles.md names options of check, profile show/init and the pytest plugin: each must exist there."""
+    import re
+    from pathlib import Path
+
+    from conformance.cli import build_parser
+    from conformance.plugin import _OPTIONS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "profiles.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text))
+    parser = build_parser()
+    known: set[str] = {flag for flag, *_ in _OPTIONS}
+    actions = [parser._subparsers._group_actions[0]]  # type: ignore[union-attr]
+    while actions:
+        for sub in actions.pop().choices.values():
+            for action in sub._actions:
+                known.update(action.option_strings)
+                if action.choices and isinstance(action.choices, dict):
+                    actions.append(action)
+    assert named and named <= known, sorted(named - known)

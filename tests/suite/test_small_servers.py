@@ -8,8 +8,13 @@ the messages say the serious part (whom a wrapped uid's token admits, what a bad
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from tests.faulty import small
 from tests.faulty.runner import Run, run_check, serving
 from tests.faulty.small import SMALL_BY_KEY, SMALL_FAULTS, SmallFault
 
@@ -66,3 +71,23 @@ def test_a_bad_role_value_that_publishes_says_so() -> None:
 def test_an_answer_naming_another_uid_than_the_token_fails_token_4() -> None:
     message = _messages("post-answers-other-uid", "TOKEN-4")
     assert "(the uid the answer names)" in message and "crc_uid is not the CRC-32 of" in message
+
+
+@pytest.mark.parametrize(("make", "name"), [(small.one_role_query(), "one-role-query"),
+                                            (small.chosen_uid_post(), "chosen-uid-post"),
+                                            (small.raw_token(), "raw-token")])
+def test_a_working_profile_of_your_own_gets_no_family_hint(make: Any, name: str, tmp_path: Path) -> None:
+    # The answer carries a token at the profile's pointer: no "another server family", "another JSON API" or "write
+    # a profile" hint, even when TOKEN-2 fails (the profile says 007 where the server issues 006, or the reverse).
+    data = json.loads(Path(small.profile(name)).read_text(encoding="utf-8"))
+    data["token_version"] = "007" if data["token_version"] == "006" else "006"
+    wrong_version = tmp_path / "profile.json"
+    wrong_version.write_text(json.dumps(data), encoding="utf-8")
+    with serving(make) as (url, settings):
+        for profile, failed in ((small.profile(name), set()), (str(wrong_version), {"TOKEN-2"})):
+            run = run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
+                            profile=profile, cases=("ROUTE-1", "TOKEN-2"))
+            assert run.document is not None and run.failed == failed, run.output[-2000:]
+            hints = run.document["summary"].get("extra", {}).get("hints", [])
+            assert hints == [], hints
+            assert "hint:" not in run.output, run.output[-2000:]
