@@ -193,11 +193,12 @@ def unjudged_document(
     from .profiles import load_profile
     from .report import CaseRecord, report_document, summarize
 
-    records = [CaseRecord.for_requirement(r) for r in selected_cases(opts.cases)]
+    profile = load_profile(opts.profile)
+    records = [CaseRecord.for_requirement(r, profile) for r in selected_cases(opts.cases)]
     summary = summarize(records, strict=opts.strict, interrupted=interrupted, abort_reason=reason,
                         contract_ids=tuple(r.id for r in selected_cases(None)),
                         selection=f"--case {opts.cases!r}" if opts.cases else "")
-    doc = report_document(url or "embedded reference server", load_profile(opts.profile).as_dict(), summary, records)
+    doc = report_document(url or "embedded reference server", profile.as_dict(), summary, records)
     write_reports(report_dir, doc)
     return doc
 

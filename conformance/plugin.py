@@ -30,7 +30,7 @@ from .contract import REQUIREMENTS, Level, by_id
 from .contract.model import RUN_CONDITIONS
 from .deviations import DeviationsError, load_deviations
 from .headers import HeaderError
-from .profiles import NotInProfile, ProfileError, load_profile
+from .profiles import NotInProfile, Profile, ProfileError, load_profile
 from .redact import Redactor
 from .report import CaseRecord, report_document, summarize, terminal_table, write_html, write_json
 from .target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN, RunSettings, Target
@@ -256,11 +256,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         reason = state.deviations.get(item.name)
         if reason:
             item.add_marker(pytest.mark.xfail(reason=f"known deviation: {reason}", strict=False))
-        state.records[item.name] = CaseRecord.for_requirement(req)
+        state.records[item.name] = CaseRecord.for_requirement(req, settings.profile)
     for item in items:
         user = _user_case(item)
         if user is not None:
             state.records[item.nodeid] = user
+
+
+def _profile_or_none(config: pytest.Config) -> Profile | None:
+    """The run's profile, for the requirement sentences (None if the settings cannot be built: a usage error)."""
+    state = _state(config)
+    if state.settings is not None:
+        return state.settings.profile
+    try:
+        return load_profile(_option(config, "token_profile", "str"))
+    except ProfileError:
+        return None
 
 
 def _selection(config: pytest.Config) -> str:
@@ -724,7 +735,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         state.active = True  # under xdist the controller learns of cases only from reports
     rec = state.records.get(name)
     if rec is None:
-        rec = state.records[name] = CaseRecord.for_requirement(by_id(name))
+        rec = state.records[name] = CaseRecord.for_requirement(by_id(name), _profile_or_none(config))
     rec.duration_s += _own_duration(state, name, report)
     cause = dict(report.user_properties).get("root_cause")
     if cause:
@@ -819,7 +830,7 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     for nodeid in ids:
         name = nodeid.rsplit("::", 1)[-1]
         if name in _REQ_INDEX and name not in state.records:
-            state.records[name] = CaseRecord.for_requirement(by_id(name))
+            state.records[name] = CaseRecord.for_requirement(by_id(name), _profile_or_none(config))
             state.active = True
 
 

@@ -12,7 +12,7 @@ MUST, SHOULD, MAY = Level.MUST, Level.SHOULD, Level.MAY
 
 #: The contract's version, shown in every report. Bump it whenever a requirement is added, removed,
 #: reworded or re-levelled, and say why in docs/contract-changelog.md.
-CONTRACT_VERSION = "1.5"
+CONTRACT_VERSION = "1.6"
 
 SECTIONS: dict[str, tuple[str, str]] = {
     "ROUTE": ("Routes and JSON", "What a client parses: the route, the status, the JSON key."),
@@ -62,10 +62,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "GET /rtc/{channel}/{role}/uid/{uid}/ with valid values answers 200 and a JSON object whose rtcToken is a non-empty string, for every role of the profile.",
       "The whole client contract: it reads rtcToken from the JSON body and has no other error model."),
     R("ROUTE-2", "ROUTE", SHOULD, "JSON content type",
-      "Every token response declares Content-Type: application/json.",
+      "Every token response declares Content-Type: application/json; a raw-token answer (a profile whose token is the whole body) declares text/plain.",
       "Clients parse the body whatever the type, but proxies, browsers and logs rely on it; both public servers send it. "
       "RFC 9110 8.3: the type is application/json with or without parameters (a charset is accepted); a token answer has "
-      "no reason to claim any other type, hence kept, at SHOULD."),
+      "no reason to claim any other type, hence kept, at SHOULD. A body that is the token itself is text, not JSON and "
+      "not a page: text/plain says so, text/html (Flask's default) has browsers render a credential (1.6)."),
     R("ROUTE-3", "ROUTE", MUST, "Success bodies match their schemas",
       "Every success body of every route the profile lists matches its JSON Schema in schemas/.",
       "Extra nesting, a non-string token or a renamed key means 'no token' to the client."),
@@ -125,7 +126,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     # --- Bad input and errors --------------------------------------------
     R("INPUT-1", "INPUT", SHOULD, "Unknown role refused",
       "An unknown role is refused with a 4xx and a JSON error, not answered with a token of some other role.",
-      "The Go server silently downgrades any unknown role (even a typo of 'publisher') to subscriber; it fails safe, hence SHOULD."),
+      "The Go server silently downgrades any unknown role (even a typo of 'publisher') to subscriber; it fails safe, hence SHOULD. "
+      "For typed roles ({\"isPublisher\": true}) the catalogue also sends what JavaScript handlers read as truthy ('no', "
+      "'false', 1) and null; a failure says when the token it got grants publisher privileges, the serious case."),
     R("INPUT-2", "INPUT", MUST, "Unknown token type refused",
       "A token type other than uid or userAccount is refused with a 4xx.",
       "There is no telling which identity such a token would bind."),
@@ -137,7 +140,8 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "A wrapped negative uid binds the token to another user."),
     R("INPUT-5", "INPUT", MUST, "Out-of-range uid refused",
       "With token type uid, a uid above 4294967295 is refused with a 4xx, never wrapped.",
-      "The Go server truncates 4294967296 to uid 0: the token silently belongs to another user."),
+      "The Go server truncates 4294967296 to uid 0: the token is bound to uid 0, which admits any user; a failure names "
+      "the uid the wrapped token is bound to. Not applicable to a server that takes no uid (it chooses it)."),
     R("INPUT-6", "INPUT", SHOULD, "Invalid channel refused",
       "A channel name that is empty, longer than 64 bytes, or outside Agora's character set is refused with a 4xx.",
       "The SDK refuses such names at join; a token for them only hides the mistake."),
@@ -146,7 +150,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
       "The Node server turns 'abc' into a token that never expires and '-5' into one already expired."),
     R("INPUT-8", "INPUT", SHOULD, "Out-of-range expiry refused",
       "An expiry of 0 or above 86400 is refused with a 4xx rather than clamped, wrapped or honoured.",
-      "Agora caps lifetimes at 24 h; the Go server wraps 4294967297 to 1 s. Honouring it beyond 24 h fails EXPIRY-3. "
+      "Agora caps lifetimes at 24 h; the Go server wraps 4294967297 to 1 s and reads 0 as its default. Honouring 86401 "
+      "gives a token one second past the cap, which EXPIRY-3 tolerates within the clock skew: only the refusal shows the "
+      "server checks the bound. A profile that states expiry.min / expiry.max is also asked one second past each. "
       "Clamping silently shortens what the client scheduled its renewal on; SHOULD, as the token still works."),
     R("INPUT-9", "INPUT", SHOULD, "Oversized input refused",
       "A 10 KB path segment is refused with a 4xx that describes it (400, 404, 414, 422 or 431).",

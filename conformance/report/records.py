@@ -28,8 +28,12 @@ class CaseRecord:
     duration_s: float = 0.0
 
     @classmethod
-    def for_requirement(cls, req: Requirement) -> CaseRecord:
-        return cls(id=req.id, section=req.section, title=req.title, requirement=req.sentence, level=req.level.value)
+    def for_requirement(cls, req: Requirement, profile: Any = None) -> CaseRecord:
+        """The record of ``req``; with ``profile``, its sentence names the requests that profile sends."""
+        from ..contract.wording import sentence_for
+
+        return cls(id=req.id, section=req.section, title=req.title, requirement=sentence_for(req, profile),
+                   level=req.level.value)
 
 
 @dataclass
