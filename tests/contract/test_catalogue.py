@@ -42,7 +42,7 @@ def test_requirement_complete(req: Requirement) -> None:
     assert req.sentence.endswith("."), req.sentence
     assert req.rationale.endswith((".", ")")), req.rationale
     # credentials: run only with --header; web_origin: only with --web-origin (or the profile's web_origins)
-    assert set(req.needs) <= {*ROUTE_FEATURES, "credentials", "web_origin"}
+    assert set(req.needs) <= {*ROUTE_FEATURES, "health", "credentials", "web_origin"}
 
 
 def test_every_level_used() -> None:
