@@ -271,7 +271,10 @@ def _generic(doc: dict[str, Any], profile: Profile, op: Any, static: dict[str, A
 
     ref = "#/components/schemas/"
     factor = UNITS[profile.expiry_unit]
-    expiry_number = {"type": "integer", "minimum": 1, "maximum": 86400 // factor,
+    # Valid lifetimes: inside the limits the profile states (expiry.min / expiry.max), never above 86400 s.
+    low = -(-(profile.expiry_min or 1) // factor)
+    high = min(profile.expiry_max or 86400, 86400) // factor
+    expiry_number = {"type": "integer", "minimum": low, "maximum": high,
                      "description": f"Token lifetime in {profile.expiry_unit}."}
     uid_number = {"$ref": ref + ("Account" if account else "Uid")}
     word = profile.token_type_words.get("userAccount" if account else "uid", "uid")
@@ -284,6 +287,8 @@ def _generic(doc: dict[str, Any], profile: Profile, op: Any, static: dict[str, A
         if name == "expiry":
             if kind == "number" or where != "body":
                 return dict(expiry_number)
+            if low > 1 or high < 86400 // factor:  # limits a pattern cannot say: the text of a number inside them
+                return {"type": "string", "enum": list(dict.fromkeys(str(n) for n in (low, (low + high) // 2, high)))}
             return {"type": "string", "pattern": f"^[1-9][0-9]{{0,{len(str(86400 // factor)) - 2}}}$"}
         if name == "tokentype":
             return {"type": "string", "enum": [word]}

@@ -174,3 +174,15 @@ def test_fetch_rtc_through_a_json_body_profile(tmp_path: Path) -> None:
         assert json.loads(f.exchange.request_body or b"") == {"channelName": "room", "uid": 0, "role": "publisher"}
         assert not t.fetch_rtc(uid="abc").ok  # "abc" reaches the number field as text, and is refused
         t.client.close()
+
+
+def test_a_raw_token_answer_is_the_whole_body_stripped() -> None:
+    raw = token()
+    f = extract_token(exchange(200, raw.encode() + b"\n"), "")
+    assert f.ok and f.raw == raw and f.key == "the whole body"
+    empty = extract_token(exchange(200, b"  \n"), "")
+    assert not empty.ok and "an empty body" in str(empty.problem)
+    html = extract_token(exchange(200, b"<html>no token</html>"), "")
+    assert not html.ok and "does not decode" in str(html.problem)
+    refused = extract_token(exchange(400, b'{"error": "bad"}'), "")
+    assert not refused.ok and str(refused.problem).startswith("status 400")

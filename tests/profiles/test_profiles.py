@@ -347,3 +347,49 @@ def test_route_9_is_not_applicable_to_a_profile_without_user_accounts(tmp_path: 
     doc = json.loads((tmp_path / "r" / "conformance.json").read_text(encoding="utf-8"))
     case = next(c for c in doc["cases"] if c["id"] == "ROUTE-9")
     assert case["outcome"] == "skipped" and "not applicable" in case["message"], case
+
+
+# --- FORMAT-18: what the rtc operation does not place, the server does not take -------------------------------
+
+
+def test_typed_roles_keep_their_json_type_in_a_body_and_read_as_text_in_a_query(tmp_path: Path) -> None:
+    body = load_profile(write(tmp_path, {
+        "roles": {"publisher": True, "subscriber": False},
+        "operations": {"rtc": {"path": "/t", "body": {"c": "{channel}", "p": "{role:boolean}"}, "uid": "/uid"}}}))
+    assert body.rtc_request("a", "subscriber").json_body == {"c": "a", "p": False}
+    assert body.rtc_request("a", "no", lenient=True).json_body == {"c": "a", "p": "no"}  # a bad value stays text
+    query = load_profile(write(tmp_path, {
+        "roles": {"publisher": 1, "subscriber": 0},
+        "operations": {"rtc": {"path": "/t", "query": {"c": "{channel}", "r": "{role}", "u": "{uid}"}}}}, "q.json"))
+    assert query.rtc_request("a", "publisher", uid="5").path == "/t?c=a&r=1&u=5"
+    assert query.role_word("subscriber") == "0"
+
+
+def test_no_role_placeholder_means_one_role(tmp_path: Path) -> None:
+    p = load_profile(write(tmp_path, {"extends": "agora-token-service",
+                                      "operations": {"rtc": {"path": "/t", "query": {"c": "{channel}", "u": "{uid}"}}}}))
+    assert not p.role_input and p.issued_roles == ("publisher",)  # roles the file did not write: publisher
+    assert p.rtc_request("a", "publisher", uid="3").path == "/t?c=a&u=3"
+    with pytest.raises(NotInProfile, match="issues no subscriber tokens"):
+        p.rtc_request("a", "subscriber")
+    with pytest.raises(NotInProfile, match="takes no role"):
+        p.rtc_request("a", "owner", lenient=True)
+
+
+def test_no_uid_and_no_expiry_placeholders(tmp_path: Path) -> None:
+    p = load_profile(write(tmp_path, {"expiry": {"default": 600},
+                                      "operations": {"rtc": {"path": "/t/{channel}/{role}", "uid": "/uid"}}}))
+    assert not p.uid_input and not p.expiry_input and p.default_expiry == 600
+    assert p.rtc_request("a", uid="99").path == "/t/a/publisher"  # the uid is the server's to choose
+    with pytest.raises(NotInProfile, match="fixed lifetime of 600 s"):
+        p.rtc_request("a", expiry=300)
+
+
+def test_expiry_limits_and_a_raw_token_round_trip(tmp_path: Path) -> None:
+    data = {"expiry": {"unit": "minutes", "default": 60, "min": 1, "max": 120},
+            "operations": {"rtc": {"path": "/t/{channel}/{uid}", "query": {"ttl": "{expiry}"}, "token": ""}}}
+    p = load_profile(write(tmp_path, data))
+    assert (p.expiry_min, p.expiry_max, p.raw_token) == (60, 7200, True)
+    assert p.lifetime(6) == 60 and p.lifetime(86400) == 7200 and p.lifetime(600) == 600
+    again = load_profile(write(tmp_path, p.document(), "again.json"))
+    assert again.document() == p.document() and again.document()["expiry"] == data["expiry"]
