@@ -2,6 +2,9 @@
 
     python tools/detection_score.py [--out docs/detection.md] [--jobs 2] [--only KEY ...] [--no-load] [--no-shapes]
 
+The faults of the servers that take fewer inputs (tests/faulty/small.py) get a table of their own, like the
+faults behind other route shapes (``--no-shapes`` leaves both out).
+
 Each fault (tests/faulty/servers.py) gets a full strict run with the app id and
 certificate known; a fault is *detected* when its own requirement's case fails.
 The table also says whether the run matched the catalogue exactly (the expected
@@ -35,9 +38,10 @@ if str(ROOT) not in sys.path:  # tests.faulty is part of the repository, not of 
     sys.path.insert(0, str(ROOT))
 
 from conformance.contract import REQUIREMENTS, Level  # noqa: E402
-from tests.faulty.runner import Run, child_environment, judge, serving  # noqa: E402
+from tests.faulty.runner import Run, child_environment, judge, run_check, serving  # noqa: E402
 from tests.faulty.servers import BY_KEY, FAULTS, NEEDS_CREDENTIALS, NEEDS_WEB_ORIGIN, Fault  # noqa: E402
 from tests.faulty.shapes import NOT_IN_SHAPE, SHAPE_FAULTS, SHAPES, judge_shape  # noqa: E402
+from tests.faulty.small import SMALL_FAULTS, SmallFault  # noqa: E402
 
 LEVELS = [level.value for level in Level]
 JUDGED_BY = re.compile(r"[A-Z]+-[0-9]+")
@@ -237,6 +241,62 @@ def judge_shapes(jobs: int) -> list[ShapeResult]:
         return list(pool.map(one, todo))
 
 
+@dataclass
+class SmallResult:
+    """A server that takes fewer inputs (tests/faulty/small.py) with one fault, judged through its own profile."""
+
+    fault: SmallFault
+    run: Run
+
+    @property
+    def unexplained_skips(self) -> set[str]:
+        return {c for c in self.run.skipped - self.fault.skips - NEEDS_CREDENTIALS
+                if not self.run.message(c).startswith("not applicable")}
+
+    @property
+    def as_expected(self) -> bool:
+        return (not self.run.having("error", "not run") and self.run.failed == set(self.fault.expected)
+                and not self.unexplained_skips and self.run.exit_code == 1)
+
+
+def judge_small(jobs: int) -> list[SmallResult]:
+    """Each of SMALL_FAULTS: a full strict run with its profile (app id and certificate known)."""
+
+    def one(fault: SmallFault) -> SmallResult:
+        with serving(fault.make) as (url, settings):
+            run = run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
+                            profile=fault.profile)
+        print(f"small {fault.key:26} failed {_cases(run.failed)}", file=sys.stderr, flush=True)
+        return SmallResult(fault, run)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, SMALL_FAULTS))
+
+
+def small_lines(small: list[SmallResult] | None) -> list[str]:
+    out = ["## Servers that take fewer inputs", ""]
+    if small is None:
+        return [*out, "Not run (`--no-shapes` or `--only`).", ""]
+    out += [
+        "The small servers of the long tail (tests/faulty/small.py: a one-role `{\"key\"}` query server with a fixed "
+        "lifetime, a chosen-uid POST server with a boolean role, a fixed-lifetime server), each with one fault, judged "
+        "through its hand-written profile (tests/faulty/profiles/; docs/profiles.md, worked examples 3-6). Full strict "
+        "runs; a case the shape cannot express says \"not applicable\" with the reason. Their correct twins are in "
+        "docs/false-alarms.md.",
+        "",
+        "| fault | behaviour | violates | detected | failing cases | skipped | exit | as expected |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in small:
+        detected = "yes" if r.fault.requirement in r.run.failed else "**MISSED**"
+        ok = "yes" if r.as_expected else f"**no** (expected {_cases(set(r.fault.expected))})"
+        out.append(f"| `{r.fault.key}` | {_cell(r.fault.fault)} | {r.fault.requirement} | {detected} | "
+                   f"{_cases(r.run.failed)} | {_cases(r.run.skipped)} | {r.run.exit_code} | {ok} |")
+    explained = [r for r in small if r.fault.also]
+    out += [""] + [f"- `{r.fault.key}`: {_cases(r.fault.also)} - {_cell(r.fault.why)}" for r in explained]
+    return [*out, ""]
+
+
 def shape_lines(shapes: list[ShapeResult] | None) -> list[str]:
     out = ["## Other route shapes", ""]
     if shapes is None:
@@ -261,7 +321,7 @@ def shape_lines(shapes: list[ShapeResult] | None) -> list[str]:
 
 
 def render(results: Sequence[Result], load: list[LoadResult] | None, command: str,
-           shapes: list[ShapeResult] | None = None) -> str:
+           shapes: list[ShapeResult] | None = None, small: list[SmallResult] | None = None) -> str:
     hit = sum(r.detected for r in results)
     out = [
         "# Detection score",
@@ -341,7 +401,7 @@ def render(results: Sequence[Result], load: list[LoadResult] | None, command: st
             else:
                 ok = "yes" if lr.detected else "**MISSED**"
             out.append(f"| `{lr.key}` | {_cell(lr.fault)} | {lr.objective} | {lr.exit_code} | {_cell(lr.verdict)} | {ok} |")
-    out += ["", *shape_lines(shapes)]
+    out += ["", *shape_lines(shapes), *small_lines(small)]
     out += ["## Reproduce", "", "```", command, "```", ""]
     return "\n".join(out)
 
@@ -355,7 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="faults judged at once (default 2)")
     parser.add_argument("--only", nargs="+", metavar="KEY", help="only these faults (keys of the catalogue)")
     parser.add_argument("--no-load", action="store_true", help="skip the load-only faults")
-    parser.add_argument("--no-shapes", action="store_true", help="skip the faults re-run behind other route shapes")
+    parser.add_argument("--no-shapes", action="store_true",
+                        help="skip the faults re-run behind other route shapes and the small servers' faults")
     args = parser.parse_args(argv)
     keys = {f.key for f in FAULTS}
     if args.only and set(args.only) - keys:
@@ -381,9 +442,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             load.append(LoadResult(key, what, objective, code, verdict, expected))
             print(f"load {key:20} exit {code} {verdict}", file=sys.stderr, flush=True)
     shapes = None if args.no_shapes or args.only else judge_shapes(args.jobs)
+    small = None if args.no_shapes or args.only else judge_small(args.jobs)
     command = "python tools/detection_score.py" + (f" --out {args.out}" if args.out != ROOT / "docs" / "detection.md" else "")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(results, load, command, shapes), encoding="utf-8")
+    args.out.write_text(render(results, load, command, shapes, small), encoding="utf-8")
     hit = sum(r.detected for r in results)
     by_level = ", ".join(f"{lvl} {sum(r.detected for r in results if r.fault.level == lvl)}/"
                          f"{sum(r.fault.level == lvl for r in results)}" for lvl in LEVELS)
@@ -391,7 +453,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           file=sys.stderr)
     load_ok = load is None or all(lr.as_expected for lr in load)
     shapes_ok = shapes is None or all(r.as_expected for r in shapes)
-    return 0 if all(r.as_catalogued for r in results) and load_ok and shapes_ok else 1
+    small_ok = small is None or all(r.as_expected for r in small)
+    return 0 if all(r.as_catalogued for r in results) and load_ok and shapes_ok and small_ok else 1
 
 
 if __name__ == "__main__":
