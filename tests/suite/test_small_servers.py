@@ -91,3 +91,16 @@ def test_a_working_profile_of_your_own_gets_no_family_hint(make: Any, name: str,
             hints = run.document["summary"].get("extra", {}).get("hints", [])
             assert hints == [], hints
             assert "hint:" not in run.output, run.output[-2000:]
+
+
+def test_a_short_fixed_lifetime_is_renewed_and_judged(tmp_path: Path) -> None:
+    # EXPIRY-6 waits out a fixed lifetime it can (12 s: renewal 2 s before expiry) and judges the renewal; a fixed
+    # lifetime of an hour is "not applicable" with the reason (the variant fixed-lifetime shows it).
+    data = json.loads(Path(small.profile("fixed-lifetime")).read_text(encoding="utf-8"))
+    data["expiry"]["default"] = 12
+    path = tmp_path / "fixed-12s.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with serving(small.fixed_lifetime(12)) as (url, settings):
+        run = run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
+                        profile=str(path), cases=("EXPIRY-6",))
+    assert run.document is not None and run.outcomes == {"EXPIRY-6": "passed"}, run.output[-2000:]
