@@ -150,12 +150,14 @@ def _truthy(value: Any) -> bool:
 
 
 def chosen_uid_post(*, answered: Callable[[int], int] = lambda uid: uid, truthy_role: bool = False,
-                    subscriber_publishes: bool = False) -> Callable[[Settings], ASGIApp]:
+                    subscriber_publishes: bool = False, version: str = "006",
+                    names_uid: bool = True) -> Callable[[Settings], ASGIApp]:
     """``POST /rtctoken {"channel", "isPublisher": bool, "expire"?}`` -> ``{"uid": n, "token": "006..."}``.
 
     The server draws a uid in 1..2^32-1 for every token and names it. Faults: ``answered`` maps the bound uid to
     the one the answer names; ``truthy_role`` reads isPublisher as JavaScript does ("no", "false", 1 are
-    publishers); ``subscriber_publishes`` grants the publish privileges to isPublisher false too.
+    publishers); ``subscriber_publishes`` grants the publish privileges to isPublisher false too. ``version`` and
+    ``names_uid`` (False: ``{"token"}`` alone, the uid only inside the token) are choices, not faults.
     """
 
     def make(s: Settings) -> ASGIApp:
@@ -184,8 +186,9 @@ def chosen_uid_post(*, answered: Callable[[int], int] = lambda uid: uid, truthy_
             if isinstance(expire, bool) or not isinstance(expire, int) or not 10 <= expire <= DAY:
                 return _error(400, "expire must be a whole number of seconds from 10 to 86400")
             uid = secrets.randbelow(MAX_UID) + 1
-            token = token_006(s, channel, uid, publisher or subscriber_publishes, expire)
-            return json_response(200, {"uid": answered(uid), "token": token})
+            build = token_006 if version == "006" else token_007
+            token = build(s, channel, uid, publisher or subscriber_publishes, expire)
+            return json_response(200, {"uid": answered(uid), "token": token} if names_uid else {"token": token})
 
         return _app([Route("/rtctoken", rtc, methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"])])
 

@@ -104,3 +104,22 @@ def test_a_short_fixed_lifetime_is_renewed_and_judged(tmp_path: Path) -> None:
         run = run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
                         profile=str(path), cases=("EXPIRY-6",))
     assert run.document is not None and run.outcomes == {"EXPIRY-6": "passed"}, run.output[-2000:]
+
+
+@pytest.mark.parametrize(("version", "token_8"), [("007", "passed"), ("006", "skipped")])
+def test_a_chosen_uid_only_inside_the_token_is_judged_as_far_as_the_token_allows(
+        version: str, token_8: str, tmp_path: Path) -> None:
+    # No uid pointer: a 007 token carries its uid, so TOKEN-4 and TOKEN-8 judge against it; a 006 token carries
+    # only its CRC-32: TOKEN-4 judges the channel and says the uid is not judged, TOKEN-8 is not applicable.
+    data = json.loads(Path(small.profile("chosen-uid-post")).read_text(encoding="utf-8"))
+    data["token_version"] = version
+    del data["operations"]["rtc"]["uid"]
+    path = tmp_path / "no-pointer.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with serving(small.chosen_uid_post(version=version, names_uid=False)) as (url, settings):
+        run = run_check(url, certificate=settings.certificate, app_id=settings.app_id, strict=True,
+                        profile=str(path), cases=("TOKEN-1", "TOKEN-4", "TOKEN-8"))
+    assert run.document is not None and run.failed == set(), run.output[-2000:]
+    assert run.outcomes["TOKEN-4"] == "passed" and run.outcomes["TOKEN-8"] == token_8, run.outcomes
+    if token_8 == "skipped":
+        assert "a signature that covers a uid cannot be verified without it" in run.message("TOKEN-8")
