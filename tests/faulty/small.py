@@ -312,7 +312,7 @@ SMALL_FAULTS: tuple[SmallFault, ...] = (
                "user).", "INPUT-5", one_role_query(wrap_uid=True), profile("one-role-query"), UID_CASES),
     SmallFault("post-answers-other-uid", "The chosen-uid server names another uid in its answer than the one its "
                "token is bound to.", "TOKEN-4", chosen_uid_post(answered=other_uid), profile("chosen-uid-post"),
-               TOKEN_CASES),
+               (*TOKEN_CASES, "EXPIRY-6")),
     SmallFault("post-truthy-role", "The chosen-uid server reads isPublisher as JavaScript does: \"no\", \"false\", "
                "1 and 'owner' give publisher tokens.", "INPUT-1", chosen_uid_post(truthy_role=True),
                profile("chosen-uid-post"), ("INPUT-1", "INPUT-6", "INPUT-11", "INPUT-12", "TOKEN-6", "TOKEN-7")),
