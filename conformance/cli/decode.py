@@ -31,7 +31,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "token", metavar="TOKEN",
-        help="the token string, a whole JSON answer ({\"rtcToken\": \"007...\"}), or '-' to read either from standard input",
+        help="the token string, a whole JSON answer with the token under any key ({\"key\": \"006...\"}, "
+        "{\"data\": {\"token\": \"007...\"}}), or '-' to read either from standard input",
     )
     parser.add_argument("--channel", metavar="C", help="the channel name the token was requested for")
     parser.add_argument(
@@ -89,24 +90,34 @@ def _read_token(arg: str) -> str:
 
 
 def _unwrap(text: str) -> str:
-    """A token server's whole answer pasted as the token (``{"rtcToken": "007..."}``): the token inside it."""
-    if not text.lstrip().startswith("{"):
+    """A token server's whole answer pasted as the token: the one token inside it, under any key, nested or not
+    (``{"rtcToken": ...}``, ``{"key": ...}``, ``{"data": {"token": ...}}``)."""
+    from ..tokens.find import find_tokens
+
+    if not text.lstrip().startswith(("{", "[")):
         return text
     try:
         body = json.loads(text)
     except json.JSONDecodeError:
         return text  # the codec says what is wrong with it
-    keyed = {k: v for k, v in body.items() if k.lower().endswith("token")} if isinstance(body, dict) else {}
-    found = {k: v for k, v in keyed.items() if isinstance(v, str)}
-    if len(found) != 1:
-        if found:
-            why = f"{len(found)} token keys: {', '.join(sorted(found))}"
-        elif keyed:  # {"rtcToken": 5}: the key is there, its value is not a token string
-            why = "; ".join(f"{k} is {_json_kind(v)}, not a string" for k, v in sorted(keyed.items()))
-        else:
-            why = "no *Token key"
-        raise UsageError(f"a JSON body, but not one token in it ({why}): pass the token itself")
-    return next(iter(found.values()))
+    found = find_tokens(body)
+    if len({f.raw for f in found}) == 1:
+        return found[0].raw
+    if found:
+        raise UsageError(f"a JSON body, but not one token in it ({len(found)} tokens: "
+                         f"{', '.join(f.pointer for f in found)}): pass the token itself")
+    # No string decodes: say what the keys that look like a token's hold (the codec's reason, or their kind).
+    keyed = {k: v for k, v in body.items() if k.lower().endswith(("token", "key"))} if isinstance(body, dict) else {}
+    strings = {k: v for k, v in keyed.items() if isinstance(v, str)}
+    if len(strings) == 1:
+        return next(iter(strings.values()))
+    if strings:
+        why = f"{len(strings)} token keys: {', '.join(sorted(strings))}"
+    elif keyed:  # {"rtcToken": 5}: the key is there, its value is not a token string
+        why = "; ".join(f"{k} is {_json_kind(v)}, not a string" for k, v in sorted(keyed.items()))
+    else:
+        why = "no string in it decodes as a 006 or 007 token"
+    raise UsageError(f"a JSON body, but not one token in it ({why}): pass the token itself")
 
 
 def _json_kind(value: Any) -> str:

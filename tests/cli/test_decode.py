@@ -270,7 +270,32 @@ def test_a_pasted_json_answer_is_unwrapped(capsys: pytest.CaptureFixture[str], m
     code, out, err = _run(capsys, "-")
     assert code == 0 and out["version"] == "006", err
     code, out, err = _run(capsys, json.dumps({"error": "no"}))
-    assert code == 2 and out is None and "a JSON body, but not one token in it (no *Token key)" in err
+    assert code == 2 and out is None
+    assert "a JSON body, but not one token in it (no string in it decodes as a 006 or 007 token)" in err
+
+
+@pytest.mark.parametrize("body", [
+    {"key": TOKEN_006},  # nixrajput/agora-token-server-nodejs
+    {"uid": 123456, "token": TOKEN_006},  # a server that chose the uid
+    {"data": {"token": TOKEN_007}, "code": 0},
+    {"result": [{"ignored": "x"}, {"value": TOKEN_007}]},
+    {"rtcToken": TOKEN_007, "copy": TOKEN_007},  # the same token twice is one token
+])
+def test_a_pasted_answer_is_unwrapped_under_any_key(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, body: dict[str, object]
+) -> None:
+    expected = json.dumps(body)[json.dumps(body).index('"00') + 1:][:3]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(body, indent=2) + "\n"))
+    code, out, err = _run(capsys, "-")
+    assert code == 0 and out["version"] == expected, err
+    code, out, err = _run(capsys, json.dumps(body))
+    assert code == 0 and out["version"] == expected, err
+
+
+def test_two_different_tokens_in_a_pasted_answer_are_named(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _run(capsys, json.dumps({"rtcToken": TOKEN_007, "data": {"rtmToken": TOKEN_006}}))
+    assert code == 2 and out is None
+    assert "not one token in it (2 tokens: /rtcToken, /data/rtmToken): pass the token itself" in err
 
 
 def test_a_closed_pipe_is_not_a_traceback(tmp_path: Path) -> None:
