@@ -30,7 +30,8 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "run the reference token server",
     "contract": "print the numbered contract (Markdown or JSON)",
     "detect": "name the bundled profile that fits a token server, with the evidence",
-    "profile": "show a server profile and the requests it implies, or write a starter profile",
+    "profile": "show a server profile and the requests it implies, write a starter profile, or infer one from "
+               "example requests",
 }
 
 

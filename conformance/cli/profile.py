@@ -1,4 +1,5 @@
-"""``token-conformance profile``: show a resolved profile and the requests it implies, or write a starter file."""
+"""``token-conformance profile``: show a resolved profile and the requests it implies, write a starter file, or
+infer a profile from example requests (conformance.profiles.infer)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._common import UsageError
+from ._common import UsageError, add_request_options, request_headers
 
 #: Example values ``profile show`` builds its requests from.
 EXAMPLE: dict[str, Any] = {"channel": "my-channel", "uid": "42", "account": "alice", "expiry": 600}
@@ -28,6 +29,39 @@ def add_parser(p: argparse.ArgumentParser) -> None:
                       help="the request shape to start from: Go-style path segments, a query string, or a JSON "
                            "POST body (default query)")
     init.add_argument("--force", action="store_true", help="overwrite the file if it exists")
+    infer = sub.add_parser(
+        "infer", help="write a profile from one or two example requests that work",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Send the example request(s) to URL, find the token in the answer and write the profile they "
+                    "imply: which value is the channel, the uid, the role and the lifetime (matched against what the "
+                    "token says), a uid the server chooses, a fixed lifetime, the token version and a health route. "
+                    "What could not be inferred is listed in the file's $comment and on standard error.",
+        epilog="""\
+examples:
+  # one working request (a second one with the other role tells the role field for certain)
+  token-conformance profile infer https://tokens.example.com \\
+      --example 'GET /api/v1/rtcToken?channelName=test&uid=0' --output my-profile.json
+  token-conformance profile infer http://localhost:8080 \\
+      --example 'POST /rtctoken {"channel": "test", "isPublisher": true}' \\
+      --example 'POST /rtctoken {"channel": "test", "isPublisher": false}' --output my-profile.json
+  token-conformance profile show my-profile.json
+  token-conformance check --profile my-profile.json https://tokens.example.com
+
+Use a distinctive channel name and uid (not 0) in the examples: values are matched against the token.
+Credentials go in headers (--header, --header-file, $TOKEN_SERVER_HEADERS), never in the profile.
+Exit codes: 0 written, 2 nothing inferred (unreachable, no token in the answer, a bad example) or usage.""")
+    infer.add_argument("url", help="base URL of the token server (http:// or https://)")
+    infer.add_argument("--example", action="append", required=True, metavar="'METHOD PATH[?QUERY] [JSON BODY]'",
+                       help="a request that answers a token, e.g. 'GET /token?channel=c&uid=42' or "
+                            "'POST /token {\"channel\": \"c\", \"uid\": 42}'; repeat it with the other role's value "
+                            "to infer the role field")
+    infer.add_argument("-o", "--output", required=True, metavar="FILE",
+                       help="where to write the profile ('-': standard output); an existing file is kept unless --force")
+    infer.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    infer.add_argument("--name", help="the profile's name (default: inferred-HOST)")
+    infer.add_argument("--timeout", type=float, default=10.0, help="deadline per request in seconds (default 10)")
+    infer.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
+    add_request_options(infer, pacing=False)
     p.set_defaults(_profile_parser=p)
 
 
@@ -36,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         return _show(args)
     if args.action == "init":
         return _init(args)
+    if args.action == "infer":
+        return _infer(args)
     args._profile_parser.print_help(sys.stderr)
     return 2
 
@@ -198,4 +234,60 @@ def _init(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {str(path)!r}: {exc.strerror}") from None
     print(f"wrote {path} ({args.shape} shape); edit it, then: token-conformance profile show {path}")
+    return 0
+
+
+def _infer(args: argparse.Namespace) -> int:
+    """Infer, check that the profile loads, write it; what was found and what was not go to standard error."""
+    from ..client import TokenServerClient
+    from ..profiles import ProfileError, parse_profile
+    from ..profiles.infer import InferError, infer, parse_example
+    from ..redact import Redactor
+
+    if not args.url.startswith(("http://", "https://")):
+        raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    try:
+        examples = [parse_example(e) for e in args.example]
+    except InferError as exc:
+        raise UsageError(str(exc)) from None
+    output = None if args.output == "-" else Path(args.output)
+    if output is not None and output.exists() and not args.force:
+        raise UsageError(f"{args.output!r} exists; pass --force to overwrite it (or --output - for standard output)")
+    if output is not None and not output.parent.is_dir():
+        raise UsageError(f"cannot write {args.output!r}: no directory {str(output.parent)!r}")
+    headers = request_headers(args)
+    redactor = Redactor()
+    for value in headers.values():
+        redactor.add_header_value(value)
+    client = TokenServerClient(args.url, timeout=args.timeout, verify_tls=not args.insecure, headers=headers)
+    try:
+        result = infer(client, examples)
+    except InferError as exc:
+        raise UsageError(redactor.redact(str(exc))) from None
+    finally:
+        client.close()
+    document = result.profile
+    if args.name:
+        document["name"] = args.name
+    try:
+        parse_profile(json.loads(json.dumps(document)), "the inferred profile")  # never write a file that would not load
+    except ProfileError as exc:
+        raise UsageError(f"{exc} (a bug of profile infer: please report it with the example)") from None
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.output!r}: {exc.strerror}") from None
+    where = "standard output" if output is None else str(output)
+    lines = [f"profile {document['name']} written to {where}"]
+    lines += [f"  found: {f}" for f in result.found]
+    lines += [f"  not inferred: {n}" for n in result.notes]
+    shown = "FILE" if output is None else str(output)
+    lines.append(f"next: token-conformance profile show {shown}; token-conformance check --profile {shown} {args.url}")
+    print(redactor.redact("\n".join(lines)), file=sys.stderr)
     return 0
