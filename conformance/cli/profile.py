@@ -32,10 +32,11 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     infer = sub.add_parser(
         "infer", help="write a profile from one or two example requests that work",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Send the example request(s) to URL, find the token in the answer and write the profile they "
-                    "imply: which value is the channel, the uid, the role and the lifetime (matched against what the "
-                    "token says), a uid the server chooses, a fixed lifetime, the token version and a health route. "
-                    "What could not be inferred is listed in the file's $comment and on standard error.",
+        description="""\
+Send the example request(s) to URL, find the token in the answer (any string that decodes as 006 or 007, or the
+whole body) and write the profile they imply: which value is the channel, the uid, the role and the lifetime
+(matched against what the token says), a uid the server chooses, a fixed lifetime, the token version and a
+health route. What could not be inferred is listed in the file's $comment and on standard error.""",
         epilog="""\
 examples:
   # one working request (a second one with the other role tells the role field for certain)
@@ -47,10 +48,11 @@ examples:
   token-conformance profile show my-profile.json
   token-conformance check --profile my-profile.json https://tokens.example.com
 
-Use a distinctive channel name and uid (not 0) in the examples: values are matched against the token.
+Use a distinctive channel name and a uid other than 0 in the examples: values are matched against the token
+(uid 0 packs as the empty string). A server that chooses the uid itself needs no uid in the example.
 Credentials go in headers (--header, --header-file, $TOKEN_SERVER_HEADERS), never in the profile.
 Exit codes: 0 written, 2 nothing inferred (unreachable, no token in the answer, a bad example) or usage.""")
-    infer.add_argument("url", help="base URL of the token server (http:// or https://)")
+    infer.add_argument("url", metavar="URL", help="base URL of the token server (http:// or https://)")
     infer.add_argument("--example", action="append", required=True, metavar="'METHOD PATH[?QUERY] [JSON BODY]'",
                        help="a request that answers a token, e.g. 'GET /token?channel=c&uid=42' or "
                             "'POST /token {\"channel\": \"c\", \"uid\": 42}'; repeat it with the other role's value "

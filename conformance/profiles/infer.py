@@ -129,7 +129,8 @@ def slots(example: Example) -> dict[Slot, Any]:
             for k, v in value.items():
                 walk(v, (*where, k))
         elif where:
-            out[("body",) + where] = value
+            slot: Slot = ("body", *where)
+            out[slot] = value
 
     for key, value in (example.body or {}).items():
         walk(value, (key,))

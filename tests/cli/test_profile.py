@@ -1,15 +1,20 @@
-"""``token-conformance profile show|init``: the resolved profile and its requests, a starter file that loads,
-and one-line errors (exit 2) for a bad profile."""
+"""``token-conformance profile show|init|infer``: the resolved profile and its requests, a starter file that loads,
+a profile inferred from an example request, and one-line errors (exit 2) for a bad profile or a failed inference."""
 
 from __future__ import annotations
 
 import json
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conformance.cli import main
 from conformance.profiles import load_profile
+from conformance.reference.app import create_app
+from tests.faulty.runner import serving
+from tests.faulty.servers import AUTH_HEADER, _requires_auth
 
 
 def test_show_a_bundled_profile(capsys: pytest.CaptureFixture[str]) -> None:
@@ -97,3 +102,89 @@ def test_every_option_docs_profiles_names_is_accepted() -> None:
                 if action.choices and isinstance(action.choices, dict):
                     actions.append(action)
     assert named and named <= known, sorted(named - known)
+
+
+# --- profile infer ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reference_url() -> Iterator[str]:
+    with serving(lambda s: create_app(s)) as (url, _settings):
+        yield url
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_infer_writes_a_profile_that_show_accepts(tmp_path: Path, reference_url: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "inferred.json"
+    argv = ["profile", "infer", reference_url, "--example", "GET /rtc/infer-room/publisher/uid/42/?expiry=600",
+            "--output", str(target)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"written to {target}" in err and "found: uid: path segment 5" in err
+    assert f"next: token-conformance profile show {target}; token-conformance check --profile {target}" in err
+    data = json.loads(target.read_text(encoding="utf-8"))
+    assert data["operations"]["rtc"]["path"] == "/rtc/{channel}/{role}/uid/{uid}/" and data["$comment"]
+    assert main(["profile", "show", str(target)]) == 0
+    assert "GET /rtc/my-channel/subscriber/uid/42/" in capsys.readouterr().out
+    # An existing file is kept unless --force; '-' writes to standard output.
+    assert main(argv) == 2
+    assert f"{str(target)!r} exists; pass --force to overwrite it (or --output - for standard output)" in \
+        capsys.readouterr().err
+    assert main([*argv, "--force", "--name", "my-server"]) == 0
+    assert json.loads(target.read_text(encoding="utf-8"))["name"] == "my-server"
+    capsys.readouterr()
+    assert main([*argv[:-1], "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["token_version"] == "007"
+
+
+@pytest.mark.parametrize(("argv", "why"), [
+    (["--example", "GET rtc"], "is not 'METHOD PATH[?QUERY] [JSON BODY]', e.g. 'GET /token?channel=c&uid=0' or"),
+    (["--example", "GET /nowhere?channel=c"], "GET /nowhere?channel=c answered no token (404 application/json '{"),
+    (["--example", "GET /rtc/c/publisher/uid/1/", "--output", "/nonexistent-dir/p.json"],
+     "cannot write '/nonexistent-dir/p.json': no directory '/nonexistent-dir'"),
+])
+def test_infer_errors_are_one_line(reference_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                   argv: list[str], why: str) -> None:
+    output = ["--output", str(tmp_path / "p.json")] if "--output" not in argv else []
+    assert main(["profile", "infer", reference_url, *argv, *output]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and why in err and "Traceback" not in err, err
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_infer_from_an_unreachable_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    assert main(["profile", "infer", url, "--example", "GET /t?c=1", "--output", str(tmp_path / "p.json"),
+                 "--timeout", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"token-conformance profile: error: cannot reach {url}: cannot connect") and err.count("\n") == 1
+
+
+def test_infer_sends_the_configured_credentials_and_never_writes_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    name, secret = AUTH_HEADER
+    target = tmp_path / "p.json"
+    argv = ["profile", "infer", "--example", "GET /rtc/infer-room/publisher/uid/7/", "--output", str(target)]
+    with serving(_requires_auth()) as (url, _settings):
+        assert main([*argv[:2], url, *argv[2:]]) == 2
+        assert "a login wall (401): the server wants credentials; pass them with --header" in capsys.readouterr().err
+        monkeypatch.setenv("TOKEN_SERVER_HEADERS", f"{name}: {secret}")
+        assert main([*argv[:2], url, *argv[2:]]) == 0
+    out = capsys.readouterr()
+    assert secret not in target.read_text(encoding="utf-8") and secret not in out.err + out.out
+    assert "Authorization" not in target.read_text(encoding="utf-8")
+
+
+def test_infer_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["profile", "infer", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "--example 'GET /api/v1/rtcToken?channelName=test&uid=0' --output my-profile.json" in out
+    assert "--output FILE" in out or "-o FILE, --output FILE" in out
