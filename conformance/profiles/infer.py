@@ -42,10 +42,12 @@ METHODS = ("GET", "POST", "PUT")
 HEALTH_ROUTES = ("/health", "/healthz", "/ping", "/")
 #: Seconds a lifetime measured against a clock (006 tokens carry no issue time) may be off by.
 MEASURE_TOLERANCE = 3
-#: A role field's other value, for one example: the words public token servers use.
-ROLE_COUNTERPARTS: dict[Any, Any] = {
-    "publisher": "subscriber", "subscriber": "publisher", "host": "audience", "broadcaster": "audience",
-    "audience": "host", "PUBLISHER": "SUBSCRIBER", "SUBSCRIBER": "PUBLISHER", "true": "false", "false": "true",
+#: A role field's other value, for one example: the words public token servers use, most common first.
+ROLE_COUNTERPARTS: dict[str, tuple[str, ...]] = {
+    "publisher": ("subscriber", "audience"), "subscriber": ("publisher", "host"),
+    "host": ("audience", "subscriber"), "broadcaster": ("audience", "subscriber"),
+    "audience": ("host", "publisher", "broadcaster"), "PUBLISHER": ("SUBSCRIBER", "AUDIENCE"),
+    "SUBSCRIBER": ("PUBLISHER",), "true": ("false",), "false": ("true",), "1": ("2",), "2": ("1",),
 }
 _ROLE_NAMES = ("role", "publisher", "host", "broadcaster", "audience", "subscriber")
 _UID_NAMES = ("uid", "userid", "user_id")
@@ -441,25 +443,25 @@ class _Inferrer:
 
     def _probe_role(self, ob: Observation, layout: dict[Slot, list[Any]],
                     mapping: dict[Slot, str]) -> dict[str, Any] | None:
-        """One example: a value that looks like a role, asked once more with its counterpart."""
+        """One example: a value that looks like a role, asked once more with each counterpart until one gives the
+        other role's token."""
         for slot, (value,) in layout.items():
             if slot in mapping:
                 continue
-            other = _counterpart(slot, value)
-            if other is None:
-                continue
-            probe = _replace(ob.example, slot, other)
-            answer = self.observe(probe, required=False)
-            if answer is None or answer.role == ob.role:
-                self.notes.append(f"{slot_name(slot)} looks like a role, but asked with {json.dumps(other)} the server "
-                                  + ("answered no token" if answer is None else "granted the same privileges")
-                                  + ": not taken as the role")
-                continue
-            mapping[slot] = "role"
-            words = {ob.role: value, answer.role: other}
-            self.found.append(f"role: {slot_name(slot)} (publisher {json.dumps(words['publisher'])}, subscriber "
-                              f"{json.dumps(words['subscriber'])}; the other word found by asking with it)")
-            return {"publisher": words["publisher"], "subscriber": words["subscriber"]}
+            tried = []
+            for other in _counterparts(slot, value):
+                answer = self.observe(_replace(ob.example, slot, other), required=False)
+                if answer is not None and answer.role != ob.role:
+                    mapping[slot] = "role"
+                    words = {ob.role: value, answer.role: other}
+                    self.found.append(f"role: {slot_name(slot)} (publisher {json.dumps(words['publisher'])}, "
+                                      f"subscriber {json.dumps(words['subscriber'])}; the other value found by "
+                                      "asking with it)")
+                    return {"publisher": words["publisher"], "subscriber": words["subscriber"]}
+                tried.append(f"{json.dumps(other)}: " + ("no token" if answer is None else "the same privileges"))
+            if tried:
+                self.notes.append(f"{slot_name(slot)} looks like a role, but asked with another value the server "
+                                  f"answered {'; '.join(tried)}: not taken as the role")
         return None
 
     def _expiry(self, obs: list[Observation], layout: dict[Slot, list[Any]],
@@ -590,19 +592,16 @@ class _Inferrer:
         return doc
 
 
-def _counterpart(slot: Slot, value: Any) -> Any:
-    """The other role's value of a value that looks like a role; None when it does not."""
+def _counterparts(slot: Slot, value: Any) -> tuple[Any, ...]:
+    """The other role's likely values for a value that looks like a role (none when it does not)."""
     named = any(n in _key(slot) for n in _ROLE_NAMES)
     if isinstance(value, bool):
-        return (not value) if named else None
-    if isinstance(value, int) and named and value in (1, 2):
-        return 3 - value  # Agora's RtcRole: 1 publisher, 2 subscriber
-    if isinstance(value, str):
-        if value in ROLE_COUNTERPARTS and (named or value not in ("true", "false")):
-            return ROLE_COUNTERPARTS[value]
-        if named and value in ("1", "2"):
-            return "2" if value == "1" else "1"
-    return None
+        return (not value,) if named else ()
+    if isinstance(value, int):
+        return (3 - value,) if named and value in (1, 2) else ()  # Agora's RtcRole: 1 publisher, 2 subscriber
+    if isinstance(value, str) and (named or value not in ("true", "false", "1", "2")):
+        return ROLE_COUNTERPARTS.get(value, ())
+    return ()
 
 
 def _replace(example: Example, slot: Slot, value: Any) -> Example:
