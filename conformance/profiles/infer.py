@@ -481,6 +481,8 @@ class _Inferrer:
                 numbers = [_number(v) for v in values]
                 if all(n is not None and n > 0 and abs(n * factor - s) <= tolerance
                        for n, s in zip(numbers, seconds, strict=True)):
+                    if len(set(numbers)) == 1 and not self._follows(obs[0], slot, numbers[0] or 0, factor, tolerance):
+                        continue
                     mapping[slot] = "expiry"
                     self.found.append(f"lifetime: {slot_name(slot)}, in {unit} ({values[0]} -> {seconds[0]} s)")
                     return {"unit": unit, "default": self._default_lifetime(obs[0], slot, factor)}
@@ -497,6 +499,24 @@ class _Inferrer:
             self.notes.append(f"{', '.join(slot_name(s) for s in hinted)} looks like a lifetime but does not match the "
                               f"token's ({seconds[0]} s): kept as a constant, the lifetime taken as fixed")
         return {"unit": "seconds", "default": seconds[0]}
+
+    def _follows(self, ob: Observation, slot: Slot, n: int, factor: int, tolerance: int) -> bool:
+        """Whether the lifetime follows the value at ``slot`` (asked once more with another value): a constant that
+        happens to equal the lifetime (``?v=1`` and a fixed hour) is not the lifetime. A refusal proves nothing
+        either way; the match stands."""
+        other = n * 2 if n * 2 * factor <= 86400 else max(1, n // 2)
+        if other == n:
+            return True
+        value: Any = other if isinstance(slots(ob.example)[slot], int) else str(other)
+        answer = self.observe(_replace(ob.example, slot, value), required=False)
+        lifetime = answer.lifetime() if answer is not None else None
+        if lifetime is None:
+            return True
+        if abs(lifetime[0] - other * factor) <= tolerance:
+            return True
+        self.notes.append(f"{slot_name(slot)} equals the token's lifetime ({n * factor} s), but asked with {other} the "
+                          f"token still lived {lifetime[0]} s: not the lifetime")
+        return False
 
     def _default_lifetime(self, ob: Observation, slot: Slot, factor: int) -> int:
         """The lifetime without the expiry value (the example asked once more without it), in the unit."""

@@ -170,3 +170,12 @@ def test_two_values_equal_to_the_channel_are_named() -> None:
                                                             "uid": "{uid}"}
     assert any(n.startswith("several values match the channel (query parameter 'room', query parameter "
                             "'channelName'); query parameter 'channelName' was taken") for n in result.notes)
+
+
+def test_a_constant_equal_to_the_lifetime_is_not_taken_for_it() -> None:
+    # ?v=1 equals the fixed 1 h lifetime in hours; asked with v=2 the token still lives 1 h.
+    result = _infer(shapes.one_role_query, "GET /api/v1/rtcToken?channelName=infer-room&uid=7&v=1")
+    assert result.profile["operations"]["rtc"]["query"]["v"] == "1"
+    assert result.profile["expiry"] == {"unit": "seconds", "default": 3600}
+    assert any("query parameter 'v' equals the token's lifetime (3600 s), but asked with 2 the token still lived "
+               "3600 s: not the lifetime" in n for n in result.notes)
