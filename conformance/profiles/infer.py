@@ -540,9 +540,12 @@ class _Inferrer:
             name = mapping.get(slot)
             if name is None:
                 return values[slot]
-            if slot[0] != "body" or name in ("channel", "role"):
+            value = values[slot]
+            if slot[0] != "body" or name == "channel" or isinstance(value, str):
                 return "{" + name + "}"
-            return "{" + name + (":number" if isinstance(values[slot], int) else "") + "}"
+            if name == "role":  # the words keep their JSON type; the placeholder says which, for readers
+                return "{role:boolean}" if isinstance(roles.get("publisher"), bool) else "{role:number}"
+            return "{" + name + ":number}"
 
         segments = [placeholder(("path", n)) if ("path", n) in values else "" for n in range(len(ex.segments))]
         path = "/".join(quote(s, safe="{}") if s.startswith("{") and s.endswith("}") else quote(s, safe="")

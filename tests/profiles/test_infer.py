@@ -53,7 +53,7 @@ def test_chosen_uid_post_server_with_a_boolean_role_from_two_examples() -> None:
     result = _infer(shapes.chosen_uid_post, 'POST /rtctoken {"channel": "infer-room", "isPublisher": true}',
                     'POST /rtctoken {"channel": "infer-room", "isPublisher": false}')
     rtc = result.profile["operations"]["rtc"]
-    assert rtc == {"method": "POST", "path": "/rtctoken", "body": {"channel": "{channel}", "isPublisher": "{role}"},
+    assert rtc == {"method": "POST", "path": "/rtctoken", "body": {"channel": "{channel}", "isPublisher": "{role:boolean}"},
                    "token": "/token", "uid": "/uid"}
     assert result.profile["roles"] == {"publisher": True, "subscriber": False}  # JSON types kept
     assert result.profile["expiry"] == {"unit": "seconds", "default": 3600}
@@ -66,7 +66,7 @@ def test_chosen_uid_post_server_with_a_boolean_role_from_two_examples() -> None:
 def test_one_example_finds_a_boolean_role_by_asking_with_its_counterpart() -> None:
     result = _infer(shapes.chosen_uid_post, 'POST /rtctoken {"channel": "infer-room", "isPublisher": true}')
     assert result.profile["roles"] == {"publisher": True, "subscriber": False}
-    assert result.profile["operations"]["rtc"]["body"]["isPublisher"] == "{role}"
+    assert result.profile["operations"]["rtc"]["body"]["isPublisher"] == "{role:boolean}"
     assert not any("role" in n for n in result.notes), result.notes
 
 
