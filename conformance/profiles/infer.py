@@ -232,9 +232,11 @@ class Observation:
         if tok.issue_ts is not None:
             return end - tok.issue_ts, False
         base = self.received
-        date = self.exchange.headers.get("date")
-        parsed = email.utils.parsedate_to_datetime(date) if date else None
-        if parsed is not None and abs(parsed.timestamp() - self.received) < 300:
+        try:
+            parsed = email.utils.parsedate_to_datetime(self.exchange.headers.get("date", ""))
+        except (TypeError, ValueError):  # no Date, or not an HTTP date: the clock at receipt
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None and abs(parsed.timestamp() - self.received) < 300:
             base = parsed.timestamp()
         seconds = round(end - base)
         minute = round(seconds / 60) * 60
