@@ -487,7 +487,9 @@ class _Inferrer:
                         continue
                     mapping[slot] = "expiry"
                     self.found.append(f"lifetime: {slot_name(slot)}, in {unit} ({values[0]} -> {seconds[0]} s)")
-                    return {"unit": unit, "default": self._default_lifetime(obs[0], slot, factor)}
+                    expiry = {"unit": unit, "default": self._default_lifetime(obs[0], slot, factor)}
+                    expiry.update(self._limits(obs[0], slot, factor, numbers[0] or 1))
+                    return expiry
         if len(set(seconds)) > 1 and not measured:
             self.notes.append(f"the tokens' lifetimes differ ({', '.join(map(str, seconds))} s) but no request value "
                               "matches them: the lifetime written is the first example's")
@@ -519,6 +521,35 @@ class _Inferrer:
         self.notes.append(f"{slot_name(slot)} equals the token's lifetime ({n * factor} s), but asked with {other} the "
                           f"token still lived {lifetime[0]} s: not the lifetime")
         return False
+
+    def _limits(self, ob: Observation, slot: Slot, factor: int, asked: int) -> dict[str, int]:
+        """The lifetime limits the server enforces (``min`` / ``max``, in the unit), found by asking with the
+        smallest (1) and the largest lifetime Agora allows (86400 s), then bisecting between a refused value and
+        the example's accepted one. Never above 86400 s: a server that honours more is INPUT-8's to judge."""
+        top = 86400 // factor
+        number = isinstance(slots(ob.example)[slot], int)
+
+        def accepts(n: int) -> bool:
+            return self.observe(_replace(ob.example, slot, n if number else str(n)), required=False) is not None
+
+        out: dict[str, int] = {}
+        if asked > 1 and not accepts(1):
+            refused, accepted = 1, asked
+            while accepted - refused > 1:
+                middle = (refused + accepted) // 2
+                refused, accepted = (refused, middle) if accepts(middle) else (middle, accepted)
+            out["min"] = accepted
+        if asked < top and not accepts(top):
+            accepted, refused = asked, top
+            while refused - accepted > 1:
+                middle = (refused + accepted) // 2
+                accepted, refused = (middle, refused) if accepts(middle) else (accepted, middle)
+            out["max"] = accepted
+        if out:
+            unit = {1: "s", 60: "min", 3600: "h"}[factor]
+            self.found.append(f"lifetime limits: {out.get('min', 1)}..{out.get('max', top)} {unit} (asked with "
+                              "values beyond the example's until refused)")
+        return out
 
     def _default_lifetime(self, ob: Observation, slot: Slot, factor: int) -> int:
         """The lifetime without the expiry value (the example asked once more without it), in the unit."""

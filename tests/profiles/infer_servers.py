@@ -8,7 +8,7 @@
 - ``fixed_lifetime``: ``GET /token?channel=c&uid=42&role=host`` -> ``{"data": {"token": "007..."}}``, roles
   host|audience, every token 600 s, ``GET /healthz`` answers 204.
 - ``raw_token``: ``GET /rtc?channel=c&uid=42&role=publisher&ttl=10`` -> the 007 token as text/plain, the lifetime
-  in minutes (default 60), no health route.
+  in minutes (default 60, limits 5..120), no health route.
 
 The tokens come from the suite's own issuers (the reference issuer for 007, ``Issuer006`` for 006), so they are
 right; what varies is only the shape.
@@ -96,6 +96,10 @@ def fixed_lifetime(s: Settings) -> Starlette:
     return Starlette(routes=[Route("/token", token), Route("/healthz", healthz)])
 
 
+#: The raw-token server's lifetime limits, in minutes.
+RAW_TTL_MINUTES = (5, 120)
+
+
 def raw_token(s: Settings) -> Starlette:
     issuer = TokenIssuer(s.app_id, s.certificate)
 
@@ -104,6 +108,8 @@ def raw_token(s: Settings) -> Starlette:
         channel, uid, role, ttl = q.get("channel"), q.get("uid", ""), q.get("role", ""), q.get("ttl", "60")
         if not channel or not uid.isdigit() or role not in ("publisher", "subscriber") or not ttl.isdigit():
             return PlainTextResponse("bad request", status_code=400)
+        if not RAW_TTL_MINUTES[0] <= int(ttl) <= RAW_TTL_MINUTES[1]:
+            return PlainTextResponse("ttl out of range", status_code=400)
         return PlainTextResponse(issuer.rtc(channel, role, "uid", uid, int(ttl) * 60) + "\n")
 
     return Starlette(routes=[Route("/rtc", token)])

@@ -84,14 +84,16 @@ def test_fixed_lifetime_server_with_role_words_and_a_nested_answer() -> None:
     _loads(result)
 
 
-def test_raw_token_server_with_a_lifetime_in_minutes() -> None:
+def test_raw_token_server_with_a_lifetime_in_minutes_and_its_limits() -> None:
     result = _infer(shapes.raw_token, "GET /rtc?channel=infer-room&uid=42&role=publisher&ttl=10")
     doc = result.profile
     assert doc["operations"]["rtc"] == {
         "method": "GET", "path": "/rtc", "token": "",
         "query": {"channel": "{channel}", "uid": "{uid}", "role": "{role}", "ttl": "{expiry}"}}
     assert doc["roles"] == {"publisher": "publisher", "subscriber": "subscriber"}  # asked once more: subscriber
-    assert doc["expiry"] == {"unit": "minutes", "default": 60}  # the default asked for without ttl
+    # The default asked for without ttl; the limits by asking with 1 and 1440 minutes, then bisecting.
+    assert doc["expiry"] == {"unit": "minutes", "default": 60, "min": 5, "max": 120}
+    assert any("lifetime limits: 5..120 min" in f for f in result.found)
     assert "health" not in doc["operations"]
     assert any(n.startswith("no health route answered 2xx") for n in result.notes)
     assert any("the whole body is the token (text/plain)" in f for f in result.found)
