@@ -125,3 +125,16 @@ def serving(make: object) -> Iterator[str]:
     settings = demo_settings()
     with ThreadedServer(make(settings)) as server:  # type: ignore[operator]
         yield server.url
+
+
+def uid_in_token_only(s: Settings) -> Starlette:
+    """``POST /token {"channel": "c"}`` -> ``{"token": "007..."}`` bound to a uid the server drew and names nowhere
+    else (the 007 token carries it)."""
+    issuer = TokenIssuer(s.app_id, s.certificate)
+
+    async def token(request: Request) -> Response:
+        body = json.loads(await request.body() or b"{}")
+        uid = str(secrets.randbelow(2**31 - 2) + 1)
+        return json_response(200, {"token": issuer.rtc(str(body.get("channel", "")), "publisher", "uid", uid, HOUR)})
+
+    return Starlette(routes=[Route("/token", token, methods=["POST"])])

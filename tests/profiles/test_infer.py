@@ -181,3 +181,13 @@ def test_a_constant_equal_to_the_lifetime_is_not_taken_for_it() -> None:
     assert result.profile["expiry"] == {"unit": "seconds", "default": 3600}
     assert any("query parameter 'v' equals the token's lifetime (3600 s), but asked with 2 the token still lived "
                "3600 s: not the lifetime" in n for n in result.notes)
+
+
+def test_a_uid_only_the_token_names_is_the_servers_choice_without_a_pointer() -> None:
+    result = _infer(shapes.uid_in_token_only, 'POST /token {"channel": "infer-room"}')
+    rtc = result.profile["operations"]["rtc"]
+    assert rtc == {"method": "POST", "path": "/token", "body": {"channel": "{channel}"}, "token": "/token"}
+    assert any("uid: chosen by the server (the request sends none); the answer does not name it: it is only in the "
+               "token" in f for f in result.found)
+    assert any(n.startswith("the uid is chosen by the server and not named in the answer") for n in result.notes)
+    _loads(result)
