@@ -9,12 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from starlette.requests import Request
+from starlette.responses import Response
 
 from conformance.cli import main
 from conformance.profiles import load_profile
-from conformance.reference.app import create_app
+from conformance.reference.app import Settings, create_app
+from tests.faulty.asgi import ASGIApp, intercept, json_response
 from tests.faulty.runner import serving
-from tests.faulty.servers import AUTH_HEADER, _requires_auth
+from tests.faulty.servers import AUTH_HEADER
 
 
 def test_show_a_bundled_profile(capsys: pytest.CaptureFixture[str]) -> None:
@@ -166,12 +169,24 @@ def test_infer_from_an_unreachable_url(tmp_path: Path, capsys: pytest.CaptureFix
     assert err.startswith(f"token-conformance profile: error: cannot reach {url}: cannot connect") and err.count("\n") == 1
 
 
+def _behind_bearer(settings: Settings) -> ASGIApp:
+    """The reference app whose token routes want the test credential (AUTH_HEADER); /ping stays public."""
+    name, expected = AUTH_HEADER
+
+    def answer(request: Request) -> Response | None:
+        if request.url.path.startswith("/rtc/") and request.headers.get(name) != expected:
+            return json_response(401, {"error": "unauthorized"}, {"WWW-Authenticate": 'Bearer realm="tokens"'})
+        return None
+
+    return intercept(create_app(settings), answer)
+
+
 def test_infer_sends_the_configured_credentials_and_never_writes_them(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     name, secret = AUTH_HEADER
     target = tmp_path / "p.json"
     argv = ["profile", "infer", "--example", "GET /rtc/infer-room/publisher/uid/7/", "--output", str(target)]
-    with serving(_requires_auth()) as (url, _settings):
+    with serving(_behind_bearer) as (url, _settings):
         assert main([*argv[:2], url, *argv[2:]]) == 2
         assert "a login wall (401): the server wants credentials; pass them with --header" in capsys.readouterr().err
         monkeypatch.setenv("TOKEN_SERVER_HEADERS", f"{name}: {secret}")
