@@ -53,7 +53,7 @@ from conformance.load.protocol import (
     WORKER_SUMMARY_DIR_ENV,
 )
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
-from conformance.loadtests import generator
+from conformance.loadtests import distributed, generator
 from conformance.loadtests.tally import Tally
 from conformance.loadtests.validation import (
     REASONS,
@@ -365,17 +365,24 @@ def build_summary(environment: Any) -> dict[str, Any]:
         # The latency is (partly) the generator's: no verdict on it either way. Other findings stand.
         breaches = [b for b in breaches if not b.slo.endswith("_p95_ms")]
         breaches.append(Breach("generator", 0, 1, "generator-bound: " + "; ".join(gen["reasons"])))
+    lost = distributed.lost_breach(environment)  # a worker lost mid-run: fewer clients than asked
+    if lost is not None:
+        breaches.append(lost)
     if observed.requests and not renewals and not breaches:
         # Nothing renewed and nothing else wrong: the renewals were never judged, so the run cannot pass.
         breaches = [Breach("renewals", 1, 0, NO_RENEWAL)]
         exit_code = 2
     elif observed.requests == 0:
         exit_code = 2
-    elif gen["bound"] and STATE.generator_gate and all(b.slo == "generator" for b in breaches):
-        exit_code = 2  # nothing judged on the server's latency, and nothing else broke
+    elif breaches and all(b.slo in ("generator", distributed.LOST_SLO) for b in breaches):
+        exit_code = 2  # nothing judged on the server's latency, or not the load asked, and nothing else broke
     else:
         exit_code = 1 if breaches else 0
     config = STATE.config
+    options = config.as_dict() if config is not None else {}
+    by_workers = distributed.signatures_checked_by_workers(environment)
+    if by_workers is not None:  # a master checks no token: its workers do, each with its own certificate
+        options["signature_checked"] = by_workers
     return {
         "version": SUMMARY_VERSION,
         "host": environment.host,
@@ -384,7 +391,7 @@ def build_summary(environment: Any) -> dict[str, Any]:
         "stopped_at": STATE.stopped_at,
         "ended_at": time.time(),
         "max_users": STATE.max_users,
-        "options": config.as_dict() if config is not None else {},
+        "options": options,
         "thresholds": limits.as_dict(),
         "rows": request_rows(environment.stats),
         "observed": {
@@ -399,6 +406,7 @@ def build_summary(environment: Any) -> dict[str, Any]:
         "workers": {cid: dict(c) for cid, c in sorted((STATE.per_worker or {}).items())},
         "extra": dict(STATE.extra or {}),
         "generator": gen,
+        "distributed": distributed.summary(environment),
         "slo": {"passed": not breaches and observed.requests > 0, "breaches": [b.as_dict() for b in breaches]},
         "exit_code": exit_code,
     }
