@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..load.runner import (
+    DEFAULT_EXPECT_WORKERS_MAX_WAIT,
+    DEFAULT_MASTER_BIND_HOST,
+    DEFAULT_MASTER_PORT,
+    DEFAULT_MASTER_WAIT,
+)
 from ._common import CERTIFICATE_ENV, UsageError, add_request_options, read_certificate, request_headers
 
 _TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
@@ -75,7 +81,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                      help="how long to run, e.g. 30s, 2m (default: 30s; capacity: an upper bound, by default "
                           "what its plan needs, ending earlier when the knee is found)")
     run.add_argument("--stop-timeout", default="3s", help="time for requests in flight at the end")
-    run.add_argument("--processes", type=int, default=None, help="Locust processes on this machine, one per core (default: one, no workers)")
+    run.add_argument("--processes", default=None, metavar="N|auto",
+                     help="Locust worker processes on this machine, one per core; auto: one per free core "
+                     "(default: one process, no workers)")
     run.add_argument("--report-dir", default="reports", help="where load.json, plots and Locust reports go")
     run.add_argument("--progress-interval", type=float, default=3.0, help="seconds between progress lines (0: none)")
     client = parser.add_argument_group("clients")
@@ -115,6 +123,28 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                       help="compare with a baseline of another scenario, user count or target anyway")
     base.add_argument("--summary-md", metavar="FILE",
                       help="also write a Markdown summary there (appended to $GITHUB_STEP_SUMMARY whenever set)")
+    dist = parser.add_argument_group(
+        "several machines (Locust's master and workers; docs/load.md, \"Several machines\")")
+    dist.add_argument("--master", action="store_true",
+                      help="run the load on workers started elsewhere with --worker, judge it here")
+    dist.add_argument("--expect-workers", type=int, default=None, metavar="N",
+                      help="--master: start when N workers are connected")
+    dist.add_argument("--expect-workers-max-wait", type=int, default=None, metavar="SECONDS",
+                      help=f"--master: give up (exit 2) when they are not all there after this long "
+                      f"(default: {DEFAULT_EXPECT_WORKERS_MAX_WAIT})")
+    dist.add_argument("--master-bind-host", default=None, metavar="HOST",
+                      help=f"--master: interface to listen on for workers (default: {DEFAULT_MASTER_BIND_HOST}, all)")
+    dist.add_argument("--master-bind-port", type=int, default=None, metavar="PORT",
+                      help=f"--master: port to listen on for workers (default: {DEFAULT_MASTER_PORT})")
+    dist.add_argument("--worker", action="store_true",
+                      help="be a worker of a master started with --master: the scenario and its options come from "
+                      "the master; the certificate and credential headers from here")
+    dist.add_argument("--master-host", default=None, metavar="HOST", help="--worker: the master's address")
+    dist.add_argument("--master-port", type=int, default=None, metavar="PORT",
+                      help=f"--worker: the master's port (default: {DEFAULT_MASTER_PORT})")
+    dist.add_argument("--master-wait", type=float, default=None, metavar="SECONDS",
+                      help=f"--worker: give up (exit 2) when the master has not answered after this long "
+                      f"(default: {DEFAULT_MASTER_WAIT:g})")
     shapes = parser.add_argument_group("renew_storm, ramp and capacity")
     shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default: 1)")
     shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts (default: renewal period / cohorts)")
@@ -205,10 +235,19 @@ def run(args: argparse.Namespace) -> int:
     from ..load.slo import Thresholds, check_thresholds
     from ..loadtests.validation import OptionError, build_config
 
+    _check_roles(args)
+    if args.worker:
+        return _run_worker(args)
+    _check(args.processes is None or args.processes == "auto" or _integer(args.processes),
+           f"--processes takes a number or 'auto', not {args.processes!r}")
+    if args.processes is not None and args.processes != "auto":
+        args.processes = int(args.processes)
+        _check(args.processes >= 1, "--processes must be at least 1")
+    auto_note = _auto_processes(args) if args.processes == "auto" else None
     if args.scenario == "capacity":
         _check(args.users is None, "--users does not apply to --scenario capacity: it sets rates (--start-rate, "
                "--step-rate, --max-rate) and runs one arrival loop per generator process (--processes)")
-        args.users = args.processes or 1
+        args.users = (args.expect_workers if args.master else args.processes) or 1
     elif args.users is None:
         args.users = 10
     _check(args.users >= 1, "--users must be at least 1")
@@ -223,7 +262,6 @@ def run(args: argparse.Namespace) -> int:
     if capacity_plan is not None:
         _check_capacity_fit(capacity_plan, run_time)
     stop_timeout = parse_seconds(args.stop_timeout, "--stop-timeout", minimum=0)
-    _check(args.processes is None or args.processes >= 1, "--processes must be at least 1")
     _check(args.progress_interval >= 0, "--progress-interval must be >= 0")
     if args.processes and sys.platform == "win32":
         raise UsageError("--processes needs fork(): not available on Windows")
@@ -263,6 +301,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot create the report directory {args.report_dir!r}: {exc.strerror}") from None
     url = _check_url(args.url) if args.url else None
     baseline = _baseline(args, url, run_time)
+    if args.master:
+        _check_can_listen(args.master_bind_host or DEFAULT_MASTER_BIND_HOST, args.master_bind_port or DEFAULT_MASTER_PORT)
+    if auto_note:
+        print(f"load: {auto_note}", file=sys.stderr, flush=True)
 
     from ..interruption import signals_as_interrupt
 
@@ -276,6 +318,164 @@ def run(args: argparse.Namespace) -> int:
                                   thresholds, report_dir, baseline, measured)
         except KeyboardInterrupt:
             return _interrupted(args, url, report_dir, run_time, time.monotonic() - started, measured)
+
+
+#: Options only a master takes, and only a worker takes (dest names).
+_MASTER_ONLY = ("expect_workers", "expect_workers_max_wait", "master_bind_host", "master_bind_port")
+_WORKER_ONLY = ("master_host", "master_port", "master_wait")
+#: What a worker may be given: the rest (the scenario, its options, SLOs, the target) comes from the master.
+_WORKER_OPTIONS = ("worker", *_WORKER_ONLY, "processes", "certificate_file", "header", "header_file", "report_dir")
+
+
+def _flag_name(dest: str) -> str:
+    return "URL" if dest == "url" else "--" + dest.replace("_", "-")
+
+
+def _given(args: argparse.Namespace) -> list[str]:
+    """The options given on the command line (those not at their defaults), by dest."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_parser(parser)
+    defaults = vars(parser.parse_args([]))
+    return [dest for dest, value in vars(args).items() if dest in defaults and value != defaults[dest]]
+
+
+def _integer(text: str) -> bool:
+    return text.strip().lstrip("+-").isdigit()
+
+
+def _check_port(value: int | None, option: str) -> None:
+    _check(value is None or 1 <= value <= 65535, f"{option} must be a port number (1-65535), got {value}")
+
+
+def _check_roles(args: argparse.Namespace) -> None:
+    """--master and --worker: each with its own options, never both; neither: none of theirs."""
+    given = _given(args)
+    _check(not (args.master and args.worker), "--master and --worker exclude each other: a process is one or the other")
+    for dest, option in (("master_bind_port", "--master-bind-port"), ("master_port", "--master-port")):
+        _check_port(getattr(args, dest), option)
+    if not args.master:
+        stray = [d for d in _MASTER_ONLY if d in given]
+        _check(not stray, f"{', '.join(map(_flag_name, stray))} only apply with --master")
+    if not args.worker:
+        stray = [d for d in _WORKER_ONLY if d in given]
+        _check(not stray, f"{', '.join(map(_flag_name, stray))} only apply with --worker")
+    if args.master:
+        _check(args.url is not None, "--master needs the token server's URL (the embedded reference server listens on "
+               "this machine's loopback only, out of the workers' reach)")
+        _check(args.expect_workers is not None, "--master needs --expect-workers N: how many workers must connect "
+               "before the load starts")
+        _check(args.expect_workers >= 1, "--expect-workers must be at least 1")
+        _check(args.expect_workers_max_wait is None or args.expect_workers_max_wait >= 1,
+               "--expect-workers-max-wait must be at least 1 (second)")
+        _check(args.processes is None, "--processes does not apply to --master: start workers with --worker (and "
+               "--processes N or auto on each worker machine)")
+    if args.worker:
+        _check(args.master_host is not None and args.master_host.strip() != "",
+               "--worker needs --master-host: the address of the machine running --master")
+        _check(args.master_wait is None or args.master_wait > 0, "--master-wait must be > 0 (seconds)")
+        stray = [d for d in given if d not in _WORKER_OPTIONS]
+        _check(not stray, f"{', '.join(map(_flag_name, stray))}: set on the master; a worker takes the scenario, "
+               "its options and the target from the master (its certificate and headers from here)")
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """A master's port taken (another master?) is one clear line, before anything starts."""
+    import socket
+
+    address = None if host in ("*", "0.0.0.0") else host  # noqa: S104 - where the user asked the master to listen
+    try:
+        infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UsageError(f"--master-bind-host {host!r}: {exc.strerror}") from None
+    family, kind, proto, _name, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(sockaddr)
+        except OSError as exc:
+            raise UsageError(f"the master cannot listen on {host}:{port} ({exc.strerror}): another master there? "
+                             "choose --master-bind-port") from None
+
+
+def _auto_processes(args: argparse.Namespace) -> str:
+    """``--processes auto``: one worker per free core (the embedded server keeps one); one: no workers at all."""
+    from ..load.runner import free_cores
+
+    free, why = free_cores(reserve=1 if args.url is None and not args.worker else 0)
+    if args.worker:
+        args.processes = free
+        return f"--processes auto: {why}: {free} worker process{'es' if free > 1 else ''}"
+    args.processes = free if free > 1 else None
+    chosen = f"{free} worker processes" if free > 1 else "one process, no workers (a master and one worker gain nothing)"
+    return f"--processes auto: {why}: {chosen}"
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    """``load --worker``: serve a master until it ends the run; exit 0 then, 2 without a master or when it is lost."""
+    from ..interruption import signals_as_interrupt
+    from ..load.runner import WorkerPlan, run_worker
+
+    processes = args.processes
+    note = None
+    if processes == "auto":
+        note = _auto_processes(args)
+        processes = args.processes
+    elif processes is not None:
+        _check(_integer(processes) and int(processes) >= 1, f"--processes takes a number >= 1 or 'auto', not {processes!r}")
+        processes = int(processes)
+    report_dir = Path(args.report_dir)
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the report directory {args.report_dir!r}: {exc.strerror}") from None
+    plan = WorkerPlan(
+        master_host=args.master_host.strip(),
+        master_port=args.master_port or DEFAULT_MASTER_PORT,
+        report_dir=report_dir,
+        processes=processes,
+        master_wait=args.master_wait or DEFAULT_MASTER_WAIT,
+        certificate=read_certificate(args.certificate_file),
+        headers=request_headers(args),
+    )
+    redactor = plan.redactor()
+
+    def show(line: str) -> None:
+        print(redactor.redact(line), file=sys.stderr, flush=True)
+
+    if note:
+        show(f"load: {note}")
+    show(f"load: worker for the master at {plan.master_host}:{plan.master_port}"
+         + (f", {processes} processes" if processes else "")
+         + f" (waiting up to {plan.master_wait:g} s for it)")
+    if not plan.certificate:
+        show(f"load: signatures are NOT checked on this worker: no app certificate (give it in {CERTIFICATE_ENV} "
+             "or --certificate-file)")
+    with signals_as_interrupt():
+        outcome = run_worker(plan, show)
+    counts: dict[str, int] = {}
+    for doc in outcome.summaries:
+        for key, n in ((doc.get("tally") or {}).get("counts") or {}).items():
+            counts[key] = counts.get(key, 0) + int(n)
+    own = (f"this machine's workers sent {counts.get('fetch', 0)} fetches and {counts.get('renew', 0)} renewals "
+           f"({counts.get('invalid', 0)} invalid tokens); counts in {report_dir}/worker-*.json")
+    if outcome.ended == "master ended the run":
+        print(f"worker: the master ended the run; {own}")
+        return 0
+    if outcome.ended == "no master":
+        show(f"token-conformance load: error: no master answered at {plan.master_host}:{plan.master_port} within "
+             f"{plan.master_wait:g} s (is it started with --master, is the port open?); log: {outcome.log_path}")
+        return 2
+    if outcome.ended == "lost the master":
+        show(f"token-conformance load: error: lost the master (no heartbeat for 60 s); {own}")
+        return 2
+    if outcome.ended == "interrupted":
+        show(f"token-conformance load: worker interrupted by {outcome.interrupted}; {own}")
+        return 2
+    show(f"token-conformance load: error: the worker ended (Locust exit code {outcome.returncode}) without the "
+         f"master ending the run; log: {outcome.log_path}")
+    for line in outcome.tail[-10:]:
+        show("  " + line)
+    return 2
 
 
 def _interrupted(
@@ -319,7 +519,16 @@ def _run_on_target(
     url: str | None, run_time: int, stop_timeout: int, thresholds: Any, report_dir: Path,
     baseline: tuple[dict[str, Any], list[str]] | None, measured: list[dict[str, Any]],
 ) -> int:
-    from ..load.runner import LoadPlan, Refusal, probe
+    from ..load.runner import LoadPlan, MasterSpec, Refusal, probe
+
+    master = None
+    if args.master:
+        master = MasterSpec(
+            expect_workers=args.expect_workers,
+            bind_host=args.master_bind_host or DEFAULT_MASTER_BIND_HOST,
+            bind_port=args.master_bind_port or DEFAULT_MASTER_PORT,
+            max_wait=args.expect_workers_max_wait or DEFAULT_EXPECT_WORKERS_MAX_WAIT,
+        )
 
     def plan_for(target: str, cert: str | None, app_id: str | None) -> LoadPlan:
         options = dict(values)
@@ -339,6 +548,7 @@ def _run_on_target(
             progress_interval=args.progress_interval,
             certificate=cert,
             headers=headers,
+            master=master,
         )
 
     if url is not None:
@@ -426,13 +636,22 @@ def _execute(
         + ("" if plan.scenario == "capacity" else f"{plan.users} users, ")
         + f"{plan.run_time} s"
         + (f", {plan.processes} processes" if plan.processes else "")
+        + (f", master for {plan.master.expect_workers} worker{'s' if plan.master.expect_workers > 1 else ''} "
+           f"listening on {plan.master.bind_host}:{plan.master.bind_port} (waiting up to {plan.master.max_wait} s "
+           "for them)" if plan.master else "")
     )
-    if not plan.certificate:
+    if plan.master:
+        show("load: the workers check the tokens, each with the certificate and headers of its own environment")
+    elif not plan.certificate:
         show(
             "load: signatures are NOT checked: no app certificate "
             f"(give it in {CERTIFICATE_ENV} or --certificate-file to verify every token's signature)"
         )
     outcome = run_locust(plan, show)
+    if outcome.summary is None and not outcome.interrupted and plan.master:
+        arrived = _workers_arrived(outcome.log_path)
+        if arrived is not None:
+            return _too_few_workers(plan, args, embedded, arrived)
     if outcome.summary is None and not outcome.interrupted:
         show(f"token-conformance load: error: Locust exited with code {outcome.returncode} and left no summary")
         for line in outcome.tail[-15:]:
@@ -488,7 +707,7 @@ def _execute(
     if gen.get("bound"):
         show("token-conformance load: the generator was the bottleneck: " + "; ".join(gen.get("reasons", [])))
         show(f"  what to do: {gen.get('advice')}")
-    breaches = [b for b in doc["slo"]["breaches"] if b["slo"] not in ("renewals", "generator")]
+    breaches = [b for b in doc["slo"]["breaches"] if b["slo"] not in ("renewals", "generator", "workers")]
     if breaches and doc["renew"]["requests"] == 0:
         # A finding wins over "could not judge" (README, docs/load.md): failures, invalid tokens or dropped
         # sessions stand whether or not anything was renewed. Say that renewal was not judged, though: first,
@@ -504,12 +723,58 @@ def _execute(
     if doc["renew"]["requests"] == 0:
         show(f"token-conformance load: error: {NO_RENEWAL}")
         return 2
+    lost = [b for b in doc["slo"]["breaches"] if b["slo"] == "workers"]
+    if lost:
+        show(f"token-conformance load: error: {lost[0]['message']}")
+        return 2
     if any(b["slo"] == "generator" for b in doc["slo"]["breaches"]):
         show("token-conformance load: error: no verdict on latency measured by a saturated generator")
         return 2
     if not doc["slo"]["passed"]:
         return 1
     return 1 if comparison is not None and comparison.regressions else 0
+
+
+_ARRIVED = re.compile(r"worker (\S+) connected \((\d+)")
+
+
+def _workers_arrived(log_path: Path) -> list[str] | None:
+    """The workers that connected, when the master gave up waiting for the rest (None: it did not give up)."""
+    from ..load.runner import GAVE_UP_WAITING
+
+    try:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if GAVE_UP_WAITING not in text:
+        return None
+    return list(dict.fromkeys(m.group(1) for m in _ARRIVED.finditer(text)))
+
+
+def _too_few_workers(plan: Any, args: argparse.Namespace, embedded: bool, arrived: list[str]) -> int:
+    """The master gave up waiting: exit 2, saying how many came; load.json says so (no stale report passes)."""
+    import json
+
+    from ..load.report import LOAD_JSON, build_load_json
+    from ..report.markdown import load_markdown
+    from .check import write_summary_or_warn
+
+    expected = plan.master.expect_workers
+    names = f" ({', '.join(arrived)})" if arrived else ""
+    reason = (f"the master waited {plan.master.max_wait} s for {expected} worker{'s' if expected > 1 else ''}: "
+              f"{len(arrived)} arrived{names}; no load was run (start the workers with --worker --master-host "
+              f"<this machine> --master-port {plan.master.bind_port}, or lower --expect-workers)")
+    doc = build_load_json({}, scenario=plan.scenario, target=plan.url, embedded=embedded,
+                          plan={"users": plan.users, "run_time_s": plan.run_time, "expect_workers": expected})
+    doc.update(verdict="not judged", exit_code=2, reason=reason,
+               distributed={"expected": expected, "connected": len(arrived), "workers": [{"id": w} for w in arrived],
+                            "lost": []})
+    doc["slo"]["thresholds"] = plan.thresholds.as_dict()
+    path = plan.report_dir / LOAD_JSON
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    write_summary_or_warn(load_markdown(doc), args.summary_md, "load")
+    print(f"token-conformance load: error: {reason} (exit 2; report: {path})", file=sys.stderr)
+    return 2
 
 
 def _reasons(counts: dict[str, int], limit: int = 3) -> str:
@@ -559,6 +824,18 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
             f"CPU {'-' if cpu is None else f'{cpu:.0%}'} "
             f"of a core (worst of {len(gen['processes'])} process{'es' if len(gen['processes']) > 1 else ''})"
         )
+    dist = doc.get("distributed") or {}
+    if dist.get("workers"):
+        lost = set(dist.get("lost") or [])
+        lines.append(f"  workers: {dist.get('connected')} connected of {dist.get('expected')} expected"
+                     + (f", {len(lost)} LOST" if lost else ""))
+        for row in dist["workers"]:
+            counts = (doc.get("workers") or {}).get(row["id"], {})
+            lines.append(
+                f"    {row['id']} ({row.get('host') or '?'}): {counts.get('fetch', 0)} fetch, "
+                f"{counts.get('renew', 0)} renew, {counts.get('invalid', 0)} invalid"
+                + (f"; LOST {row.get('lost_s')} s into the run ({row.get('lost_how')})" if row["id"] in lost else "")
+            )
     t = doc["slo"]["thresholds"]
     limits = (
         f"p95 <= {t.get('max_p95_ms', 0):g} ms, failures <= {t.get('max_failure_ratio', 0):.2%}, "

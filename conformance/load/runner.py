@@ -39,7 +39,7 @@ from typing import Any
 
 from ..interruption import last_signal, signals_escalate
 from ..redact import Redactor
-from .protocol import CERTIFICATE_ENV, PROGRESS_PREFIX, SCENARIOS
+from .protocol import CERTIFICATE_ENV, PROGRESS_PREFIX, SCENARIOS, WORKER_SUMMARY_DIR_ENV
 from .slo import Thresholds
 
 #: Seconds Locust may take to start (imports, forking workers) before the run time counts.
@@ -79,6 +79,32 @@ def scenario_path(name: str) -> Path:
     raise ValueError(f"unknown scenario {name!r}: use one of {', '.join(SCENARIOS)} or the path of a locustfile")
 
 
+#: Locust's own defaults for where a master listens (every interface) and a worker connects.
+DEFAULT_MASTER_PORT = 5557
+DEFAULT_MASTER_BIND_HOST = "*"
+#: Seconds a master waits for its --expect-workers before it gives up (exit 2, saying how many arrived).
+DEFAULT_EXPECT_WORKERS_MAX_WAIT = 60
+#: Seconds a worker waits for its master to answer before it gives up (exit 2).
+DEFAULT_MASTER_WAIT = 60.0
+#: The line a worker's scenario prints once connected (loadtests/distributed.py), and a master per worker.
+WORKER_CONNECTED = "connected to the master at"
+#: Locust's own log lines that say how a worker ended.
+_MASTER_QUIT = "Got quit message from master"
+_MASTER_LOST = "Didn't get heartbeat from master"
+#: Locust's master when --expect-workers-max-wait ran out.
+GAVE_UP_WAITING = "Gave up waiting for workers to connect"
+
+
+@dataclass(frozen=True)
+class MasterSpec:
+    """A master for workers started elsewhere (Locust's --master, --expect-workers, --master-bind-*)."""
+
+    expect_workers: int
+    bind_host: str = DEFAULT_MASTER_BIND_HOST
+    bind_port: int = DEFAULT_MASTER_PORT
+    max_wait: int = DEFAULT_EXPECT_WORKERS_MAX_WAIT
+
+
 @dataclass(frozen=True)
 class LoadPlan:
     """Everything one run needs; ``scenario_options`` are the scenario's own (argparse dest -> value)."""
@@ -97,6 +123,8 @@ class LoadPlan:
     certificate: str | None = field(default=None, repr=False)
     #: Configured request headers (credentials): to the child through $TOKEN_SERVER_HEADERS, never argv.
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    #: A master for workers on other machines (None: a local run, or --processes on this machine).
+    master: MasterSpec | None = None
 
     def redactor(self) -> Redactor:
         """Hides the certificate and every configured header value."""
@@ -109,6 +137,8 @@ class LoadPlan:
     def deadline(self) -> float:
         """Seconds after start at which the parent stops waiting for Locust."""
         startup = STARTUP_ALLOWANCE * (2 if self.processes else 1)
+        if self.master:  # the workers may take up to max_wait to come; Locust gives up then
+            startup += self.master.max_wait
         return startup + self.run_time + self.stop_timeout + SHUTDOWN_ALLOWANCE
 
 
@@ -153,6 +183,12 @@ def locust_command(plan: LoadPlan) -> list[str]:
         port = _free_loopback_port()
         argv += ["--processes", str(plan.processes), "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
                  "--master-host", "127.0.0.1", "--master-port", str(port)]  # fmt: skip
+    if plan.master:
+        # Workers connect from elsewhere; each takes the scenario file (-f -) and its options from this master.
+        argv += ["--master", "--master-bind-host", plan.master.bind_host,
+                 "--master-bind-port", str(plan.master.bind_port),
+                 "--expect-workers", str(plan.master.expect_workers),
+                 "--expect-workers-max-wait", str(plan.master.max_wait)]  # fmt: skip
     for dest, value in plan.scenario_options.items():
         if value is None or value is False or value == "":
             continue
@@ -162,8 +198,12 @@ def locust_command(plan: LoadPlan) -> list[str]:
     return argv
 
 
-def locust_environment(plan: LoadPlan) -> dict[str, str]:
-    """The child's environment: ours, without stray LOCUST_* settings, plus the certificate if known."""
+def locust_environment(plan: LoadPlan | WorkerPlan) -> dict[str, str]:
+    """The child's environment: ours, without stray LOCUST_* settings, plus the certificate if known.
+
+    The certificate and the credential headers reach Locust here and only here: never argv, and never the
+    master-worker connection (a worker's come from its own environment or files).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOCUST_")}
     env.pop(CERTIFICATE_ENV, None)
     if plan.certificate:
@@ -173,6 +213,9 @@ def locust_environment(plan: LoadPlan) -> dict[str, str]:
         from ..headers import to_env
 
         env["TOKEN_SERVER_HEADERS"] = to_env(plan.headers)
+    env.pop(WORKER_SUMMARY_DIR_ENV, None)
+    if isinstance(plan, WorkerPlan):  # each worker process writes its own counts at exit: worker-<id>.json
+        env[WORKER_SUMMARY_DIR_ENV] = str(plan.report_dir.resolve())
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -228,7 +271,7 @@ def _terminate_group(process: subprocess.Popen[bytes], *, wait: bool = True) -> 
 
 
 def _stop_interrupted(
-    process: subprocess.Popen[bytes], plan: LoadPlan, on_line: Callable[[str], None], signal_name: str
+    process: subprocess.Popen[bytes], stop_timeout: float, on_line: Callable[[str], None], signal_name: str
 ) -> None:
     """End an interrupted run: SIGINT to Locust's master, then SIGTERM and SIGKILL to its group.
 
@@ -253,7 +296,7 @@ def _stop_interrupted(
         except ProcessLookupError:
             pass
         try:
-            process.wait(timeout=plan.stop_timeout + KILL_GRACE)
+            process.wait(timeout=stop_timeout + KILL_GRACE)
         except subprocess.TimeoutExpired:
             _terminate_group(process)
 
@@ -299,7 +342,7 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
             # Ctrl-C or SIGTERM (conformance.interruption): stop Locust the way its own Ctrl-C does, so that it
             # writes its reports and the scenario its summary of what was measured so far.
             interrupted, interrupted_after = last_signal(), time.monotonic() - started
-            _stop_interrupted(process, plan, on_line, interrupted)
+            _stop_interrupted(process, plan.stop_timeout, on_line, interrupted)
         except BaseException:
             # Anything else: never leave a load generator running behind us.
             _terminate_group(process, wait=False)
@@ -322,6 +365,161 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
             summary = None
     return Outcome(process.returncode, summary, time.monotonic() - started, overran, log_path, list(tail), command,
                    interrupted, interrupted_after)
+
+
+# --------------------------------------------------------------------------- a worker for a master elsewhere
+
+#: The worker's Locust output (its own file: a master may write locust.log into the same folder).
+WORKER_LOG_NAME = "locust-worker.log"
+#: Each worker process's own counts at exit (written by the scenario, loadtests/common.py).
+WORKER_SUMMARY_GLOB = "worker-*.json"
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """A worker (Locust's --worker) for a master started elsewhere: the scenario and its options come from the
+    master; the certificate and credential headers from here."""
+
+    master_host: str
+    master_port: int = DEFAULT_MASTER_PORT
+    report_dir: Path = Path("reports")
+    processes: int | None = None
+    master_wait: float = DEFAULT_MASTER_WAIT
+    certificate: str | None = field(default=None, repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def redactor(self) -> Redactor:
+        redactor = Redactor([self.certificate])
+        for value in self.headers.values():
+            redactor.add_header_value(value)
+        return redactor
+
+
+def worker_command(plan: WorkerPlan) -> list[str]:
+    """The worker's argv: ``-f -`` takes the master's scenario file, so master and workers always run the same one."""
+    argv = [sys.executable, "-m", "locust", "-f", "-", "--worker",
+            "--master-host", plan.master_host, "--master-port", str(plan.master_port)]  # fmt: skip
+    if plan.processes:
+        argv += ["--processes", str(plan.processes)]
+    return argv
+
+
+@dataclass
+class WorkerOutcome:
+    """How a worker's run went: whether it found its master, and how it ended."""
+
+    returncode: int | None
+    connected: bool
+    #: "master ended the run", "lost the master", "no master", "interrupted", "ended" (Locust exited by itself)
+    ended: str
+    elapsed: float
+    log_path: Path
+    tail: list[str]
+    #: Each worker process's own counts (worker-<id>.json), as it wrote them at exit.
+    summaries: list[dict[str, Any]]
+    interrupted: str | None = None
+
+
+def run_worker(plan: WorkerPlan, on_line: Callable[[str], None] = lambda s: None) -> WorkerOutcome:
+    """Run a Locust worker until its master ends the run; give up after ``master_wait`` s without a master.
+
+    Bounded: until connected, by ``master_wait``; then by the master, which quits its workers when it ends,
+    and by Locust's heartbeat: a worker whose master is gone (killed, network) quits after 60 s.
+    """
+    import json
+
+    plan.report_dir.mkdir(parents=True, exist_ok=True)
+    for stale in plan.report_dir.glob(WORKER_SUMMARY_GLOB):
+        stale.unlink()
+    redactor = plan.redactor()
+    log_path = plan.report_dir / WORKER_LOG_NAME
+    tail: deque[str] = deque(maxlen=40)
+    connected = threading.Event()
+    started = time.monotonic()
+    interrupted: str | None = None
+    gave_up = False
+
+    def watch(line: str) -> None:
+        if WORKER_CONNECTED in line:
+            connected.set()
+        on_line(line)
+
+    with open(log_path, "w", encoding="utf-8") as log, tempfile.TemporaryDirectory(prefix="token-worker-") as cwd:
+        env = locust_environment(plan)
+        env["TMPDIR"] = cwd  # Locust writes the master's scenario file to the temp folder: ours, not a shared /tmp
+        process = subprocess.Popen(
+            worker_command(plan), cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        assert process.stdout is not None
+        reader = threading.Thread(
+            target=_read_lines, args=(process.stdout, redactor, log, tail, watch), name="locust-worker", daemon=True
+        )
+        try:
+            reader.start()
+            deadline = started + plan.master_wait
+            while not connected.is_set() and process.poll() is None:
+                if time.monotonic() > deadline:
+                    gave_up = True
+                    _terminate_group(process)
+                    break
+                connected.wait(0.2)
+            if not gave_up:
+                process.wait()  # the master quits its workers when it ends (or Locust's 60 s heartbeat does)
+        except KeyboardInterrupt:
+            interrupted = last_signal()
+            _stop_interrupted(process, 3.0, on_line, interrupted)
+        except BaseException:
+            _terminate_group(process, wait=False)
+            raise
+        finally:
+            if process.poll() is None:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+            if reader.ident is not None:
+                reader.join(timeout=5)
+        _signal_group(process, signal.SIGKILL)  # forked worker processes (--processes) never outlive us
+    scrub_files(plan.report_dir, redactor)
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    if interrupted:
+        ended = "interrupted"
+    elif gave_up or not connected.is_set():
+        ended = "no master"
+    elif _MASTER_LOST in text:
+        ended = "lost the master"
+    elif _MASTER_QUIT in text:
+        ended = "master ended the run"
+    else:
+        ended = "ended"
+    summaries = []
+    for path in sorted(plan.report_dir.glob(WORKER_SUMMARY_GLOB)):
+        try:
+            summaries.append(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError:
+            continue
+    return WorkerOutcome(process.returncode, connected.is_set(), ended, time.monotonic() - started, log_path,
+                         list(tail), summaries, interrupted)
+
+
+def free_cores(reserve: int = 0) -> tuple[int, str]:
+    """``--processes auto``: one generator process per free core, and why that many.
+
+    Free = the cores this process may run on, less the busy ones (the 1-minute load average, rounded), less
+    ``reserve`` (the embedded server's); at least 1.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        usable = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - no load average (Windows)
+        load = 0.0
+    busy = min(usable, round(load))
+    free = max(1, usable - busy - reserve)
+    why = (f"{usable} usable core{'s' if usable > 1 else ''}, load average {load:.1f} (about {busy} busy)"
+           + (f", {reserve} for the embedded server" if reserve else ""))  # fmt: skip
+    return free, why
 
 
 def scrub_files(folder: Path, redactor: Redactor) -> list[Path]:
