@@ -168,6 +168,8 @@ def build_load_json(
         doc["capacity"] = extra["capacity"]
         doc["knee"] = extra["capacity"].get("knee")  # only when the server broke an SLO (None otherwise)
     doc["generator"] = summary.get("generator") or {}
+    if summary.get("distributed"):  # a master: each worker, whether it was lost (loadtests/distributed.py)
+        doc["distributed"] = summary["distributed"]
     return doc
 
 
@@ -378,6 +380,14 @@ def render_html(doc: dict[str, Any], images: dict[str, Path]) -> str:
         facts[f"{_process_label(proc)}: loop lag p50 / p95 / max, CPU mean / max"] = (
             f"{_fmt(lag.get('p50'))} / {_fmt(lag.get('p95'))} / {_fmt(lag.get('max'))} ms, "
             f"{_fmt(cpu.get('mean'))} / {_fmt(cpu.get('max'))} of a core"
+        )
+    dist = doc.get("distributed") or {}
+    for row in dist.get("workers", []):
+        counts = (doc.get("workers") or {}).get(row["id"], {})
+        state = f"LOST {_fmt(row.get('lost_s'))} s into the run ({row.get('lost_how')})" if row.get("lost") else "ok"
+        facts[f"worker {row['id']} ({row.get('host') or '?'})"] = (
+            f"{counts.get('fetch', 0)} fetch, {counts.get('renew', 0)} renew, {counts.get('invalid', 0)} invalid; "
+            f"signatures {'checked' if row.get('signature_checked') else 'NOT checked'}; {state}"
         )
     fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(str(_fmt(v)))}</td></tr>" for k, v in facts.items())
     reasons = {f"invalid: {k}": v for k, v in doc["invalid_reasons"].items()}
