@@ -68,7 +68,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "Exit codes: 0 the SLOs held, 1 an SLO was breached, 2 could not run or judge (bad options,\n"
         "unreachable or refusing target, no request completed, nothing renewed, generator-bound) or\n"
         "interrupted (Ctrl-C, SIGTERM: load.json then keeps what was measured and says 'interrupted').\n"
-        "A breached SLO wins: exit 1 even when nothing was renewed or the generator was the bottleneck."
+        "A breached SLO wins: exit 1 even when nothing was renewed or the generator was the bottleneck.\n"
+        "\nSeveral machines: 'load URL --master --expect-workers N' on one (judged there, like a local run),\n"
+        "'load --worker --master-host HOST' on each of N others (docs/load.md, \"Several machines\")."
     )
     parser.add_argument("url", nargs="?", help="base URL of the token server (default: the embedded reference server)")
     run = parser.add_argument_group("run")
@@ -458,6 +460,10 @@ def _run_worker(args: argparse.Namespace) -> int:
             counts[key] = counts.get(key, 0) + int(n)
     own = (f"this machine's workers sent {counts.get('fetch', 0)} fetches and {counts.get('renew', 0)} renewals "
            f"({counts.get('invalid', 0)} invalid tokens); counts in {report_dir}/worker-*.json")
+    if outcome.ended == "master ended the run" and not counts.get("fetch") and not counts.get("renew"):
+        show(f"token-conformance load: error: the master ended the run before this machine's workers sent any "
+             f"request (did it give up waiting for its workers, or have fewer users than workers?); {own}")
+        return 2
     if outcome.ended == "master ended the run":
         print(f"worker: the master ended the run; {own}")
         return 0

@@ -11,8 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from conformance.load.protocol import CERTIFICATE_ENV, SCENARIOS
-from conformance.load.runner import LoadPlan, locust_command, locust_environment, probe, scenario_path, scrub_files
+from conformance.load.protocol import CERTIFICATE_ENV, SCENARIOS, WORKER_SUMMARY_DIR_ENV
+from conformance.load.runner import (
+    LoadPlan,
+    MasterSpec,
+    WorkerPlan,
+    locust_command,
+    locust_environment,
+    probe,
+    scenario_path,
+    scrub_files,
+    worker_command,
+)
 from conformance.load.slo import Thresholds
 from conformance.redact import REDACTED, Redactor
 
@@ -157,3 +167,29 @@ def test_plain_locust_from_a_clone_root_finds_the_scenarios() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == root / "loadtests" / "validation.py"
+
+
+def test_a_master_listens_where_asked_and_waits_a_bounded_time(tmp_path: Path) -> None:
+    p = plan(tmp_path, master=MasterSpec(expect_workers=3, bind_host="10.1.2.3", bind_port=6000, max_wait=45))
+    argv = locust_command(p)
+    for flag, value in (("--master-bind-host", "10.1.2.3"), ("--master-bind-port", "6000"), ("--expect-workers", "3"),
+                        ("--expect-workers-max-wait", "45")):  # fmt: skip
+        assert argv[argv.index(flag) + 1] == value, flag
+    assert "--master" in argv and "--processes" not in argv and "--expiry" in argv
+    assert p.deadline >= plan(tmp_path).deadline + 45  # the wait for workers is inside the parent's bound
+    assert not any(CERT in a for a in argv)
+
+
+def test_a_worker_takes_the_scenario_from_the_master_and_its_secrets_from_its_environment(tmp_path: Path) -> None:
+    w = WorkerPlan(master_host="10.0.0.5", master_port=6000, report_dir=tmp_path, processes=2, certificate=CERT,
+                   headers={"X-Key": "hunter2"})  # fmt: skip
+    argv = worker_command(w)
+    assert argv[argv.index("-f") + 1] == "-"  # the master's scenario file: master and workers run the same one
+    assert "--worker" in argv and argv[argv.index("--master-host") + 1] == "10.0.0.5"
+    assert argv[argv.index("--master-port") + 1] == "6000" and argv[argv.index("--processes") + 1] == "2"
+    assert not any(CERT in a or "hunter2" in a for a in argv) and "--expiry" not in argv
+    env = locust_environment(w)
+    assert env[CERTIFICATE_ENV] == CERT and "hunter2" in env["TOKEN_SERVER_HEADERS"]
+    assert env[WORKER_SUMMARY_DIR_ENV] == str(tmp_path.resolve())
+    assert CERT not in repr(w) and "hunter2" not in repr(w)
+    assert WORKER_SUMMARY_DIR_ENV not in locust_environment(plan(tmp_path))
