@@ -235,8 +235,9 @@ def test_a_worker_killed_mid_run_is_named_and_the_run_does_not_pass(tmp_path: Pa
         master = Proc("master", master_argv(url, settings.app_id, port, tmp_path, expect=2, run_time="16s"), env,
                       tmp_path)  # fmt: skip
         procs.append(master)
-        for name in ("w1", "w2"):
-            procs.append(Proc(name, worker_argv(port, tmp_path, name), env, tmp_path))
+        procs.append(Proc("w1", worker_argv(port, tmp_path, "w1"), env, tmp_path))
+        # The second worker's machine has no certificate: the run must not claim signatures were checked.
+        procs.append(Proc("w2", worker_argv(port, tmp_path, "w2"), environment(None), tmp_path))
         # Once requests are flowing, the first worker's machine dies: its Locust process is killed outright.
         deadline = time.monotonic() + 90
         while not re.search(r"requests=[1-9]", master.err):
@@ -258,6 +259,10 @@ def test_a_worker_killed_mid_run_is_named_and_the_run_does_not_pass(tmp_path: Pa
     assert code == (1 if others else 2), master.err[-2000:]
     assert victim in master.err and "LOST" in master.out
     assert victim in (tmp_path / "master" / "load.html").read_text()
+    survivor = worker_id(procs[2])
+    rows = {row["id"]: row for row in doc["distributed"]["workers"]}
+    assert rows[survivor]["signature_checked"] is False and rows[victim]["signature_checked"] is True
+    assert doc["options"]["signature_checked"] is False and "signatures NOT checked" in master.out
 
 
 @pytest.mark.slow
