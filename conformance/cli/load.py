@@ -675,6 +675,9 @@ def _execute(
         "overran": outcome.overran,
         "interrupted": outcome.interrupted,
     }
+    if plan.master:
+        plan_info["master"] = {"expect_workers": plan.master.expect_workers, "bind_host": plan.master.bind_host,
+                               "bind_port": plan.master.bind_port, "max_wait_s": plan.master.max_wait}
     doc = build_load_json(summary, scenario=plan.scenario, target=plan.url, embedded=embedded, plan=plan_info)
     if outcome.summary is None:  # killed before it reported: the limits it was given, at least
         doc["slo"]["thresholds"] = plan.thresholds.as_dict()
@@ -835,6 +838,10 @@ def _text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
         lost = set(dist.get("lost") or [])
         lines.append(f"  workers: {dist.get('connected')} connected of {dist.get('expected')} expected"
                      + (f", {len(lost)} LOST" if lost else ""))
+        others = [v for v in dist.get("versions") or [] if v != dist.get("master_version")]
+        if others:
+            lines.append(f"  WARNING: workers run token-conformance {', '.join(others)}, the master "
+                         f"{dist.get('master_version')}: install the same version everywhere")
         for row in dist["workers"]:
             counts = (doc.get("workers") or {}).get(row["id"], {})
             lines.append(
