@@ -59,7 +59,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from conformance.load.protocol import INVALID
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
-from conformance.loadtests import common, generator
+from conformance.loadtests import common, generator, step_records
 from conformance.loadtests.capacity_plan import (
     DRAIN_MAX_S,
     LinearPlan,
@@ -140,19 +140,46 @@ class ArrivalControl:
 
 
 CONTROL = ArrivalControl()
+#: A worker's record of the step now running (loadtests/step_records.py); None elsewhere.
+RECORDER: step_records.EpochRecorder | None = None
+#: A master's records of its workers' steps: epoch -> worker id -> record.
+RECORDS: dict[int, dict[str, dict[str, Any]]] = {}
 
 
 @events.init.add_listener
 def _on_init(environment: Any, **_kwargs: Any) -> None:
+    global RECORDER
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
+        RECORDER = step_records.EpochRecorder()
+
         def on_rate(environment: Any, msg: Any, **_kw: Any) -> None:
             data = msg.data or {}
-            CONTROL.set(float(data.get("rate", 0.0)), int(data.get("connections", 2)), int(data.get("epoch", 0)))
+            epoch = int(data.get("epoch", 0))
+            if RECORDER is not None and epoch != RECORDER.epoch:
+                # The master moved on: this worker's record of the step that ended goes to it now.
+                if RECORDER.epoch >= 0:
+                    record = RECORDER.close(runner.client_id, LATENESS_MS, PROBE.lags_ms, CONTROL.in_flight,
+                                            len(CONTROL.used))
+                    runner.send_message(step_records.STEP_MESSAGE, record)
+                RECORDER.open(epoch, LATENESS_MS, PROBE.lags_ms)
+            CONTROL.set(float(data.get("rate", 0.0)), int(data.get("connections", 2)), epoch)
             if data.get("stopped"):
                 CONTROL.stop()
 
         runner.register_message(RATE_MESSAGE, on_rate)
+    elif isinstance(runner, MasterRunner):
+        def on_step(environment: Any, msg: Any, **_kw: Any) -> None:
+            data = msg.data or {}
+            RECORDS.setdefault(int(data.get("epoch", -1)), {})[str(data.get("id") or msg.node_id)] = data
+
+        runner.register_message(step_records.STEP_MESSAGE, on_step)
+
+
+@events.request.add_listener
+def _on_request(request_type: str, response_time: float, exception: Any = None, **_kwargs: Any) -> None:
+    if RECORDER is not None and RECORDER.epoch >= 0:
+        RECORDER.on_request(request_type, response_time, exception)
 
 
 @events.test_stopping.add_listener
@@ -369,6 +396,9 @@ class Capacity(LoadTestShape):
         self.limited_by: str | None = None
         self.connections = 0
         self.pending_rate = 0.0
+        self.collect_started = 0.0
+        self.closing_epoch = -1
+        RECORDS.clear()
 
     def reset_time(self) -> None:
         super().reset_time()
@@ -425,12 +455,18 @@ class Capacity(LoadTestShape):
             "late_ms": {"p50": generator._quantile(late, 0.5), "p95": generator._quantile(late, 0.95)},
         }]  # fmt: skip
 
-    def judge_step(self, final: bool) -> dict[str, Any]:
+    def judge_step(self, final: bool, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Judge the step that just ended: on this process's own figures, or on a master on its workers' records
+        of the step (``records``: what each sent and how late, its answers, lag, CPU and backlog)."""
         assert self.runner is not None and self.snapshot is not None and self.plan is not None
         environment = self.runner.environment
         target = self.rate
         seconds = self.get_run_time() - self.step_started
-        now = Snapshot.take(environment.stats)
+        if records is not None:
+            seconds = self.collect_started - self.step_started
+            now, self.snapshot = step_records.merged(records), Snapshot()
+        else:
+            now = Snapshot.take(environment.stats)
         observed = now.since(self.snapshot)
         limits = thresholds(environment.parsed_options)
         breaches = evaluate(observed, limits)
@@ -440,19 +476,22 @@ class Capacity(LoadTestShape):
         # neither what its workers sent nor, within Locust's 3 s report interval, what they got back: it does not
         # apply this rule (per-process step records are the next step: docs/load.md). LATENESS_MS holds one entry
         # per request sent here.
-        master = isinstance(self.runner, MasterRunner)
-        sent = None if master else len(LATENESS_MS) - self.late_mark
+        master = isinstance(self.runner, MasterRunner) and records is None
+        if records is not None:  # the workers said what they sent (loadtests/step_records.py)
+            sent: int | None = sum(int(r["sent"]) for r in records)
+        else:
+            sent = None if master else len(LATENESS_MS) - self.late_mark
         offered = sent / seconds if sent is not None and seconds > 0 else target
         if not master and achieved < 0.9 * min(target, offered) and not breaches:
             breaches.append(Breach("rate", target, round(achieved, 2),
                                    f"{achieved:.0f} of {target:g} requests/s answered in the step"))  # fmt: skip
-        backlog = self.outstanding()
+        backlog = self.outstanding() if records is None else sum(int(r["outstanding"]) for r in records)
         if backlog is not None and target > 0 and backlog / target * 1000.0 > limits.max_p95_ms and not breaches:
             # Little's law: the newest request waits behind the backlog for about backlog / rate seconds.
             breaches.append(Breach("backlog", limits.max_p95_ms, round(backlog / target * 1000.0, 1),
                                    f"{backlog} requests still unanswered at the step's end: the newest waits about "
                                    f"{backlog / target * 1000.0:.0f} ms (p95 objective {limits.max_p95_ms:g} ms)"))
-        figures = self.generator_figures()
+        figures = self.generator_figures() if records is None else step_records.figures(records)
         late50 = max((f.get("late_ms", {}).get("p50") or 0.0 for f in figures), default=0.0)
         gen = generator.judge(figures, now.p50_since(self.snapshot),
                               max(filter(None, observed.p95_ms.values()), default=None))
@@ -478,9 +517,12 @@ class Capacity(LoadTestShape):
             "connections": {
                 "per_process": self.connections,
                 "processes": self.users,
-                # Connections that carried a request in the step (this process; None on a master).
-                "used": None if isinstance(self.runner, MasterRunner) else len(CONTROL.used),
+                # Connections that carried a request in the step (this process, or all the workers' records).
+                "used": sum(int(r["connections_used"]) for r in records) if records is not None
+                else None if isinstance(self.runner, MasterRunner) else len(CONTROL.used),
             },
+            # On a master: what each worker sent, how late, its answers, lag and CPU in the step.
+            "processes": step_records.per_process(records) if records is not None else None,
             "generator": {
                 "bound": gen["bound"],
                 "lag_p50_ms": gen["worst_lag_p50_ms"],
@@ -581,6 +623,25 @@ class Capacity(LoadTestShape):
         """The run ends now (its run time, Ctrl-C): the running step is judged as it stands and kept (partial)."""
         if self.ended_by is not None or self.runner is None:
             return
+        if isinstance(self.runner, MasterRunner) and self.phase in ("step", "collect"):
+            # The workers' records of the running step (or of the one being collected) are still to come.
+            final = self.phase == "step"
+            if final:
+                self.collect_started, self.closing_epoch = self.get_run_time(), self.epoch
+                CONTROL.stop()
+                self.runner.send_message(RATE_MESSAGE, CONTROL.as_message())
+            deadline = time.monotonic() + step_records.COLLECT_MAX_S
+            records, complete = self.records_of(self.closing_epoch)
+            while not complete and time.monotonic() < deadline:
+                gevent.sleep(0.1)
+                records, complete = self.records_of(self.closing_epoch)
+            if records and (not final or self.collect_started - self.step_started >= 0.5):
+                step = self.judge_step(final=final, records=records)
+                step["records"] = f"{len(records)} of {len(self.expected_workers())} workers"
+                if step in self.counted():
+                    self.attribute(step)
+            self.finish(reason)
+            return
         if self.phase == "step" and self.snapshot is not None and self.get_run_time() - self.step_started >= 0.5:
             step = self.judge_step(final=True)
             if step in self.counted():
@@ -620,19 +681,27 @@ class Capacity(LoadTestShape):
             self.stop_now("run time")
             return None
         if self.phase is None:
+            if isinstance(self.runner, MasterRunner) and self.runner.user_count < self.users and elapsed < 10:
+                # The workers' arrival loops are not up yet: a first step started now would be judged on a
+                # fraction of its rate (seen: 8 of 24 requests sent, a 'rate' break of a server at a third of its
+                # capacity). Wait for their spawn reports (at most 10 s).
+                return self.users, AT_ONCE
             self.begin_step(self.plan.start)
         elif self.phase == "step" and elapsed - self.step_started >= self.plan.step_time:
-            step = self.judge_step(final=False)
-            self.attribute(step)
-            rate = self.plan.next_rate(self.outcomes())
-            if rate is None:
-                self.finish(self.end_reason())
+            if isinstance(self.runner, MasterRunner):
+                # Close the step on the workers (a new epoch at the same rate): each sends its record of it, and
+                # the step is judged on them all once they are in (next tick), lateness included.
+                self.phase, self.collect_started, self.closing_epoch = "collect", elapsed, self.epoch
+                self.send_rate(self.rate)
+            elif not self.after_step(self.judge_step(final=False), elapsed):
                 return None
-            if step["held"]:
-                self.begin_step(rate)
-            else:  # let the server answer the backlog first: the next, lower, step is judged on its own
-                self.phase, self.drain_started, self.pending_rate = "drain", elapsed, rate
-                self.send_rate(0.0)
+        elif self.phase == "collect":
+            records, complete = self.records_of(self.closing_epoch)
+            if complete or elapsed - self.collect_started >= step_records.COLLECT_MAX_S:
+                step = self.judge_step(final=False, records=records or None)
+                step["records"] = f"{len(records)} of {len(self.expected_workers())} workers"
+                if not self.after_step(step, elapsed):
+                    return None
         elif self.phase == "drain":
             outstanding = self.outstanding()
             waited = elapsed - self.drain_started
@@ -642,6 +711,31 @@ class Capacity(LoadTestShape):
                     self.steps[-1]["drain_s"] = round(waited, 2)
                 self.begin_step(self.pending_rate)
         return self.users, AT_ONCE
+
+    def after_step(self, step: dict[str, Any], elapsed: float) -> bool:
+        """The next step, a drain before it, or the end (False) after a judged step."""
+        assert self.plan is not None
+        self.attribute(step)
+        rate = self.plan.next_rate(self.outcomes())
+        if rate is None:
+            self.finish(self.end_reason())
+            return False
+        if step["held"]:
+            self.begin_step(rate)
+        else:  # let the server answer the backlog first: the next, lower, step is judged on its own
+            self.phase, self.drain_started, self.pending_rate = "drain", elapsed, rate
+            self.send_rate(0.0)
+        return True
+
+    def expected_workers(self) -> set[str]:
+        """The workers whose records a master waits for: those connected and not missing."""
+        assert self.runner is not None
+        return {c.id for c in self.runner.clients.values() if c.state != "missing"}
+
+    def records_of(self, epoch: int) -> tuple[list[dict[str, Any]], bool]:
+        """The workers' records of ``epoch`` so far, and whether every expected worker's is in."""
+        got = RECORDS.get(epoch, {})
+        return list(got.values()), bool(got) and self.expected_workers() <= set(got)
 
     def end_reason(self) -> str:
         if self.limited_by == "generator":
