@@ -295,3 +295,39 @@ def test_a_worker_without_a_master_gives_up_with_exit_2(tmp_path: Path) -> None:
     assert code == 2
     assert f"no master answered at 127.0.0.1:{port} within 3 s" in worker.err
     assert "Traceback" not in worker.err
+
+
+@pytest.mark.slow
+def test_capacity_over_a_master_and_two_workers_judges_each_step_on_both(tmp_path: Path) -> None:
+    """A server of about 24 tokens/s, the linear plan 10, 20, 30, 40/s: each step's rate is divided between the
+    workers, and judged on both workers' own records (what each sent and how late), not on cumulative reports."""
+    port = free_port()
+    with faulty.serving(lambda app: faulty.limited(app, 24)) as (url, settings), processes() as procs:
+        env = environment(settings.certificate)
+        master = Proc("master", [url, "--scenario", "capacity", "--master", "--expect-workers", "2",
+                                 "--expect-workers-max-wait", "30", "--master-bind-host", "127.0.0.1",
+                                 "--master-bind-port", str(port), "--app-id", settings.app_id, "--start-rate", "10",
+                                 "--step-rate", "10", "--max-rate", "40", "--step-time", "2", "--run-time", "30s",
+                                 "--max-p95-ms", "400", "--progress-interval", "0",
+                                 "--report-dir", str(tmp_path / "master")], env, tmp_path)  # fmt: skip
+        procs.append(master)
+        for name in ("w1", "w2"):
+            procs.append(Proc(name, worker_argv(port, tmp_path, name), env, tmp_path))
+        code = master.wait(timeout=150)
+        [p.wait(timeout=60) for p in procs[1:]]
+    doc = json.loads((tmp_path / "master" / "load.json").read_text())
+    cap = doc["capacity"]
+    ids = {worker_id(procs[1]), worker_id(procs[2])}
+    judged = [s for s in cap["steps"] if s.get("processes")]
+    assert judged and len(judged) >= len(cap["steps"]) - 1, cap["steps"]  # a step cut by the end may lack them
+    for step in judged:
+        assert {p["id"] for p in step["processes"]} == ids, step
+        assert step["sent"] == sum(p["sent"] for p in step["processes"]), step
+        assert all(p["sent"] > 0 and p["late_p50_ms"] is not None for p in step["processes"]), step
+        assert step["generator"]["late_p50_ms"] == round(max(p["late_p50_ms"] for p in step["processes"]), 2), step
+    # Each worker sent about half of each step (its share of the rate), within the noise of a busy machine.
+    first = judged[0]
+    assert all(p["sent"] <= 0.75 * first["sent"] for p in first["processes"]), first
+    assert code in (0, 2), master.err[-3000:]
+    if code == 0:  # the server's knee, not a generator story
+        assert cap["limited_by"] == "server" and doc["knee"]["rps"] is not None, cap
