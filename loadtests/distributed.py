@@ -24,6 +24,7 @@ never its certificate or credential headers, which stay in its environment.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
-from locust import events
+from locust import argument_parser, events
 from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from conformance import __version__
@@ -73,6 +74,13 @@ class MasterState:
 
 
 MASTER = MasterState()
+
+# A worker handling the master's spawn message builds Locust's whole option parser once per option the master
+# sent (``argument_parser.default_args_dict()`` inside a comprehension, Locust 2.47 runners.py): ~100 parsers, which
+# blocked a worker's event loop for 4-6 s on this busy 2-core machine, so the master saw no heartbeat, called the
+# workers missing and `--processes 2` measured nothing. The defaults never change within a process: build them once.
+if not hasattr(argument_parser.default_args_dict, "cache_info"):
+    argument_parser.default_args_dict = functools.lru_cache(maxsize=1)(argument_parser.default_args_dict)
 
 
 def _say(line: str) -> None:
