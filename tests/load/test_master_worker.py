@@ -331,3 +331,28 @@ def test_capacity_over_a_master_and_two_workers_judges_each_step_on_both(tmp_pat
     assert code in (0, 2), master.err[-3000:]
     if code == 0:  # the server's knee, not a generator story
         assert cap["limited_by"] == "server" and doc["knee"]["rps"] is not None, cap
+
+
+@pytest.mark.slow
+def test_an_interrupted_master_says_so_and_its_workers_end_by_themselves(tmp_path: Path) -> None:
+    port = free_port()
+    with faulty.serving() as (url, settings), processes() as procs:
+        env = environment(settings.certificate)
+        master = Proc("master", master_argv(url, settings.app_id, port, tmp_path, expect=2, run_time="30s"), env,
+                      tmp_path)  # fmt: skip
+        procs.append(master)
+        for name in ("w1", "w2"):
+            procs.append(Proc(name, worker_argv(port, tmp_path, name), env, tmp_path))
+        deadline = time.monotonic() + 90
+        while not re.search(r"requests=[1-9]", master.err):
+            assert master.popen.poll() is None and time.monotonic() < deadline, master.err[-2000:]
+            time.sleep(0.3)
+        master.popen.send_signal(signal.SIGTERM)  # a CI job's timeout
+        code = master.wait(timeout=60)
+        worker_codes = [p.wait(timeout=60) for p in procs[1:]]  # told to quit by the stopping master
+    assert code == 2, master.err[-2000:]
+    doc = json.loads((tmp_path / "master" / "load.json").read_text())
+    assert doc["interrupted"] == "SIGTERM" and doc["verdict"] == "interrupted" and not doc["slo"]["passed"]
+    assert doc["requests"] > 0 and doc["distributed"]["connected"] == 2  # what was measured until then
+    assert "interrupted by SIGTERM" in (tmp_path / "summary.md").read_text()
+    assert worker_codes == [0, 0], [p.err[-1000:] for p in procs[1:]]
