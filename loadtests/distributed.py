@@ -140,6 +140,21 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
             record.gone_at, record.how = None, None
 
 
+@events.test_stop.add_listener
+def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
+    """A worker whose users have just stopped reports at once, while the master still counts it in.
+
+    Locust's worker answers the master's "stop" with "client_stopped", on which the master forgets it until its
+    "client_ready" (--stop-timeout later), and discards any report that arrives in between ("Discarded report from
+    unrecognized worker"); the final one, at "quit", races the master's 0.5 s wait. On a busy machine the last
+    seconds' counts were lost that way (a worker's own counts 17 fetches, the master's 12). Reporting here, before
+    "client_stopped" leaves, keeps the master's counts equal to the workers' own.
+    """
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner._send_stats()
+
+
 @events.test_stopping.add_listener
 def _on_test_stopping(environment: Any, **_kwargs: Any) -> None:
     """The users are about to be stopped: whoever is gone now was lost during the run."""
