@@ -148,8 +148,8 @@ def processes() -> Iterator[list[Proc]]:
 
 
 def master_argv(url: str, app_id: str, port: int, folder: Path, *, expect: int, run_time: str, users: int = 6,
-                max_wait: int = 30) -> list[str]:
-    return [url, "--master", "--expect-workers", str(expect), "--expect-workers-max-wait", str(max_wait),
+                max_wait: int = 30, p95_ms: int = 500) -> list[str]:
+    return [url, "--master", "--max-p95-ms", str(p95_ms), "--expect-workers", str(expect), "--expect-workers-max-wait", str(max_wait),
             "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--app-id", app_id,
             "--users", str(users), "--run-time", run_time, *SCENARIO, "--report-dir", str(folder / "master"),
             "--summary-md", str(folder / "summary.md")]  # fmt: skip
@@ -184,8 +184,9 @@ def test_master_and_two_workers_pass_add_up_and_keep_secrets_off_the_wire(tmp_pa
     # (a few ms) cannot make the run generator-bound, and the verdict can be asserted as a plain pass.
     with faulty.serving(lambda app: faulty.slow(app, 0.06)) as (url, settings), processes() as procs:
         env = environment(settings.certificate)
-        master = Proc("master", master_argv(url, settings.app_id, port, tmp_path, expect=2, run_time="8s"), env,
-                      tmp_path)  # fmt: skip
+        # A p95 objective a loaded machine cannot break by itself: the pass must not hinge on the machine's load.
+        master = Proc("master", master_argv(url, settings.app_id, port, tmp_path, expect=2, run_time="8s",
+                                            p95_ms=3000), env, tmp_path)  # fmt: skip
         procs.append(master)
         for name in ("w1", "w2"):
             procs.append(Proc(name, worker_argv(relay.port, tmp_path, name), env, tmp_path))
