@@ -729,8 +729,9 @@ class Capacity(LoadTestShape):
 
     def expected_workers(self) -> set[str]:
         """The workers whose records a master waits for: those connected and not missing."""
-        assert self.runner is not None
-        return {c.id for c in self.runner.clients.values() if c.state != "missing"}
+        runner = self.runner
+        assert isinstance(runner, MasterRunner)
+        return {c.id for c in runner.clients.values() if c.state != "missing"}
 
     def records_of(self, epoch: int) -> tuple[list[dict[str, Any]], bool]:
         """The workers' records of ``epoch`` so far, and whether every expected worker's is in."""
