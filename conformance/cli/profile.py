@@ -91,7 +91,8 @@ def _show(args: argparse.Namespace) -> int:
     print(f"profile {profile.name}: {profile.description}".rstrip(": "))
     print(json.dumps(profile.document(), indent=2, ensure_ascii=False))
     print()
-    print(f"Requests for channel {EXAMPLE['channel']!r}, uid {EXAMPLE['uid']}, expiry {EXAMPLE['expiry']} s:")
+    asked = f", expiry {EXAMPLE['expiry']} s" if profile.expiry_input else ""  # a fixed lifetime is asked for by no one
+    print(f"Requests for channel {EXAMPLE['channel']!r}, uid {EXAMPLE['uid']}{asked}:")
     lines: list[tuple[str, Any]] = []
 
     def add(what: str, build: Any) -> None:

@@ -49,6 +49,11 @@ ROLE_COUNTERPARTS: dict[str, tuple[str, ...]] = {
     "audience": ("host", "publisher", "broadcaster"), "PUBLISHER": ("SUBSCRIBER", "AUDIENCE"),
     "SUBSCRIBER": ("PUBLISHER",), "true": ("false",), "false": ("true",), "1": ("2",), "2": ("1",),
 }
+#: Lifetime fields public token servers take, tried (in the example's query, or its JSON body) when no value of the
+#: example matches the token's lifetime: a server that reads its lifetime only when it is sent is not fixed.
+LIFETIME_NAMES = ("expiry", "expire", "expireTime", "expiresIn", "expirationTimeInSeconds", "expireSeconds", "ttl")
+#: The lifetime asked for by those probes (seconds, minutes or hours: whichever the token then follows).
+PROBE_LIFETIME = 600
 _ROLE_NAMES = ("role", "publisher", "host", "broadcaster", "audience", "subscriber")
 _UID_NAMES = ("uid", "userid", "user_id")
 
@@ -490,6 +495,13 @@ class _Inferrer:
                     expiry = {"unit": unit, "default": self._default_lifetime(obs[0], slot, factor)}
                     expiry.update(self._limits(obs[0], slot, factor, numbers[0] or 1))
                     return expiry
+        probed = self._probe_lifetime(obs, seconds[0], tolerance)
+        if probed is not None:
+            slot, factor, unit = probed
+            mapping[slot] = "expiry"
+            expiry = {"unit": unit, "default": self._default_lifetime(obs[0], slot, factor)}
+            expiry.update(self._limits(obs[0], slot, factor, PROBE_LIFETIME))
+            return expiry
         if len(set(seconds)) > 1 and not measured:
             self.notes.append(f"the tokens' lifetimes differ ({', '.join(map(str, seconds))} s) but no request value "
                               "matches them: the lifetime written is the first example's")
@@ -503,6 +515,32 @@ class _Inferrer:
             self.notes.append(f"{', '.join(slot_name(s) for s in hinted)} looks like a lifetime but does not match the "
                               f"token's ({seconds[0]} s): kept as a constant, the lifetime taken as fixed")
         return {"unit": "seconds", "default": seconds[0]}
+
+    def _probe_lifetime(self, obs: list[Observation], seconds: int,
+                        tolerance: int) -> tuple[Slot, int, str] | None:
+        """A lifetime field the example did not send (``?expiry=600``, ``{"expireTime": 600}``), found by asking
+        with each usual name: the first whose token then lives that long (in s, min or h). Every example gains the
+        field, so the profile places it; None when the server follows none (its lifetime is fixed)."""
+        first = obs[0].example
+        asked = PROBE_LIFETIME if abs(PROBE_LIFETIME - seconds) > tolerance else PROBE_LIFETIME * 2
+        taken = {_key(s) for s in slots(first)}
+        for name in LIFETIME_NAMES:
+            if name.lower() in taken:
+                continue
+            answer = self.observe(_with_field(first, name, asked), required=False)
+            lifetime = answer.lifetime() if answer is not None else None
+            if lifetime is None:
+                continue
+            for unit in ("seconds", "minutes", "hours"):
+                factor = UNITS[unit]
+                if abs(lifetime[0] - asked * factor) <= tolerance:
+                    slot: Slot = ("body", name) if first.body is not None else ("query", name)
+                    for ob in obs:
+                        ob.example = _with_field(ob.example, name, PROBE_LIFETIME)
+                    self.found.append(f"lifetime: {slot_name(slot)}, in {unit}, not in the example (asked with "
+                                      f"{asked}, the token lived {lifetime[0]} s)")
+                    return slot, factor, unit
+        return None
 
     def _follows(self, ob: Observation, slot: Slot, n: int, factor: int, tolerance: int) -> bool:
         """Whether the lifetime follows the value at ``slot`` (asked once more with another value): a constant that
@@ -681,6 +719,13 @@ def _replace(example: Example, slot: Slot, value: Any) -> Example:
     else:
         node[slot[-1]] = value
     return Example(example.method, example.segments, example.query, body, example.text)
+
+
+def _with_field(example: Example, name: str, value: int) -> Example:
+    """``example`` with one more field: in the JSON body when it has one (a number), else in the query."""
+    if example.body is not None:
+        return Example(example.method, example.segments, example.query, {**example.body, name: value}, example.text)
+    return Example(example.method, example.segments, (*example.query, (name, str(value))), None, example.text)
 
 
 def _query_text(value: Any) -> str:

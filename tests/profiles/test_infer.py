@@ -111,6 +111,17 @@ def test_the_go_shape_of_the_reference_server() -> None:
     _loads(result)
 
 
+def test_a_lifetime_field_left_out_of_the_example_is_found_by_asking() -> None:
+    # The Go shape reads ?expiry= only when it is sent: an example without it must not make the lifetime "fixed"
+    # (EXPIRY-1, INPUT-7/8 would then be not applicable, and a never-expiring ?expiry=abc would go unjudged).
+    result = _infer(shapes.reference, "GET /rtc/infer-room/publisher/uid/42/")
+    doc = result.profile
+    assert doc["operations"]["rtc"]["query"] == {"expiry": "{expiry}"}
+    assert doc["expiry"] == {"unit": "seconds", "default": 3600}
+    assert any("query parameter 'expiry', in seconds, not in the example" in f for f in result.found)
+    _loads(result)
+
+
 def test_a_uid_zero_the_server_binds_as_asked_is_the_uid_field() -> None:
     # uid 0 packs as the empty string; the one-role server binds it so: the uid field is still found.
     result = _infer(shapes.fixed_lifetime, "GET /token?channel=infer-room&uid=0&role=host")
