@@ -18,6 +18,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ._common import UsageError
@@ -55,8 +56,33 @@ def _unknown_options(parser: argparse.ArgumentParser, command: str | None, extra
     sub.error(f"unrecognized arguments: {' '.join(extra)}" + ("; " + "; ".join(hints) if hints else ""))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, remembering its last error: a command line that does not parse still writes the CI summary."""
+
+    last_error: str | None = None
+
+    def error(self, message: str) -> NoReturn:
+        _Parser.last_error = message
+        super().error(message)
+
+
+def _summary_of_a_bad_command_line(argv: Sequence[str], message: str) -> None:
+    """``check`` with $GITHUB_STEP_SUMMARY set: a typo in the action's ``args`` or a bad ``gate`` input must not
+    leave the CI page blank. The target is the first URL on the command line, if any."""
+    # Late import: the report modules cost ~70 ms that a command line that parses does not pay here.
+    from ..report.markdown import STEP_SUMMARY_ENV, check_markdown, write_summary
+
+    if not os.environ.get(STEP_SUMMARY_ENV) or "check" not in argv:
+        return
+    target = next((a for a in argv if a.startswith(("http://", "https://"))), "not known: the command line did not parse")
+    try:
+        write_summary(check_markdown(None, target=target, reason=f"usage error: {message}"), None)
+    except OSError as exc:
+        print(f"token-conformance check: warning: cannot write the Markdown summary: {exc}", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="token-conformance",
         description="Tell whether an Agora token server is correct, safe and fast enough.",
         epilog="Exit codes: 0 ok, 1 judged failure, 2 could not judge / usage error. "
@@ -74,9 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        _unknown_options(parser, args.command, extra)
+    words = list(sys.argv[1:] if argv is None else argv)
+    _Parser.last_error = None
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            _unknown_options(parser, args.command, extra)
+    except SystemExit:
+        if _Parser.last_error is not None:
+            _summary_of_a_bad_command_line(words, _Parser.last_error)
+        raise
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

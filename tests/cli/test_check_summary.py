@@ -15,6 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from conformance.cli import main
 from tests.cli.test_check_interrupted import wait_for_a_case
 
 
@@ -94,3 +97,20 @@ def test_an_interrupted_run_writes_the_summary(tmp_path: Path) -> None:
     step = step_file.read_text(encoding="utf-8")
     assert step.startswith("## ⚠️ Token server conformance: interrupted (exit 2)"), step
     assert "interrupted by SIGTERM after" in step
+
+
+@pytest.mark.parametrize("argv", [
+    ["check", "http://127.0.0.1:9/", "--gate", "MUST"],
+    ["check", "http://127.0.0.1:9/", "--strcit"],
+])
+def test_a_command_line_that_does_not_parse_still_writes_the_step_summary(
+        argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The action passes 'gate' and 'args' through to check: a typo there must not leave the CI page blank.
+    step = tmp_path / "step.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    text = step.read_text(encoding="utf-8")
+    assert "could not judge (exit 2)" in text and "usage error" in text
+    assert "http://127.0.0.1:9/" in text and argv[-1] in text
