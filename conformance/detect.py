@@ -20,6 +20,10 @@ from .profiles import Profile, bundled_names, load_profile, resolve_pointer
 from .target import extract_token
 from .tokens import TokenError, decode
 
+#: What a user whose server no bundled profile fits does next (every hint that says so says it the same way).
+WRITE_A_PROFILE = ("write a profile of your own (--profile FILE; 'token-conformance profile infer URL --example "
+                   "\"GET /path?channel=c&uid=42\"' writes one from a request that works)")
+
 PROBE_CHANNEL = "conformance-detect"
 _PROXY_WORDS = re.compile(r"bad gateway|gateway time-?out|service unavailable|nginx|cloudflare|envoy|haproxy|"
                           r"upstream|proxy error|varnish|traefik", re.IGNORECASE)
@@ -73,7 +77,7 @@ def describe(ex: Exchange, key: str = "rtcToken", *, detecting: bool = False,
         tokens = [k for k, v in body.items() if isinstance(v, str) and v.startswith(("006", "007"))]
         if tokens:
             return (f"a token under {tokens[0]!r} instead of {key!r}: another server family; "
-                    "write a profile of your own (--profile FILE)")
+                    + WRITE_A_PROFILE)
     if "html" in ctype or text[:15].lower().startswith(("<!doctype", "<html")):
         title = _title(text)
         return (f"an HTML page ({status}{', ' + repr(title) if title else ''}): a web site, not a token API; "
@@ -82,12 +86,12 @@ def describe(ex: Exchange, key: str = "rtcToken", *, detecting: bool = False,
         keys = ", ".join(list(body)[:6])
         if detecting:
             return (f"another JSON API ({status}, keys: {keys or 'none'}): no bundled profile's route; check the base "
-                    "URL, or write a profile of your own (--profile FILE)")
+                    "URL, or " + WRITE_A_PROFILE)
         return (f"another JSON API ({status}, keys: {keys or 'none'}): not the profile's route; check the base URL "
                 "and --profile (or try --profile auto)")
     if status == 404 and detecting:
-        return ("no such route (404): no bundled profile's RTC route is served here; check the base URL, or write "
-                "a profile of your own (--profile FILE)")
+        return ("no such route (404): no bundled profile's RTC route is served here; check the base URL, or "
+                + WRITE_A_PROFILE)
     if status == 404:
         return "no such route (404): the profile's RTC route is not served here; check the base URL and --profile"
     return f"an answer that is not a token ({ex.summary(120)}); check the base URL and --profile"
@@ -204,7 +208,7 @@ def detect(client: TokenServerClient) -> Detection:
     if scores[best] < 0.5 or profile.token_version != version:
         return Detection(client.base_url, None, "none", scores[best], evidence, scores,
                          f"tokens are {version} with role words {accepted}: no bundled profile declares that; "
-                         "write a profile of your own (--profile FILE)")
+                         + WRITE_A_PROFILE)
     confidence = "high" if scores[best] >= 0.85 and margin >= 0.3 else "medium" if margin > 0 else "low"
     reason = (f"{version} tokens (profile: {profile.token_version}), subscriber word {profile.roles['subscriber']!r} "
               f"{'accepted' if profile.roles['subscriber'] in accepted else 'refused'}, POST /getToken "

@@ -305,7 +305,7 @@ class _Inferrer:
         ex = self.send(example)
         received = time.time()
         if ex.error and required:
-            raise InferError(f"cannot reach {self.client.base_url}: {ex.error}")
+            raise InferError(ex.error if self.client.base_url in ex.error else f"cannot reach {self.client.base_url}: {ex.error}")
         hit = find_token(ex)
         if hit is None:
             if not required:

@@ -166,7 +166,9 @@ def test_infer_from_an_unreachable_url(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["profile", "infer", url, "--example", "GET /t?c=1", "--output", str(tmp_path / "p.json"),
                  "--timeout", "2"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"token-conformance profile: error: cannot reach {url}: cannot connect") and err.count("\n") == 1
+    # The URL once: "cannot connect to URL: ..." (not "cannot reach URL: cannot connect to URL: ...").
+    assert err.startswith(f"token-conformance profile: error: cannot connect to {url}: ") and err.count("\n") == 1
+    assert err.count(url) == 1
 
 
 def _behind_bearer(settings: Settings) -> ASGIApp:
