@@ -103,6 +103,7 @@ def test_a_profile_origin_with_a_path_is_a_profile_error(tmp_path: Path) -> None
 def test_watch_hands_the_origins_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
     """watch only accepts the option (no --browser) and passes the origins to every run's check."""
     import conformance.api
+    import conformance.interruption
     import conformance.watch
     from conformance.watch import SAFE_CASES, Watcher, WatchOptions
 
@@ -118,6 +119,9 @@ def test_watch_hands_the_origins_to_check(monkeypatch: pytest.MonkeyPatch) -> No
         return conformance.api.CheckResult(exit_code=2, report_dir=Path("."), document=None)
 
     monkeypatch.setattr(conformance.api, "check", fake_check)
+    # The real check() clears the signals an earlier in-process run received; this fake does not, and a stale
+    # SIGINT from another test in the same worker made cycle() raise KeyboardInterrupt and crash the worker.
+    monkeypatch.setattr(conformance.interruption, "received", [])
     monkeypatch.setattr(conformance.watch, "probe", lambda opts, redactor: conformance.watch.Probe(up=True))
     Watcher(seen[0]).cycle()
     assert list(handed[0].web_origins) == [ORIGIN] and not handed[0].browser
