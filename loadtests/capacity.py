@@ -27,8 +27,10 @@ of the open model: fewer than 90 % of the target answered while more was
 sent (``rate``), and a backlog at the step's end that the newest request
 would wait longer than the p95 objective for (``backlog``). A step that
 broke is the server's (it feeds the knee) unless the generator could not keep
-to the schedule (its lag, CPU or lateness: ``generator.judge_schedule``),
-which ends the search: no knee is claimed above what the generator sent.
+to the schedule (its lag, CPU or lateness: ``generator.judge_schedule``):
+such a step bounds the search, which bisects below it as below any break;
+when the lowest rate that broke is the generator's, no knee is claimed
+(``capacity_plan.limited_by``).
 
 Nothing is sent at a new rate once the run is over: the shape stops the
 arrivals when it ends, and the step running when Locust stops the run (its
@@ -67,6 +69,7 @@ from conformance.loadtests.capacity_plan import (
     StepOutcome,
     connections_for,
     knee_of,
+    limited_by,
     plan_from,
     share,
 )
@@ -549,6 +552,11 @@ class Capacity(LoadTestShape):
     def outcomes(self) -> list[StepOutcome]:
         return [StepOutcome(s["target_rps"], s["held"], bool(s["generator"]["bound"])) for s in self.counted()]
 
+    def generator_break(self) -> dict[str, Any] | None:
+        """The lowest-rate step the generator could not keep to (the one that bounds what was measured)."""
+        bound = [s for s in self.counted() if not s["held"] and s["generator"]["bound"]]
+        return min(bound, key=lambda s: s["target_rps"]) if bound else None
+
     def knee(self) -> dict[str, Any] | None:
         """Only when the server broke an SLO: the highest rate that held below the lowest it broke."""
         if self.limited_by != "server":
@@ -568,7 +576,7 @@ class Capacity(LoadTestShape):
 
     def publish(self) -> None:
         held = [s["target_rps"] for s in self.counted() if s["held"]]
-        generator_steps = [s for s in self.counted() if not s["held"] and s["generator"]["bound"]]
+        generator_step = self.generator_break()
         STATE.extra = {
             **(STATE.extra or {}),
             "capacity": {
@@ -578,7 +586,7 @@ class Capacity(LoadTestShape):
                 "knee": self.knee(),
                 "limited_by": self.limited_by,
                 "highest_held_rps": max(held) if held else None,
-                "generator_bound_at_rps": generator_steps[-1]["target_rps"] if generator_steps else None,
+                "generator_bound_at_rps": generator_step["target_rps"] if generator_step else None,
                 "ended_by": self.ended_by,
             },
         }
@@ -587,8 +595,8 @@ class Capacity(LoadTestShape):
         """The run's verdict: a measurement; it passes when a step held and the generator did not end it."""
         if not self.steps:
             return [Breach("knee", 1, 0, "the run ended before a step could be judged (run time < step time?)")]
-        if self.limited_by == "generator":
-            broke = next(s for s in reversed(self.steps) if not s["held"] and s["generator"]["bound"])
+        broke = self.generator_break()
+        if self.limited_by == "generator" and broke is not None:
             return [Breach("generator", 0, 1, f"the generator could not keep to {broke['target_rps']:g} requests/s: "
                            + "; ".join(broke["generator"]["reasons"] or ["it fell behind the schedule"]))]  # fmt: skip
         if not any(s["held"] for s in self.counted()):
@@ -601,9 +609,8 @@ class Capacity(LoadTestShape):
 
     def generator_verdict(self) -> dict[str, Any]:
         """The run's generator story for the summary, from the steps (what the knee line says too)."""
-        bound = [s for s in self.steps if not s["held"] and s["generator"]["bound"]]
-        if self.limited_by == "generator" and bound:
-            step = bound[-1]
+        step = self.generator_break()
+        if self.limited_by == "generator" and step is not None:
             return {"bound": True, "reasons": [f"at {step['target_rps']:g} requests/s (step {step['step']}): "
                                                + "; ".join(step["generator"]["reasons"])]}
         return {"bound": False, "reasons": []}
@@ -649,11 +656,9 @@ class Capacity(LoadTestShape):
         self.finish(reason)
 
     def attribute(self, step: dict[str, Any]) -> None:
+        """Who limits the run after ``step``: whoever broke the lowest rate that broke (``limited_by``)."""
         if not step["held"]:
-            if step["generator"]["bound"]:
-                self.limited_by = "generator"
-            elif self.limited_by is None:
-                self.limited_by = "server"
+            self.limited_by = limited_by(self.outcomes())
 
     def begin_step(self, rate: float) -> None:
         assert self.runner is not None
@@ -739,8 +744,9 @@ class Capacity(LoadTestShape):
         return list(got.values()), bool(got) and self.expected_workers() <= set(got)
 
     def end_reason(self) -> str:
-        if self.limited_by == "generator":
-            return f"the generator could not keep to {self.steps[-1]['target_rps']:g} requests/s"
+        broke = self.generator_break()
+        if self.limited_by == "generator" and broke is not None:
+            return f"the generator could not keep to {broke['target_rps']:g} requests/s"
         knee = self.knee()
         if knee is not None:
             return (f"knee found: {knee['rps']:g} requests/s held, {knee['broke_at_rps']:g} broke"

@@ -6,7 +6,11 @@ rate with every judged step so far (``StepOutcome``). Two plans:
 * ``SearchPlan`` (the default): double the rate while steps hold; after the first step that breaks, bisect
   between the highest rate that held and the lowest that broke until they are within ``resolution`` (10 %)
   of each other. The run then ends by itself: the knee is the highest rate that held. A step that broke
-  because the *generator* could not keep up ends the search (nothing above it can be measured);
+  because the *generator* could not keep up bounds the search from above (nothing at or above it can be
+  measured) but says nothing of the rates below it: the search bisects down to it like any other break, so a
+  server that gives out below the generator's limit still gets its knee (an overloaded server makes the
+  generator work harder: the break past the knee is often the generator's); when the lowest rate that broke
+  is the generator's, there is no knee (``limited_by``);
 * ``LinearPlan`` (``--step-rate`` given): start, start + step, ... up to the maximum; the first step that
   breaks ends the run.
 
@@ -34,6 +38,7 @@ __all__ = [
     "StepOutcome",
     "connections_for",
     "knee_of",
+    "limited_by",
     "plan_from",
     "share",
 ]
@@ -121,16 +126,16 @@ class SearchPlan:
     def next_rate(self, outcomes: Sequence[StepOutcome]) -> float | None:
         if not outcomes:
             return self.start
-        last = outcomes[-1]
-        if not last.held and last.generator_bound:
-            return None  # beyond what this generator can send: nothing above can be measured
         broken = [o.rate for o in outcomes if not o.held]
         if not broken:
             top = max(o.rate for o in outcomes)
             return None if top >= self.maximum else min(_nice(2 * top), self.maximum)
+        # The lowest rate that broke, whoever broke it: a generator-bound step bounds what can be measured.
         hi = min(broken)
         held = [o.rate for o in outcomes if o.held and o.rate < hi]
         if not held:  # even the first step broke: halve down to a tenth of the start, then give up
+            if limited_by(outcomes) == "generator":
+                return None  # the generator could not send even the lowest rate tried: nothing can be measured
             lower = _nice(hi / 2)
             return lower if lower >= self.start / 10 and lower < hi else None
         lo = max(held)
@@ -209,12 +214,22 @@ def connections_for(rate: float, latency_s: float | None) -> int:
     return int(min(MAX_CONNECTIONS, max(MIN_CONNECTIONS, math.ceil(HEADROOM * rate * latency))))
 
 
-def knee_of(outcomes: Sequence[StepOutcome]) -> tuple[float | None, float | None]:
-    """(highest rate that held below the lowest the server broke, that lowest broken rate); (None, None) when no
-    step broke for the server's sake. A generator-bound break is not the server's: it bounds nothing."""
-    broken = [o.rate for o in outcomes if not o.held and not o.generator_bound]
+def limited_by(outcomes: Sequence[StepOutcome]) -> str | None:
+    """Who set the limit the run found: ``"server"`` or ``"generator"``, whoever broke the lowest rate that broke
+    (None when every step held). A generator-bound break above a server's break does not change the knee; one
+    below it leaves the server's figures above the generator's limit unmeasured."""
+    broken = [o for o in outcomes if not o.held]
     if not broken:
+        return None
+    lowest = min(o.rate for o in broken)
+    return "generator" if any(o.generator_bound for o in broken if o.rate == lowest) else "server"
+
+
+def knee_of(outcomes: Sequence[StepOutcome]) -> tuple[float | None, float | None]:
+    """(highest rate that held below the lowest rate that broke, that rate) when the server broke it; (None, None)
+    when no step broke, or when the lowest break was the generator's (it says nothing of the server)."""
+    if limited_by(outcomes) != "server":
         return None, None
-    hi = min(broken)
+    hi = min(o.rate for o in outcomes if not o.held)
     held = [o.rate for o in outcomes if o.held and o.rate < hi]
     return (max(held) if held else None), hi

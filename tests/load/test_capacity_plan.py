@@ -1,5 +1,5 @@
 """capacity's plans, without Locust: the search finds a knee to 10 % and stops, the linear plan stops at the first
-break, a generator-bound break ends the search, connections grow with the rate, the fit is checked before a run."""
+break, a generator-bound break bounds the search from above, connections grow with the rate, the fit is checked before a run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from conformance.loadtests.capacity_plan import (
     connections_for,
     fit_problem,
     knee_of,
+    limited_by,
     plan_from,
     share,
 )
@@ -48,10 +49,41 @@ def test_the_search_names_a_knee_within_ten_percent_and_stops(capacity: float) -
     assert len(outcomes) * plan.step_time + plan.bisection_steps() * DRAIN_MAX_S <= plan.worst_case_s()
 
 
-def test_the_search_stops_at_a_generator_bound_step_and_claims_no_knee_above_it() -> None:
+def test_a_generator_bound_step_bounds_the_search_and_no_knee_is_claimed_above_the_generator() -> None:
     outcomes = run(SearchPlan(50, 100_000, 5), server_capacity=10_000, generator_limit=2500)
-    assert [o.rate for o in outcomes] == [50, 100, 200, 400, 800, 1600, 3200]
-    assert outcomes[-1].generator_bound and knee_of(outcomes) == (None, None)
+    # Doubling to the generator's limit, then bisecting below it: the server is measured as far as the generator goes.
+    assert [o.rate for o in outcomes] == [50, 100, 200, 400, 800, 1600, 3200, 2400, 2800, 2600], outcomes
+    assert knee_of(outcomes) == (None, None) and limited_by(outcomes) == "generator"
+    held = max(o.rate for o in outcomes if o.held)
+    assert held == 2400 and min(o.rate for o in outcomes if not o.held) <= held * 1.1
+
+
+def test_a_generator_that_gives_out_past_an_overloaded_server_does_not_hide_the_knee() -> None:
+    """A server past its capacity makes the generator work harder (the backlog opens connection after connection):
+    the step past the knee may be judged the generator's. The rates below it are still the server's to break."""
+    capacity = 1064.0  # wrk's rate of the "2 000/s" benchmark server, sharing this machine with the generator
+    outcomes: list[StepOutcome] = []
+    plan = SearchPlan(50, 100_000, 5)
+    while (rate := plan.next_rate(outcomes)) is not None:
+        assert len(outcomes) < 40, outcomes
+        if rate > 1.4 * capacity:
+            outcomes.append(StepOutcome(rate, held=False, generator_bound=True))
+        else:
+            outcomes.append(StepOutcome(rate, held=rate <= capacity))
+    assert outcomes[5] == StepOutcome(1600, held=False, generator_bound=True)  # the doubling's first break
+    held, broke = knee_of(outcomes)
+    assert limited_by(outcomes) == "server" and held is not None and broke is not None, outcomes
+    assert held <= capacity < broke <= held * 1.1 + 1, outcomes
+
+
+def test_the_lowest_break_says_who_limited_the_run() -> None:
+    assert limited_by([StepOutcome(50, True), StepOutcome(100, True)]) is None
+    server_then_generator = [StepOutcome(800, True), StepOutcome(1600, False), StepOutcome(1200, False, True)]
+    assert limited_by(server_then_generator) == "generator" and knee_of(server_then_generator) == (None, None)
+    generator_then_server = [StepOutcome(800, True), StepOutcome(1600, False, True), StepOutcome(1200, False)]
+    assert limited_by(generator_then_server) == "server" and knee_of(generator_then_server) == (800, 1200)
+    # The generator could not send even the first rate: the search ends at once, nothing measured.
+    assert SearchPlan(50, 1000, 5).next_rate([StepOutcome(50, False, True)]) is None
 
 
 def test_the_search_stops_at_its_maximum_when_every_step_holds() -> None:
