@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import math
 import shlex
 import ssl
 import threading
@@ -31,6 +30,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
+
+from .stats import quantile
 
 #: Bodies larger than this are cut; a token response is well under 1 KiB.
 MAX_BODY_BYTES = 1024 * 1024
@@ -165,15 +166,9 @@ class ClientStats:
     def percentiles(self) -> dict[str, float]:
         """p50 / p90 / p95 / p99 / max of the answer times, in milliseconds (nearest-rank)."""
         times = sorted(self.answer_times)
-        if not times:
-            return {}
-
-        def rank(p: float) -> float:
-            return times[max(0, math.ceil(p / 100 * len(times)) - 1)]
-
-        return {"p50_ms": round(rank(50) * 1000, 1), "p90_ms": round(rank(90) * 1000, 1),
-                "p95_ms": round(rank(95) * 1000, 1), "p99_ms": round(rank(99) * 1000, 1),
-                "max_ms": round(times[-1] * 1000, 1)}
+        ranks = {"p50_ms": quantile(times, 0.5), "p90_ms": quantile(times, 0.9), "p95_ms": quantile(times, 0.95),
+                 "p99_ms": quantile(times, 0.99), "max_ms": quantile(times, 1.0)}
+        return {name: round(seconds * 1000, 1) for name, seconds in ranks.items() if seconds is not None}
 
     def raw(self) -> dict[str, Any]:
         """Everything a merge needs (an xdist worker's share): the answer times themselves, not percentiles."""

@@ -76,6 +76,7 @@ from conformance.loadtests.capacity_plan import (
 from conformance.loadtests.common import PROBE, STATE, Session, thresholds
 from conformance.loadtests.steps import Snapshot
 from conformance.loadtests.validation import REASONS, Request, check_token
+from conformance.stats import quantile
 
 __all__ = ["ArrivalClient", "ArrivalControl", "Capacity"]
 
@@ -453,9 +454,9 @@ class Capacity(LoadTestShape):
         cpu = (generator._cpu() - cpu0) / wall if wall > 0 else None
         return [{
             "role": "local", "id": "local", "samples": len(lags),
-            "lag_ms": {"p50": generator._quantile(lags, 0.5), "p95": generator._quantile(lags, 0.95)},
+            "lag_ms": {"p50": quantile(lags, 0.5), "p95": quantile(lags, 0.95)},
             "cpu": {"mean": round(cpu, 3) if cpu is not None else None},
-            "late_ms": {"p50": generator._quantile(late, 0.5), "p95": generator._quantile(late, 0.95)},
+            "late_ms": {"p50": quantile(late, 0.5), "p95": quantile(late, 0.95)},
         }]  # fmt: skip
 
     def judge_step(self, final: bool, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:

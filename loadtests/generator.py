@@ -19,12 +19,13 @@ docs/load.md for the measurement behind them.
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from conformance.stats import quantile
 
 #: Seconds the probe asks to sleep (10 wake-ups a second: cheap, and a burst shorter than this is still seen
 #: by the greenlets that were waiting during it).
@@ -60,13 +61,6 @@ LAG_P50_MS = 2.0
 LAG_CPU_MIN = 0.2
 #: Key of the generator figures in a worker's report to the master.
 REPORT_KEY = "token_conformance_generator"
-
-
-def _quantile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 @dataclass
@@ -112,9 +106,9 @@ class Probe:
             "host": socket.gethostname(),
             "samples": len(lags),
             "lag_ms": {
-                "p50": _round(_quantile(lags, 0.5)),
-                "p95": _round(_quantile(lags, 0.95)),
-                "p99": _round(_quantile(lags, 0.99)),
+                "p50": _round(quantile(lags, 0.5)),
+                "p95": _round(quantile(lags, 0.95)),
+                "p99": _round(quantile(lags, 0.99)),
                 "max": _round(max(lags, default=None) if lags else None),
             },
             "cpu": {

@@ -26,6 +26,7 @@ from typing import Any
 from conformance.load.protocol import DROPPED, FETCH, INVALID, RENEW
 from conformance.loadtests import generator
 from conformance.loadtests.steps import Snapshot
+from conformance.stats import quantile
 
 #: Custom Locust message a worker sends its master when a step (epoch) ends: one record (``EpochRecorder.close``).
 STEP_MESSAGE = "token_conformance_capacity_step"
@@ -92,8 +93,8 @@ class EpochRecorder:
             "pid": os.getpid(),
             "seconds": round(wall, 3),
             "sent": len(late),
-            "late_ms": {"p50": generator._quantile(late, 0.5), "p95": generator._quantile(late, 0.95)},
-            "lag_ms": {"p50": generator._quantile(lag, 0.5), "p95": generator._quantile(lag, 0.95)},
+            "late_ms": {"p50": quantile(late, 0.5), "p95": quantile(late, 0.95)},
+            "lag_ms": {"p50": quantile(lag, 0.5), "p95": quantile(lag, 0.95)},
             "cpu": {"mean": round(cpu, 3) if cpu is not None else None},
             "samples": len(lag),
             "histograms": {k: {str(rt): n for rt, n in h.items()} for k, h in snap.histograms.items()},

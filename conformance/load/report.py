@@ -12,12 +12,12 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..stats import quantile
 from .baseline import html_section as baseline_html
 from .protocol import FETCH, RENEW
 from .runner import CSV_PREFIX, HTML_NAME, LOG_NAME, SUMMARY_NAME
@@ -63,11 +63,6 @@ def _kind(rows: dict[str, Any], kind: str, seconds: float | None) -> dict[str, A
     }
 
 
-def _quantile(sorted_values: list[float], q: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))
-    return sorted_values[index]
-
-
 def lead_stats(leads: list[float], total: int) -> dict[str, Any]:
     """Summary of the renewal leads (seconds before the old token expired)."""
     if not leads:
@@ -77,8 +72,8 @@ def lead_stats(leads: list[float], total: int) -> dict[str, Any]:
         "count": total,
         "sampled": len(values),
         "min": values[0],
-        "p5": _quantile(values, 0.05),
-        "p50": _quantile(values, 0.5),
+        "p5": quantile(values, 0.05),
+        "p50": quantile(values, 0.5),
         "max": values[-1],
         "late": sum(1 for v in values if v <= 0),
     }
