@@ -2,7 +2,7 @@
 
 ``timeout = 300`` in pyproject.toml is pytest-timeout's (the ``test`` extra). Someone who installed only the
 package and runs the README's plain-pytest command from the clone would otherwise get
-"Unknown config option: timeout" (issue 9, item 14). Without the plugin the setting is simply unused.
+"Unknown config option: timeout". Without the plugin the setting is simply unused.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Codec throughput: 006 / 007 decodes per second, and decodes plus signature verifications, on one core.
 
-Targets (issue "Codec: 007 decodes per second ..."), measured in the same run on the
+Targets (docs/performance.md, "Codec"), measured in the same run on the
 same tokens:
 
 * our decode alone is at least 2x the rate at which agoraiotools parses them;

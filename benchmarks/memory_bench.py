@@ -1,6 +1,6 @@
 """Memory: peak resident memory of ``check`` and of a 60 s ``load`` run with 200 users, and whether it grows.
 
-Targets (issue "performance", item 4): report the peak resident set size (RSS)
+Targets (docs/performance.md, "Memory"): report the peak resident set size (RSS)
 of ``token-conformance check`` (default suite, embedded reference server) and
 of ``token-conformance load --users 200 --run-time 60s`` (default scenario,
 embedded reference server); neither may grow with run length.

@@ -1,6 +1,6 @@
 """Reference server: tokens per second at saturation on loopback and p99 latency, with wrk, 1 and 2 workers.
 
-Target (issue "performance", item 3): every token route serves at least half
+Target (docs/performance.md, "Reference server"): every token route serves at least half
 the request rate of a bare ``GET /ping`` on the same server, in the same run
 (``ping rate / token rate <= 2``), with one worker and with two.
 

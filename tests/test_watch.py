@@ -238,7 +238,7 @@ def series(samples: dict[str, float], name: str, labels: dict[str, str]) -> list
 
 @pytest.mark.slow
 def test_metrics_are_ready_from_the_first_scrape(tmp_path: Path) -> None:
-    """Issue 21: every runs_total result exists at 0 before any run ends, label values have no spaces, no _created
+    """What alert rules need from the first scrape: every runs_total result exists at 0 before any run ends, label values have no spaces, no _created
     series; each selector of docs/watch.md's alert rules has a series to evaluate before and after the first run,
     and the first failure counts as 0 -> 1 for increase()."""
     from tests.faulty.servers import BY_KEY

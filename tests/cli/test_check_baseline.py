@@ -126,7 +126,7 @@ def test_lost_coverage_is_listed_everywhere_and_gates_as_could_not_judge(tmp_pat
 
 
 def test_a_should_regression_fails_the_gate_without_strict(tmp_path: Path) -> None:
-    """Issue 21: a good baseline, then a deploy that silently downgrades unknown roles to subscriber tokens.
+    """A regression the gate exists for: a good baseline, then a deploy that silently downgrades unknown roles to subscriber tokens.
     INPUT-1 is a SHOULD: the run's own verdict stays conforming without --strict, the gate fails (it got worse);
     --gate must narrows the gate to MUST and lets it through, listed."""
     port = free_port()

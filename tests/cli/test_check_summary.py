@@ -1,4 +1,4 @@
-"""The CI summary is always written when $GITHUB_STEP_SUMMARY (or --summary-md) is set (issue 21).
+"""The CI summary is always written when $GITHUB_STEP_SUMMARY (or --summary-md) is set.
 
 A red job with a blank summary page tells nobody why: a refused baseline, a run that could not judge, an
 interrupted run and a usage error once the target is known each leave their reason and exit code there. Each

@@ -1,4 +1,4 @@
-"""Servers that take fewer inputs (issue 18): the copy-pasted Express, Flask and Next.js handlers of the long tail.
+"""Servers that take fewer inputs: the copy-pasted Express, Flask and Next.js handlers of the long tail.
 
 Four shapes, each correct by default and each with the knobs that make the faults seen in the wild (one at a
 time); their profiles are in ``tests/faulty/profiles/`` (written by hand in the FORMAT-18 keys):

@@ -1,4 +1,4 @@
-"""Load runs against a server as deployed: behind a bearer token and a rate limiter (issue 11).
+"""Load runs against a server as deployed: behind a bearer token and a rate limiter.
 
 The rate limiter's 429s are counted apart from failures (``rate_limited`` in load.json), waited out as
 Retry-After says, and gated only by their own SLO (--max-limited-ratio); the credential reaches Locust

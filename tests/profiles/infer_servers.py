@@ -1,4 +1,4 @@
-"""Small correct token servers of the shapes ``profile infer`` must read (issue 18), each a Starlette app.
+"""Small correct token servers of the shapes ``profile infer`` must read (servers that take fewer inputs), each a Starlette app.
 
 - ``one_role_query``: ``GET /api/v1/rtcToken?channelName=c&uid=0`` -> ``{"key": "006..."}``; no role input (always
   publisher), a fixed 1 h lifetime, ``GET /`` answers a text page (nixrajput/agora-token-server-nodejs).

@@ -1,5 +1,5 @@
-"""``conformance.profiles.infer``: the profile one or two example requests imply, for each server shape of issue 18
-(tests/profiles/infer_servers.py) and the Go shape (the reference app): placeholders, pointers, roles, lifetime,
+"""``conformance.profiles.infer``: the profile one or two example requests imply, for each server shape that takes
+fewer inputs (tests/profiles/infer_servers.py) and the Go shape (the reference app): placeholders, pointers, roles, lifetime,
 version, health route, what could not be inferred; and every inferred profile loads."""
 
 from __future__ import annotations

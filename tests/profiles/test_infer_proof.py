@@ -1,4 +1,4 @@
-"""The end-to-end proof of ``profile infer`` (issue 18, item 4): for correct servers of each shape, the profile
+"""The end-to-end proof of ``profile infer``: for correct servers of each shape, the profile
 inferred from one or two example requests passes ``check --strict`` (narrowed to the sections the shape touches,
 to keep CI time small), and it says what the hand-written profile of the shape says.
 

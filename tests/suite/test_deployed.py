@@ -1,4 +1,4 @@
-"""Servers as deployed (issue 11): behind credentials, behind a rate limiter, slower than the client, not a
+"""Servers as deployed: behind credentials, behind a rate limiter, slower than the client, not a
 token server at all, and each public family for profile detection.
 
 Each server runs in this process on loopback; ``check`` runs in a child (tests/faulty/runner.py).
@@ -63,7 +63,7 @@ def test_without_credentials_the_run_says_to_pass_them() -> None:
     assert "the server requires authentication; pass it with --header" in run.output
     assert "the server requires authentication" in run.document["summary"]["reason"]
     assert run.document is not None and run.document["summary"]["failed_by_level"]["MUST"] == []
-    # One short answer (issue 21): the error with its hint and the verdict, no table of cases that never ran;
+    # One short answer when the run cannot judge: the error with its hint and the verdict, no table of cases that never ran;
     # the reports still list every case, as not run.
     section = run.output.split("token-conformance ===", 1)[1]
     assert " not run  " not in section and "ROUTE-1" not in section, section

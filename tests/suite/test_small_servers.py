@@ -1,4 +1,4 @@
-"""Servers that take fewer inputs (issue 18): each fault of the long tail fails its own case, through its profile.
+"""Servers that take fewer inputs: each fault of the long tail fails its own case, through its profile.
 
 The correct servers of the same shapes pass ``--strict`` (tests/variants/servers.py: one-role-query,
 chosen-uid-post, fixed-lifetime, raw-token); here each fault (tests/faulty/small.py) fails exactly its expected

@@ -487,7 +487,7 @@ VARIANTS: tuple[Variant, ...] = (
             misses={"EXPIRY-7": "one salt per process: a SHOULD, the renewal itself works (EXPIRY-5)"}),
 )
 
-# --- servers that take fewer inputs (issue 18): judged with their hand-written FORMAT-18 profiles -----------------
+# --- servers that take fewer inputs: judged with their hand-written FORMAT-18 profiles -----------------
 
 _NO_ROUTES = {"ROUTE-6": "the profile has no RTM operation", "ROUTE-7": "the profile has no RTE operation",
               "ROUTE-8": "the profile has no POST /getToken", "ROUTE-9": "the server issues no account tokens",
