@@ -49,7 +49,7 @@ def test_benchmark_imports_are_declared() -> None:
     assert not missing, f"imported by benchmarks/ but not declared in pyproject.toml: {missing}"
 
 
-def _private_names_taken_from_tests(path: Path) -> list[str]:
+def _private_names_taken_from_tests(path: Path, root: Path = ROOT) -> list[str]:
     """`from tests.x import _name`, `from .x import _name`, and `module._name` on a module imported from tests/."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     modules: set[str] = set()
@@ -58,14 +58,16 @@ def _private_names_taken_from_tests(path: Path) -> list[str]:
         if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("tests")):
             for alias in node.names:
                 if alias.name.startswith("_"):
-                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {alias.name}")
+                    found.append(f"{path.relative_to(root)}:{node.lineno} imports {alias.name}")
                 modules.add(alias.asname or alias.name)
         elif isinstance(node, ast.Import):
             modules.update(a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith("tests"))
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
-                and node.attr.startswith("_") and not node.attr.startswith("__")):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {node.value.id}.{node.attr}")
+        if not (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
+            continue
+        base = ast.unparse(node.value)  # ``servers`` or, after ``import tests.faulty.servers``, the dotted path
+        if base in modules or (base.startswith("tests.") and "tests" in modules):
+            found.append(f"{path.relative_to(root)}:{node.lineno} uses {base}.{node.attr}")
     return found
 
 
@@ -74,3 +76,14 @@ def test_no_module_takes_private_names_from_another_test_module() -> None:
     found = [hit for folder in ("tests", "tools", "benchmarks") for path in sorted((ROOT / folder).rglob("*.py"))
              for hit in _private_names_taken_from_tests(path)]
     assert not found, found
+
+
+def test_the_private_name_check_finds_each_form(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("import tests.faulty.servers\nfrom tests.faulty import servers\n"
+                     "from tests.faulty.servers import _hidden, Fault\nfrom . import runner\n"
+                     "a = tests.faulty.servers._secret\nb = servers._other\nc = runner._third\n"
+                     "d = servers.__name__\ne = Fault.key\n", encoding="utf-8")
+    assert _private_names_taken_from_tests(probe, tmp_path) == [
+        "probe.py:3 imports _hidden", "probe.py:5 uses tests.faulty.servers._secret", "probe.py:6 uses servers._other",
+        "probe.py:7 uses runner._third"]

@@ -1,6 +1,6 @@
 """False-alarm score: run the suite in full against every correct variant and write docs/false-alarms.md.
 
-    python tools/false_alarm_score.py [--out docs/false-alarms.md] [--jobs 2] [--only KEY ...]
+    python -m tools.false_alarm_score [--out docs/false-alarms.md] [--jobs 2] [--only KEY ...]
 
 Each variant (tests/variants/servers.py) is a correct server making a legitimate choice the reference server
 does not. It gets a full run with the app id and certificate known: under --strict, or without it when the
@@ -21,13 +21,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # tests.variants is part of the repository, not of the installed package
-    sys.path.insert(0, str(ROOT))
+from conformance.contract import CONTRACT_VERSION
+from tests.variants.runner import Judged, judge_variant
+from tests.variants.servers import VARIANTS
 
-from conformance.contract import CONTRACT_VERSION  # noqa: E402
-from tests.variants.runner import Judged, judge_variant  # noqa: E402
-from tests.variants.servers import VARIANTS  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cell(text: str) -> str:
@@ -77,7 +75,7 @@ def render(results: Sequence[Judged], command: str, seconds: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.false_alarm_score", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "false-alarms.md", help="Markdown to write")
     parser.add_argument("--jobs", type=int, default=2, help="variants judged at once (default 2)")
     parser.add_argument("--only", nargs="+", metavar="KEY", help="only these variants (keys of the catalogue)")
@@ -100,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(one, variants))
     seconds = time.monotonic() - started
-    command = "python tools/false_alarm_score.py" + (f" --only {' '.join(args.only)}" if args.only else "")
+    command = "python -m tools.false_alarm_score" + (f" --only {' '.join(args.only)}" if args.only else "")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(results, command, seconds), encoding="utf-8")
     alarms = sum(len(r.false_alarms) for r in results)
