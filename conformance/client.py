@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from .headers import placeholder
 from .stats import quantile
 
 #: Bodies larger than this are cut; a token response is well under 1 KiB.
@@ -422,8 +423,6 @@ class TokenServerClient:
         self, method: str, url: str, req_headers: dict[str, str], secret: dict[str, str], content: bytes | None,
         follow_redirects: bool,
     ) -> Exchange:
-        from .headers import placeholder
-
         ex = Exchange(method=method, url=url, request_headers=dict(req_headers), request_body=content,
                       secret_headers={k: placeholder(k) for k in secret}, timeout_s=self.timeout)
         if self.down:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .headers import secret_parts
+
 REDACTED = "[REDACTED]"
 #: Shorter strings would blank out ordinary words; a real certificate is 32 hex characters.
 MIN_SECRET_LENGTH = 4
@@ -39,8 +41,6 @@ class Redactor:
 
     def add_header_value(self, value: str) -> None:
         """A configured request header (credentials): the whole value and the credential after its scheme."""
-        from .headers import secret_parts
-
         for part in secret_parts(value):
             self.add(part)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
+from .. import __version__
+from ..contract import CONTRACT_VERSION, REQUIREMENTS, SECTIONS, render_markdown
+
 
 def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("markdown", "json"), default="markdown", help="output format (default markdown)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import __version__
-    from ..contract import CONTRACT_VERSION, REQUIREMENTS, SECTIONS, render_markdown
-
     if args.format == "json":
         # An object, not a bare list: a consumer must know which contract version the ids and sentences are
         # (conformance.json names the version it was judged against).

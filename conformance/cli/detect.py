@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..redact import Redactor
 from ._common import UsageError, add_request_options, request_headers
+
+# Every subcommand's module is imported to build `token-conformance --help`, so what only `detect` needs is
+# imported in run(): the HTTP client (httpx) and the detector would make --help 2.2x slower (farm-bench
+# medians 0.33 s -> 0.87 s on this 2-vCPU machine).
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -20,7 +25,6 @@ def run(args: argparse.Namespace) -> int:
     """Exit 0 when a bundled profile fits, 1 when none does, 2 when nothing answers or credentials are missing."""
     from ..client import TokenServerClient
     from ..detect import detect
-    from ..redact import Redactor
 
     if not args.url.startswith(("http://", "https://")):
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")

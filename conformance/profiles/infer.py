@@ -31,9 +31,10 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..client import Exchange, TokenServerClient
+from ..detect import describe
 from ..tokens import PUBLISHER_PRIVILEGES, Token
 from ..tokens.find import FoundToken, find_tokens, pointer_part, try_decode
-from .model import UNITS
+from .model import UNITS, resolve_pointer
 
 EXAMPLE_FORMAT = "'METHOD PATH[?QUERY] [JSON BODY]'"
 EXAMPLE_EXAMPLES = "'GET /token?channel=c&uid=0' or 'POST /api/token {\"channel\": \"c\", \"uid\": 0}'"
@@ -734,8 +735,6 @@ def _query_text(value: Any) -> str:
 
 
 def _at(document: Any, pointer: str) -> Any:
-    from .model import resolve_pointer
-
     try:
         value = resolve_pointer(document, pointer)
     except KeyError:
@@ -755,8 +754,6 @@ def _channel_text(token: Token) -> str:
 
 def _hint(ex: Exchange, client: TokenServerClient) -> str:
     """What to try, for the answers that say it (a login wall, a proxy page): the detector's own advice."""
-    from ..detect import describe
-
     if ex.error or ex.status not in (401, 403, 502, 503, 504):
         return ""
     hint = describe(ex, detecting=True, credentials=bool(client.headers))

@@ -20,6 +20,9 @@ import tempfile
 import time
 from types import TracebackType
 
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
 from .app import APP_ID_ENV, CERTIFICATE_ENV, Settings, create_app, demo_settings
 from .threaded import ThreadedServer
 
@@ -153,9 +156,6 @@ def _wait_for_ping(process: subprocess.Popen[bytes], host: str, port: int, timeo
 
 def _serve_inherited_socket(fd: int, workers: int, factory: str) -> None:
     """The child's side: ``workers`` uvicorn workers on the socket inherited as ``fd``."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     sock = socket.socket(fileno=fd)
     config = uvicorn.Config(
         factory, factory=True, workers=workers, log_level="warning", access_log=False,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -177,8 +178,6 @@ def terminal_table(
     ``width`` is the terminal's (pytest's writer honours $COLUMNS): titles longer than that end in "…", skip
     reasons wrap onto further lines. ``gated_by_baseline``: a baseline gate follows and sets the exit code, so the
     verdict line names none (a "CONFORMING (exit 0)" followed by a gate's "exit 2" says two different things)."""
-    import textwrap
-
     width = max(width, 60)
     indent = " " * 28
     lines = [f"{'case':<11} {'level':<6} {'outcome':<8} title"]

@@ -19,7 +19,7 @@ from ..cases import NOT_APPLICABLE, case
 from ..concurrency import urgent
 from ..target import Fetched, Target
 from ..tokens import Token
-from ..verdict import Findings
+from ..verdict import Findings, fail
 from ._support import binding_difference, need_token
 
 DAY = 86400
@@ -166,8 +166,6 @@ def test_issue_time_is_now(token_target: Target) -> None:
         rtc = tok.rtc
         join = rtc.privilege("join_channel") if rtc else None
         if join is None or not join.value:
-            from ..verdict import fail
-
             fail("issue time of a 006 token (join privilege expiry minus ?expiry)", "a join privilege with an expiry",
                  "none", timed.fetched.exchange)
             return

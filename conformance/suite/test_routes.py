@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..cases import case
+from ..schemas import answer_schema, validate
 from ..target import WHOLE_BODY, Fetched, Target
 from ..verdict import Findings
 
@@ -78,8 +79,6 @@ def test_json_content_type(token_target: Target) -> None:
 
 @case("ROUTE-3")
 def test_success_bodies_match_schemas(token_target: Target) -> None:
-    from ..schemas import answer_schema, validate
-
     t = token_target
     f = Findings()
     p = t.profile

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .model import Requirement
+from ..contract.model import Requirement
+from . import bundled_names
+from .model import PLACEHOLDER
 
 #: How a sentence names the lifetime a request asks for, when it names none of its own.
 _NO_FIELD = "(no field)"
@@ -35,8 +37,6 @@ def _answer(op: Any, status: int | None = None) -> str:
 
 
 def _expiry_field(op: Any) -> str:
-    from ..profiles.model import PLACEHOLDER
-
     for key, template in op.query.items():
         if "expiry" in {m.group(1) for m in PLACEHOLDER.finditer(template)}:
             return f"?{key}=N"
@@ -52,8 +52,6 @@ def sentence_for(req: Requirement, profile: Any | None) -> str:
     """``req``'s sentence for ``profile``: rebuilt from its operations for a profile of the user's own."""
     if profile is None:
         return req.sentence
-    from ..profiles import bundled_names
-
     if profile.name in bundled_names():
         return req.sentence
     rewrite = _REWRITES.get(req.id)
