@@ -35,7 +35,7 @@ from .headers import placeholder
 from .stats import quantile
 
 #: Bodies larger than this are cut; a token response is well under 1 KiB.
-MAX_BODY_BYTES = 1024 * 1024
+MAX_ANSWER_BYTES = 1024 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "token-conformance"
 #: Seconds a run may spend waiting out rate limits (429 / 503 + Retry-After) before it gives up (exit 2).
@@ -89,7 +89,7 @@ class Exchange:
     def json(self) -> Any:
         """The body parsed as JSON (whatever the Content-Type, as clients do); raises ValueError."""
         if self.truncated:
-            raise ValueError(f"body over {MAX_BODY_BYTES} bytes, not parsed")
+            raise ValueError(f"body over {MAX_ANSWER_BYTES} bytes, not parsed")
         return json.loads(self.body.decode("utf-8"))
 
     def json_or_none(self) -> Any:
@@ -294,7 +294,7 @@ class TokenServerClient:
         base_url: str,
         *,
         timeout: float = 10.0,
-        max_body: int = MAX_BODY_BYTES,
+        max_body: int = MAX_ANSWER_BYTES,
         verify_tls: bool = True,
         max_redirects: int = 3,
         headers: Mapping[str, str] | None = None,

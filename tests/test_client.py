@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from conformance.client import MAX_BODY_BYTES, Exchange, TokenServerClient
+from conformance.client import MAX_ANSWER_BYTES, Exchange, TokenServerClient
 from conformance.reference.threaded import ThreadedServer
 
 #: Misbehaving servers go on far longer than this; a cut request ends well before it.
@@ -239,7 +239,7 @@ def test_size_cap_cuts_a_huge_body(server: ThreadedServer) -> None:
         c.close()
     assert ex.status == 200
     assert ex.truncated
-    assert len(ex.body) == MAX_BODY_BYTES
+    assert len(ex.body) == MAX_ANSWER_BYTES
     assert ex.error is None
     assert ex.json_or_none() is None  # a truncated body is never parsed
     assert "+)" in ex.summary()

@@ -73,7 +73,7 @@ Exit codes: 0 decoded (and valid / bound where checked), 1 invalid signature or
 not bound to --channel/--uid, 2 not a token or bad usage (one line on stderr)."""
 
 
-def parse_uid(text: str) -> int | str:
+def uid_argument(text: str) -> int | str:
     """``--uid`` as the codec takes it: an int for a canonical decimal uid, else the account string."""
     if _UID.fullmatch(text) and int(text) < 2**32:
         return int(text)
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     out: dict[str, Any] = describe(token, now)
     ok = True
     if args.channel is not None:
-        uid = parse_uid(args.uid)
+        uid = uid_argument(args.uid)
         out["binds"] = token.binds(args.channel, uid)
         ok = out["binds"]
         if not ok:
@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     elif token.version == "006" and args.channel is None:
         out["signature"] = NOT_CHECKED_006
     else:
-        kwargs: dict[str, Any] = {} if token.version == "007" else {"channel": args.channel, "uid": parse_uid(args.uid)}
+        kwargs: dict[str, Any] = {} if token.version == "007" else {"channel": args.channel, "uid": uid_argument(args.uid)}
         valid = verify(token, certificate, **kwargs)
         out["signature"] = "valid" if valid else "invalid"
         ok = ok and valid

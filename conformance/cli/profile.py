@@ -124,7 +124,7 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  {what:<{width}}  {line}")
     print()
     print("What the server takes and answers:")
-    for line in describe(profile):
+    for line in profile_facts(profile):
         print(f"  {line}")
     return 0
 
@@ -147,7 +147,7 @@ STARTERS: dict[str, dict[str, Any]] = {
 }
 
 
-def describe(profile: Any) -> list[str]:
+def profile_facts(profile: Any) -> list[str]:
     """The profile's facts in words: what the RTC request takes, what each answer carries (``profile show``)."""
     p = profile
     out: list[str] = []

@@ -82,7 +82,7 @@ def _write_certificate(path: str, certificate: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ..reference.app import APP_ID_ENV, CERTIFICATE_ENV, create_app, settings_from_env
+    from ..reference.app import APP_CERTIFICATE_ENV, APP_ID_ENV, create_app, settings_from_env
 
     port = _integer(args.port, "port", 0, 65535)
     workers = _integer(args.workers, "workers", 1, MAX_WORKERS)
@@ -92,14 +92,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.certificate_file and not generated:
         raise UsageError(
-            f"--certificate-file only applies to a generated demo pair; {CERTIFICATE_ENV} is already yours"
+            f"--certificate-file only applies to a generated demo pair; {APP_CERTIFICATE_ENV} is already yours"
         )
     sock = _listen(args.host, port)
     port = sock.getsockname()[1]
     say = sys.stderr.write
     if generated:
         # Worker processes build their own app from the environment: give them this pair.
-        os.environ[APP_ID_ENV], os.environ[CERTIFICATE_ENV] = settings.app_id, settings.certificate
+        os.environ[APP_ID_ENV], os.environ[APP_CERTIFICATE_ENV] = settings.app_id, settings.certificate
         say(
             f"APP_ID and APP_CERTIFICATE are not set: generated a random demo pair for this run.\n"
             f"  app id:      {settings.app_id}\n"

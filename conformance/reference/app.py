@@ -43,9 +43,9 @@ from .validation import (
 logger = logging.getLogger("conformance.reference")
 
 APP_ID_ENV = "APP_ID"
-CERTIFICATE_ENV = "APP_CERTIFICATE"
+APP_CERTIFICATE_ENV = "APP_CERTIFICATE"
 #: Largest POST /getToken body read; a real one is under 200 bytes.
-MAX_BODY_BYTES = 16 * 1024
+MAX_REQUEST_BODY_BYTES = 16 * 1024
 
 # Every response: never cache a token (a shared cache would hand one user's
 # token to another), readable from any web page (tokens are fetched by
@@ -95,15 +95,15 @@ def settings_from_env(environ: Mapping[str, str] = os.environ) -> tuple[Settings
     when only one is set or either is not 32 hexadecimal characters.
     """
     app_id = environ.get(APP_ID_ENV, "").strip()
-    certificate = environ.get(CERTIFICATE_ENV, "").strip()
+    certificate = environ.get(APP_CERTIFICATE_ENV, "").strip()
     if not app_id and not certificate:
         return demo_settings(), True
-    how = f"set both {APP_ID_ENV} and {CERTIFICATE_ENV} (32 hexadecimal characters each), or neither for a demo pair"
+    how = f"set both {APP_ID_ENV} and {APP_CERTIFICATE_ENV} (32 hexadecimal characters each), or neither for a demo pair"
     if not certificate:
-        raise ValueError(f"{APP_ID_ENV} is set but {CERTIFICATE_ENV} is not: {how}")
+        raise ValueError(f"{APP_ID_ENV} is set but {APP_CERTIFICATE_ENV} is not: {how}")
     if not app_id:
-        raise ValueError(f"{CERTIFICATE_ENV} is set but {APP_ID_ENV} is not: {how}")
-    for name, value in ((APP_ID_ENV, app_id), (CERTIFICATE_ENV, certificate)):
+        raise ValueError(f"{APP_CERTIFICATE_ENV} is set but {APP_ID_ENV} is not: {how}")
+    for name, value in ((APP_ID_ENV, app_id), (APP_CERTIFICATE_ENV, certificate)):
         if not is_hex32(value):
             raise ValueError(f"{name} is not 32 hexadecimal characters (it has {len(value)} characters): {how}")
     return Settings(app_id=app_id, certificate=certificate), False
@@ -118,7 +118,7 @@ def app_from_env() -> Starlette:
     """
     settings, generated = settings_from_env()
     if generated:
-        raise RuntimeError(f"set {APP_ID_ENV} and {CERTIFICATE_ENV} (32 hexadecimal characters each)")
+        raise RuntimeError(f"set {APP_ID_ENV} and {APP_CERTIFICATE_ENV} (32 hexadecimal characters each)")
     return create_app(settings)
 
 
@@ -307,16 +307,16 @@ def create_app(settings: Settings, issuer: TokenIssuer | None = None) -> Starlet
 
 
 async def _read_body(request: Request) -> bytes:
-    """The request body, refusing (413) more than MAX_BODY_BYTES without reading it all."""
-    too_big = InvalidParameter("body-size", f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    """The request body, refusing (413) more than MAX_REQUEST_BODY_BYTES without reading it all."""
+    too_big = InvalidParameter("body-size", f"the request body is larger than {MAX_REQUEST_BODY_BYTES} bytes")
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    if length is not None and length.isdigit() and int(length) > MAX_REQUEST_BODY_BYTES:
         raise too_big
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > MAX_REQUEST_BODY_BYTES:
             raise too_big
         chunks.append(chunk)
     return b"".join(chunks)

@@ -23,7 +23,7 @@ from types import TracebackType
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from .app import APP_ID_ENV, CERTIFICATE_ENV, Settings, create_app, demo_settings
+from .app import APP_CERTIFICATE_ENV, APP_ID_ENV, Settings, create_app, demo_settings
 from .threaded import ThreadedServer
 
 FACTORY = "conformance.reference.app:app_from_env"
@@ -86,7 +86,7 @@ class ReferenceServer:
         try:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(sock.fileno()), str(self.workers), FACTORY],
-                env={**os.environ, APP_ID_ENV: self.settings.app_id, CERTIFICATE_ENV: self.settings.certificate},
+                env={**os.environ, APP_ID_ENV: self.settings.app_id, APP_CERTIFICATE_ENV: self.settings.certificate},
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, pass_fds=(sock.fileno(),),
             )  # fmt: skip
         finally:

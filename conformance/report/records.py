@@ -9,9 +9,10 @@ from typing import Any
 from ..cases import NOT_APPLICABLE
 from ..contract import Level, Requirement
 
-#: The start of a skip message for want of a control (conformance.suite._support.NOT_JUDGED).
+#: The outcome of a case skipped for want of a control, as the reports show it; its skip message starts so
+#: (conformance.suite._support.NOT_JUDGED_NOTE).
 NOT_JUDGED = "not judged"
-#: The start of the message of a case that judged some rows only (conformance.suite._support.PARTLY_JUDGED).
+#: The outcome of a case that judged some rows only; its message starts so (suite._support.PARTLY_JUDGED_NOTE).
 PARTLY_JUDGED = "partly judged"
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "not run")
 

@@ -21,6 +21,7 @@ from ..client import Exchange
 from ..concurrency import concurrency_of, fan_out
 from ..profiles import NotInProfile, Request
 from ..profiles.model import placeholders
+from ..report.records import NOT_JUDGED, PARTLY_JUDGED
 from ..target import Fetched, Target
 from ..tokens import Token
 from ..tokens.model import uid_string
@@ -504,13 +505,13 @@ def judged_bad_inputs(target: Target, requirement: str | None = None, *, case: s
                         for k in missing)
     owners = ", ".join(dict.fromkeys(_owner(target, k) for k in missing))
     if not judged:
-        pytest.skip(f"{NOT_JUDGED} the same request with valid values is not answered with a token, so a refusal "
+        pytest.skip(f"{NOT_JUDGED_NOTE} the same request with valid values is not answered with a token, so a refusal "
                     f"proves nothing: {reasons} (judged by {owners})")
     left = [b for b in bads if b not in judged]
     shown = ", ".join(b.what for b in left[:3]) + (f" and {len(left) - 3} more" if len(left) > 3 else "")
     with _memo_lock:
         notes = target.memo.setdefault("case_notes", {})
-        notes[case] = (f"{PARTLY_JUDGED} {len(judged)} of {len(bads)} bad inputs; {len(left)} not judged ({shown}): "
+        notes[case] = (f"{PARTLY_JUDGED_NOTE} {len(judged)} of {len(bads)} bad inputs; {len(left)} not judged ({shown}): "
                        f"{reasons} (judged by {owners})")
     return judged
 
@@ -523,9 +524,9 @@ def _owner(target: Target, key: str) -> str:
 
 
 #: How a skip for want of a control starts: the summary counts these as "not judged".
-NOT_JUDGED = "not judged: no control -"
+NOT_JUDGED_NOTE = f"{NOT_JUDGED}: no control -"
 #: How the note of a case that judged only the rows whose control worked starts (the summary lists these).
-PARTLY_JUDGED = "partly judged:"
+PARTLY_JUDGED_NOTE = f"{PARTLY_JUDGED}:"
 
 
 # --- what must never appear in a response -------------------------------------

@@ -11,7 +11,7 @@ from ..cases import NOT_APPLICABLE, case
 from ..cors import title_case
 from ..target import Target
 from ..verdict import Findings
-from ._support import NOT_JUDGED
+from ._support import NOT_JUDGED_NOTE
 from ._web import AppRequest, Judged, app_request, browser_init, judge_origin, page_read_token
 
 ORIGIN = "https://conformance.example"
@@ -47,7 +47,7 @@ def _require_control(t: Target) -> None:
     """Skip as not judged when the token route itself gives no token: a server refusing everything refuses CORS too."""
     control = t.fetch_rtc(channel="conformance-cors")
     if control.raw is None:
-        pytest.skip(f"{NOT_JUDGED} the same request without Origin got no token ({control.problem}), so a refusal "
+        pytest.skip(f"{NOT_JUDGED_NOTE} the same request without Origin got no token ({control.problem}), so a refusal "
                     "proves nothing (judged by ROUTE-1)")
 
 
@@ -142,7 +142,7 @@ def test_web_app_can_read_a_token(token_target: Target) -> None:
         pytest.skip(f"{NOT_APPLICABLE}: no web origin declared (--web-origin, or the profile's web_origins)")
     control = t.fetch_rtc(channel="conformance-web")
     if control.raw is None:
-        pytest.skip(f"{NOT_JUDGED} the same request without Origin got no token ({control.problem}), so no CORS "
+        pytest.skip(f"{NOT_JUDGED_NOTE} the same request without Origin got no token ({control.problem}), so no CORS "
                     "answer proves anything (judged by ROUTE-1)")
     app = app_request(t, "conformance-web")
     browser = session_browser(t.settings.browser, t.settings.url) if t.settings.browser else None

@@ -14,7 +14,7 @@ import pytest
 
 from conformance.cli import main
 from conformance.cli._common import CERTIFICATE_ENV
-from conformance.cli.decode import NOT_CHECKED_006, NOT_CHECKED_NO_CERTIFICATE, parse_uid
+from conformance.cli.decode import NOT_CHECKED_006, NOT_CHECKED_NO_CERTIFICATE, uid_argument
 from conformance.tokens.encode import build_006, build_007, rtc_service, rtm_service
 
 APP_ID = "970CA35de60c44645bbae8a215061b33"
@@ -162,8 +162,8 @@ def test_uid_zero_and_accounts(capsys: pytest.CaptureFixture[str]) -> None:
     [("0", 0), ("42", 42), ("4294967295", 4294967295), ("4294967296", "4294967296"), ("007", "007"), ("bob", "bob"),
      ("", ""), ("-1", "-1"), ("٣", "٣")],
 )
-def test_parse_uid(text: str, uid: int | str) -> None:
-    assert parse_uid(text) == uid
+def test_uid_argument(text: str, uid: int | str) -> None:
+    assert uid_argument(text) == uid
 
 
 def test_channel_without_uid_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
