@@ -81,6 +81,7 @@ def _write_certificate(path: str, certificate: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from ..reference.app import APP_CERTIFICATE_ENV, APP_ID_ENV, create_app, settings_from_env
 
@@ -137,8 +138,6 @@ def run(args: argparse.Namespace) -> int:
                 finally:
                     started = server.started
             else:
-                from uvicorn.supervisors import Multiprocess
-
                 config = uvicorn.Config(
                     "conformance.reference.app:app_from_env", factory=True, workers=workers,
                     log_level=log_level, access_log=args.access_log, lifespan="off", timeout_graceful_shutdown=1,
