@@ -39,7 +39,7 @@ def _carried_binding(tok: Token, channel: str, uid: str, tokentype: str) -> tupl
     return None
 
 
-INVALID = "does not verify: signed with another app certificate, or altered after signing"
+DOES_NOT_VERIFY = "does not verify: signed with another app certificate, or altered after signing"
 RTE_UID = "77"
 POST_BODY = {"tokenType": "rtc", "channel": "conformance-post", "role": "publisher", "uid": "77", "expire": 600}
 
@@ -234,23 +234,23 @@ def test_signature_verifies(token_target: Target) -> None:
                 continue  # bound to something unrecognisable: TOKEN-4 / TOKEN-5 report the binding
             channel, uid_value = carried
         f.check(verify(tok, cert, channel=channel, uid=uid_value), f"signature of the token for {role} {tokentype} {uid}",
-                "valid with the app certificate", INVALID, x.exchange)
+                "valid with the app certificate", DOES_NOT_VERIFY, x.exchange)
     if t.profile.has("rtm"):
         x = t.fetch_rtm("conformance-user")
         tok = need_token(x, see="ROUTE-6, TOKEN-1")
         f.check(verify(tok, cert, channel="conformance-user", uid=""), "signature of the RTM token",
-                "valid with the app certificate", INVALID, x.exchange)
+                "valid with the app certificate", DOES_NOT_VERIFY, x.exchange)
     if t.profile.has("rte"):
         rtc, rtm = t.fetch_rte("conformance-rte", "publisher", "uid", RTE_UID)
         for what, x, channel, uid in (("rtcToken", rtc, "conformance-rte", RTE_UID), ("rtmToken", rtm, RTE_UID, "")):
             if x.token is not None:
                 f.check(verify(x.token, cert, channel=channel, uid=uid), f"signature of the RTE route's {what}",
-                        "valid with the app certificate", INVALID, x.exchange)
+                        "valid with the app certificate", DOES_NOT_VERIFY, x.exchange)
     if t.profile.has("post_get_token"):
         x = t.post_get_token(dict(POST_BODY))
         if x.token is not None:
             f.check(verify(x.token, cert, channel="conformance-post", uid=RTE_UID), "signature of the POST /getToken token",
-                    "valid with the app certificate", INVALID, x.exchange)
+                    "valid with the app certificate", DOES_NOT_VERIFY, x.exchange)
     if unjudged and not f.checked:
         pytest.skip(f"{NOT_APPLICABLE}: a signature that covers a uid cannot be verified without it: "
                     + "; ".join(unjudged))
