@@ -11,10 +11,16 @@ What it does not do, and the tests say so where it matters: ``uses:`` steps of o
 upload-artifact) are not run; each test stands in for the one it meets (the Python on PATH for setup-python, a
 folder copy for the cache, a look at the uploaded path for upload-artifact). The action's own repository is a copy
 of this checkout, as the runner's download of ``<owner>/token-conformance@<ref>`` would be.
+
+Installing the checkout is the slow part (an isolated build: 20-60 s on this shared 2-core machine), so a test
+session installs it once per runner Python (``RunnerKit``): tests/test_action.py proves the action's install step
+on a fresh Python; the other runs of the action, on the kit's Python that already holds that same copy, may stand
+in for that one step (``run_action(..., installed=True)``), after checking that the copy really is installed there.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -109,10 +115,21 @@ class Runner:
         return proc.returncode, proc.stdout + proc.stderr, outputs
 
     def run_action(self, inputs: Mapping[str, str], *, env: Mapping[str, str] = (),  # type: ignore[assignment]
-                   action_path: Path, setup_python: Callable[[Mapping[str, Any]], None] | None = None) -> ActionRun:
+                   action_path: Path, setup_python: Callable[[Mapping[str, Any]], None] | None = None,
+                   installed: bool = False) -> ActionRun:
         """``uses: <owner>/token-conformance@<ref>`` with ``with: inputs`` and ``env: env``: every step of
         action.yml in order, with its ``if:``; the ``uses:`` setup-python step is checked, not run (the Python on
-        PATH stands in for it)."""
+        PATH stands in for it).
+
+        ``installed=True``: this runner's Python already holds token-conformance installed from ``action_path``
+        (checked here: an error otherwise), so the install step is not run again: it is recorded as a success whose
+        output says so, and the steps after it run the copy installed there. Only a test that is not about the
+        install step may ask for it (tests/test_action.py proves that step on a fresh Python)."""
+        if installed:
+            where = installed_from(self.python_bin)
+            if where != action_path.resolve():
+                raise AssertionError(f"installed=True, but {self.python_bin} holds token-conformance from {where}, "
+                                     f"not from {action_path}")
         action = yaml.safe_load(ACTION.read_text(encoding="utf-8"))
         declared = action["inputs"]
         unknown = set(inputs) - set(declared)
@@ -129,6 +146,9 @@ class Runner:
             if not condition(raw.get("if", "success()"), context, {s.name: s.outcome for s in run.by_id.values()},
                              failed):
                 step = Step(name, "skipped")
+            elif installed and "pip install" in raw.get("run", ""):
+                step = Step(name, "success", 0, f"(not run again: {self.python_bin} already holds token-conformance "
+                                                 f"installed from {action_path} by this step)")
             elif "uses" in raw:
                 assert raw["uses"].startswith("actions/setup-python@"), raw
                 if setup_python is not None:
@@ -179,12 +199,49 @@ def runner_python(dest: Path) -> Path:
     """A fresh virtual environment standing in for the runner's Python (what actions/setup-python or the image
     provides). Its site-packages sees this environment's dependencies (a .pth line) so that ``pip install`` of
     the checkout installs token-conformance itself into it without downloading its dependencies again; the
-    package it then runs is the one just installed from the copy, not this checkout's editable install."""
+    package it then runs is the one just installed from the copy, not this checkout's editable install. pip too
+    comes through that line (``python -m pip`` installs into the runner's environment, the one running it): a
+    venv without its own pip takes 0.2 s to make, with one 10-15 s here."""
     import venv
 
-    venv.EnvBuilder(with_pip=True).create(dest)
+    venv.EnvBuilder(with_pip=False).create(dest)
     bin_dir = dest / "bin"
     purelib = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     (Path(purelib) / "runner-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
     return bin_dir
+
+
+def installed_from(python_bin: Path) -> Path | None:
+    """The folder token-conformance was installed from into the Python of ``python_bin`` (pip's direct_url.json),
+    None when it is not installed there (this checkout's editable install, seen through the .pth line, does not
+    count: only a distribution in the runner's own site-packages does)."""
+    probe = ("import json, sys, sysconfig\n"
+             "from importlib.metadata import distributions\n"
+             "site = sysconfig.get_paths()['purelib']\n"
+             "found = [d for d in distributions(path=[site]) if d.metadata['Name'] == 'token-conformance']\n"
+             "print(found[0].read_text('direct_url.json') if found else 'null')\n")
+    out = subprocess.run([str(python_bin / "python"), "-c", probe], capture_output=True, text=True, check=True).stdout
+    doc = json.loads(out)
+    if doc is None:
+        return None
+    url = str(doc["url"])
+    return Path(url.removeprefix("file://")).resolve()
+
+
+@dataclass
+class RunnerKit:
+    """One xdist worker's runner for the whole session: the action's folder (a copy of this checkout) and a runner
+    Python, into which ``install()`` installs the copy once (the action's own command), not once per test."""
+
+    action_path: Path
+    python_bin: Path
+
+    def install(self) -> Path:
+        """The runner's Python bin folder, with token-conformance installed from the copy (once a session)."""
+        if installed_from(self.python_bin) != self.action_path.resolve():
+            proc = subprocess.run([str(self.python_bin / "python"), "-m", "pip", "install", "--disable-pip-version-check",
+                                   "--quiet", str(self.action_path)], capture_output=True, text=True,
+                                  timeout=STEP_TIMEOUT_S, check=False)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        return self.python_bin

@@ -1,12 +1,12 @@
 """action.yml, the composite GitHub Action: its steps' shell commands run as written (tests/ci_runner.py) against
 loopback servers. The install step really installs token-conformance from a copy of this checkout into a fresh
-virtual environment; the check step then runs that installed copy.
+virtual environment; the check step then runs that installed copy. Tests about other steps run on the session's
+runner Python, where that copy is already installed (tests/conftest.py): the install step is proved here once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +15,10 @@ import yaml
 
 from conformance.reference.app import demo_settings
 from conformance.reference.threaded import ThreadedServer
-from tests.ci_runner import ACTION, Runner, copy_checkout, runner_python
+from tests.ci_runner import ACTION, Runner, RunnerKit, installed_from, runner_python
 from tests.faulty.servers import AUTH_HEADER, CREDENTIAL_CONTROLS
 
 SECRET = AUTH_HEADER[1]
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
-    """(the action's folder: a copy of this checkout, the runner's Python bin folder)."""
-    root = tmp_path_factory.mktemp("action")
-    yield copy_checkout(root / "token-conformance"), runner_python(root / "python")
 
 
 def test_action_yml_declares_what_users_pass() -> None:
@@ -44,8 +37,10 @@ def test_action_yml_declares_what_users_pass() -> None:
 
 @pytest.mark.slow
 def test_the_action_installs_judges_a_server_behind_credentials_and_writes_the_summary(
-        installed: tuple[Path, Path], tmp_path: Path) -> None:
-    action_path, python_bin = installed
+        runner_kit: RunnerKit, tmp_path: Path) -> None:
+    # A fresh runner Python, nothing of token-conformance in it: the install step must put it there.
+    action_path, python_bin = runner_kit.action_path, runner_python(tmp_path / "python")
+    assert installed_from(python_bin) is None and not (python_bin / "token-conformance").exists()
     settings = demo_settings()
     seen: dict[str, Any] = {}
     runner = Runner(tmp_path / "work", python_bin)
@@ -60,8 +55,9 @@ def test_the_action_installs_judges_a_server_behind_credentials_and_writes_the_s
     assert seen == {"python-version": "3.12"}  # the setup-python step gets the input (the runner's Python stands in)
     assert [s.outcome for s in run.steps] == ["success", "success", "success", "skipped"], run.log
     assert run.outputs == {"exit-code": "0", "verdict": "conforming", "report-dir": "reports"}
-    # The installed copy ran, not this checkout.
+    # The installed copy ran, not this checkout: the install step put it into the runner's Python from the copy.
     assert "token-conformance 0.1.0" in run.steps[1].output
+    assert installed_from(python_bin) == action_path.resolve() and (python_bin / "token-conformance").is_file()
     # The first run: no baseline in the cache yet, said as a notice, judged plainly.
     assert "::notice::token-conformance: no baseline at cache/conformance.json yet" in run.log
     doc = json.loads((runner.workspace / "reports" / "conformance.json").read_text(encoding="utf-8"))
@@ -74,12 +70,13 @@ def test_the_action_installs_judges_a_server_behind_credentials_and_writes_the_s
 
 
 @pytest.mark.slow
-def test_a_could_not_judge_run_fails_the_step_with_its_summary(installed: tuple[Path, Path], tmp_path: Path) -> None:
-    """No credentials against a server behind a login wall: exit 2, the step fails, the summary says why."""
-    action_path, python_bin = installed
-    runner = Runner(tmp_path / "work", python_bin)
+def test_a_could_not_judge_run_fails_the_step_with_its_summary(runner_kit: RunnerKit, tmp_path: Path) -> None:
+    """No credentials against a server behind a login wall: exit 2, the step fails, the summary says why. (The
+    install step is the one proved above: the session's runner Python already holds the copy.)"""
+    runner = Runner(tmp_path / "work", runner_kit.install())
     with ThreadedServer(CREDENTIAL_CONTROLS["auth-required"](demo_settings())) as server:
-        run = runner.run_action({"url": server.url, "strict": "true", "python-version": ""}, action_path=action_path,
+        run = runner.run_action({"url": server.url, "strict": "true", "python-version": ""},
+                                action_path=runner_kit.action_path, installed=True,
                                 setup_python=lambda _: pytest.fail("python-version '' must skip setup-python"))
     assert run.failed and run.outputs["exit-code"] == "2" and run.outputs["verdict"] == "could not judge"
     assert [s.outcome for s in run.steps] == ["skipped", "success", "failure", "skipped"], run.log

@@ -1,6 +1,8 @@
 """docs/ci.md: the recipes parse, use only options the commands accept, and their shell commands run as written
 (tests/ci_runner.py stands in for the runner) against loopback servers: the GitHub job with the action, twice, with
 the baseline kept between runs; its load step; the GitLab job, twice, with its artifacts API answered on loopback.
+They run on the session's runner Python (tests/conftest.py): the action's install step is proved in
+tests/test_action.py and stood in for here; the GitLab job's install line runs as written in its first job.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ from starlette.routing import Route
 from conformance.cli import build_parser
 from conformance.reference.app import create_app, demo_settings
 from conformance.reference.threaded import ThreadedServer
-from tests.ci_runner import ACTION, Runner, condition, copy_checkout, expand, runner_python
+from tests.ci_runner import ACTION, Runner, RunnerKit, condition, expand, installed_from
 from tests.faulty.servers import FAULTS
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "ci.md"
 SETTINGS = demo_settings()
 #: An unknown role silently issued a subscriber token: INPUT-1 (SHOULD) fails, everything else passes.
 DOWNGRADE = next(f for f in FAULTS if f.key == "role-downgraded")
+#: The recipes' checks judge every case; here, the sections the baseline and gate proofs need (INPUT-1 is the
+#: regression), as the load step is run shorter: a full check is 2-3 times as long. That the reference passes
+#: every case is tests/suite/test_reference_passes.py's; the gate's verdicts on full runs, tests/cli/test_check_baseline.py's.
+NARROW = "--case ROUTE,INPUT"
 
 
 def blocks() -> list[Any]:
@@ -76,18 +82,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def installable(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(a copy of this checkout: the action's folder and the repository a tag would install, the runner's Python)."""
-    root = tmp_path_factory.mktemp("recipes")
-    return copy_checkout(root / "token-conformance"), runner_python(root / "python")
-
-
 # --- GitHub Actions ----------------------------------------------------------------------------------------------
 
 def github_job(runner: Runner, context: dict[str, str], cache: dict[str, Path], action_path: Path) -> dict[str, Any]:
     """The recipe's job, step by step as the runner takes it. The cache steps are a folder copy (restore the newest
-    entry whose key starts with a restore key; save under the key), upload-artifact a look at the path."""
+    entry whose key starts with a restore key; save under the key), upload-artifact a look at the path. The
+    action's install step is not run again: the runner's Python already holds ``action_path`` (tests/test_action.py
+    proves that step)."""
     job = blocks()[0]["jobs"]["conformance"]
     failed, outcomes, uploaded, action_run = False, {}, {}, None
     for step in job["steps"]:
@@ -109,7 +110,8 @@ def github_job(runner: Runner, context: dict[str, str], cache: dict[str, Path], 
             uploaded[with_["name"]] = sorted(p.name for p in (runner.workspace / with_["path"]).iterdir())
         elif uses.startswith("<owner>/token-conformance@"):
             env = {k: expand(str(v), context) for k, v in step.get("env", {}).items()}
-            action_run = runner.run_action(with_, env=env, action_path=action_path)
+            assert "args" not in with_, with_  # the recipe passes none: the narrowing below adds, never replaces
+            action_run = runner.run_action({**with_, "args": NARROW}, env=env, action_path=action_path, installed=True)
             ok = not action_run.failed
         else:
             assert "run" in step and not uses, step
@@ -122,8 +124,8 @@ def github_job(runner: Runner, context: dict[str, str], cache: dict[str, Path], 
 
 @pytest.mark.slow
 def test_github_recipe_keeps_a_baseline_and_fails_the_job_on_a_should_regression(
-        installable: tuple[Path, Path], tmp_path: Path) -> None:
-    action_path, python_bin = installable
+        runner_kit: RunnerKit, tmp_path: Path) -> None:
+    action_path, python_bin = runner_kit.action_path, runner_kit.install()
     port, cache = free_port(), {}
     context = {"vars.STAGING_URL": f"http://127.0.0.1:{port}", "vars.AGORA_APP_ID": SETTINGS.app_id,
                "secrets.TOKEN_SERVER_APP_CERTIFICATE": SETTINGS.certificate, "secrets.TOKEN_SERVER_HEADERS": "",
@@ -154,13 +156,11 @@ def test_github_recipe_keeps_a_baseline_and_fails_the_job_on_a_should_regression
 
 
 @pytest.mark.slow
-def test_github_load_step_runs_as_written(installable: tuple[Path, Path], tmp_path: Path) -> None:
+def test_github_load_step_runs_as_written(runner_kit: RunnerKit, tmp_path: Path) -> None:
     """The load step's command, with a shorter run (--run-time 8s --users 5 for 60s / 20: a test stays short); the
-    rest as written, first without a baseline, then with the first run's load.json as one."""
-    action_path, python_bin = installable
-    runner = Runner(tmp_path / "job", python_bin)
-    code, output, _ = runner.shell(f'python -m pip install --quiet "{action_path}"', {})
-    assert code == 0, output
+    rest as written, first without a baseline, then with the first run's load.json as one. It follows the action
+    in the job: the runner's Python holds the checkout's copy."""
+    runner = Runner(tmp_path / "job", runner_kit.install())
     script = blocks()[1][0]["run"]
     assert "--users 20 --run-time 60s" in script
     script = script.replace("--users 20 --run-time 60s", "--users 5 --run-time 8s")  # renewals come after ~5 s
@@ -206,20 +206,27 @@ class ArtifactsApi:
         return Starlette(routes=[Route("/api/v4/projects/{project}/jobs/artifacts/{ref}/download", download)])
 
 
-def gitlab_job(runner: Runner, job: dict[str, Any], env: dict[str, str], repo: Path) -> tuple[int, str]:
+def gitlab_job(runner: Runner, job: dict[str, Any], env: dict[str, str], repo: Path, *,
+               installed: bool = False) -> tuple[int, str]:
     """The job's script as the runner runs it (one shell, stop at the first failing line), the install line with
-    the checkout's path for the git+https URL, which cannot be fetched from here."""
+    the checkout's path for the git+https URL, which cannot be fetched from here, the check narrowed (NARROW). ``installed=True``: the runner's
+    Python already holds ``repo``, installed by this same line in an earlier job (checked), which is left out."""
     lines = [line.strip() for line in job["script"]]
     url = re.search(r'"(git\+https://[^"]+)"', lines[0])
     assert url and "@v" in url.group(1), lines[0]  # a tag, not a branch
     lines[0] = lines[0].replace(url.group(1), str(repo))
+    assert lines[-1].startswith("token-conformance check "), lines[-1]
+    lines[-1] += f" {NARROW}"
+    if installed:
+        assert "pip install" in lines[0] and installed_from(runner.python_bin) == repo.resolve(), lines[0]
+        lines = lines[1:]
     code, output, _ = runner.shell("\n".join(lines) + "\n", {**job["variables"], **env})
     return code, output
 
 
 @pytest.mark.slow
-def test_gitlab_recipe_keeps_a_baseline_through_the_artifacts_api(installable: tuple[Path, Path], tmp_path: Path) -> None:
-    repo, python_bin = installable
+def test_gitlab_recipe_keeps_a_baseline_through_the_artifacts_api(runner_kit: RunnerKit, tmp_path: Path) -> None:
+    repo, python_bin = runner_kit.action_path, runner_kit.python_bin
     job = blocks()[2]["token-conformance"]
     assert job["image"] == "python:3.12"  # git (for git+https) and curl (for the baseline) are in it; -slim has neither
     api = ArtifactsApi(token="job-token-1")
@@ -230,15 +237,16 @@ def test_gitlab_recipe_keeps_a_baseline_through_the_artifacts_api(installable: t
                "TOKEN_SERVER_APP_CERTIFICATE": SETTINGS.certificate}
         first = Runner(tmp_path / "job1", python_bin)
         with ThreadedServer(create_app(SETTINGS), port=port):
-            code, output = gitlab_job(first, job, env, repo)
+            code, output = gitlab_job(first, job, env, repo)  # its install line runs as written
         assert code == 0, output
+        assert installed_from(python_bin) == repo.resolve()
         assert "no baseline yet: plain verdict" in output
         assert (first.workspace / "reports" / "summary.md").read_text(encoding="utf-8").startswith("## ✅")
         api.keep(first.workspace, job["artifacts"]["paths"])  # a successful job: its artifacts serve as the baseline
 
         second = Runner(tmp_path / "job2", python_bin)
         with ThreadedServer(DOWNGRADE.make(SETTINGS), port=port):
-            code, output = gitlab_job(second, job, env, repo)
+            code, output = gitlab_job(second, job, env, repo, installed=True)
     assert code == 1, output
     assert (second.workspace / "last" / "reports" / "conformance.json").is_file()
     assert "gate: FAIL (exit 1) - 1 gating regression(s): INPUT-1" in output
