@@ -206,6 +206,12 @@ def runner_python(dest: Path) -> Path:
 
     venv.EnvBuilder(with_pip=False).create(dest)
     bin_dir = dest / "bin"
+    # pip's own console scripts, as a venv with pip has them: a recipe's bare ``pip install`` must reach this
+    # Python's pip, never another pip further down PATH (pyenv's, the system's).
+    for name in ("pip", "pip3"):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\nexec "{bin_dir / "python"}" -m pip "$@"\n', encoding="utf-8")
+        script.chmod(0o755)
     purelib = subprocess.run([str(bin_dir / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     (Path(purelib) / "runner-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
