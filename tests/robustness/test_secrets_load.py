@@ -6,7 +6,7 @@ error bodies, a header). The certificate must then appear in none of: the termin
 load.html, Locust's HTML, CSV and log files, the plots; and the server must never receive it. A run
 against the reference server with the same certificate shows it is really used (signatures checked).
 
-``check`` is covered by tests/test_plugin.py (a leaky server, every report of a check run).
+``check`` is covered by tests/plugin/test_plugin.py (a leaky server, every report of a check run).
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ not use, as ``token-conformance check`` does, so a run costs about a second. Ser
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import subprocess
@@ -24,24 +23,10 @@ from starlette.routing import Route
 
 from conformance.contract import REQUIREMENTS
 from conformance.reference.threaded import ThreadedServer
+from tests.plugin.running import run_suite
 
 CERT = "5cfd2fd1755d40ecb72977518be15d3b"
-UNUSED_PLUGINS = ("schemathesis", "hypothesispytest", "anyio", "benchmark", "locust", "xdist")
 COLLECTED = re.compile(r"^(test_\w+\.py)::([A-Z]+-\d+)$", re.MULTILINE)
-
-
-def run_suite(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None, ini: str = ""
-) -> subprocess.CompletedProcess[str]:
-    """``python -m pytest --pyargs conformance.suite ARGS`` in ``tmp_path``, with a clean environment."""
-    (tmp_path / "pytest.ini").write_text("[pytest]\n" + ini, encoding="utf-8")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_"))}
-    cmd = [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:cacheprovider",
-           "-W", "ignore::DeprecationWarning"]
-    for plugin in UNUSED_PLUGINS:
-        cmd += ["-p", f"no:{plugin}"]
-    return subprocess.run([*cmd, *args], cwd=tmp_path, env={**clean, **(env or {})}, capture_output=True,
-                          text=True, timeout=120, check=False)
 
 
 def collected(result: subprocess.CompletedProcess[str]) -> list[str]:

@@ -9,11 +9,11 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.test_plugin import UNUSED_PLUGINS, run_suite
+from tests.plugin.running import UNUSED_PLUGINS, run_suite
 
 UNUSED = [p for p in UNUSED_PLUGINS if p != "xdist"]
 
-EXAMPLE = Path(__file__).parent / "examples" / "test_my_server.py"
+EXAMPLE = Path(__file__).parents[1] / "examples" / "test_my_server.py"
 
 FAILING = '''
 import pytest
@@ -143,7 +143,7 @@ def test_failure_details_come_in_contract_order() -> None:
     # the terminal reporter's lists before it prints them.
     from types import SimpleNamespace
 
-    from conformance.plugin import _contract_order_of_failures
+    from conformance.plugin.terminal import contract_order_of_failures
 
     run_order = ["test_security.py::SEC-2", "test_my.py::test_mine", "test_routes.py::ROUTE-3",
                  "test_expiry.py::EXPIRY-5", "test_property.py::PROP-1", "test_token.py::TOKEN-1"]
@@ -151,7 +151,7 @@ def test_failure_details_come_in_contract_order() -> None:
                                       "error": [SimpleNamespace(nodeid="test_property.py::PROP-1"),
                                                 SimpleNamespace(nodeid="test_routes.py::ROUTE-1")]})
     config = SimpleNamespace(pluginmanager=SimpleNamespace(get_plugin=lambda name: reporter))
-    _contract_order_of_failures(config)  # type: ignore[arg-type]
+    contract_order_of_failures(config)  # type: ignore[arg-type]
     assert [r.nodeid.split("::")[1] for r in reporter.stats["failed"]] == [
         "ROUTE-3", "TOKEN-1", "EXPIRY-5", "SEC-2", "PROP-1", "test_mine"]
     assert [r.nodeid.split("::")[1] for r in reporter.stats["error"]] == ["ROUTE-1", "PROP-1"]

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "plugin.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "plugin.md"
 FIXTURES = ("token_target", "token_client", "token_server_url", "token_profile", "token_decoder")
 
 
