@@ -7,16 +7,28 @@ anything the CLI can do, a script can do the same way.
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from .certificate import CERTIFICATE_ENV
-from .report.baseline import BaselineError, Comparison
+import pytest
+
+from . import suite
+from .caselist import print_case_table, selected_cases
+from .certificate import CertificateError, read_certificate
+from .contract import CONTRACT_VERSION
+from .headers import resolve
+from .interruption import last_signal, settle, signals_as_interrupt
+from .plugin.handover import Handover
+from .profiles import Profile, ProfileError, load_profile
+from .reference.server import ReferenceServer
+from .report import CaseRecord, report_document, summarize, write_html, write_json
+from .report.baseline import BaselineError, Comparison, compare, load_baseline, refusal_reasons
+from .report.junit import finish_junit
+from .settings.inputs import Inputs
+from .target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN
 
 
 @dataclass
@@ -76,8 +88,6 @@ _PYTEST_COULD_NOT_JUDGE = {2, 3, 4, 5}
 
 def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
     """The pytest command line for these options (the suite as an installed package)."""
-    from . import suite
-
     report_dir = Path(opts.report_dir)
     args = [
         "--pyargs", "conformance.suite",
@@ -131,117 +141,85 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
     return args + list(opts.extra_pytest_args)
 
 
-@contextmanager
-def _environment(name: str, value: str | None) -> Iterator[None]:
-    old = os.environ.get(name)
-    if value is not None:
-        os.environ[name] = value
-    try:
-        yield
-    finally:
-        if value is not None:
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
 
 
-def selected_cases(cases: str | None) -> list[Any]:
-    """The contract's requirements a ``--case`` pattern selects, in contract order (all without a pattern).
+def list_cases(opts: CheckOptions, profile: Profile | None = None) -> int:
+    """Print the contract's table (id, level, title) of the cases that would run; no request, no report.
 
-    Read from the contract alone, without pytest: ``check --list`` answers at once.
-    """
-    from .cases import select
-    from .contract import REQUIREMENTS
-
-    patterns = [p.strip().upper() for p in (cases or "").split(",") if p.strip()]
-    return [r for r in REQUIREMENTS if not patterns or select(r.id, patterns)]
+    ``profile``: ``opts.profile`` already loaded (the CLI has it), else it is loaded here."""
+    return print_case_table(opts.cases, profile if profile is not None else load_profile(opts.profile))
 
 
-def list_cases(opts: CheckOptions) -> int:
-    """Print the contract's table (id, level, title) of the cases that would run; no request, no report."""
-    from .contract.model import RUN_CONDITIONS
-    from .profiles import load_profile
-
-    profile = load_profile(opts.profile)
-    reqs = selected_cases(opts.cases)
-    if not reqs:
-        print(f"no case matches --case {opts.cases!r}", file=sys.stderr)
-        return 2
-    lines = [f"{'case':<11} {'level':<6} title"]
-    for r in reqs:
-        missing = [n for n in r.needs if n not in RUN_CONDITIONS and not profile.has(n)]
-        skip = f"  (skipped: profile {profile.name!r} has no {', '.join(missing)} route)" if missing else ""
-        lines.append(f"{r.id:<11} {r.level.value:<6} {r.title}{skip}")
-    lines.append(f"{len(reqs)} case(s)")
-    from .cli._common import emit
-
-    emit("\n".join(lines))
-    return 0
-
-
-def _interrupted_document(report_dir: Path, opts: CheckOptions, url: str | None, signal_name: str) -> dict[str, Any]:
+def _interrupted_document(
+    report_dir: Path, opts: CheckOptions, url: str | None, signal_name: str, profile: Profile | None,
+) -> dict[str, Any]:
     """conformance.json for a run interrupted before the suite could write one (e.g. while the server started)."""
-    return unjudged_document(report_dir, opts, url, interrupted=signal_name)
+    return unjudged_document(report_dir, opts, url, interrupted=signal_name, profile=profile)
 
 
 def unjudged_document(
     report_dir: Path, opts: CheckOptions, url: str | None, *, reason: str | None = None, interrupted: str | None = None,
+    profile: Profile | None = None,
 ) -> dict[str, Any]:
     """The reports of a run that ended before the suite wrote any: every selected case "not run", the verdict
     "interrupted" (a signal) or "could not judge" (``reason``, e.g. --profile auto found nothing to judge)."""
-    from .profiles import load_profile
-    from .report import CaseRecord, report_document, summarize
-
-    profile = load_profile(opts.profile)
+    profile = profile if profile is not None else load_profile(opts.profile)
     records = [CaseRecord.for_requirement(r, profile) for r in selected_cases(opts.cases)]
     summary = summarize(records, strict=opts.strict, interrupted=interrupted, abort_reason=reason,
                         contract_ids=tuple(r.id for r in selected_cases(None)),
                         selection=f"--case {opts.cases!r}" if opts.cases else "")
     doc = report_document(url or "embedded reference server", profile.as_dict(), summary, records)
-    write_reports(report_dir, doc)
+    write_check_reports(report_dir, doc)
     return doc
 
 
-def write_reports(report_dir: Path, document: dict[str, Any]) -> None:
+def write_check_reports(report_dir: Path, document: dict[str, Any]) -> None:
     """conformance.json, conformance.html and junit.xml of a run the suite did not finish itself."""
-    from .report import write_html, write_json
-    from .report.junit import finish_junit
-
     write_json(report_dir / "conformance.json", document)
     write_html(report_dir / "conformance.html", document)
     finish_junit(report_dir / "junit.xml", document)
 
 
-def check(opts: CheckOptions) -> CheckResult:
+def check(opts: CheckOptions, inputs: Inputs | None = None) -> CheckResult:
     """Run the suite against ``opts.url`` (or the embedded reference server) and return the verdict.
 
     Exit codes: 0 conforming, 1 not conforming, 2 could not judge or interrupted. SIGINT and SIGTERM
     both end the run as "interrupted" (exit 2, said in every report) with the embedded server stopped.
     With ``opts.baseline`` the exit code is the regression gate's instead (conformance.report.baseline);
     an unusable baseline raises BaselineError before any request is sent.
+
+    ``inputs``: the profile, headers and certificate already read (conformance.settings.inputs; the CLI and watch
+    have them); without them they are read here from ``opts``, once, and handed to the plugin in-process.
     """
-    from .interruption import last_signal, settle, signals_as_interrupt
-
-    baseline, notes = _baseline(opts)
-    from .headers import resolve
-
-    resolve(opts.headers, opts.header_file)  # a bad spec is a HeaderError before anything starts
+    baseline, notes = _baseline(opts, inputs.profile if inputs is not None else None)
+    if inputs is None:
+        inputs = _read_inputs(opts)
     report_dir = Path(opts.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     stale = report_dir / "conformance.json"
     stale.unlink(missing_ok=True)  # never read a previous run's verdict
     with signals_as_interrupt():
         try:
-            result = _check(opts, report_dir, stale, baseline, notes)
+            result = _check(opts, inputs, report_dir, stale, baseline, notes)
         except KeyboardInterrupt:
-            result = _after_interrupt(opts, report_dir, stale, baseline, notes, last_signal())
+            result = _after_interrupt(opts, inputs, report_dir, stale, baseline, notes, last_signal())
         settle()  # the caller prints and exits with this result; a signal now changes neither
         return result
 
 
+def _read_inputs(opts: CheckOptions) -> Inputs | None:
+    """``opts``' profile, headers and certificate, read once. A bad header spec is a HeaderError before anything
+    starts; a profile or certificate file that cannot be used is None here, and the plugin refuses it inside the
+    run as a usage error (exit 2), as it always has."""
+    headers = resolve(opts.headers, opts.header_file)
+    try:
+        return Inputs(load_profile(opts.profile), MappingProxyType(headers), read_certificate(opts.certificate_file))
+    except (ProfileError, CertificateError):
+        return None
+
+
 def _after_interrupt(
-    opts: CheckOptions, report_dir: Path, stale: Path, baseline: dict[str, Any] | None, notes: list[str],
+    opts: CheckOptions, inputs: Inputs | None, report_dir: Path, stale: Path, baseline: dict[str, Any] | None, notes: list[str],
     signal_name: str,
 ) -> CheckResult:
     """A KeyboardInterrupt reached the API. Before the suite wrote its verdict (starting the server, a second
@@ -254,9 +232,10 @@ def _after_interrupt(
         except ValueError:  # cut short while it was written
             document = None
     if document is None:
-        document = _interrupted_document(report_dir, opts, opts.url, signal_name)
+        document = _interrupted_document(report_dir, opts, opts.url, signal_name,
+                                         inputs.profile if inputs is not None else None)
         return CheckResult(exit_code=2, report_dir=report_dir, document=document)
-    write_reports(report_dir, document)  # junit.xml too, in case pytest had not written it yet
+    write_check_reports(report_dir, document)  # junit.xml too, in case pytest had not written it yet
     code = int(document["summary"]["exit_code"])
     comparison = None
     if baseline is not None and document["summary"].get("interrupted") is None:
@@ -266,34 +245,26 @@ def _after_interrupt(
 
 
 def _check(
-    opts: CheckOptions, report_dir: Path, stale: Path, baseline: dict[str, Any] | None, notes: list[str],
+    opts: CheckOptions, inputs: Inputs | None, report_dir: Path, stale: Path, baseline: dict[str, Any] | None,
+    notes: list[str],
 ) -> CheckResult:
-    import pytest
-
-    from .headers import HEADERS_ENV, resolve, to_env
-
-    # Handed on to the plugin (and xdist workers) through the environment, never through argv.
-    headers = resolve(opts.headers, opts.header_file)
     server = None
-    url, label, certificate = opts.url, None, None
+    url, label = opts.url, None
     try:
         if not url:
-            from .reference.server import ReferenceServer
-
             server = ReferenceServer()
             server.start()
             url, label = server.url, f"embedded reference server {server.url}"
-            certificate = server.settings.certificate
+            if inputs is not None and not opts.certificate_file:
+                inputs = inputs.with_certificate(server.settings.certificate)  # the app the embedded server signs for
             # A loopback server allows a short renewal cycle; the caller's own pytest arguments come later and win.
-            from .target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN
-
             renewal = ("--token-renew-expiry", str(EMBEDDED_RENEW_EXPIRY), "--token-renew-margin", str(EMBEDDED_RENEW_MARGIN))
             opts = CheckOptions(**{**opts.__dict__, "app_id": opts.app_id or server.settings.app_id,
                                    "extra_pytest_args": (*renewal, *opts.extra_pytest_args)})
-        # The embedded server's certificate reaches the plugin (and xdist workers) through the
-        # environment, never through argv.
-        with _environment(CERTIFICATE_ENV, certificate), _environment(HEADERS_ENV, to_env(headers) or None):
-            code = int(pytest.main(pytest_args(opts, url, label)))
+        # The inputs (headers, certificate: secrets) reach the plugin in this process, and xdist workers through
+        # their worker input (conformance.plugin.handover): never argv, never the environment.
+        plugins = [Handover(inputs)] if inputs is not None else []
+        code = int(pytest.main(pytest_args(opts, url, label), plugins=plugins))
     finally:
         if server is not None:
             server.stop()
@@ -310,16 +281,13 @@ def _check(
                        comparison=comparison)
 
 
-def _baseline(opts: CheckOptions) -> tuple[dict[str, Any] | None, list[str]]:
+def _baseline(opts: CheckOptions, profile: Profile | None) -> tuple[dict[str, Any] | None, list[str]]:
     """The baseline document and, when forced past a mismatch, the notes saying what differs."""
     if not opts.baseline:
         return None, []
-    from .contract import CONTRACT_VERSION
-    from .profiles import load_profile
-    from .report.baseline import load_baseline, refusal_reasons
-
     doc = load_baseline(opts.baseline)
-    reasons = refusal_reasons(doc, profile=load_profile(opts.profile).name, target=opts.url,
+    name = profile.name if profile is not None else load_profile(opts.profile).name
+    reasons = refusal_reasons(doc, profile=name, target=opts.url,
                               contract_version=CONTRACT_VERSION)
     if reasons and not opts.baseline_force:
         raise BaselineError(f"the baseline {opts.baseline!r} is for another run: {'; '.join(reasons)} "
@@ -331,9 +299,6 @@ def _against_baseline(
     baseline: dict[str, Any], notes: list[str], document: dict[str, Any], opts: CheckOptions, path: Path
 ) -> Comparison:
     """Compare, and add the three lists to conformance.json and conformance.html."""
-    from .report import write_html, write_json
-    from .report.baseline import compare
-
     comparison = compare(baseline, document, baseline_path=str(opts.baseline), gate=opts.gate)
     comparison.notes = notes
     document["baseline"] = comparison.as_dict()

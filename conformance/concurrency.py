@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .client import Exchange, TokenServerClient
+from .settings.declarations import DEFAULT_CONCURRENCY
 
-#: Default bound on requests in flight at once (``--token-concurrency``).
-DEFAULT_CONCURRENCY = 16
-#: Slots open at first; one more per answer up to the bound.
+#: Slots open at first; one more per answer up to the bound (DEFAULT_CONCURRENCY, ``--token-concurrency``).
 START_CONCURRENCY = 4
 
 T = TypeVar("T")

@@ -12,8 +12,8 @@ Sources, all merged (later ones win for the same name):
 - ``$TOKEN_SERVER_HEADERS``: ``Name: value`` lines (the CI-secret way),
 - ``--header-file FILE``: ``Name: value`` lines, ``#`` comments.
 
-``check`` hands the resolved lines to pytest (and xdist workers) through
-``$TOKEN_SERVER_HEADERS``, never through argv.
+``check`` reads them once (conformance.settings) and hands them to the plugin inside
+the pytest process (conformance.plugin.handover), never through argv or the environment.
 """
 
 from __future__ import annotations

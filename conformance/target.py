@@ -12,6 +12,14 @@ from typing import Any
 
 from .client import Exchange, TokenServerClient
 from .profiles import Operation, Profile, Request, resolve_pointer
+from .settings.declarations import (
+    DEFAULT_MAX_SKEW,
+    DEFAULT_PROP_EXAMPLES,
+    DEFAULT_RATE_LIMIT_BUDGET,
+    DEFAULT_RENEW_EXPIRY,
+    DEFAULT_RENEW_MARGIN,
+    DEFAULT_TIMEOUT,
+)
 from .tokens import Token, TokenError, decode
 
 #: The renewal cycle against the embedded reference server: the same 2 s margin as for any
@@ -30,21 +38,21 @@ class RunSettings:
     app_id: str | None = None
     certificate: str | None = field(default=None, repr=False)
     strict: bool = False
-    timeout: float = 10.0
+    timeout: float = DEFAULT_TIMEOUT
     #: Allowed difference, in seconds, between the server's clock and the harness's.
-    max_skew: float = 5.0
+    max_skew: float = DEFAULT_MAX_SKEW
     #: Renewal case: lifetime asked for and margin before expiry at which to renew (the
     #: SDK's 30 s will-expire warning, scaled down so the cycle takes seconds).
-    renew_expiry: int = 6
-    renew_margin: float = 2.0
+    renew_expiry: int = DEFAULT_RENEW_EXPIRY
+    renew_margin: float = DEFAULT_RENEW_MARGIN
     #: Property-based case: examples per operation.
-    prop_examples: int = 12
+    prop_examples: int = DEFAULT_PROP_EXAMPLES
     embedded: bool = False
     #: Configured request headers (credentials): every value is a secret, never part of repr().
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     #: Pacing (requests per second, None: as fast as the cases go) and the rate-limit wait budget in seconds.
     max_rps: float | None = None
-    wait_budget: float = 60.0
+    wait_budget: float = DEFAULT_RATE_LIMIT_BUDGET
     #: Origins of the web apps that fetch tokens from a page (--web-origin and the profile's web_origins): HEADER-5.
     web_origins: tuple[str, ...] = ()
     #: The Chromium executable that confirms HEADER-5 (--browser), or None: judged by the Fetch standard alone.

@@ -26,6 +26,7 @@ stopped it before N runs, else 0 (see :func:`runs_exit_code`).
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import io
 import json
 import signal
@@ -33,12 +34,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from . import __version__, interruption
 from .contract import REQUIREMENTS
+from .redact import Redactor
 from .report.records import OUTCOMES
+from .settings.declarations import DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from .settings.inputs import Inputs
+
+# Late imports (prometheus_client, the API, the HTTP client, the profiles) where they are used: they cost ~0.5 s of
+# import (python -X importtime) that `token-conformance --help` would pay, as it reads PREFIX from this module.
 
 #: Cases reviewed as watch-safe: they send only requests a real client sends (valid routes, roles, uids and
 #: lifetimes; an Origin header, a CORS preflight - HEADER-5's, for the declared web origins, is what a browser sends;
@@ -84,8 +94,6 @@ def select_cases(pattern: str | None) -> tuple[str, ...]:
 
     A pattern naming an unsafe case is refused with the reason, never silently narrowed.
     """
-    import fnmatch
-
     if not pattern:
         return _SAFE_IN_CONTRACT
     chosen: list[str] = []
@@ -111,6 +119,7 @@ class WatchOptions:
     url: str
     interval: float = 60.0
     cases: tuple[str, ...] = _SAFE_IN_CONTRACT
+    #: The profile as the user named it (its name goes into the metrics' info and the reports).
     profile: str | None = None
     app_id: str | None = None
     certificate_file: str | None = None
@@ -122,21 +131,17 @@ class WatchOptions:
     metrics_addr: str = "127.0.0.1"
     #: Stop after this many cycles (None: until a signal). For scripts and tests.
     max_runs: int | None = None
-    #: The app certificate as read by the caller (file or environment): only to redact it from log lines.
-    certificate: str | None = field(default=None, repr=False)
-    #: Request headers (credentials) as given to check: 'Name: value' specs and a file of such lines.
-    headers: tuple[str, ...] = ()
-    header_file: str | None = None
-    #: The same headers resolved, for the probe (and redacted from every log line).
-    resolved_headers: dict[str, str] = field(default_factory=dict, repr=False)
     #: Origins of the web apps that fetch tokens (HEADER-5), handed to check as they are.
     web_origins: tuple[str, ...] = ()
+    #: The profile, request headers and app certificate, read once (conformance.settings.inputs) and handed to
+    #: every run's probe and check. None: read from ``profile`` and ``certificate_file`` when the watch starts.
+    inputs: Inputs | None = field(default=None, repr=False)
 
     def redactor(self) -> Any:
-        from .redact import Redactor
-
-        redactor = Redactor([self.certificate])
-        for value in self.resolved_headers.values():
+        """Redacts the certificate and the header values from every log line."""
+        inputs = self.inputs
+        redactor = Redactor([inputs.certificate if inputs is not None else None])
+        for value in (inputs.headers.values() if inputs is not None else ()):
             redactor.add_header_value(value)
         return redactor
 
@@ -210,22 +215,23 @@ class Metrics:
 
 
 @dataclass
-class Probe:
+class WatchProbe:
+    """What the probe request of one watch cycle found: the target up, its latency, the lifetime it granted."""
+
     up: bool
     latency_s: float | None = None
     lifetime_s: float | None = None
     problem: str = ""
 
 
-def probe(opts: WatchOptions, certificate_redactor: Any) -> Probe:
+def send_watch_probe(opts: WatchOptions, inputs: Inputs, certificate_redactor: Any) -> WatchProbe:
     """One valid RTC token request, as a client sends it: latency, lifetime granted, or why there is none."""
     from .client import TokenServerClient
-    from .profiles import load_profile
     from .target import RunSettings, Target
 
-    settings = RunSettings(url=opts.url, profile=load_profile(opts.profile), timeout=opts.timeout or 10.0)
+    settings = RunSettings(url=opts.url, profile=inputs.profile, timeout=opts.timeout or DEFAULT_TIMEOUT)
     client = TokenServerClient(opts.url, timeout=settings.timeout, verify_tls=not opts.insecure,
-                               headers=opts.resolved_headers)
+                               headers=dict(inputs.headers))
     try:
         sent = time.time()
         fetched = Target(settings, client).fetch_rtc(channel="conformance-watch")
@@ -233,8 +239,8 @@ def probe(opts: WatchOptions, certificate_redactor: Any) -> Probe:
         client.close()
     ex = fetched.exchange
     if ex.error:
-        return Probe(up=False, problem=certificate_redactor.redact(ex.error))
-    result = Probe(up=True, latency_s=ex.elapsed_s)
+        return WatchProbe(up=False, problem=certificate_redactor.redact(ex.error))
+    result = WatchProbe(up=True, latency_s=ex.elapsed_s)
     tok = fetched.token
     if tok is None:
         result.problem = certificate_redactor.redact(fetched.problem or "no token")
@@ -258,7 +264,16 @@ class Watcher:
     _in_cycle: bool = False
 
     def __post_init__(self) -> None:
+        if self.opts.inputs is None:
+            from .settings.inputs import read_inputs
+
+            self.opts = replace(self.opts, inputs=read_inputs(self.opts.profile, (), None, self.opts.certificate_file))
         self.metrics = Metrics(self.opts.cases)  # the watched cases' outcome series exist from the first scrape
+
+    @property
+    def inputs(self) -> Inputs:
+        assert self.opts.inputs is not None  # read in __post_init__
+        return self.opts.inputs
 
     def emit(self, event: str, **fields: Any) -> None:
         """One JSON line (the certificate and credentials redacted, whatever a message quoted)."""
@@ -271,10 +286,11 @@ class Watcher:
         """One run: the probe, then the safe cases through api.check if the target answered."""
         from .api import CheckOptions, check
 
+        inputs = self.inputs
         redactor = self.opts.redactor()
         started = time.monotonic()
         m = self.metrics
-        p = probe(self.opts, redactor)
+        p = send_watch_probe(self.opts, inputs, redactor)
         m.up.set(1 if p.up else 0)
         if p.latency_s is not None:
             m.request_seconds.observe(p.latency_s)
@@ -293,11 +309,8 @@ class Watcher:
                     url=self.opts.url, profile=self.opts.profile, app_id=self.opts.app_id, strict=self.opts.strict,
                     cases=",".join(self.opts.cases), report_dir=self.opts.report_dir,
                     certificate_file=self.opts.certificate_file, timeout=self.opts.timeout,
-                    insecure=self.opts.insecure, headers=self.opts.headers, header_file=self.opts.header_file,
-                    web_origins=self.opts.web_origins,
-                ))
-            from . import interruption
-
+                    insecure=self.opts.insecure, web_origins=self.opts.web_origins,
+                ), inputs)
             if interruption.received or self.stop_event.is_set():
                 # check() took SIGINT/SIGTERM as the end of its run (its own handlers): ours, too. Nothing of
                 # this partial run is published.
@@ -335,10 +348,7 @@ class Watcher:
 
         0 when stopped by a signal without ``max_runs``; with it, :func:`runs_exit_code` of the runs made.
         """
-        from . import __version__
-        from .profiles import load_profile
-
-        profile = load_profile(self.opts.profile).name
+        profile = self.inputs.profile.name
         self.metrics.info.labels(target=self.opts.url, profile=profile, version=__version__).set(1)
         self.metrics.started.set(time.time())
         stop_server = None

@@ -114,7 +114,7 @@ def test_watch_hands_the_origins_to_check(monkeypatch: pytest.MonkeyPatch) -> No
     assert seen[0].web_origins == (ORIGIN,)
     handed: list[conformance.api.CheckOptions] = []
 
-    def fake_check(opts: conformance.api.CheckOptions) -> conformance.api.CheckResult:
+    def fake_check(opts: conformance.api.CheckOptions, inputs: object = None) -> conformance.api.CheckResult:
         handed.append(opts)
         return conformance.api.CheckResult(exit_code=2, report_dir=Path("."), document=None)
 
@@ -122,7 +122,8 @@ def test_watch_hands_the_origins_to_check(monkeypatch: pytest.MonkeyPatch) -> No
     # The real check() clears the signals an earlier in-process run received; this fake does not, and a stale
     # SIGINT from another test in the same worker made cycle() raise KeyboardInterrupt and crash the worker.
     monkeypatch.setattr(conformance.interruption, "received", [])
-    monkeypatch.setattr(conformance.watch, "probe", lambda opts, redactor: conformance.watch.Probe(up=True))
+    monkeypatch.setattr(conformance.watch, "send_watch_probe",
+                        lambda opts, inputs, redactor: conformance.watch.WatchProbe(up=True))
     Watcher(seen[0]).cycle()
     assert list(handed[0].web_origins) == [ORIGIN] and not handed[0].browser
     help_text = subprocess.run([sys.executable, "-m", "conformance", "watch", "--help"], capture_output=True,

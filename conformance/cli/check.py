@@ -6,53 +6,37 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from .. import interruption
+from ..caselist import print_case_table, selected_cases
+from ..redact import Redactor
+from ..settings.declarations import UsageError, add_arguments, problem
 from ._common import (
-    UsageError,
     add_request_options,
     add_web_options,
     check_app_id,
-    read_certificate,
-    request_headers,
+    read_app_certificate,
+    read_headers,
     web_origins,
 )
 
 if TYPE_CHECKING:
     from ..api import CheckOptions
+    from ..settings.inputs import Inputs
+
+# Late imports below (one per function that runs a check): the API, the profiles, the reports and the HTTP client
+# cost 0.1-0.7 s of import (python -X importtime) that `token-conformance --help` and the other subcommands,
+# whose parsers are built from this module, would otherwise pay.
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument("url", nargs="?", help="base URL of the token server (default: start the embedded reference server)")
-    p.add_argument("--profile", help="bundled profile name (agora-token-service, agora-node-tokenserver), a profile "
-                   "JSON file, or 'auto' (detect it from the target) (default: agora-token-service)")
-    p.add_argument("--app-id", help="the app id every token must carry (32 hexadecimal characters)")
-    p.add_argument("--strict", action="store_true", help="SHOULD failures also make the server non-conforming")
-    p.add_argument("--case", metavar="PATTERN", help="only these cases: ids, globs or sections, comma-separated (e.g. 'EXPIRY,INPUT-1*')")
-    p.add_argument("--report-dir", default="reports", help="where conformance.json, junit.xml and conformance.html go (default: reports/)")
-    p.add_argument("--certificate-file", help="file holding the app certificate (else $TOKEN_SERVER_APP_CERTIFICATE); enables signature checks")
-    p.add_argument("--deviations", metavar="FILE", help="JSON {case id: reason}: known deviations become expected failures")
-    p.add_argument("--timeout", type=float, help="overall deadline per request in seconds (default 10)")
-    p.add_argument("--max-skew", type=float, help="allowed clock difference in seconds (default 5)")
-    p.add_argument("--renew-expiry", type=int, metavar="SECONDS",
-                   help="lifetime the renewal case (EXPIRY-6) asks for (default 6; e.g. 120 for a profile in minutes)")
-    p.add_argument("--renew-margin", type=float, metavar="SECONDS",
-                   help="renew this many seconds before expiry in the renewal case (default 2)")
-    p.add_argument("-n", "--workers", type=int, help="run cases in N processes (pytest-xdist) (default: 1, in this process)")
-    p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="one line per case while running")
-    p.add_argument("--list", action="store_true", help="print the contract's table (id, level, title) of the cases that would run, and exit")
-    p.add_argument("--baseline", metavar="FILE", help="conformance.json of an earlier run: exit 1 only on a regression "
-                   "(a gating case that passed there, or is new, fails now); known failures are listed, not gating")
-    p.add_argument("--baseline-force", action="store_true",
-                   help="compare with a baseline of another profile, contract version or target anyway")
-    p.add_argument("--gate", choices=("should", "must"), default=None,
-                   help="with --baseline: the levels whose regressions fail the gate: 'should' (MUST and SHOULD, "
-                   "the default, with or without --strict) or 'must' (MUST only); a MAY case never gates")
-    p.add_argument("--summary-md", metavar="FILE", help="also write a Markdown summary there "
-                   "(it is appended to $GITHUB_STEP_SUMMARY whenever that is set)")
-    add_web_options(p)
-    add_request_options(p)
+    add_arguments(p, "check", "url", "profile", "app_id", "strict", "case", "report_dir", "certificate_file",
+                  "deviations", "timeout", "max_skew", "renew_expiry", "renew_margin", "workers", "insecure", "verbose",
+                  "list", "baseline", "baseline_force", "gate", "summary_md")
+    add_web_options(p, "check", browser=True)
+    add_request_options(p, "check", pacing=True)
     p.epilog = (
         "Exit codes: 0 conforming, 1 not conforming, 2 could not judge, bad options or interrupted "
         "(Ctrl-C or SIGTERM: the reports then say 'interrupted')."
@@ -139,26 +123,18 @@ class _ReportedUsageError(UsageError):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..api import CheckOptions, selected_cases
-    from ..deviations import DeviationsError, load_deviations
-    from ..profiles import ProfileError, load_profile
+    from ..settings.inputs import Inputs, read_profile
 
     if args.url and not args.url.startswith(("http://", "https://")):
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
     check_app_id(args.app_id)
-    headers = request_headers(args)
+    headers = read_headers(args.header, args.header_file)
     if args.profile == "auto":
         if not args.url:
             raise UsageError("--profile auto needs a URL: the embedded server is agora-token-service")
         args.profile = _detect_or_report(args, headers)
-    for name in ("max_rps", "rate_limit_budget"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive")
-    try:
-        profile = load_profile(args.profile)
-    except ProfileError as exc:
-        raise UsageError(str(exc)) from None
+    _refuse_bad_values(args, "max_rps", "rate_limit_budget")
+    profile = read_profile(args.profile)
     origins = web_origins(args, profile)
     if args.case is not None and not args.case.replace(",", "").strip():
         # Read as no pattern it would run the full suite, the opposite of what a selection asks for.
@@ -166,13 +142,8 @@ def _run(args: argparse.Namespace) -> int:
                          "leave it out to run every case")
     if args.case is not None and not selected_cases(args.case):
         raise UsageError(f"--case {args.case!r} selects no case of the contract (see check --list)")
-    for name in ("timeout", "max_skew"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be positive")
+    _refuse_bad_values(args, "timeout", "max_skew", "workers")
     if args.workers is not None:
-        if args.workers < 1:
-            raise UsageError("--workers must be at least 1")
         try:
             import xdist  # noqa: F401
         except ImportError:
@@ -188,14 +159,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.renew_margin is not None and not 0 < args.renew_margin < (args.renew_expiry or 6):
         raise UsageError(f"--renew-margin must be above 0 and below the renewal lifetime ({args.renew_expiry or 6} s)")
     if args.list:
-        from ..api import list_cases
+        return print_case_table(args.case, profile)  # from the contract alone: no pytest, no HTTP client
+    from ..api import CheckOptions
+    from ..deviations import DeviationsError, load_deviations
 
-        return list_cases(CheckOptions(url=args.url, profile=args.profile, cases=args.case))
     try:
         load_deviations(args.deviations)
     except DeviationsError as exc:
         raise UsageError(str(exc)) from None
-    read_certificate(args.certificate_file)  # a missing or empty file: one line now, before any request
+    certificate = read_app_certificate(args.certificate_file)  # a missing or empty file: one line now
     _writable_report_dir(args.report_dir)
     opts = CheckOptions(
         url=args.url, profile=args.profile, app_id=args.app_id, strict=args.strict, cases=args.case,
@@ -206,20 +178,27 @@ def _run(args: argparse.Namespace) -> int:
         rate_limit_budget=args.rate_limit_budget, web_origins=origins, browser=args.browser or bool(args.browser_path),
         browser_path=args.browser_path, renew_expiry=args.renew_expiry, renew_margin=args.renew_margin,
     )
-    from ..interruption import signals_as_interrupt
-
+    inputs = Inputs(profile, MappingProxyType(headers), certificate)  # read once, handed on to the API and the plugin
     # Around the API's own block: once check() has its verdict (interruption.settle), a signal while the
     # lines below print is ignored instead of ending the process with an exit code the reports do not say.
-    with signals_as_interrupt():
-        return _run_check(args, opts)
+    with interruption.signals_as_interrupt():
+        return _run_check(args, opts, inputs)
 
 
-def _run_check(args: argparse.Namespace, opts: CheckOptions) -> int:
+def _refuse_bad_values(args: argparse.Namespace, *keys: str) -> None:
+    """The declared rule of each option (conformance.settings): one line naming the flag."""
+    for key in keys:
+        reason = problem(key, getattr(args, key))
+        if reason:
+            raise UsageError(f"--{key.replace('_', '-')} {reason}")
+
+
+def _run_check(args: argparse.Namespace, opts: CheckOptions, inputs: Inputs) -> int:
     from ..api import check
     from ..report.baseline import BaselineError
 
     try:
-        result = check(opts)
+        result = check(opts, inputs)
     except BaselineError as exc:
         raise UsageError(str(exc)) from None
     from ..report.markdown import check_markdown
@@ -242,8 +221,6 @@ def _run_check(args: argparse.Namespace, opts: CheckOptions) -> int:
 def check_summary_path(path: str | None) -> None:
     """--summary-md must be writable before the run starts, not found unwritable after it. Its folder is created
     as --report-dir's is: ``--summary-md reports/summary.md`` in a fresh CI workspace is the common case."""
-    from pathlib import Path
-
     if not path:
         return
     folder = Path(path).resolve().parent
@@ -267,7 +244,6 @@ def detect_profile(url: str, headers: dict[str, str], insecure: bool, timeout: f
     """``--profile auto``: the bundled profile detection names, printed; none fits: a usage error saying why."""
     from ..client import TokenServerClient
     from ..detect import detect
-    from ..redact import Redactor
 
     redactor = Redactor()
     for value in headers.values():

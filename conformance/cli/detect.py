@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ..redact import Redactor
-from ._common import UsageError, add_request_options, request_headers
+from ._common import UsageError, add_request_options, read_headers
 
 # Every subcommand's module is imported to build `token-conformance --help`, so what only `detect` needs is
 # imported in run(): the HTTP client (httpx) and the detector would make --help 2.2x slower (farm-bench
@@ -18,7 +18,7 @@ def add_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON ('profile' is null when none fits)")
     p.add_argument("--timeout", type=float, default=10.0, help="deadline per request in seconds (default 10)")
     p.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
-    add_request_options(p, pacing=False)
+    add_request_options(p, "detect")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    headers = request_headers(args)
+    headers = read_headers(args.header, args.header_file)
     redactor = Redactor()
     for value in headers.values():
         redactor.add_header_value(value)

@@ -23,7 +23,7 @@ from ..load.runner import (
     DEFAULT_MASTER_PORT,
     DEFAULT_MASTER_WAIT,
 )
-from ._common import CERTIFICATE_ENV, UsageError, add_request_options, read_certificate, request_headers
+from ._common import CERTIFICATE_ENV, UsageError, add_request_options, read_app_certificate, read_headers
 
 _TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 MAX_RUN_TIME = 24 * 3600
@@ -117,7 +117,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     slo.add_argument("--max-limited-ratio", type=float, default=1.0,
                      help="largest share of token requests answered 429 / 503 + Retry-After (rate limited; "
                      "counted apart from failures; 1: not gated)")
-    add_request_options(client, pacing=False)
+    add_request_options(client, "load")
     base = parser.add_argument_group("baseline and CI")
     base.add_argument("--baseline", metavar="LOAD_JSON", help="load.json of an earlier run: exit 1 when p50/p95/p99, "
                       "throughput, failure or invalid-token ratio is worse beyond run-to-run noise (docs/load.md)")
@@ -275,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown scenario {args.scenario!r}: use one of {', '.join(SCENARIOS)} or a locustfile path")
     thresholds = Thresholds(args.max_p95_ms, args.max_failure_ratio, args.max_dropped, args.max_invalid,
                             args.max_limited_ratio)
-    headers = request_headers(args)
+    headers = read_headers(args.header, args.header_file)
     problem = check_thresholds(thresholds)
     if problem:
         raise UsageError(problem)
@@ -284,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--app-id is for a URL target; the embedded reference server's app id is used")
     if args.url is None and args.certificate_file:
         raise UsageError("--certificate-file is for a URL target; the embedded server's certificate is used")
-    certificate = read_certificate(args.certificate_file) if args.url else None
+    certificate = read_app_certificate(args.certificate_file) if args.url else None
     try:
         config = build_config(values, certificate)
     except OptionError as exc:
@@ -436,8 +436,8 @@ def _run_worker(args: argparse.Namespace) -> int:
         report_dir=report_dir,
         processes=processes,
         master_wait=args.master_wait or DEFAULT_MASTER_WAIT,
-        certificate=read_certificate(args.certificate_file),
-        headers=request_headers(args),
+        certificate=read_app_certificate(args.certificate_file),
+        headers=read_headers(args.header, args.header_file),
     )
     redactor = plan.redactor()
 

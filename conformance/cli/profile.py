@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..redact import Redactor
-from ._common import UsageError, add_request_options, request_headers
+from ._common import UsageError, add_request_options, read_headers
 
 # Every subcommand's module is imported to build `token-conformance --help`, so what only `profile` needs is
 # imported in its functions: the profiles package alone would make --help 1.2x slower, with the HTTP client
@@ -68,7 +68,7 @@ Exit codes: 0 written, 2 nothing inferred (unreachable, no token in the answer, 
     infer.add_argument("--name", help="the profile's name (default: inferred-HOST)")
     infer.add_argument("--timeout", type=float, default=10.0, help="deadline per request in seconds (default 10)")
     infer.add_argument("--insecure", action="store_true", help="accept a TLS certificate that does not verify")
-    add_request_options(infer, pacing=False)
+    add_request_options(infer, "profile infer")
     p.set_defaults(_profile_parser=p)
 
 
@@ -264,7 +264,7 @@ def _infer(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.output!r} exists; pass --force to overwrite it (or --output - for standard output)")
     if output is not None and not output.parent.is_dir():
         raise UsageError(f"cannot write {args.output!r}: no directory {str(output.parent)!r}")
-    headers = request_headers(args)
+    headers = read_headers(args.header, args.header_file)
     redactor = Redactor()
     for value in headers.values():
         redactor.add_header_value(value)

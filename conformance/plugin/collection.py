@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     state = state_of(config)
     state.active = True
-    pattern = read_option(config, "token_case", "str")
+    pattern = read_option(config, "case")
     if pattern is not None and not pattern.replace(",", "").strip():
         raise pytest.UsageError("--token-case needs at least one case id, glob or section; leave it out to run every case")
     state.selection = selection_text(config)

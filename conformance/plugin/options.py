@@ -8,91 +8,33 @@ from typing import Any
 import pytest
 
 from ..browser import BrowserError, find_browser, require_playwright
-from ..certificate import CERTIFICATE_ENV, CertificateError, read_certificate
-from ..concurrency import DEFAULT_CONCURRENCY, GatedClient
+from ..certificate import CertificateError, read_certificate
+from ..concurrency import GatedClient
 from ..cors import OriginError, parse_origins
 from ..deviations import DeviationsError, load_deviations
 from ..headers import HeaderError, resolve
 from ..profiles import Profile, ProfileError, load_profile
+from ..settings.declarations import DEFAULT_CONCURRENCY, add_pytest_options, option, problem, pytest_options
 from ..target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN, RunSettings, Target
+from .handover import handed_inputs
 from .state import RunState, state_of
 
-# (option, ini/dest name, environment variable, help, kind)
-OPTIONS: list[tuple[str, str, str | None, str, str]] = [
-    ("--token-server-url", "token_server_url", "TOKEN_SERVER_URL",
-     "base URL of the token server to judge; without it the embedded reference server is started", "str"),
-    ("--token-profile", "token_profile", "TOKEN_PROFILE",
-     "server profile: a bundled name (agora-token-service, agora-node-tokenserver) or a profile JSON file", "str"),
-    ("--token-app-id", "token_app_id", "TOKEN_APP_ID", "the app id every token must carry", "str"),
-    ("--token-strict", "token_strict", "TOKEN_STRICT", "SHOULD failures also make the run non-conforming", "bool"),
-    ("--token-timeout", "token_timeout", "TOKEN_TIMEOUT", "overall deadline per request in seconds (default 10)", "float"),
-    ("--token-max-skew", "token_max_skew", "TOKEN_MAX_SKEW",
-     "allowed clock difference between server and harness in seconds (default 5)", "float"),
-    ("--token-app-certificate-file", "token_app_certificate_file", None,
-     f"file holding the app certificate (else ${CERTIFICATE_ENV}); never pass it on the command line", "str"),
-    ("--token-report-dir", "token_report_dir", "TOKEN_REPORT_DIR",
-     "write conformance.json and conformance.html there", "str"),
-    ("--token-deviations", "token_deviations", "TOKEN_DEVIATIONS",
-     "JSON file {case id: reason} of known deviations: their failures become expected failures", "str"),
-    ("--token-case", "token_case", "TOKEN_CASE",
-     "run only these cases: comma-separated ids, globs (INPUT-*) or section prefixes (EXPIRY)", "str"),
-    ("--token-renew-expiry", "token_renew_expiry", None, "lifetime asked for in the renewal case (default 6 s)", "int"),
-    ("--token-renew-margin", "token_renew_margin", None,
-     "renew this many seconds before expiry in the renewal case (default 2 s)", "float"),
-    ("--token-prop-examples", "token_prop_examples", None,
-     "examples per operation in the property-based case (default 12)", "int"),
-    ("--token-concurrency", "token_concurrency", "TOKEN_CONCURRENCY",
-     f"requests in flight at once (default {DEFAULT_CONCURRENCY}); 1 sends them one after another, case by case; "
-     "narrowed to 1 when the target announces a rate limit", "int"),
-    ("--token-insecure", "token_insecure", None, "accept a TLS certificate that does not verify", "bool"),
-    ("--token-gated-by-baseline", "token_gated_by_baseline", None,
-     "set by 'token-conformance check --baseline': the verdict line leaves the exit code to the gate's line", "bool"),
-    ("--token-target-label", "token_target_label", None, "how reports name the target (default: its URL)", "str"),
-    ("--token-header-file", "token_header_file", None,
-     "file of 'Name: value' lines sent with every request (credentials; else $TOKEN_SERVER_HEADERS)", "str"),
-    ("--token-max-rps", "token_max_rps", "TOKEN_MAX_RPS", "send at most this many requests per second", "float"),
-    ("--token-rate-limit-budget", "token_rate_limit_budget", "TOKEN_RATE_LIMIT_BUDGET",
-     "seconds the run may wait out 429 / 503 Retry-After answers before it gives up (default 60)", "float"),
-    ("--token-browser", "token_browser", "TOKEN_BROWSER",
-     "HEADER-5: confirm each web origin's verdict in a real headless Chromium (needs the [browser] extra)", "bool"),
-    ("--token-browser-path", "token_browser_path", "TOKEN_BROWSER_PATH",
-     "the Chromium executable for --token-browser (default: chromium, google-chrome, ... on PATH)", "str"),
-]
-
-
-#: --token-web-origin's environment variable: origins separated by commas or spaces.
-WEB_ORIGINS_ENV = "TOKEN_WEB_ORIGINS"
+#: The plugin's options (declared in conformance.settings.declarations, with the subcommands' flags).
+OPTIONS = pytest_options()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("token-conformance", "Agora token server conformance")
-    for opt, dest, env, help_text, kind in OPTIONS:
-        env_note = f" [env {env}]" if env else ""
-        if kind == "bool":
-            group.addoption(opt, dest=dest, action="store_true", default=None, help=help_text + env_note)
-            parser.addini(dest, help_text, type="bool", default=None)
-        else:
-            group.addoption(opt, dest=dest, default=None, help=help_text + env_note)
-            parser.addini(dest, help_text, default=None)
-    group.addoption("--token-header", dest="token_header", action="append", default=None, metavar="'NAME: VALUE'",
-                    help="a header sent with every request (repeatable); 'NAME' alone reads $TOKEN_HEADER_NAME. "
-                    "Values are secrets: prefer $TOKEN_SERVER_HEADERS or --token-header-file")
-    parser.addini("token_headers", "headers sent with every request, one 'Name: value' per line", type="linelist",
-                  default=[])
-    group.addoption("--token-web-origin", dest="token_web_origin", action="append", default=None, metavar="ORIGIN",
-                    help="origin (scheme://host[:port]) of a web app that fetches tokens with fetch() (repeatable): "
-                    f"HEADER-5 judges that it can read one [env {WEB_ORIGINS_ENV}, comma-separated]")
-    parser.addini("token_web_origins", "origins of the web apps that fetch tokens (HEADER-5), one per line",
-                  type="linelist", default=[])
+    add_pytest_options(parser)
 
 
-def read_option(config: pytest.Config, dest: str, kind: str) -> Any:
-    """Command line > ini > environment > None."""
+def read_option(config: pytest.Config, key: str) -> Any:
+    """Option ``key`` of the declarations: command line > ini > environment > None, as its kind."""
+    declared = option(key)
+    dest, kind, env = declared.dest or key, declared.kind, declared.env
     value = config.getoption(dest, default=None)
     if value is None:
-        ini = config.getini(dest)
+        ini = config.getini(declared.ini or dest)
         value = ini if ini not in (None, "", []) else None
-    env = next((e for o, d, e, _h, _k in OPTIONS if d == dest), None)
     if value is None and env:
         value = os.environ.get(env) or None
     if value is None:
@@ -114,8 +56,11 @@ def profile_or_none(config: pytest.Config) -> Profile | None:
     state = state_of(config)
     if state.settings is not None:
         return state.settings.profile
+    handed = handed_inputs(config)
+    if handed is not None and handed.profile is not None:
+        return handed.profile
     try:
-        return load_profile(read_option(config, "token_profile", "str"))
+        return load_profile(read_option(config, "profile"))
     except ProfileError:
         return None
 
@@ -123,7 +68,7 @@ def profile_or_none(config: pytest.Config) -> Profile | None:
 def selection_text(config: pytest.Config) -> str:
     """What narrowed the run, as the user typed it: --token-case, -k, -m."""
     parts = (
-        ("--case", read_option(config, "token_case", "str")),
+        ("--case", read_option(config, "case")),
         ("-k", getattr(config.option, "keyword", "")),
         ("-m", getattr(config.option, "markexpr", "")),
     )
@@ -133,7 +78,7 @@ def selection_text(config: pytest.Config) -> str:
 def read_deviations(config: pytest.Config) -> dict[str, str]:
     """The known deviations; a bad file ends the run as "could not judge" naming the file, not "no case ran"."""
     try:
-        return load_deviations(read_option(config, "token_deviations", "str"))
+        return load_deviations(read_option(config, "deviations"))
     except DeviationsError as exc:
         state_of(config).abort_reason = str(exc)
         raise pytest.UsageError(str(exc)) from None
@@ -141,7 +86,7 @@ def read_deviations(config: pytest.Config) -> dict[str, str]:
 
 def _read_certificate(config: pytest.Config) -> str | None:
     try:
-        return read_certificate(read_option(config, "token_app_certificate_file", "str"))
+        return read_certificate(read_option(config, "certificate_file"))
     except CertificateError as exc:
         state_of(config).abort_reason = str(exc)
         raise pytest.UsageError(str(exc)) from None
@@ -151,31 +96,34 @@ def run_settings(config: pytest.Config) -> RunSettings:
     state = state_of(config)
     if state.settings is not None:
         return state.settings
-    try:
-        profile = load_profile(read_option(config, "token_profile", "str"))
-    except ProfileError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    url = read_option(config, "token_server_url", "str")
-    certificate = _read_certificate(config)
-    headers = _headers(config)
-    app_id = read_option(config, "token_app_id", "str")
+    handed = handed_inputs(config)
+    if handed is not None and handed.profile is not None:
+        profile = handed.profile
+    else:
+        try:
+            profile = load_profile(read_option(config, "profile"))
+        except ProfileError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    url = read_option(config, "url")
+    # Handed over by the API (conformance.plugin.handover): read once there; else this run's own options.
+    certificate = handed.certificate if handed is not None else _read_certificate(config)
+    headers = dict(handed.headers) if handed is not None else _headers(config)
+    app_id = read_option(config, "app_id")
     embedded = False
     if url:
         url = url.rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise pytest.UsageError(f"--token-server-url must be an http:// or https:// URL, not {url!r}")
     values: dict[str, Any] = {}
-    for dest, key, kind in [
-        ("token_timeout", "timeout", "float"), ("token_max_skew", "max_skew", "float"),
-        ("token_renew_expiry", "renew_expiry", "int"), ("token_renew_margin", "renew_margin", "float"),
-        ("token_prop_examples", "prop_examples", "int"), ("token_max_rps", "max_rps", "float"),
-        ("token_rate_limit_budget", "wait_budget", "float"),
-    ]:
-        v = read_option(config, dest, kind)
+    for key, field_name in [("timeout", "timeout"), ("max_skew", "max_skew"), ("renew_expiry", "renew_expiry"),
+                            ("renew_margin", "renew_margin"), ("prop_examples", "prop_examples"),
+                            ("max_rps", "max_rps"), ("rate_limit_budget", "wait_budget")]:
+        v = read_option(config, key)
         if v is not None:
-            if v <= 0:
-                raise pytest.UsageError(f"--{dest.replace('_', '-')} must be positive, not {v}")
-            values[key] = v
+            reason = problem(key, v)
+            if reason:
+                raise pytest.UsageError(f"{option(key).pytest_flag} {reason}, not {v}")
+            values[field_name] = v
     values.setdefault("timeout", profile.client_timeout)
     if not url:
         url, app_id, certificate = _start_embedded(state)
@@ -187,7 +135,7 @@ def run_settings(config: pytest.Config) -> RunSettings:
         state.redactor.add_header_value(value)
     state.settings = RunSettings(
         url=url, profile=profile, app_id=app_id, certificate=certificate, headers=headers,
-        strict=bool(read_option(config, "token_strict", "bool")), embedded=embedded,
+        strict=bool(read_option(config, "strict")), embedded=embedded,
         web_origins=_web_origins(config), browser=_browser(config), **values,
     )
     if state.settings.renew_margin >= state.settings.renew_expiry:
@@ -195,20 +143,29 @@ def run_settings(config: pytest.Config) -> RunSettings:
     return state.settings
 
 
+def _listed(config: pytest.Config, key: str, *, cli_first: bool) -> list[str]:
+    """A repeatable option's values: the command line's, else the ini key's (``cli_first``), or both (ini first)."""
+    declared = option(key)
+    given = list(config.getoption(str(declared.dest), default=None) or [])
+    ini = list(config.getini(str(declared.ini)) or [])
+    return (given or ini) if cli_first else ini + given
+
+
 def _headers(config: pytest.Config) -> dict[str, str]:
     """Configured headers: $TOKEN_SERVER_HEADERS, the header file, ini token_headers, then --token-header."""
-    specs = list(config.getini("token_headers") or []) + list(config.getoption("token_header", default=None) or [])
+    specs = _listed(config, "header", cli_first=False)
     try:
-        return resolve(specs, read_option(config, "token_header_file", "str"))
+        return resolve(specs, read_option(config, "header_file"))
     except HeaderError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
 def _web_origins(config: pytest.Config) -> tuple[str, ...]:
     """--token-web-origin (repeatable) > ini token_web_origins > $TOKEN_WEB_ORIGINS, each a checked origin."""
-    given = list(config.getoption("token_web_origin", default=None) or []) or list(config.getini("token_web_origins") or [])
-    if not given:
-        given = os.environ.get(WEB_ORIGINS_ENV, "").replace(",", " ").split()
+    given = _listed(config, "web_origin", cli_first=True)
+    env = option("web_origin").env
+    if not given and env:
+        given = os.environ.get(env, "").replace(",", " ").split()
     try:
         return parse_origins(given)
     except OriginError as exc:
@@ -217,8 +174,8 @@ def _web_origins(config: pytest.Config) -> tuple[str, ...]:
 
 def _browser(config: pytest.Config) -> str | None:
     """The Chromium executable --token-browser drives, or None; no Playwright or no browser: a usage error."""
-    path = read_option(config, "token_browser_path", "str")
-    if not read_option(config, "token_browser", "bool"):
+    path = read_option(config, "browser_path")
+    if not read_option(config, "browser"):
         return None
 
     try:
@@ -247,7 +204,7 @@ def target_of(config: pytest.Config) -> Target:
         settings = run_settings(config)
         client = GatedClient(
             settings.url, concurrency=case_concurrency(config), timeout=settings.timeout,
-            verify_tls=not read_option(config, "token_insecure", "bool"),
+            verify_tls=not read_option(config, "insecure"),
             headers=settings.headers, max_rps=settings.max_rps, wait_budget=settings.wait_budget,
         )
         state.target = Target(settings, client)
@@ -255,26 +212,30 @@ def target_of(config: pytest.Config) -> Target:
 
 
 def case_concurrency(config: pytest.Config) -> int:
-    value = read_option(config, "token_concurrency", "int")
+    value = read_option(config, "concurrency")
     if value is None:
         return DEFAULT_CONCURRENCY
-    if value < 1:
-        raise pytest.UsageError(f"--token-concurrency must be at least 1, not {value}")
+    reason = problem("concurrency", value)
+    if reason:
+        raise pytest.UsageError(f"--token-concurrency {reason}, not {value}")
     return int(value)
 
 
 def target_label(config: pytest.Config) -> str:
     state = state_of(config)
-    label = read_option(config, "token_target_label", "str")
+    label = read_option(config, "target_label")
     if label:
         return str(label)
     if state.settings is not None:
         return ("embedded reference server " if state.settings.embedded else "") + state.settings.url
-    return read_option(config, "token_server_url", "str") or "embedded reference server (one per worker)"
+    return read_option(config, "url") or "embedded reference server (one per worker)"
 
 
 def profile_dict(config: pytest.Config) -> dict[str, Any]:
     state = state_of(config)
     if state.settings is not None:
         return state.settings.profile.as_dict()
-    return load_profile(read_option(config, "token_profile", "str")).as_dict()
+    handed = handed_inputs(config)
+    if handed is not None and handed.profile is not None:
+        return handed.profile.as_dict()
+    return load_profile(read_option(config, "profile")).as_dict()

@@ -30,7 +30,7 @@ def finish(config: pytest.Config) -> tuple[Any, list[CaseRecord]] | None:
     if not state.active or is_worker(config) or config.option.collectonly:
         return None
     records = sorted(state.records.values(), key=lambda r: CONTRACT_ORDER.get(r.id, len(CONTRACT_ORDER)))
-    strict = state.settings.strict if state.settings else bool(read_option(config, "token_strict", "bool"))
+    strict = state.settings.strict if state.settings else bool(read_option(config, "strict"))
     summary = summarize(
         records, strict=strict, abort_reason=state.abort_reason, interrupted=state.interrupted,
         contract_ids=tuple(REQ_INDEX), selection=state.selection or selection_text(config),
@@ -65,7 +65,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         interruption.settle()
         doc = report_document(target_label(session.config), profile_dict(session.config), summary, records)
         state.document = doc
-        report_dir = read_option(session.config, "token_report_dir", "str")
+        report_dir = read_option(session.config, "report_dir")
         if report_dir:
             out = Path(report_dir)
             out.mkdir(parents=True, exist_ok=True)

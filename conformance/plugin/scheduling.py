@@ -32,7 +32,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
     if not is_worker(session.config) and has_xdist_controller(session):
         # Under xdist the controller only aggregates; workers run the cases (and start an
         # embedded server each when no URL is given). With a URL, fail fast here once.
-        if read_option(session.config, "token_server_url", "str"):
+        if read_option(session.config, "url"):
             run_preflight(session)
         return True if state.abort_reason else None
     state.marks["collected"] = time.time()

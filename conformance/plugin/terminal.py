@@ -76,7 +76,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     terminalreporter.section("token-conformance")
     terminalreporter.line(f"target: {target_label(config)}  profile: {profile_dict(config)['name']}")
     colours = {"conforming": {"green": True}, "not conforming": {"red": True}}
-    gated = bool(read_option(config, "token_gated_by_baseline", "bool"))
+    gated = bool(read_option(config, "gated_by_baseline"))
     if state.abort_reason and records and all(r.outcome == "not run" for r in records):
         # Stopped before any case (a login wall, a target that does not answer): the reason was said above and
         # the verdict says it again; a table of cases that never ran would bury it (the reports list them).

@@ -91,12 +91,12 @@ def test_every_option_docs_profiles_names_is_accepted() -> None:
     from pathlib import Path
 
     from conformance.cli import build_parser
-    from conformance.plugin.options import OPTIONS
+    from conformance.settings.declarations import OPTIONS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "profiles.md").read_text(encoding="utf-8")
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text))
     parser = build_parser()
-    known: set[str] = {flag for flag, *_ in OPTIONS}
+    known: set[str] = {o.pytest_flag for o in OPTIONS if o.pytest_flag}
     actions = [parser._subparsers._group_actions[0]]  # type: ignore[union-attr]
     while actions:
         for sub in actions.pop().choices.values():

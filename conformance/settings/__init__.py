@@ -1,0 +1,14 @@
+"""Every option of ``check``, ``watch``, ``load`` and the pytest plugin, declared once, and the inputs read once.
+
+:mod:`.declarations`: an option is one ``Option``, its command-line flag(s), pytest option and ini key,
+environment variable, default, validation rule and help. The CLI subcommands build their argparse options from
+``OPTIONS`` (``add_arguments``), the plugin its pytest options and ini keys (``add_pytest_options``), and both
+check values with the same rule (``problem``), so a flag cannot drift between them. It imports nothing heavy:
+``token-conformance --help`` builds every subcommand's parser from it.
+
+:mod:`.inputs`: what must be read before a run (the profile; the headers from ``--header``, ``--header-file``
+and ``$TOKEN_SERVER_HEADERS``; the app certificate from its file or ``$TOKEN_SERVER_APP_CERTIFICATE``) is read
+once into ``Inputs``, a frozen object the CLI, :mod:`conformance.api`, watch and the plugin pass on: ``check``
+hands it to the plugin inside the pytest process (and to xdist workers through their worker input), never
+through environment variables a user could also set.
+"""
