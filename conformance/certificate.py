@@ -12,6 +12,8 @@ import os
 import re
 from pathlib import Path
 
+from .errors import UsageError
+
 CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
 
 #: Why a case that needs the certificate was skipped, naming both ways to give it.
@@ -21,7 +23,7 @@ NO_CERTIFICATE = (
 )
 
 
-class CertificateError(ValueError):
+class CertificateError(UsageError, ValueError):
     """The certificate file cannot be used; the message names the file, never its content."""
 
 

@@ -23,12 +23,14 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from .errors import UsageError
+
 HEADERS_ENV = "TOKEN_SERVER_HEADERS"
 HEADER_ENV_PREFIX = "TOKEN_HEADER_"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
 
 
-class HeaderError(ValueError):
+class HeaderError(UsageError, ValueError):
     """A header spec that cannot be used: shown as one line, exit 2."""
 
 

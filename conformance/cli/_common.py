@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING
 
 from ..certificate import CERTIFICATE_ENV
 from ..console import emit
-from ..settings.declarations import UsageError, add_arguments
-from ..settings.sources import read_app_certificate, read_headers
+from ..errors import UsageError
+from ..headers import resolve
+from ..settings.declarations import add_arguments
 
 if TYPE_CHECKING:
     from ..profiles import Profile
 
 __all__ = [
     "CERTIFICATE_ENV", "UsageError", "add_request_options", "add_web_options", "check_app_id", "emit",
-    "read_app_certificate", "read_headers", "web_origins",
+    "read_headers", "web_origins",
 ]
 
 _APP_ID = re.compile(r"[0-9a-fA-F]{32}")
@@ -27,6 +28,11 @@ def check_app_id(value: str | None) -> str | None:
     if value is not None and not _APP_ID.fullmatch(value):
         raise UsageError(f"--app-id must be 32 hexadecimal characters, not {value!r}")
     return value
+
+
+def read_headers(args: argparse.Namespace) -> dict[str, str]:
+    """``--header`` and ``--header-file`` with ``$TOKEN_SERVER_HEADERS`` (a HeaderError is a UsageError)."""
+    return resolve(args.header or (), args.header_file)
 
 
 def add_request_options(p: argparse.ArgumentParser | argparse._ArgumentGroup, command: str, *,

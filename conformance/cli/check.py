@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 
 from .. import interruption
 from ..caselist import print_case_table, selected_cases
+from ..certificate import read_certificate
+from ..errors import UsageError
 from ..redact import Redactor
-from ..settings.declarations import UsageError, add_arguments, problem
+from ..settings.declarations import add_arguments, problem
 from ._common import (
     add_request_options,
     add_web_options,
     check_app_id,
-    read_app_certificate,
     read_headers,
     web_origins,
 )
@@ -128,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.url and not args.url.startswith(("http://", "https://")):
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
     check_app_id(args.app_id)
-    headers = read_headers(args.header, args.header_file)
+    headers = read_headers(args)
     if args.profile == "auto":
         if not args.url:
             raise UsageError("--profile auto needs a URL: the embedded server is agora-token-service")
@@ -167,7 +168,7 @@ def _run(args: argparse.Namespace) -> int:
         load_deviations(args.deviations)
     except DeviationsError as exc:
         raise UsageError(str(exc)) from None
-    certificate = read_app_certificate(args.certificate_file)  # a missing or empty file: one line now
+    certificate = read_certificate(args.certificate_file)  # a missing or empty file: one line now
     _writable_report_dir(args.report_dir)
     opts = CheckOptions(
         url=args.url, profile=args.profile, app_id=args.app_id, strict=args.strict, cases=args.case,

@@ -18,7 +18,8 @@ import time
 import zlib
 from typing import Any
 
-from ._common import CERTIFICATE_ENV, UsageError, emit, read_app_certificate
+from ..certificate import read_certificate
+from ._common import CERTIFICATE_ENV, UsageError, emit
 
 # Every subcommand's module is imported to build `token-conformance --help`, so the codec (conformance.tokens)
 # is imported in the functions that use it: at the top it would make --help 1.27x slower (farm-bench medians
@@ -164,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.channel is None) != (args.uid is None):
         raise UsageError("--channel and --uid go together: give both or neither")
-    certificate = read_app_certificate(args.certificate_file)
+    certificate = read_certificate(args.certificate_file)
     try:
         token = decode(_read_token(args.token))
     except TokenError as exc:

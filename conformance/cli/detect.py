@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    headers = read_headers(args.header, args.header_file)
+    headers = read_headers(args)
     redactor = Redactor()
     for value in headers.values():
         redactor.add_header_value(value)

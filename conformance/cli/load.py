@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..certificate import read_certificate
 from ..load.runner import (
     DEFAULT_EXPECT_WORKERS_MAX_WAIT,
     DEFAULT_MASTER_BIND_HOST,
     DEFAULT_MASTER_PORT,
     DEFAULT_MASTER_WAIT,
 )
-from ._common import CERTIFICATE_ENV, UsageError, add_request_options, read_app_certificate, read_headers
+from ._common import CERTIFICATE_ENV, UsageError, add_request_options, read_headers
 
 _TIMESPAN = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 MAX_RUN_TIME = 24 * 3600
@@ -275,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown scenario {args.scenario!r}: use one of {', '.join(SCENARIOS)} or a locustfile path")
     thresholds = Thresholds(args.max_p95_ms, args.max_failure_ratio, args.max_dropped, args.max_invalid,
                             args.max_limited_ratio)
-    headers = read_headers(args.header, args.header_file)
+    headers = read_headers(args)
     problem = check_thresholds(thresholds)
     if problem:
         raise UsageError(problem)
@@ -284,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--app-id is for a URL target; the embedded reference server's app id is used")
     if args.url is None and args.certificate_file:
         raise UsageError("--certificate-file is for a URL target; the embedded server's certificate is used")
-    certificate = read_app_certificate(args.certificate_file) if args.url else None
+    certificate = read_certificate(args.certificate_file) if args.url else None
     try:
         config = build_config(values, certificate)
     except OptionError as exc:
@@ -436,8 +437,8 @@ def _run_worker(args: argparse.Namespace) -> int:
         report_dir=report_dir,
         processes=processes,
         master_wait=args.master_wait or DEFAULT_MASTER_WAIT,
-        certificate=read_app_certificate(args.certificate_file),
-        headers=read_headers(args.header, args.header_file),
+        certificate=read_certificate(args.certificate_file),
+        headers=read_headers(args),
     )
     redactor = plan.redactor()
 

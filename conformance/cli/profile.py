@@ -264,7 +264,7 @@ def _infer(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.output!r} exists; pass --force to overwrite it (or --output - for standard output)")
     if output is not None and not output.parent.is_dir():
         raise UsageError(f"cannot write {args.output!r}: no directory {str(output.parent)!r}")
-    headers = read_headers(args.header, args.header_file)
+    headers = read_headers(args)
     redactor = Redactor()
     for value in headers.values():
         redactor.add_header_value(value)

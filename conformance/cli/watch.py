@@ -10,8 +10,10 @@ import argparse
 import sys
 from types import MappingProxyType
 
+from ..certificate import read_certificate
 from ..contract import by_id
-from ..settings.declarations import UsageError, add_arguments, problem
+from ..errors import UsageError
+from ..settings.declarations import add_arguments, problem
 from ..watch import PREFIX as METRICS_PREFIX
 from ..watch import UNSAFE, Watcher, WatchError, WatchOptions, select_cases
 from ._common import (
@@ -19,7 +21,6 @@ from ._common import (
     add_request_options,
     add_web_options,
     check_app_id,
-    read_app_certificate,
     read_headers,
     web_origins,
 )
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
     interval = parse_seconds(args.interval, "--interval")
     check_app_id(args.app_id)
-    headers = read_headers(args.header, args.header_file)
+    headers = read_headers(args)
     if args.profile == "auto":
         args.profile = detect_profile(args.url, headers, args.insecure, args.timeout)
     try:
@@ -88,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         certificate_file=args.certificate_file, timeout=args.timeout, insecure=args.insecure, strict=args.strict,
         report_dir=args.report_dir, metrics_port=args.metrics_port, metrics_addr=args.metrics_addr,
         max_runs=args.runs, web_origins=origins,
-        inputs=Inputs(profile, MappingProxyType(headers), read_app_certificate(args.certificate_file)),
+        inputs=Inputs(profile, MappingProxyType(headers), read_certificate(args.certificate_file)),
     )
     watcher = Watcher(opts)
     try:

@@ -22,10 +22,6 @@ DEFAULT_RATE_LIMIT_BUDGET = 60.0
 DEFAULT_CONCURRENCY = 16
 
 
-class UsageError(Exception):
-    """A user mistake: printed as one line, exit code 2, never a traceback."""
-
-
 # --- validation rules: the reason a value is refused, or None ---------------------------------------------------
 
 def positive(value: float) -> str | None:

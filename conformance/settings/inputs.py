@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ..certificate import read_certificate
+from ..errors import UsageError
+from ..headers import resolve
 from ..profiles import Profile, ProfileError, load_profile
-from .declarations import UsageError
-from .sources import read_app_certificate, read_headers
 
 
 @dataclass(frozen=True)
@@ -40,5 +41,5 @@ def read_inputs(
 ) -> Inputs:
     """Read a run's inputs once (``certificate=False``: the run needs none, its variable is not read)."""
     loaded = profile if isinstance(profile, Profile) else read_profile(profile)
-    return Inputs(loaded, MappingProxyType(read_headers(header_specs, header_file)),
-                  read_app_certificate(certificate_file) if certificate else None)
+    return Inputs(loaded, MappingProxyType(resolve(header_specs or (), header_file)),
+                  read_certificate(certificate_file) if certificate else None)
