@@ -14,7 +14,7 @@ import os
 
 from locust import constant_throughput
 
-from conformance.loadtests import common  # the module, not the class: Locust must see only PacedClient
+from conformance.load.scenario import common  # the module, not the class: Locust must see only PacedClient
 
 
 class PacedClient(common.TokenClient):

@@ -181,7 +181,7 @@ def _check_url(url: str) -> str:
 
 
 def scenario_values(args: argparse.Namespace) -> dict[str, Any]:
-    """The scenario's own options, keyed by the Locust option dest (see loadtests/common.py)."""
+    """The scenario's own options, keyed by the Locust option dest (see conformance/load/scenario/common.py)."""
     values: dict[str, Any] = {
         "expiry": args.expiry,
         "renew_margin": args.renew_margin,
@@ -214,15 +214,15 @@ def scenario_values(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _capacity_plan(args: argparse.Namespace) -> Any:
-    """The capacity plan the options ask for (loadtests/capacity_plan.py: no Locust imported)."""
-    from ..loadtests.capacity_plan import plan_from
+    """The capacity plan the options ask for (conformance/load/scenario/capacity_plan.py: no Locust imported)."""
+    from ..load.scenario.capacity_plan import plan_from
 
     return plan_from(args.start_rate, args.step_rate, args.max_rate, args.step_time)
 
 
 def _check_capacity_fit(plan: Any, run_time: int) -> None:
     """A --run-time that cannot hold one step is refused; one that may cut the plan short is warned about."""
-    from ..loadtests.capacity_plan import fit_problem
+    from ..load.scenario.capacity_plan import fit_problem
 
     problem = fit_problem(plan, run_time)
     if problem is None:
@@ -235,8 +235,8 @@ def _check_capacity_fit(plan: Any, run_time: int) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..load.protocol import SCENARIOS
+    from ..load.scenario.validation import OptionError, build_config
     from ..load.slo import Thresholds, check_thresholds
-    from ..loadtests.validation import OptionError, build_config
 
     _check_roles(args)
     if args.worker:

@@ -2,5 +2,6 @@
 
 ``runner`` builds and runs the Locust child, ``slo`` judges, ``report`` and
 ``plots`` write load.json, PNGs and load.html; ``protocol`` is the contract with
-the scenarios in ``conformance.loadtests``. Nothing here imports locust.
+the scenarios. Nothing here imports locust except ``scenario``, the machinery that runs inside Locust
+(the simulated client, the shapes, the token checks), which the Locust files in loadtests/ import.
 """

@@ -1,7 +1,7 @@
 """The contract between ``token-conformance load`` and the Locust process it starts.
 
 Both sides import these names: the CLI (which must never import locust or
-gevent) and the scenarios in ``conformance.loadtests`` (which run inside Locust).
+gevent) and the scenarios in ``conformance.load.scenario`` (which run inside Locust).
 Keeping them here means a renamed row or option breaks both sides at once
 instead of silently producing an empty report.
 """

@@ -163,7 +163,7 @@ def build_load_json(
         doc["capacity"] = extra["capacity"]
         doc["knee"] = extra["capacity"].get("knee")  # only when the server broke an SLO (None otherwise)
     doc["generator"] = summary.get("generator") or {}
-    if summary.get("distributed"):  # a master: each worker, whether it was lost (loadtests/distributed.py)
+    if summary.get("distributed"):  # a master: each worker, whether it was lost (conformance/load/scenario/distributed.py)
         doc["distributed"] = summary["distributed"]
     return doc
 

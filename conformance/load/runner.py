@@ -33,11 +33,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from ..interruption import last_signal, signals_escalate
+from ..layout import top_folder
 from ..redact import Redactor
 from .protocol import CERTIFICATE_ENV, PROGRESS_PREFIX, SCENARIOS, WORKER_SUMMARY_DIR_ENV
 from .slo import Thresholds
@@ -72,7 +72,7 @@ _NOISE = ("spawn rate is very high",)
 def scenario_path(name: str) -> Path:
     """The locustfile of a bundled scenario (by name), or a user's locustfile (by path)."""
     if name in SCENARIOS:
-        return Path(str(resources.files("conformance.loadtests").joinpath(f"{name}.py")))
+        return top_folder("loadtests") / f"{name}.py"
     path = Path(name)
     if path.suffix == ".py" and path.is_file():
         return path.resolve()
@@ -86,7 +86,7 @@ DEFAULT_MASTER_BIND_HOST = "*"
 DEFAULT_EXPECT_WORKERS_MAX_WAIT = 60
 #: Seconds a worker waits for its master to answer before it gives up (exit 2).
 DEFAULT_MASTER_WAIT = 60.0
-#: The line a worker's scenario prints once connected (loadtests/distributed.py), and a master per worker.
+#: The line a worker's scenario prints once connected (conformance/load/scenario/distributed.py), and a master per worker.
 WORKER_CONNECTED = "connected to the master at"
 #: Locust's own log lines that say how a worker ended.
 _MASTER_QUIT = "Got quit message from master"
@@ -371,7 +371,7 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
 
 #: The worker's Locust output (its own file: a master may write locust.log into the same folder).
 WORKER_LOG_NAME = "locust-worker.log"
-#: Each worker process's own counts at exit (written by the scenario, loadtests/common.py).
+#: Each worker process's own counts at exit (written by the scenario, conformance/load/scenario/common.py).
 WORKER_SUMMARY_GLOB = "worker-*.json"
 
 

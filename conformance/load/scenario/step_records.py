@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.load.protocol import DROPPED, FETCH, INVALID, RENEW
-from conformance.loadtests import generator
-from conformance.loadtests.steps import Snapshot
+from conformance.load.scenario import generator
+from conformance.load.scenario.steps import Snapshot
 from conformance.stats import quantile
 
 #: Custom Locust message a worker sends its master when a step (epoch) ends: one record (``EpochRecorder.close``).

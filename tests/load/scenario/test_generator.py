@@ -1,4 +1,4 @@
-"""When is the measured latency the generator's? (conformance.loadtests.generator.judge, no Locust run)."""
+"""When is the measured latency the generator's? (conformance.load.scenario.generator.judge, no Locust run)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import gevent  # required: Locust runs on it (the module under test imports it only inside the probe)
 
-from conformance.loadtests import generator
+from conformance.load.scenario import generator
 
 
 def proc(lag50: float, lag95: float, cpu: float, role: str = "local") -> dict[str, Any]:

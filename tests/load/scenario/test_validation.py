@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from conformance.loadtests.validation import (
+from conformance.load.scenario.validation import (
     Mix,
     OptionError,
     Request,

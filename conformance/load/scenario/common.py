@@ -52,10 +52,9 @@ from conformance.load.protocol import (
     TALLY_KEY,
     WORKER_SUMMARY_DIR_ENV,
 )
-from conformance.load.slo import Breach, Observed, Thresholds, evaluate
-from conformance.loadtests import distributed, generator
-from conformance.loadtests.tally import Tally
-from conformance.loadtests.validation import (
+from conformance.load.scenario import distributed, generator
+from conformance.load.scenario.tally import Tally
+from conformance.load.scenario.validation import (
     REASONS,
     OptionError,
     Request,
@@ -64,8 +63,9 @@ from conformance.loadtests.validation import (
     check_token,
     connection_failure,
 )
+from conformance.load.slo import Breach, Observed, Thresholds, evaluate
 
-logger = logging.getLogger("conformance.loadtests")
+logger = logging.getLogger("conformance.loadtests")  # the name locust.log has always shown
 
 #: Why a session was dropped (DROPPED row names).
 DROP_REASONS: dict[str, str] = {
@@ -170,7 +170,7 @@ class RunState:
 STATE = RunState()
 STATE.reset()
 STATE.extra = {}
-#: This process's self-measurement (conformance.loadtests.generator).
+#: This process's self-measurement (conformance.load.scenario.generator).
 PROBE = generator.Probe()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.loadtests.capacity_plan import (
+from conformance.load.scenario.capacity_plan import (
     DRAIN_MAX_S,
     LinearPlan,
     SearchPlan,

@@ -1,7 +1,7 @@
 """The JSON Schemas of token-server responses and the OpenAPI 3.1 description of the contract.
 
-The files are data beside this module so that other tools (Schemathesis' CLI, an editor, another language) can
-read them as they are; this module is the small Python side of them: load a schema, validate a body, and derive
+The files are data in the repository's schemas/ (shipped in the wheel: conformance/layout.py) so that other
+tools (Schemathesis' CLI, an editor, another language) can read them as they are; this module is the small Python side of them: load a schema, validate a body, and derive
 the OpenAPI document of a profile (role words and routes differ between server families).
 
 Kept import-light on purpose: the suite imports it at collection time, so jsonschema is imported on first
@@ -15,9 +15,10 @@ import json
 import re
 import string
 from functools import cache, lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from conformance.layout import top_folder
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -31,6 +32,8 @@ OPENAPI = "openapi"
 MAX_MESSAGE = 240
 #: Keys of a standalone schema that describe the file, not the value; dropped when it is inlined.
 _FILE_KEYS = ("$schema", "$id")
+#: The documents: schemas/ of the repository (shipped in the wheel as data, conformance/layout.py).
+_FOLDER = top_folder("schemas")
 
 
 #: Bundled schemas that describe files of the user's, not answers of a server.
@@ -48,7 +51,7 @@ def schema_path(name: str) -> Path:
     A real file for every ordinary install (editable or wheel); from a zipped install, read it with
     :func:`load_schema` instead.
     """
-    return Path(str(resources.files(__name__).joinpath(_file_name(name))))
+    return _FOLDER / _file_name(name)
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -117,7 +120,7 @@ def answer_schema(profile: Profile, operation: str, bundled: str) -> str | dict[
 @lru_cache(maxsize=1)
 def _bundled() -> frozenset[str]:
     return frozenset(
-        p.name[: -len(".json")] for p in resources.files(__name__).iterdir() if p.name.endswith(".json")
+        p.name[: -len(".json")] for p in _FOLDER.iterdir() if p.name.endswith(".json")
     )
 
 
@@ -132,7 +135,7 @@ def _file_name(name: str) -> str:
 @cache
 def _load(file_name: str) -> dict[str, Any]:
     """Parsed once, then shared: every public function hands out deep copies."""
-    text = resources.files(__name__).joinpath(file_name).read_text(encoding="utf-8")
+    text = (_FOLDER / file_name).read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

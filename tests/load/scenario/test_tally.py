@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.loadtests.tally import MAX_EXAMPLES, Tally
+from conformance.load.scenario.tally import MAX_EXAMPLES, Tally
 
 
 def record(t: Tally, fetches: int, leads: list[float], invalid: int = 0) -> None:

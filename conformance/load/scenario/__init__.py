@@ -1,0 +1,1 @@
+"""What runs inside Locust: the simulated client, the shapes, the token checks (loadtests/ imports these)."""
