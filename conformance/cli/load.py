@@ -526,7 +526,7 @@ def _run_on_target(
     url: str | None, run_time: int, stop_timeout: int, thresholds: Any, report_dir: Path,
     baseline: tuple[dict[str, Any], list[str]] | None, measured: list[dict[str, Any]],
 ) -> int:
-    from ..load.runner import LoadPlan, MasterSpec, Refusal, probe
+    from ..load.runner import LoadPlan, MasterSpec, Refusal, unreachable_reason
 
     master = None
     if args.master:
@@ -562,7 +562,7 @@ def _run_on_target(
         # Any answer will do (a POST shape answers a GET with 405): the probe asks whether the target is there.
         probe_path = config.profile.rtc_request("load-probe", "publisher", "uid", "1", expiry=config.expiry,
                                                 lenient=True).path
-        problem = probe(
+        problem = unreachable_reason(
             url,
             probe_path,
             timeout=config.request_timeout,
@@ -629,7 +629,7 @@ def _execute(
     measured: list[dict[str, Any]] | None = None,
 ) -> int:
     from ..load.protocol import NO_RENEWAL
-    from ..load.report import build_load_json, mark_interrupted, write_reports
+    from ..load.report import build_load_json, mark_interrupted, write_load_reports
     from ..load.runner import run_locust
 
     redactor = plan.redactor()
@@ -687,7 +687,7 @@ def _execute(
                          lost=None if outcome.summary else "Locust ended without reporting")
     if measured is not None:
         measured.append(doc)
-    files = write_reports(plan.report_dir, doc, outcome.summary)
+    files = write_load_reports(plan.report_dir, doc, outcome.summary)
     comparison = (  # partial figures of an interrupted run are no measurement to compare
         _against_baseline(baseline, doc, files, args.baseline)
         if baseline and doc["requests"] and not outcome.interrupted

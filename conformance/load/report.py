@@ -435,7 +435,7 @@ td{{font-variant-numeric:tabular-nums}}.verdict{{font-weight:600;color:{colour}}
 """
 
 
-def write_reports(report_dir: Path, doc: dict[str, Any], summary: dict[str, Any] | None) -> dict[str, Path]:
+def write_load_reports(report_dir: Path, doc: dict[str, Any], summary: dict[str, Any] | None) -> dict[str, Path]:
     """Write plots (not without a summary), load.json and load.html; returns the paths by name."""
     # load.json first, then again with the plots' names: a run interrupted while plotting keeps its figures.
     (report_dir / LOAD_JSON).write_text(json.dumps(doc, indent=2), encoding="utf-8")

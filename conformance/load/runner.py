@@ -543,8 +543,8 @@ class Refusal(str):
     credentials, not the address, so it must not be reported as "cannot reach"."""
 
 
-def probe(url: str, path: str, timeout: float = 10.0, *, verify_tls: bool = True,
-          headers: dict[str, str] | None = None) -> str | None:
+def unreachable_reason(url: str, path: str, timeout: float = 10.0, *, verify_tls: bool = True,
+                       headers: dict[str, str] | None = None) -> str | None:
     """One GET before the run: None if the target answered at all (any status but 401/403), else why not
     (a ``Refusal`` when it answered 401/403).
 

@@ -16,7 +16,7 @@ from conformance.load.report import (
     build_load_json,
     lead_stats,
     mark_interrupted,
-    write_reports,
+    write_load_reports,
 )
 from conformance.report.markdown import load_markdown
 
@@ -112,7 +112,7 @@ def test_reports_are_written_with_plots_embedded(tmp_path: Path) -> None:
     breach = {"slo": "dropped", "limit": 0, "actual": 1, "message": "1 dropped <sessions>"}
     s = summary([breach])
     doc = build_load_json(s, scenario="fetch_and_renew", target="http://x", embedded=True, plan={})
-    files = write_reports(tmp_path, doc, s)
+    files = write_load_reports(tmp_path, doc, s)
     for name in ("latency", "rate", "renewal_leads"):
         assert files[name].read_bytes().startswith(PNG), name
     written = json.loads((tmp_path / LOAD_JSON).read_text())
@@ -131,7 +131,7 @@ def test_an_interrupted_run_is_never_reported_green(tmp_path: Path) -> None:
     assert doc["slo"]["passed"] is False and doc["slo"]["judged"] is False and doc["requests"] == 80
     assert doc["reason"] == ("interrupted by SIGTERM after 4.2 s of the 60 s run: the figures are what was measured "
                              "until then; the SLOs were not judged")
-    write_reports(tmp_path, doc, s)
+    write_load_reports(tmp_path, doc, s)
     assert json.loads((tmp_path / LOAD_JSON).read_text())["verdict"] == "interrupted"
     page = (tmp_path / LOAD_HTML).read_text()
     assert "interrupted by SIGTERM: SLOs not judged" in page and "SLOs held" not in page
@@ -141,7 +141,7 @@ def test_an_interrupted_run_is_never_reported_green(tmp_path: Path) -> None:
     empty = build_load_json({}, scenario="ramp", target="http://x", embedded=False, plan={})
     mark_interrupted(empty, "SIGINT", 1.0, lost="Locust ended without reporting")
     (tmp_path / "none").mkdir()
-    files = write_reports(tmp_path / "none", empty, None)
+    files = write_load_reports(tmp_path / "none", empty, None)
     assert set(files) == {"load_json", "load_html"} and "reporting: no figure was kept" in empty["reason"]
 
 
@@ -233,7 +233,7 @@ def test_capacity_reports_fit_the_scenario(tmp_path: Path) -> None:
     s = _capacity_summary()
     doc = build_load_json(s, scenario="capacity", target="http://x", embedded=False, plan={})
     (tmp_path / "renewal_leads.png").write_bytes(PNG)  # an earlier fetch_and_renew run's plot in the same folder
-    files = write_reports(tmp_path, doc, s)
+    files = write_load_reports(tmp_path, doc, s)
     assert set(files) >= {"capacity", "latency", "rate"} and "renewal_leads" not in files
     assert not (tmp_path / "renewal_leads.png").exists()  # never mistaken for this run's
     page = (tmp_path / LOAD_HTML).read_text()

@@ -16,9 +16,9 @@ from conformance.load.runner import (
     WorkerPlan,
     locust_command,
     locust_environment,
-    probe,
     scenario_path,
     scrub_files,
+    unreachable_reason,
     worker_command,
 )
 from conformance.load.slo import Thresholds
@@ -91,7 +91,7 @@ def test_probe_tells_an_unreachable_target() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # Nothing listens on the port once the socket is closed.
-    assert probe(f"http://127.0.0.1:{port}", "/ping", timeout=2) is not None
+    assert unreachable_reason(f"http://127.0.0.1:{port}", "/ping", timeout=2) is not None
 
 
 class Dripping:
@@ -130,14 +130,14 @@ class Dripping:
 def test_probe_has_an_overall_deadline_against_a_dripping_server() -> None:
     with Dripping(pause=0.2) as server:
         started = time.monotonic()
-        problem = probe(server.url, "/rtc/x/publisher/uid/1/", timeout=1)
+        problem = unreachable_reason(server.url, "/rtc/x/publisher/uid/1/", timeout=1)
     assert problem == "no answer within 1 s"
     assert time.monotonic() - started < 5  # not the ~forever of per-read timeouts
 
 
 def test_probe_stops_reading_an_endless_body() -> None:
     with Dripping(pause=0.001, chunk=b"x" * 4096) as server:
-        assert probe(server.url, "/", timeout=5) is None  # it answered: reachable; the body was cut at the cap
+        assert unreachable_reason(server.url, "/", timeout=5) is None  # it answered: reachable; the body was cut at the cap
 
 
 def test_a_profile_file_reaches_the_child_as_an_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

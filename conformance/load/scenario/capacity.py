@@ -72,9 +72,9 @@ from conformance.load.scenario.capacity_plan import (
     plan_from,
     share,
 )
-from conformance.load.scenario.common import PROBE, STATE, Session, thresholds
+from conformance.load.scenario.common import SELF_MEASUREMENT, STATE, Session, thresholds
 from conformance.load.scenario.steps import Snapshot
-from conformance.load.scenario.validation import REASONS, Request, check_token
+from conformance.load.scenario.validation import REASONS, SentRequest, check_token
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
 from conformance.stats import quantile
 
@@ -163,10 +163,10 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
             if RECORDER is not None and epoch != RECORDER.epoch:
                 # The master moved on: this worker's record of the step that ended goes to it now.
                 if RECORDER.epoch >= 0:
-                    record = RECORDER.close(runner.client_id, LATENESS_MS, PROBE.lags_ms, CONTROL.in_flight,
+                    record = RECORDER.close(runner.client_id, LATENESS_MS, SELF_MEASUREMENT.lags_ms, CONTROL.in_flight,
                                             len(CONTROL.used))
                     runner.send_message(step_records.STEP_MESSAGE, record)
-                RECORDER.open(epoch, LATENESS_MS, PROBE.lags_ms)
+                RECORDER.open(epoch, LATENESS_MS, SELF_MEASUREMENT.lags_ms)
             CONTROL.set(float(data.get("rate", 0.0)), int(data.get("connections", 2)), epoch)
             if data.get("stopped"):
                 CONTROL.stop()
@@ -302,7 +302,7 @@ class ArrivalClient(common.TokenClient):
         if token is None:
             return
         verdict = check_token(
-            token, Request(session.channel, session.role, session.tokentype, session.uid, config.expiry, sent, received),
+            token, SentRequest(session.channel, session.role, session.tokentype, session.uid, config.expiry, sent, received),
             config,
         )
         if not verdict.ok:
@@ -324,7 +324,7 @@ class ArrivalClient(common.TokenClient):
         self.tally.count("renew")
         if token is None:
             return
-        request = Request(
+        request = SentRequest(
             session.channel, session.role, session.tokentype, session.uid, config.expiry, sent, received,
             replaces_expiry=old, require_later=sent - session.received_at >= 1.0,
         )  # fmt: skip
@@ -447,7 +447,7 @@ class Capacity(LoadTestShape):
         """The generator during the step that just ended: this process's own window, or the workers' last reports."""
         if STATE.generator_workers:
             return list(STATE.generator_workers.values())  # cumulative per worker: the best a master knows
-        lags = PROBE.lags_ms[self.lag_mark :]
+        lags = SELF_MEASUREMENT.lags_ms[self.lag_mark :]
         late = LATENESS_MS[self.late_mark :]
         wall0, cpu0 = self.cpu_mark
         wall = time.monotonic() - wall0
@@ -666,7 +666,7 @@ class Capacity(LoadTestShape):
         self.phase = "step"
         self.step_started = self.get_run_time()
         self.snapshot = Snapshot.take(self.runner.environment.stats)
-        self.lag_mark = len(PROBE.lags_ms)
+        self.lag_mark = len(SELF_MEASUREMENT.lags_ms)
         self.late_mark = len(LATENESS_MS)
         self.cpu_mark = (time.monotonic(), generator._cpu())
         self.send_rate(rate)

@@ -57,8 +57,8 @@ from conformance.load.scenario.tally import Tally
 from conformance.load.scenario.validation import (
     REASONS,
     OptionError,
-    Request,
     ScenarioConfig,
+    SentRequest,
     build_config,
     check_token,
     connection_failure,
@@ -171,7 +171,7 @@ STATE = RunState()
 STATE.reset()
 STATE.extra = {}
 #: This process's self-measurement (conformance.load.scenario.generator).
-PROBE = generator.Probe()
+SELF_MEASUREMENT = generator.SelfMeasurement()
 
 
 @events.init.add_listener
@@ -184,8 +184,8 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     except OptionError as exc:
         sys.stderr.write(f"token-conformance scenario: {exc}\n")
         sys.exit(2)
-    if not PROBE.running:
-        gevent.spawn(PROBE.run)
+    if not SELF_MEASUREMENT.running:
+        gevent.spawn(SELF_MEASUREMENT.run)
     if not isinstance(environment.runner, WorkerRunner) and float(options.progress_interval) > 0:
         gevent.spawn(_progress, environment, float(options.progress_interval))
     # Locust sets its --run-time timer right after this event, from the event loop's cached clock, which has not
@@ -198,7 +198,7 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
 def _on_test_start(environment: Any, **_kwargs: Any) -> None:
     # A worker receives the master's options just before this event: configure from them.
     STATE.reset()
-    PROBE.reset()
+    SELF_MEASUREMENT.reset()
     STATE.started_at = time.time()
     if environment.parsed_options is not None:
         STATE.config = scenario_config(environment.parsed_options)
@@ -220,7 +220,7 @@ def _on_report(client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
     delta = STATE.recorded.take()
     STATE.own.merge(delta)
     data[TALLY_KEY] = delta
-    data[generator.REPORT_KEY] = PROBE.figures("worker", client_id)
+    data[generator.REPORT_KEY] = SELF_MEASUREMENT.figures("worker", client_id)
 
 
 @events.worker_report.add_listener
@@ -348,7 +348,7 @@ def build_summary(environment: Any) -> dict[str, Any]:
     if is_master:
         tally.merge(STATE.recorded.to_dict())  # a master records nothing itself, but be exact
     renewals = sum(e.num_requests for (_n, m), e in environment.stats.entries.items() if m == RENEW)
-    own = PROBE.figures("master" if is_master else "local", getattr(environment.runner, "client_id", "local"))
+    own = SELF_MEASUREMENT.figures("master" if is_master else "local", getattr(environment.runner, "client_id", "local"))
     senders = list(STATE.generator_workers.values()) if is_master else [own]
     gen = generator.judge(senders, _overall_p50(environment.stats), max(filter(None, observed.p95_ms.values()), default=None))
     gen["processes"] = [own, *(STATE.generator_workers[k] for k in sorted(STATE.generator_workers))]
@@ -516,7 +516,7 @@ def _token_in(response: Any, pointer: str = "/rtcToken", success: int = 200) -> 
     return token, None
 
 
-def request_headers() -> dict[str, str]:
+def headers_from_environment() -> dict[str, str]:
     """The configured headers from $TOKEN_SERVER_HEADERS (``Name: value`` lines); a bad line stops the run."""
     try:
         return resolve()
@@ -584,7 +584,7 @@ class TokenClient(FastHttpUser):
         self.phase = self.rng.random() if self.phase_spread else 0.0
         self.due = time.time() + (self.rng.uniform(0.0, period) if self.start_spread else 0.0)
         #: Credentials from $TOKEN_SERVER_HEADERS (set by ``token-conformance load``, or by hand for plain Locust).
-        self.headers = request_headers()
+        self.headers = headers_from_environment()
         #: Seconds the last token request's rate limiter asked to wait (None: it was not rate limited).
         self.limited_for: float | None = None
 
@@ -707,7 +707,7 @@ class TokenClient(FastHttpUser):
         if token is None:
             self.due = time.time() + config.retry_interval
             return
-        request = Request(session.channel, session.role, session.tokentype, session.uid, config.expiry, sent, received)
+        request = SentRequest(session.channel, session.role, session.tokentype, session.uid, config.expiry, sent, received)
         verdict = check_token(token, request, config)
         if not verdict.ok:
             assert verdict.reason is not None
@@ -732,7 +732,7 @@ class TokenClient(FastHttpUser):
         self.tally.count("renew")
         verdict = None
         if token is not None:
-            request = Request(
+            request = SentRequest(
                 session.channel,
                 session.role,
                 session.tokentype,

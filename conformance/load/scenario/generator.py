@@ -64,7 +64,7 @@ REPORT_KEY = "token_conformance_generator"
 
 
 @dataclass
-class Probe:
+class SelfMeasurement:
     """This process's lag samples (ms) and CPU windows (share of one core)."""
 
     lags_ms: list[float] = field(default_factory=list)

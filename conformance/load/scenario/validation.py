@@ -212,7 +212,7 @@ def build_config(values: Mapping[str, Any], certificate: str | None = None) -> S
 
 
 @dataclass(slots=True)
-class Request:
+class SentRequest:
     """One token request as a client made it: what it asked for and when."""
 
     channel: str
@@ -263,7 +263,7 @@ def effective_expiry(token: Token, rtc: Service | None = None) -> int | None:
     return token.expires_ts
 
 
-def check_token(text: str, request: Request, config: ScenarioConfig) -> Verdict:
+def check_token(text: str, request: SentRequest, config: ScenarioConfig) -> Verdict:
     """Check one RTC token against the request that fetched it; the first problem found wins.
 
     The cheap structural checks come first and the signature last, so a broken

@@ -48,7 +48,7 @@ def test_the_probe_measures_a_blocked_loop() -> None:
     """Holding the loop for 150 ms (longer than the probe interval) shows as at least 50 ms of lag."""
     import time
 
-    probe = generator.Probe()
+    probe = generator.SelfMeasurement()
     runner = gevent.spawn(probe.run)
     gevent.sleep(0.25)
     time.sleep(0.15)  # not gevent's: blocks the loop, as validating a burst of tokens would

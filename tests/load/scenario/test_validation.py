@@ -9,8 +9,8 @@ import pytest
 from conformance.load.scenario.validation import (
     Mix,
     OptionError,
-    Request,
     ScenarioConfig,
+    SentRequest,
     build_config,
     check_token,
     parse_mix,
@@ -36,12 +36,12 @@ def token(channel: str = "room", uid: int | str = 42, *, expire: int = 60, privi
     )
 
 
-def request(role: str = "publisher", uid: int | str = 42, **kw: object) -> Request:
+def request(role: str = "publisher", uid: int | str = 42, **kw: object) -> SentRequest:
     fields: dict[str, object] = {
         "channel": "room", "role": role, "tokentype": "uid" if isinstance(uid, int) else "userAccount",
         "uid": uid, "expiry": 60, "sent_at": NOW + 0.2, "received_at": NOW + 0.3, **kw,
     }  # fmt: skip
-    return Request(**fields)  # type: ignore[arg-type]
+    return SentRequest(**fields)  # type: ignore[arg-type]
 
 
 def test_a_good_token_passes_and_reports_when_it_lapses() -> None:
@@ -79,7 +79,7 @@ def test_a_good_token_passes_and_reports_when_it_lapses() -> None:
         "renewal-not-later",
     ],
 )
-def test_each_fault_is_refused_for_its_reason(text: str, req: Request, reason: str) -> None:
+def test_each_fault_is_refused_for_its_reason(text: str, req: SentRequest, reason: str) -> None:
     verdict = check_token(text, req, config())
     assert verdict.reason == reason, verdict
     assert verdict.detail
