@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conformance.cli.load import _text_summary
 from conformance.load.report import build_load_json, render_html
+from conformance.load.terminal import text_summary
 
 
 def summary() -> dict[str, Any]:
@@ -32,7 +32,7 @@ def summary() -> dict[str, Any]:
 def test_each_worker_is_listed_with_its_counts_and_the_lost_one_is_named(tmp_path: Path) -> None:
     doc = build_load_json(summary(), scenario="fetch_and_renew", target="http://t", embedded=False, plan={})
     assert doc["distributed"]["lost"] == ["h2_bb"]
-    text = _text_summary(doc, {"load_html": tmp_path / "load.html", "load_json": tmp_path / "load.json"})
+    text = text_summary(doc, {"load_html": tmp_path / "load.html", "load_json": tmp_path / "load.json"})
     assert "workers: 2 connected of 2 expected, 1 LOST" in text
     assert "h1_aa (gen-1): 12 fetch, 10 renew, 0 invalid" in text
     assert "h2_bb (gen-2): 5 fetch, 3 renew, 0 invalid; LOST 9.2 s into the run (missing)" in text
@@ -47,5 +47,5 @@ def test_a_local_run_has_no_workers_section(tmp_path: Path) -> None:
     doc = build_load_json({**local, "mode": "local"}, scenario="fetch_and_renew", target="http://t", embedded=False,
                           plan={})  # fmt: skip
     assert "distributed" not in doc
-    text = _text_summary(doc, {"load_html": tmp_path / "load.html", "load_json": tmp_path / "load.json"})
+    text = text_summary(doc, {"load_html": tmp_path / "load.html", "load_json": tmp_path / "load.json"})
     assert "workers:" not in text
