@@ -25,7 +25,7 @@ from .plugin.handover import Handover
 from .profiles import Profile, ProfileError, load_profile
 from .reference.server import ReferenceServer
 from .report import CaseRecord, report_document, summarize, write_html, write_json
-from .report.baseline import BaselineError, Comparison, compare, load_baseline, refusal_reasons
+from .report.baseline import Comparison, baseline_for_check, compare
 from .report.junit import finish_junit
 from .settings.inputs import Inputs
 from .target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN
@@ -285,14 +285,9 @@ def _baseline(opts: CheckOptions, profile: Profile | None) -> tuple[dict[str, An
     """The baseline document and, when forced past a mismatch, the notes saying what differs."""
     if not opts.baseline:
         return None, []
-    doc = load_baseline(opts.baseline)
     name = profile.name if profile is not None else load_profile(opts.profile).name
-    reasons = refusal_reasons(doc, profile=name, target=opts.url,
+    return baseline_for_check(opts.baseline, force=opts.baseline_force, profile=name, target=opts.url,
                               contract_version=CONTRACT_VERSION)
-    if reasons and not opts.baseline_force:
-        raise BaselineError(f"the baseline {opts.baseline!r} is for another run: {'; '.join(reasons)} "
-                            "(--baseline-force compares anyway)")
-    return doc, [f"forced: {r}" for r in reasons]
 
 
 def _against_baseline(

@@ -29,8 +29,15 @@ from ..certificate import CertificateError, read_certificate
 from ..headers import HeaderError, resolve
 from ..interruption import last_signal, signals_as_interrupt
 from ..reference.server import ReferenceServer
+from ..report.baseline import (
+    BaselineError,
+    LoadComparison,
+    baseline_for_load,
+    compare_load,
+    load_terminal_lines,
+    plot_load,
+)
 from ..report.markdown import load_markdown
-from .baseline import LoadBaselineError, LoadComparison, compare, load_baseline, plot, refusal_reasons, terminal_lines
 from .protocol import CERTIFICATE_ENV, NO_RENEWAL, SCENARIOS
 from .report import LOAD_JSON, PLOTS, build_load_json, mark_interrupted, render_html, write_load_reports
 from .runner import (
@@ -375,16 +382,13 @@ def _baseline(opts: LoadOptions, url: str | None, run_time: int) -> _Baseline | 
         raise LoadOptionError("--baseline-force needs --baseline LOAD_JSON")
     if not opts.baseline:
         return None
-    try:
-        doc = load_baseline(opts.baseline)
-    except LoadBaselineError as exc:
-        raise LoadOptionError(str(exc)) from None
     assert opts.users is not None  # resolved by now
-    reasons = refusal_reasons(doc, scenario=opts.scenario, target=url, users=opts.users, run_time_s=run_time)
-    if reasons and not opts.baseline_force:
-        raise LoadOptionError(f"the baseline {opts.baseline!r} measured another run: {'; '.join(reasons)} "
-                              "(--baseline-force compares anyway)")
-    return _Baseline(doc, [f"forced: {r}" for r in reasons], opts.baseline)
+    try:
+        doc, notes = baseline_for_load(opts.baseline, force=opts.baseline_force, scenario=opts.scenario, target=url,
+                                       users=opts.users, run_time_s=run_time)
+    except BaselineError as exc:
+        raise LoadOptionError(str(exc)) from None
+    return _Baseline(doc, notes, opts.baseline)
 
 
 # --- a run -----------------------------------------------------------------------------------------------------
@@ -587,11 +591,11 @@ def _run_on_target(run: _Prepared, show: Show) -> LoadResult:
 
 def _against_baseline(baseline: _Baseline, doc: dict[str, Any], files: dict[str, Path]) -> LoadComparison:
     """Compare, plot both runs side by side, and add both to load.json and load.html."""
-    comparison = compare(baseline.document, doc, baseline_path=baseline.path)
+    comparison = compare_load(baseline.document, doc, baseline_path=baseline.path)
     comparison.notes = baseline.notes
     doc["baseline"] = comparison.as_dict()
     images = {name: files[name] for name in PLOTS if name in files}
-    images["baseline"] = plot(baseline.document, doc, files["load_json"].with_name("baseline.png"))
+    images["baseline"] = plot_load(baseline.document, doc, files["load_json"].with_name("baseline.png"))
     doc.setdefault("files", {})["baseline"] = "baseline.png"
     files["load_json"].write_text(json.dumps(doc, indent=2), encoding="utf-8")
     files["load_html"].write_text(render_html(doc, images), encoding="utf-8")
@@ -660,7 +664,7 @@ def _execute(run: _Prepared, plan: LoadPlan, show_raw: Show, *, embedded: bool) 
     )
     text = redactor.redact(text_summary(doc, files))
     if comparison is not None:
-        text += "\n" + "\n".join(terminal_lines(comparison))
+        text += "\n" + "\n".join(load_terminal_lines(comparison))
     code, messages = _judge(doc, outcome.interrupted, outcome.overran, comparison, files)
     return LoadResult(
         exit_code=code,

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..report.baseline import load_html_section as baseline_html
 from ..stats import quantile
-from .baseline import html_section as baseline_html
 from .protocol import FETCH, RENEW
 from .runner import CSV_PREFIX, HTML_NAME, LOG_NAME, SUMMARY_NAME
 

@@ -1,4 +1,11 @@
-"""``check --baseline``: compare this run's cases with an earlier conformance.json.
+"""``check --baseline`` and ``load --baseline``: compare this run with an earlier report and gate on what got worse.
+
+Both gates are built the same way (:func:`baseline_for_check`, :func:`baseline_for_load`): the baseline is read, and
+refused when it describes another run unless forced (another profile, contract version or target for check;
+another scenario, user count, run time or target for load; targets compared after one normalisation,
+:func:`normalized_target`); the run is compared with it afterwards. What they compare differs:
+
+**check** compares this run's cases with an earlier conformance.json.
 
 A team that runs the check before every deploy wants to know what changed, not
 to re-read the list of deviations it already knows. The gate therefore turns on
@@ -22,6 +29,17 @@ regressions" would then hide it). At a level the gate judges it makes the gate e
 gating regression still wins (exit 1). A --case subset does not lose the cases
 it did not select. When the loss is intended, refresh the baseline with one run
 without --baseline (docs/ci.md).
+
+**load** fails when a run is measurably worse than an earlier load.json. Latency percentiles, throughput and
+failure ratios move from run to run even when nothing changed; a gate that fires on that noise is switched off. The
+tolerances below are set against measured noise (docs/load.md, "Comparing with
+a baseline": two series of 5 identical runs against the reference server on a
+shared 2-core machine): a percentile regresses only when it is both more than
+twice the baseline's and over 50 ms above it (worst pairs measured: x3.5 at
+6 -> 21 ms, +45 ms at 29 -> 74 ms); throughput only when it falls by more
+than 25 % (worst pair measured: -10 %); the failure ratio when it grows by more
+than 0.5 percentage point and the invalid-token ratio by more than 0.1 point
+(both were 0 in every run: a correct server has no noise there).
 """
 
 from __future__ import annotations
@@ -50,20 +68,34 @@ def gate_label(gate: str) -> str:
 
 
 class BaselineError(Exception):
-    """The baseline cannot be used: unreadable, not a conformance.json, or for another run (unless forced)."""
+    """The baseline cannot be used: unreadable, not the report of that command, or for another run (unless forced)."""
 
 
-def load_baseline(path: str | Path) -> dict[str, Any]:
-    """Read and shape-check a conformance.json; raises BaselineError with a reason a person can act on."""
+def _read_json(path: str | Path) -> tuple[Path, Any]:
+    """The baseline file parsed; unreadable or not JSON raises BaselineError (the same words for check and load)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise BaselineError(f"cannot read the baseline {str(p)!r}: {exc.strerror or exc}") from None
     try:
-        doc = json.loads(text)
+        return p, json.loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"the baseline {str(p)!r} is not JSON: {exc}") from None
+
+
+def _gated(path: str, document: dict[str, Any], reasons: list[str], *, force: bool, refused: str
+           ) -> tuple[dict[str, Any], list[str]]:
+    """The gate both commands share: a baseline of another run is refused unless forced; forced, the notes say
+    what differs."""
+    if reasons and not force:
+        raise BaselineError(f"the baseline {path!r} {refused}: {'; '.join(reasons)} (--baseline-force compares anyway)")
+    return document, [f"forced: {r}" for r in reasons]
+
+
+def read_check_baseline(path: str | Path) -> dict[str, Any]:
+    """Read and shape-check a conformance.json; raises BaselineError with a reason a person can act on."""
+    p, doc = _read_json(path)
     cases = doc.get("cases") if isinstance(doc, dict) else None
     if not isinstance(cases, list) or not isinstance(doc.get("summary"), dict) or not all(
         isinstance(c, dict) and isinstance(c.get("id"), str) and isinstance(c.get("outcome"), str) for c in cases
@@ -74,6 +106,15 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         )
     checked: dict[str, Any] = doc
     return checked
+
+
+def baseline_for_check(path: str, *, force: bool, profile: str, target: str | None, contract_version: str
+                   ) -> tuple[dict[str, Any], list[str]]:
+    """``check --baseline``: the conformance.json, refused when it judged another question unless ``force``;
+    with the notes saying what differs when forced."""
+    doc = read_check_baseline(path)
+    reasons = refusal_reasons(doc, profile=profile, target=target, contract_version=contract_version)
+    return _gated(path, doc, reasons, force=force, refused="is for another run")
 
 
 def contract_version_of(document: dict[str, Any]) -> str | None:
@@ -260,3 +301,188 @@ def html_section(document: dict[str, Any]) -> str:
         )
         parts.append(f"<h3>{title} ({len(items)})</h3>" + (f"<ul>{rows}</ul>" if rows else "<p>none</p>"))
     return "".join(parts)
+
+
+# --- load ---------------------------------------------------------------------------------------------------
+
+PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
+KINDS = ("fetch", "renew")
+
+
+@dataclass(frozen=True)
+class LoadTolerance:
+    """How much worse than the baseline a figure may be before it is a regression (see the module doc)."""
+
+    latency_ratio: float = 2.0
+    latency_floor_ms: float = 50.0
+    throughput_drop: float = 0.25
+    failure_ratio_points: float = 0.005
+    invalid_ratio_points: float = 0.001
+
+
+def read_load_baseline(path: str | Path) -> dict[str, Any]:
+    """Read and shape-check a load.json of a finished run; raises BaselineError with a reason a person can act on."""
+    p, doc = _read_json(path)
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), dict) for k in KINDS) or "requests" not in doc:
+        raise BaselineError(f"the baseline {str(p)!r} is not a load.json written by 'token-conformance load'")
+    if doc.get("interrupted"):
+        raise BaselineError(f"the baseline {str(p)!r} is a run interrupted by {doc['interrupted']}: its figures "
+                            "are partial; compare with a run that went to its end")
+    if not doc["requests"]:
+        raise BaselineError(f"the baseline {str(p)!r} completed no request: nothing to compare with")
+    return doc
+
+
+def baseline_for_load(path: str, *, force: bool, scenario: str, target: str | None, users: int, run_time_s: int
+                  ) -> tuple[dict[str, Any], list[str]]:
+    """``load --baseline``: the load.json, refused when it measured another run unless ``force``; with the notes
+    saying what differs when forced."""
+    doc = read_load_baseline(path)
+    reasons = load_refusal_reasons(doc, scenario=scenario, target=target, users=users, run_time_s=run_time_s)
+    return _gated(path, doc, reasons, force=force, refused="measured another run")
+
+
+def load_refusal_reasons(
+    baseline: dict[str, Any], *, scenario: str, target: str | None, users: int, run_time_s: int
+) -> list[str]:
+    """Why the baseline measured something else than the run about to start (empty: comparable).
+
+    Users and run time are part of the measurement: throughput follows the user count, and a short run is
+    dominated by its start (every client fetching at once).
+    """
+    reasons = []
+    if baseline.get("scenario") != scenario:
+        reasons.append(f"it ran scenario {baseline.get('scenario')!r}, this run {scenario!r}")
+    plan = baseline.get("plan") or {}
+    base_users = plan.get("users", baseline.get("max_users"))
+    if base_users is not None and base_users != users:
+        reasons.append(f"it ran {base_users} users, this run {users}")
+    if plan.get("run_time_s") is not None and plan["run_time_s"] != run_time_s:
+        reasons.append(f"it ran {plan['run_time_s']} s, this run {run_time_s} s")
+    embedded_before = bool(baseline.get("embedded_reference_server"))
+    # load.json names an embedded server by its URL (its port changes from run to run): compared as check's are.
+    if normalized_target(EMBEDDED if embedded_before else str(baseline.get("target", ""))) != normalized_target(target):
+        before = "the embedded reference server" if embedded_before else repr(baseline.get("target"))
+        reasons.append(f"it loaded {before}, this run {target or 'the embedded reference server'!r}")
+    return reasons
+
+
+@dataclass
+class LoadRow:
+    metric: str
+    baseline: float | None
+    now: float | None
+    limit: str
+    regressed: bool
+
+
+@dataclass
+class LoadComparison:
+    baseline: str
+    tolerance: dict[str, float]
+    rows: list[LoadRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[LoadRow]:
+        return [r for r in self.rows if r.regressed]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "regressions": [r.metric for r in self.regressions], "passed": not self.regressions}
+
+
+def throughput(doc: dict[str, Any]) -> float:
+    """Token requests per second over both kinds (steadier than either alone: measured -10 % vs -24 % worst)."""
+    return float(sum(float(doc[k].get("rps") or 0.0) for k in KINDS))
+
+
+def _ratio(doc: dict[str, Any], count: str) -> float:
+    requests = int(doc.get("requests") or 0)
+    if count == "failures":
+        return float(doc.get("failure_ratio", 0.0))
+    return int(doc.get(count) or 0) / requests if requests else 0.0
+
+
+def compare_load(baseline: dict[str, Any], now: dict[str, Any], *, tolerance: LoadTolerance | None = None,
+                 baseline_path: str = "") -> LoadComparison:
+    """Each figure of ``now`` against ``baseline``: regressed when worse beyond the tolerance."""
+    t = tolerance or LoadTolerance()
+    out = LoadComparison(baseline=baseline_path, tolerance=asdict(t))
+    for kind in KINDS:
+        for p in PERCENTILES:
+            before, after = baseline[kind].get(p), now[kind].get(p)
+            regressed = (before is not None and after is not None and after > before * t.latency_ratio
+                         and after - before > t.latency_floor_ms)
+            out.rows.append(LoadRow(f"{kind} {p.removesuffix('_ms')} (ms)", before, after,
+                                f"> x{t.latency_ratio:g} and > +{t.latency_floor_ms:g} ms", regressed))
+    before_rps, after_rps = throughput(baseline), throughput(now)
+    out.rows.append(LoadRow("throughput (requests/s)", round(before_rps, 3), round(after_rps, 3),
+                        f"< -{t.throughput_drop:.0%}", after_rps < before_rps * (1 - t.throughput_drop)))
+    for label, key, points in (("failure ratio", "failures", t.failure_ratio_points),
+                               ("invalid-token ratio", "invalid_tokens", t.invalid_ratio_points)):
+        before, after = _ratio(baseline, key), _ratio(now, key)
+        out.rows.append(LoadRow(label, round(before, 6), round(after, 6), f"> +{points * 100:g} points",
+                            after - before > points))
+    return out
+
+
+def load_terminal_lines(comp: LoadComparison) -> list[str]:
+    lines = [f"baseline: {comp.baseline}"] + [f"  note: {n}" for n in comp.notes]
+    for r in comp.rows:
+        mark = "REGRESSED" if r.regressed else "ok"
+        lines.append(f"  {r.metric:26} {_figure(r.baseline):>10} -> {_figure(r.now):<10} {mark:9} (regression: {r.limit})")
+    names = ", ".join(r.metric for r in comp.regressions)
+    lines.append(f"baseline gate: {'FAIL - regressed: ' + names if names else 'PASS - no regression beyond noise'}")
+    return lines
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def plot_load(baseline: dict[str, Any], now: dict[str, Any], path: Path) -> Path:
+    """Side by side: the percentiles of both kinds and the throughput, baseline vs this run."""
+    # Late on purpose: matplotlib costs check (which imports this module for its reports) its start-up.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{k} {p.removesuffix('_ms')}" for k in KINDS for p in PERCENTILES]
+    before = [float(baseline[k].get(p) or 0) for k in KINDS for p in PERCENTILES]
+    after = [float(now[k].get(p) or 0) for k in KINDS for p in PERCENTILES]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [4, 1]})
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], before, width=0.4, label="baseline", color="#8c959f")
+    ax.bar([x + 0.2 for x in xs], after, width=0.4, label="this run", color="#0969da")
+    ax.set_xticks(list(xs), labels, rotation=30, ha="right")
+    ax.set_ylabel("latency (ms)")
+    # Above the bars, outside the axes: a legend inside hides the tallest bars.
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.08), ncol=2, fontsize=8, frameon=False)
+    ax.set_title("Latency percentiles", pad=24)
+    ax2.bar([0, 1], [throughput(baseline), throughput(now)], color=["#8c959f", "#0969da"])
+    ax2.set_xticks([0, 1], ["baseline", "this run"])
+    ax2.set_title("Requests/s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def load_html_section(doc: dict[str, Any]) -> str:
+    """The comparison table for load.html ('' without a baseline); the plot comes with the other figures."""
+    comp = doc.get("baseline")
+    if not isinstance(comp, dict):
+        return ""
+    e = html.escape
+    rows = "".join(
+        f"<tr><th>{e(r['metric'])}</th><td>{_figure(r['baseline'])}</td><td>{_figure(r['now'])}</td>"
+        f"<td>{e(r['limit'])}</td><td style=\"color:{'#cf222e' if r['regressed'] else '#1a7f37'}\">"
+        f"{'regressed' if r['regressed'] else 'ok'}</td></tr>"
+        for r in comp["rows"]
+    )
+    notes = "".join(f"<p><i>{e(n)}</i></p>" for n in comp.get("notes", []))
+    return (f"<h2>Against the baseline</h2><p>Baseline <code>{e(comp['baseline'])}</code>: "
+            f"{'no regression beyond noise' if comp['passed'] else 'regressed: ' + e(', '.join(comp['regressions']))}"
+            f"</p>{notes}<table><tr><th></th><th>baseline</th><th>this run</th><th>regression when</th><th></th></tr>"
+            f"{rows}</table>")

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from conformance.cli import main
-from conformance.load.baseline import Tolerance, compare, refusal_reasons
 from conformance.reference.app import create_app, demo_settings
 from conformance.reference.threaded import ThreadedServer
+from conformance.report.baseline import LoadTolerance, compare_load, load_refusal_reasons
 
 from . import faulty
 from .outcomes import held
@@ -35,7 +35,7 @@ def load_doc(p50: float = 10, p95: float = 20, p99: float = 30, rps: float = 5.0
 
 
 def regressed(base: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    return [r.metric for r in compare(base, now).regressions]
+    return [r.metric for r in compare_load(base, now).regressions]
 
 
 def test_noise_of_the_measured_size_passes() -> None:
@@ -51,15 +51,20 @@ def test_each_kind_of_regression_is_caught() -> None:
     assert regressed(base, load_doc(failures=3)) == ["failure ratio"]  # +0.75 points
     assert regressed(base, load_doc(invalid=1)) == ["invalid-token ratio"]  # +0.25 points: a correct server has none
     assert regressed(load_doc(invalid=20), load_doc(invalid=20)) == []
-    strict = compare(base, load_doc(p95=45), tolerance=Tolerance(latency_ratio=1.5, latency_floor_ms=20))
+    strict = compare_load(base, load_doc(p95=45), tolerance=LoadTolerance(latency_ratio=1.5, latency_floor_ms=20))
     assert [r.metric for r in strict.regressions] == ["fetch p95 (ms)", "renew p95 (ms)"]
 
 
 def test_another_measurement_is_refused() -> None:
     base = load_doc()
-    assert refusal_reasons(base, scenario="fetch_and_renew", target="http://127.0.0.1:8080/", users=10,
-                           run_time_s=30) == []
-    reasons = refusal_reasons(base, scenario="ramp", target=None, users=20, run_time_s=60)
+    assert load_refusal_reasons(base, scenario="fetch_and_renew", target="http://127.0.0.1:8080/", users=10,
+                                run_time_s=30) == []
+    embedded = {**base, "target": "http://127.0.0.1:40123", "embedded_reference_server": True}
+    assert load_refusal_reasons(embedded, scenario="fetch_and_renew", target=None, users=10, run_time_s=30) == []
+    reasons = load_refusal_reasons(embedded, scenario="fetch_and_renew", target="http://127.0.0.1:40123", users=10,
+                                   run_time_s=30)
+    assert reasons == ["it loaded the embedded reference server, this run 'http://127.0.0.1:40123'"]
+    reasons = load_refusal_reasons(base, scenario="ramp", target=None, users=20, run_time_s=60)
     assert [r.split(",")[0] for r in reasons] == [
         "it ran scenario 'fetch_and_renew'", "it ran 10 users", "it ran 30 s", "it loaded 'http://127.0.0.1:8080'"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conformance.report.baseline import BaselineError, compare, load_baseline, refusal_reasons
+from conformance.report.baseline import BaselineError, compare, read_check_baseline, refusal_reasons
 from conformance.report.markdown import check_markdown, write_summary
 
 
@@ -104,15 +104,15 @@ def test_refusals() -> None:
     assert refusal_reasons(embedded, profile="agora-token-service", target=None, contract_version="1.0") == []
 
 
-def test_load_baseline_errors(tmp_path: Path) -> None:
+def test_read_check_baseline_errors(tmp_path: Path) -> None:
     with pytest.raises(BaselineError, match="cannot read"):
-        load_baseline(tmp_path / "missing.json")
+        read_check_baseline(tmp_path / "missing.json")
     (tmp_path / "a.json").write_text("{", encoding="utf-8")
     with pytest.raises(BaselineError, match="not JSON"):
-        load_baseline(tmp_path / "a.json")
+        read_check_baseline(tmp_path / "a.json")
     (tmp_path / "b.json").write_text(json.dumps({"requests": 3}), encoding="utf-8")
     with pytest.raises(BaselineError, match=r"not a conformance\.json"):
-        load_baseline(tmp_path / "b.json")
+        read_check_baseline(tmp_path / "b.json")
 
 
 def test_markdown_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

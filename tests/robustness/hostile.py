@@ -266,7 +266,7 @@ def never_answers(conn: socket.socket, stop: threading.Event) -> None:
     _wait(stop)
 
 
-#: The channel of the one request ``load`` sends before starting Locust (conformance/cli/load.py).
+#: The channel of the one request ``load`` sends before starting Locust (conformance/load/api.py).
 PROBE_CHANNEL = b"/load-probe/"
 
 
