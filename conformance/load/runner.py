@@ -23,8 +23,10 @@ line the child prints and every file it writes is scrubbed of it anyway.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..headers import to_env
 from ..interruption import last_signal, signals_escalate
 from ..layout import top_folder
 from ..redact import Redactor
@@ -148,8 +151,6 @@ def _flag(dest: str) -> str:
 
 def _free_loopback_port() -> int:
     """A port free on 127.0.0.1 now (the kernel's choice; Locust binds it a moment later)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -210,8 +211,6 @@ def locust_environment(plan: LoadPlan | WorkerPlan) -> dict[str, str]:
         env[CERTIFICATE_ENV] = plan.certificate
     env.pop("TOKEN_SERVER_HEADERS", None)
     if plan.headers:
-        from ..headers import to_env
-
         env["TOKEN_SERVER_HEADERS"] = to_env(plan.headers)
     env.pop(WORKER_SUMMARY_DIR_ENV, None)
     if isinstance(plan, WorkerPlan):  # each worker process writes its own counts at exit: worker-<id>.json
@@ -303,8 +302,6 @@ def _stop_interrupted(
 
 def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) -> Outcome:
     """Run the plan's Locust child to completion (or to its deadline) and read its summary."""
-    import json
-
     plan.report_dir.mkdir(parents=True, exist_ok=True)
     for name in OUTPUT_NAMES:
         (plan.report_dir / name).unlink(missing_ok=True)
@@ -426,8 +423,6 @@ def run_worker(plan: WorkerPlan, on_line: Callable[[str], None] = lambda s: None
     Bounded: until connected, by ``master_wait``; then by the master, which quits its workers when it ends,
     and by Locust's heartbeat: a worker whose master is gone (killed, network) quits after 60 s.
     """
-    import json
-
     plan.report_dir.mkdir(parents=True, exist_ok=True)
     for stale in plan.report_dir.glob(WORKER_SUMMARY_GLOB):
         stale.unlink()
@@ -551,6 +546,7 @@ def unreachable_reason(url: str, path: str, timeout: float = 10.0, *, verify_tls
     Through the suite's bounded client: an overall deadline (a server dripping one
     byte a second cannot hold it), a capped body, no redirects followed.
     """
+    # Late on purpose: httpx costs `token-conformance load --help` (which reads this module's defaults) 0.4 s.
     from ..client import TokenServerClient
 
     client = TokenServerClient(url, timeout=timeout, verify_tls=verify_tls, max_body=64 * 1024, headers=headers)

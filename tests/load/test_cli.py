@@ -170,7 +170,7 @@ def test_processes_auto_says_what_it_chose(
     free: int, url: str, said: str, closed_port: int, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from conformance.load import api
+    from conformance.load import options
 
     reserves: list[int] = []
 
@@ -178,7 +178,7 @@ def test_processes_auto_says_what_it_chose(
         reserves.append(reserve)
         return free, "4 usable cores, load average 0.9 (about 1 busy)"
 
-    monkeypatch.setattr(api, "free_cores", fake)
+    monkeypatch.setattr(options, "free_cores", fake)
     code = main(["load", url.format(port=closed_port), "--processes", "auto", "--report-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "cannot reach" in err  # nothing listens: the choice is said before the probe

@@ -64,6 +64,7 @@ from conformance.load.scenario.validation import (
     connection_failure,
 )
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
+from conformance.profiles import resolve_pointer
 
 logger = logging.getLogger("conformance.loadtests")  # the name locust.log has always shown
 
@@ -493,8 +494,6 @@ def _token_in(response: Any, pointer: str = "/rtcToken", success: int = 200) -> 
 
     ``pointer`` and ``success`` are the profile's: where its answer carries the token, and its success status.
     """
-    from conformance.profiles import resolve_pointer
-
     status = response.status_code
     if status != success:
         if not status:

@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
+
 from conformance.stats import quantile
 
 #: Seconds the probe asks to sleep (10 wake-ups a second: cheap, and a burst shorter than this is still seen
@@ -81,8 +83,6 @@ class SelfMeasurement:
 
     def run(self) -> None:
         """The probe greenlet: forever, a sleep and how late it ended; a CPU reading every second."""
-        import gevent
-
         self.running = True
         window_wall, window_cpu = time.monotonic(), _cpu()
         while True:

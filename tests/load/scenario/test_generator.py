@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import gevent  # required: Locust runs on it (the module under test imports it only inside the probe)
+import gevent  # required: Locust runs on it
 
 from conformance.load.scenario import generator
 
