@@ -71,9 +71,12 @@ class LoadResult:
     messages: list[str] = field(default_factory=list)
 
     @property
-    def verdict(self) -> str | None:
-        """load.json's verdict ("passed", "failed", "not judged", ...); None when no load.json was written."""
-        return None if self.document is None else self.document.get("verdict")
+    def verdict(self) -> str:
+        """"passed" (exit 0), "failed" (1: an SLO breached, or a regression against the baseline), "interrupted",
+        or "not judged" (2: could not run or judge)."""
+        if self.document is not None and self.document.get("interrupted"):
+            return "interrupted"
+        return {0: "passed", 1: "failed"}.get(self.exit_code, "not judged")
 
     @property
     def steps(self) -> list[dict[str, Any]]:
