@@ -20,6 +20,7 @@ from ..load.runner import (
     DEFAULT_MASTER_WAIT,
 )
 from ..load.slo import DEFAULT_MAX_FAILURE_RATIO, DEFAULT_MAX_P95_MS
+from ..settings.declarations import add_arguments
 from ._common import CERTIFICATE_ENV, UsageError, add_request_options
 from .check import write_summary_or_warn
 
@@ -84,14 +85,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--report-dir", default="reports", help="where load.json, plots and Locust reports go")
     run.add_argument("--progress-interval", type=float, default=3.0, help="seconds between progress lines (0: none)")
     client = parser.add_argument_group("clients")
-    client.add_argument("--profile", default=None, help="server profile: bundled name or JSON file (default: agora-token-service)")
-    client.add_argument("--app-id", default=None, help="expected app id of every token, 32 hex characters (default: not checked)")
-    client.add_argument(
-        "--certificate-file",
-        default=None,
-        help="file holding the app certificate, to verify signatures (default: "
-        f"${CERTIFICATE_ENV}; without either, signatures are not checked)",
-    )
+    add_arguments(client, "load", "profile", "app_id", "certificate_file")
     client.add_argument("--expiry", type=int, default=10, help="token lifetime to ask for, seconds")
     client.add_argument("--renew-margin", type=float, default=5.0, help="renew this long before expiry")
     client.add_argument("--cycles", type=int, default=3, help="renewals per session before a client leaves")
@@ -101,7 +95,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     client.add_argument("--strict-roles", action="store_true", help="subscriber tokens must not carry publish rights")
     client.add_argument("--request-timeout", type=float, default=10.0, help="client timeout per request")
     client.add_argument("--retry-interval", type=float, default=1.0, help="seconds between retries after a failure")
-    client.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    add_arguments(client, "load", "insecure")
     slo = parser.add_argument_group("SLOs")
     slo.add_argument("--max-p95-ms", type=float, default=DEFAULT_MAX_P95_MS, help="p95 latency of fetch and renew")
     slo.add_argument(
@@ -112,7 +106,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     slo.add_argument("--max-limited-ratio", type=float, default=1.0,
                      help="largest share of token requests answered 429 / 503 + Retry-After (rate limited; "
                      "counted apart from failures; 1: not gated)")
-    add_request_options(client, pacing=False)
+    add_request_options(client, "load")
     base = parser.add_argument_group("baseline and CI")
     base.add_argument("--baseline", metavar="LOAD_JSON", help="load.json of an earlier run: exit 1 when p50/p95/p99, "
                       "throughput, failure or invalid-token ratio is worse beyond run-to-run noise (docs/load.md)")

@@ -10,6 +10,9 @@ from __future__ import annotations
 import argparse
 import ast
 import importlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -22,6 +25,7 @@ from conformance.plugin import pytest_addoption
 from conformance.settings.declarations import INPUT_ENV, OPTIONS, Option, problem
 
 PACKAGE = Path(conformance.__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Subcommands whose every option is declared; of the others, the options they share with these (the request
 #: headers; load's profile, app id, certificate file, insecure) are declared, their own not yet (load is wired
@@ -122,11 +126,17 @@ NOT_OPTIONS = {
     "XDG_CACHE_HOME": "where the property-based case keeps Hypothesis' examples",
     "APP_ID": "token-conformance serve: the reference server's app id",
     "APP_CERTIFICATE": "token-conformance serve: the reference server's certificate",
+    "TOKEN_LOAD_WORKER_SUMMARY_DIR": "set by the load runner for its own Locust processes (load/protocol.py): "
+    "where each worker writes its summary; not a user input",
 }
 
 
-def _environ_reads() -> list[tuple[str, str, str | None]]:
-    """(file, function, variable or None when not a constant) for every read of the environment in conformance/."""
+def environ_reads() -> list[tuple[str, str, str | None]]:
+    """(file, function, variable or None when not a constant) for every read of the environment in conformance/.
+
+    It imports every module of the package to resolve named constants, the Locust side (conformance.load.scenario)
+    too, and importing Locust monkey-patches the process with gevent: run it in a child (``environ_reads_in_child``),
+    never in a pytest worker, whose own queues gevent would then block."""
     reads = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
@@ -147,6 +157,15 @@ def _environ_reads() -> list[tuple[str, str, str | None]]:
                     continue
                 reads.append((rel, func.name, _constant(arg, module, func)))
     return reads
+
+
+def environ_reads_in_child() -> list[tuple[str, str, str | None]]:
+    code = ("import json; from tests.settings.test_declarations import environ_reads; "
+            "print(json.dumps(environ_reads()))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [(rel, function, variable) for rel, function, variable in json.loads(result.stdout.strip().splitlines()[-1])]
 
 
 def _is_environ(node: ast.expr) -> bool:
@@ -174,7 +193,7 @@ def _constant(arg: ast.expr, module: ModuleType, func: ast.FunctionDef | ast.Asy
 
 
 def test_every_environment_variable_read_is_one_declaration() -> None:
-    reads = _environ_reads()
+    reads = environ_reads_in_child()
     assert reads
     declared = {o.env: o.key for o in OPTIONS if o.env}
     for rel, function, variable in reads:
