@@ -182,8 +182,9 @@ def _plan_for(run: Prepared, target: str, certificate: str | None, app_id: str |
 def _run_on_target(run: Prepared, show: Show) -> LoadResult:
     if run.url is not None:
         # Any answer will do (a POST shape answers a GET with 405): the probe asks whether the target is there.
-        probe_path = run.config.profile.rtc_request("load-probe", "publisher", "uid", "1", expiry=run.config.expiry,
-                                                    lenient=True).path
+        profile = run.config.profile
+        probe_path = profile.rtc_request("load-probe", "publisher", "uid", "1", lenient=True,
+                                         expiry=run.config.expiry if profile.expiry_input else None).path
         problem = unreachable_reason(
             run.url,
             probe_path,

@@ -402,7 +402,10 @@ def prepare(opts: LoadOptions, show: Show) -> tuple[Prepared, str | None]:
         raise LoadOptionError(
             f"--run-time {run_time} s ends before the first renewal ({config.expiry} s expiry - "
             f"{config.renew_margin:g} s margin = {first_renewal:g} s after a fetch): nothing would be renewed; "
-            f"run for at least {2 * first_renewal:g} s, or shorten the cycle (--expiry, --renew-margin)"
+            + (f"run for at least {2 * first_renewal:g} s, or shorten the cycle (--expiry, --renew-margin)"
+               if config.profile.expiry_input else
+               f"the profile's tokens live a fixed {config.expiry} s: run for at least {2 * first_renewal:g} s, or "
+               "measure the server with --scenario capacity, which renews without waiting for expiry")
         )
     report_dir = _report_dir(opts.report_dir)
     url = _check_url(opts.url) if opts.url else None

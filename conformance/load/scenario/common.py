@@ -628,7 +628,8 @@ class TokenClient(FastHttpUser):
         channel = f"load-{rng.getrandbits(40):010x}"
         uid: int | str = rng.randint(1, 2**32 - 1) if tokentype == "uid" else f"user-{rng.getrandbits(48):012x}"
         # The profile builds the request (method, path and query, body): any route shape is driven the same way.
-        request = config.profile.rtc_request(channel, role, tokentype, str(uid), expiry=config.expiry, lenient=True)
+        expiry = config.expiry if config.profile.expiry_input else None  # a fixed lifetime is not asked for
+        request = config.profile.rtc_request(channel, role, tokentype, str(uid), expiry=expiry, lenient=True)
         return Session(channel, role, tokentype, uid, request.path, request=request)
 
     def drop(self, session: Session, reason: str, late_s: float, detail: str) -> None:

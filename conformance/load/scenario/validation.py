@@ -175,6 +175,24 @@ def _flag(raw: Any) -> bool:
     return bool(raw)
 
 
+#: --role-mix when not given.
+DEFAULT_ROLE_MIX = "publisher=1,subscriber=1"
+
+
+def _role_mix(text: str | None, profile: Profile) -> Mix:
+    """The roles the clients ask for: the default mix becomes the roles a one-role server issues; a mix that asks
+    for a role it does not issue is refused (the request could not be built)."""
+    issued = profile.issued_roles
+    if not text or (text == DEFAULT_ROLE_MIX and issued != ROLES):
+        text = ",".join(issued)
+    mix = parse_mix(text, ROLES, "--role-mix")
+    asked = {part.partition("=")[0].strip() for part in str(text).split(_MIX_SEPARATOR) if part.strip()}
+    if asked - set(issued):
+        raise OptionError(f"--role-mix: profile {profile.name!r} issues only {' and '.join(issued)} tokens, "
+                          f"not {', '.join(sorted(asked - set(issued)))}")
+    return mix
+
+
 def build_config(values: Mapping[str, Any], certificate: str | None = None) -> ScenarioConfig:
     """A ScenarioConfig from option values keyed by argparse dest; OptionError names the bad one.
 
@@ -186,6 +204,13 @@ def build_config(values: Mapping[str, Any], certificate: str | None = None) -> S
     except ProfileError as exc:
         raise OptionError(f"--profile: {exc}") from None
     expiry = _number(values, "expiry", "--expiry", int, 1, MAX_EXPIRY)
+    if not profile.expiry_input:
+        # The server takes no lifetime: every token lives the profile's fixed one, which is what the clients renew
+        # by and the tokens are checked against. An --expiry other than the default or that lifetime contradicts it.
+        if expiry not in (DEFAULTS["expiry"], profile.default_expiry):
+            raise OptionError(f"--expiry {expiry}: profile {profile.name!r} takes no lifetime: every token lives "
+                              f"{profile.default_expiry} s (its expiry.default)")
+        expiry = profile.default_expiry
     margin = _number(values, "renew_margin", "--renew-margin", float, 0, MAX_EXPIRY)
     if margin > expiry:
         raise OptionError(f"--renew-margin ({margin:g} s) must not exceed --expiry ({expiry} s)")
@@ -197,7 +222,7 @@ def build_config(values: Mapping[str, Any], certificate: str | None = None) -> S
         expiry=expiry,
         renew_margin=margin,
         cycles=_number(values, "cycles", "--cycles", int, 1, 1_000_000),
-        roles=parse_mix(values.get("role_mix") or "publisher=1,subscriber=1", ROLES, "--role-mix"),
+        roles=_role_mix(values.get("role_mix"), profile),
         tokentypes=parse_mix(
             values.get("tokentype_mix") or ",".join(profile.token_types), profile.token_types, "--tokentype-mix"
         ),
