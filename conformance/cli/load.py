@@ -163,10 +163,13 @@ def run(args: argparse.Namespace) -> int:
     # module to build its parser; measured with farm-bench: 0.32 s -> 0.92 s of CPU.
     from ..load.api import run_load
     from ..load.options import LoadOptionError
+    from ..load.report import remove_previous_reports
 
     try:
         result = run_load(options_from(args))
     except LoadOptionError as exc:
+        if not args.worker:  # a worker writes no load.json of its own: nothing of its folder to judge
+            remove_previous_reports(args.report_dir, keep=args.baseline)
         raise UsageError(str(exc)) from None
     return show_result(result, args.summary_md)
 

@@ -37,7 +37,15 @@ from .options import (
     prepare_worker,
 )
 from .protocol import CERTIFICATE_ENV, NO_RENEWAL
-from .report import LOAD_JSON, PLOTS, build_load_json, mark_interrupted, render_html, write_load_reports
+from .report import (
+    LOAD_JSON,
+    PLOTS,
+    build_load_json,
+    mark_interrupted,
+    remove_previous_reports,
+    render_html,
+    write_load_reports,
+)
 from .runner import (
     DEFAULT_EXPECT_WORKERS_MAX_WAIT,
     DEFAULT_MASTER_BIND_HOST,
@@ -195,6 +203,7 @@ def _run_on_target(run: Prepared, show: Show) -> LoadResult:
         if problem:
             # A 401/403 is an answer: the address is right, the credentials are not.
             what = f"{run.url} refused the probe request" if isinstance(problem, Refusal) else f"cannot reach {run.url}"
+            remove_previous_reports(run.report_dir, keep=run.opts.baseline)
             return LoadResult(exit_code=2, messages=[f"token-conformance load: error: {what}: {problem}"])
         return _execute(run, _plan_for(run, run.url, run.certificate, None), show, embedded=False)
     with ReferenceServer() as server:

@@ -24,6 +24,21 @@ from .runner import CSV_PREFIX, HTML_NAME, LOG_NAME, SUMMARY_NAME
 
 LOAD_JSON = "load.json"
 LOAD_HTML = "load.html"
+#: The files that carry a run's verdict: a run that stops before it measures must not leave the last run's behind.
+VERDICT_FILES = (LOAD_JSON, LOAD_HTML)
+
+
+def remove_previous_reports(report_dir: str | Path, keep: str | Path | None = None) -> None:
+    """A run that judged nothing (a usage error, an unreachable target): a green load.json of the last run must
+    not stay for CI to read. ``keep``: the --baseline file, which may be the last run's load.json."""
+    kept = Path(keep).resolve() if keep else None
+    for name in VERDICT_FILES:
+        path = Path(report_dir) / name
+        try:
+            if kept is None or path.resolve() != kept:
+                path.unlink(missing_ok=True)
+        except OSError:
+            pass  # not ours to fix: the error that stopped the run is what the user needs to see
 PLOTS = {"latency": "latency.png", "rate": "rate.png", "renewal_leads": "renewal_leads.png",
          "capacity": "capacity.png"}
 

@@ -76,3 +76,4 @@ def test_a_one_role_fixed_lifetime_006_server_takes_a_capacity_run(
                  "--report-dir", str(tmp_path / "r2")]) == 2
     err = capsys.readouterr().err
     assert "issues only publisher tokens, not subscriber" in err and "Traceback" not in err
+
