@@ -269,7 +269,7 @@ def capacity_line(capacity: dict[str, Any]) -> str:
         return "no step was judged: the run ended before its first step did"
     ended = str(capacity.get("ended_by") or "")
     if ended.startswith("every step held"):
-        return f"no knee up to {held or 0:g} requests/s (every step held; {ended})"
+        return f"no knee up to {held or 0:g} requests/s: {ended} (the plan's --max-rate)"
     return (f"no knee found before the run ended ({ended or 'run time'}): the server held up to {held or 0:g} "
             "requests/s, a lower bound; give --run-time more room (or leave it at its default)")
 
