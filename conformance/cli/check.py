@@ -220,15 +220,12 @@ def _run_check(args: argparse.Namespace, opts: CheckOptions, inputs: Inputs) -> 
 
 
 def check_summary_path(path: str | None) -> None:
-    """--summary-md must be writable before the run starts, not found unwritable after it. Its folder is created
-    as --report-dir's is: ``--summary-md reports/summary.md`` in a fresh CI workspace is the common case."""
-    if not path:
-        return
-    folder = Path(path).resolve().parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--summary-md: cannot create the folder of {path!r}: {exc.strerror or exc}") from None
+    """--summary-md must be writable before the run starts (report.markdown.summary_folder_problem)."""
+    from ..report.markdown import summary_folder_problem
+
+    problem = summary_folder_problem(path)
+    if problem:
+        raise UsageError(problem)
 
 
 def write_summary_or_warn(markdown: str, path: str | None, command: str) -> None:

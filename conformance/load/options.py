@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from ..certificate import CertificateError, read_certificate
 from ..headers import HeaderError, resolve
 from ..report.baseline import BaselineError, baseline_for_load
+from ..report.markdown import summary_folder_problem
 from .protocol import SCENARIOS
 from .runner import (
     DEFAULT_MASTER_BIND_HOST,
@@ -289,15 +290,9 @@ def _auto_processes(opts: LoadOptions) -> str:
 
 
 def _check_summary_folder(path: str | None) -> None:
-    """--summary-md must be writable before the run starts, not found unwritable after it. Its folder is created
-    as --report-dir's is: ``--summary-md reports/summary.md`` in a fresh CI workspace is the common case."""
-    if not path:
-        return
-    folder = Path(path).resolve().parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LoadOptionError(f"--summary-md: cannot create the folder of {path!r}: {exc.strerror or exc}") from None
+    problem = summary_folder_problem(path)
+    if problem:
+        raise LoadOptionError(problem)
 
 
 @dataclass

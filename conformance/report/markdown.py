@@ -135,3 +135,15 @@ def load_markdown(doc: dict[str, Any]) -> str:
         lines += [f"| {r['metric']} | {r['baseline']} | {r['now']} | {_cell(r['limit'])} | "
                   f"{'**regressed**' if r['regressed'] else 'ok'} |" for r in comp["rows"]]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def summary_folder_problem(path: str | None) -> str | None:
+    """--summary-md must be writable before the run starts, not found unwritable after it. Its folder is created
+    as --report-dir's is: ``--summary-md reports/summary.md`` in a fresh CI workspace is the common case."""
+    if not path:
+        return None
+    try:
+        Path(path).resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"--summary-md: cannot create the folder of {path!r}: {exc.strerror or exc}"
+    return None
