@@ -69,10 +69,10 @@ from conformance.load.scenario.capacity_plan import (
     connections_for,
     knee_of,
     limited_by,
-    plan_from,
     share,
 )
-from conformance.load.scenario.common import SELF_MEASUREMENT, STATE, Session, thresholds
+from conformance.load.scenario.common import SELF_MEASUREMENT, STATE, Session
+from conformance.load.scenario.options import add_capacity_options, plan_of, thresholds
 from conformance.load.scenario.steps import Snapshot
 from conformance.load.scenario.validation import REASONS, SentRequest, check_token
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
@@ -93,21 +93,7 @@ AT_ONCE = 1_000_000.0
 #: Custom Locust message a master sends its workers at every change of rate (data: ArrivalControl.as_message()).
 RATE_MESSAGE = "token_conformance_capacity_rate"
 
-
-@events.init_command_line_parser.add_listener
-def _add_options(parser: Any) -> None:
-    parser.add_argument("--start-rate", type=float, default=0.0, help="capacity: requests/s of the first step (0: 50)")
-    parser.add_argument("--step-rate", type=float, default=0.0,
-                        help="capacity: requests/s added per step: the linear plan (0: the search, doubling then "
-                             "bisecting to the knee)")
-    parser.add_argument("--max-rate", type=float, default=0.0,
-                        help="capacity: highest rate tried (0: 1000 for the linear plan, 100000 for the search)")
-    parser.add_argument("--step-time", type=float, default=0.0,
-                        help="capacity: seconds per step (0: 5 for the search, 10 for the linear plan)")
-
-
-def plan_of(options: Any) -> LinearPlan | SearchPlan:
-    return plan_from(options.start_rate, options.step_rate, options.max_rate, options.step_time)
+events.init_command_line_parser.add_listener(add_capacity_options)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""What every load scenario shares: its options, the simulated client, and the bookkeeping.
+"""What every load scenario shares: the simulated client and the bookkeeping (its options: options.py).
 
 Importing this module (every scenario does) registers the scenario options with
 Locust and the event listeners that
@@ -40,7 +40,6 @@ from locust.stats import CSV_STATS_INTERVAL_SEC, calculate_response_time_percent
 from conformance.client import retry_after
 from conformance.headers import HeaderError, resolve
 from conformance.load.protocol import (
-    CERTIFICATE_ENV,
     DROPPED,
     FETCH,
     INVALID,
@@ -53,13 +52,13 @@ from conformance.load.protocol import (
     WORKER_SUMMARY_DIR_ENV,
 )
 from conformance.load.scenario import distributed, generator
+from conformance.load.scenario.options import add_scenario_options, scenario_config, thresholds
 from conformance.load.scenario.tally import Tally
 from conformance.load.scenario.validation import (
     REASONS,
     OptionError,
     ScenarioConfig,
     SentRequest,
-    build_config,
     check_token,
     connection_failure,
 )
@@ -67,6 +66,8 @@ from conformance.load.slo import Breach, Observed, Thresholds, evaluate
 from conformance.profiles import resolve_pointer
 
 logger = logging.getLogger("conformance.loadtests")  # the name locust.log has always shown
+
+events.init_command_line_parser.add_listener(add_scenario_options)
 
 #: Why a session was dropped (DROPPED row names).
 DROP_REASONS: dict[str, str] = {
@@ -82,51 +83,6 @@ class InvalidToken(Exception):
 
 class DroppedSession(Exception):
     """A DROPPED row's failure: the client would have been dropped from the call."""
-
-
-# --------------------------------------------------------------------------- options
-
-
-@events.init_command_line_parser.add_listener
-def _add_options(parser: Any) -> None:
-    """The scenario options; defaults suit a run of seconds (see docs/load.md for real-life values)."""
-    add = parser.add_argument
-    add("--expiry", type=int, default=10, help="token lifetime to ask for (?expiry=N), seconds")
-    add("--renew-margin", type=float, default=5.0, help="renew this many seconds before the token expires")
-    add("--cycles", type=int, default=3, help="renewals per session before the client leaves (and a new one joins)")
-    add("--role-mix", default="publisher=1,subscriber=1", help="weights of the roles, e.g. publisher=1,subscriber=3")
-    add("--tokentype-mix", default="", help="weights of the token types, e.g. uid=3,userAccount=1 (default: all)")
-    # Not --profile: Locust (>= 2.36) has its own --profile option.
-    add("--token-profile", default="agora-token-service", help="server profile: bundled name or JSON file")
-    add("--app-id", default="", help="expected app id of every token (32 hex characters); empty: not checked")
-    add("--expiry-tolerance", type=float, default=2.0, help="seconds a token's expiry may differ from the asked one")
-    add("--strict-roles", action="store_true", default=False, help="a subscriber token must not carry publish rights")
-    add("--request-timeout", type=float, default=10.0, help="client timeout per request, seconds (the SDK's is 10)")
-    add("--retry-interval", type=float, default=1.0, help="seconds between attempts after a failed fetch or renewal")
-    add("--insecure", action="store_true", default=False, help="do not verify the server's TLS certificate")
-    add("--progress-interval", type=float, default=0.0, help="print a progress line every N seconds (0: never)")
-    add("--slo-p95-ms", type=float, default=500.0, help="SLO: p95 latency of FETCH and of RENEW, ms")
-    add("--slo-failure-ratio", type=float, default=0.01, help="SLO: largest share of failed token requests")
-    add("--slo-dropped", type=int, default=0, help="SLO: largest number of dropped sessions")
-    add("--slo-invalid", type=int, default=0, help="SLO: largest number of invalid tokens")
-    add("--slo-limited-ratio", type=float, default=1.0,
-        help="SLO: largest share of token requests answered 429 / 503 + Retry-After (default 1: not gated)")
-    add("--summary-file", default="", include_in_web_ui=False, help="write the run summary (JSON) here at exit")
-
-
-def scenario_config(options: Any) -> ScenarioConfig:
-    """The checked configuration from Locust's parsed options; the certificate from the environment only."""
-    return build_config(vars(options), certificate=os.environ.get(CERTIFICATE_ENV, "").strip() or None)
-
-
-def thresholds(options: Any) -> Thresholds:
-    return Thresholds(
-        max_p95_ms=float(options.slo_p95_ms),
-        max_failure_ratio=float(options.slo_failure_ratio),
-        max_dropped=int(options.slo_dropped),
-        max_invalid=int(options.slo_invalid),
-        max_limited_ratio=float(getattr(options, "slo_limited_ratio", 1.0)),
-    )
 
 
 # --------------------------------------------------------------------------- run state

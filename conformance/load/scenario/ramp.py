@@ -22,7 +22,8 @@ from typing import Any
 
 from locust import LoadTestShape, events
 
-from conformance.load.scenario.common import STATE, TokenClient, thresholds
+from conformance.load.scenario.common import STATE, TokenClient
+from conformance.load.scenario.options import thresholds
 from conformance.load.scenario.steps import Snapshot
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
 
