@@ -13,14 +13,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from ..load.protocol import SCENARIOS
-from ..load.runner import (
-    DEFAULT_EXPECT_WORKERS_MAX_WAIT,
-    DEFAULT_MASTER_BIND_HOST,
-    DEFAULT_MASTER_PORT,
-    DEFAULT_MASTER_WAIT,
-)
-from ..load.slo import DEFAULT_MAX_FAILURE_RATIO, DEFAULT_MAX_P95_MS
 from ..settings.declarations import add_arguments
+from ..settings.load import SLO_KEYS
 from ._common import CERTIFICATE_ENV, UsageError, add_request_options
 from .check import write_summary_or_warn
 
@@ -68,86 +62,26 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "\nSeveral machines: 'load URL --master --expect-workers N' on one (judged there, like a local run),\n"
         "'load --worker --master-host HOST' on each of N others (docs/load.md, \"Several machines\")."
     )
-    parser.add_argument("url", nargs="?", help="base URL of the token server (default: the embedded reference server)")
+    add_arguments(parser, "load", "url")
     run = parser.add_argument_group("run")
-    run.add_argument("--scenario", default="fetch_and_renew", help="bundled scenario name or locustfile path")
-    run.add_argument(
-        "--users", type=int, default=None, help="simulated clients (default: 10; capacity: one arrival loop per process)"
-    )
-    run.add_argument("--spawn-rate", type=float, default=10.0, help="clients started per second")
-    run.add_argument("--run-time", default=None,
-                     help="how long to run, e.g. 30s, 2m (default: 30s; capacity: an upper bound, by default "
-                          "what its plan needs, ending earlier when the knee is found)")
-    run.add_argument("--stop-timeout", default="3s", help="time for requests in flight at the end")
-    run.add_argument("--processes", default=None, metavar="N|auto",
-                     help="Locust worker processes on this machine, one per core; auto: one per free core "
-                     "(default: one process, no workers)")
-    run.add_argument("--report-dir", default="reports", help="where load.json, plots and Locust reports go")
-    run.add_argument("--progress-interval", type=float, default=3.0, help="seconds between progress lines (0: none)")
+    add_arguments(run, "load", "scenario", "users", "spawn_rate", "run_time", "stop_timeout", "processes", "report_dir",
+                  "progress_interval")
     client = parser.add_argument_group("clients")
-    add_arguments(client, "load", "profile", "app_id", "certificate_file")
-    client.add_argument("--expiry", type=int, default=10, help="token lifetime to ask for, seconds")
-    client.add_argument("--renew-margin", type=float, default=5.0, help="renew this long before expiry")
-    client.add_argument("--cycles", type=int, default=3, help="renewals per session before a client leaves")
-    client.add_argument("--role-mix", default="publisher=1,subscriber=1", help="e.g. publisher=1,subscriber=3")
-    client.add_argument("--tokentype-mix", default=None, help="e.g. uid=3,userAccount=1 (default: the profile's)")
-    client.add_argument("--expiry-tolerance", type=float, default=2.0, help="allowed expiry error, seconds")
-    client.add_argument("--strict-roles", action="store_true", help="subscriber tokens must not carry publish rights")
-    client.add_argument("--request-timeout", type=float, default=10.0, help="client timeout per request")
-    client.add_argument("--retry-interval", type=float, default=1.0, help="seconds between retries after a failure")
-    add_arguments(client, "load", "insecure")
+    add_arguments(client, "load", "profile", "app_id", "certificate_file", "expiry", "renew_margin", "cycles",
+                  "role_mix", "tokentype_mix", "expiry_tolerance", "strict_roles", "request_timeout", "retry_interval",
+                  "insecure")
     slo = parser.add_argument_group("SLOs")
-    slo.add_argument("--max-p95-ms", type=float, default=DEFAULT_MAX_P95_MS, help="p95 latency of fetch and renew")
-    slo.add_argument(
-        "--max-failure-ratio", type=float, default=DEFAULT_MAX_FAILURE_RATIO, help="share of failed token requests"
-    )
-    slo.add_argument("--max-dropped", type=int, default=0, help="dropped sessions allowed")
-    slo.add_argument("--max-invalid", type=int, default=0, help="invalid tokens allowed")
-    slo.add_argument("--max-limited-ratio", type=float, default=1.0,
-                     help="largest share of token requests answered 429 / 503 + Retry-After (rate limited; "
-                     "counted apart from failures; 1: not gated)")
-    add_request_options(client, "load")
+    add_arguments(slo, "load", *SLO_KEYS)
+    add_request_options(client, "load")  # after the SLOs: the usage line has always listed them there
     base = parser.add_argument_group("baseline and CI")
-    base.add_argument("--baseline", metavar="LOAD_JSON", help="load.json of an earlier run: exit 1 when p50/p95/p99, "
-                      "throughput, failure or invalid-token ratio is worse beyond run-to-run noise (docs/load.md)")
-    base.add_argument("--baseline-force", action="store_true",
-                      help="compare with a baseline of another scenario, user count or target anyway")
-    base.add_argument("--summary-md", metavar="FILE",
-                      help="also write a Markdown summary there (appended to $GITHUB_STEP_SUMMARY whenever set)")
+    add_arguments(base, "load", "baseline", "baseline_force", "summary_md")
     dist = parser.add_argument_group(
         "several machines (Locust's master and workers; docs/load.md, \"Several machines\")")
-    dist.add_argument("--master", action="store_true",
-                      help="run the load on workers started elsewhere with --worker, judge it here")
-    dist.add_argument("--expect-workers", type=int, default=None, metavar="N",
-                      help="--master: start when N workers are connected")
-    dist.add_argument("--expect-workers-max-wait", type=int, default=None, metavar="SECONDS",
-                      help=f"--master: give up (exit 2) when they are not all there after this long "
-                      f"(default: {DEFAULT_EXPECT_WORKERS_MAX_WAIT})")
-    dist.add_argument("--master-bind-host", default=None, metavar="HOST",
-                      help=f"--master: interface to listen on for workers (default: {DEFAULT_MASTER_BIND_HOST}, all)")
-    dist.add_argument("--master-bind-port", type=int, default=None, metavar="PORT",
-                      help=f"--master: port to listen on for workers (default: {DEFAULT_MASTER_PORT})")
-    dist.add_argument("--worker", action="store_true",
-                      help="be a worker of a master started with --master: the scenario and its options come from "
-                      "the master; the certificate and credential headers from here")
-    dist.add_argument("--master-host", default=None, metavar="HOST", help="--worker: the master's address")
-    dist.add_argument("--master-port", type=int, default=None, metavar="PORT",
-                      help=f"--worker: the master's port (default: {DEFAULT_MASTER_PORT})")
-    dist.add_argument("--master-wait", type=float, default=None, metavar="SECONDS",
-                      help=f"--worker: give up (exit 2) when the master has not answered after this long "
-                      f"(default: {DEFAULT_MASTER_WAIT:g})")
+    add_arguments(dist, "load", "master", "expect_workers", "expect_workers_max_wait", "master_bind_host",
+                  "master_bind_port", "worker", "master_host", "master_port", "master_wait")
     shapes = parser.add_argument_group("renew_storm, ramp and capacity")
-    shapes.add_argument("--cohorts", type=int, default=None, help="renew_storm: cohorts joining at once (default: 1)")
-    shapes.add_argument("--cohort-interval", type=float, default=None, help="renew_storm: seconds between cohorts (default: renewal period / cohorts)")
-    shapes.add_argument("--step-users", type=int, default=None, help="ramp: users added per step (default: a fifth of --users)")
-    shapes.add_argument("--step-time", type=float, default=None, help="ramp, capacity: seconds per step (default: 10; capacity's search: 5)")
-    shapes.add_argument("--start-rate", type=float, default=None, help="capacity: requests/s of the first step (default: 50)")
-    shapes.add_argument(
-        "--step-rate", type=float, default=None,
-        help="capacity: requests/s added per step: the linear plan (default: a search that doubles the rate "
-             "while steps hold, then bisects to within 10 %% of the knee and stops)"
-    )
-    shapes.add_argument("--max-rate", type=float, default=None, help="capacity: highest rate tried (default: 1000 with --step-rate; the search: 100000)")
+    add_arguments(shapes, "load", "cohorts", "cohort_interval", "step_users", "step_time", "start_rate", "step_rate",
+                  "max_rate")
 
 
 def options_from(args: argparse.Namespace) -> LoadOptions:

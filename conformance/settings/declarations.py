@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from collections.abc import Callable
 from typing import Any
 
 from ..certificate import CERTIFICATE_ENV
 from ..headers import HEADERS_ENV
+from .load import LOAD_OPTIONS
+from .option import Option, at_least_one, positive
+
+__all__ = ["INPUT_ENV", "OPTIONS", "Option", "add_arguments", "add_locust_arguments", "add_pytest_options",
+           "at_least_one", "default_of", "locust_options", "option", "positive", "problem", "pytest_options"]
 
 #: Defaults, declared here once (RunSettings, the client and the help texts read them).
 DEFAULT_TIMEOUT = 10.0
@@ -22,46 +25,6 @@ DEFAULT_RATE_LIMIT_BUDGET = 60.0
 DEFAULT_CONCURRENCY = 16
 
 
-# --- validation rules: the reason a value is refused, or None ---------------------------------------------------
-
-def positive(value: float) -> str | None:
-    return None if value > 0 else "must be positive"
-
-
-def at_least_one(value: int) -> str | None:
-    return None if value >= 1 else "must be at least 1"
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option wherever it is given. ``kind`` is how the value is read: str, int, float, bool, list (repeatable)."""
-
-    key: str
-    help: str
-    kind: str = "str"
-    #: The flags of the token-conformance subcommands, and which subcommands take it.
-    flags: tuple[str, ...] = ()
-    commands: tuple[str, ...] = ()
-    #: The pytest plugin's flag (its dest and ini key: the flag's name with underscores) and environment variable.
-    pytest_flag: str | None = None
-    ini: str | None = None
-    env: str | None = None
-    #: The default of the subcommands' flag (the plugin's are None: unset falls through to ini and environment).
-    default: Any = None
-    rule: Callable[[Any], str | None] | None = None
-    metavar: str | None = None
-    choices: tuple[str, ...] | None = None
-    #: A subcommand's own help or default, where the same option reads differently there.
-    help_for: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    default_for: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    #: The plugin's help, where it differs from the subcommands'.
-    pytest_help: str | None = None
-
-    @property
-    def dest(self) -> str | None:
-        return self.pytest_flag.removeprefix("--").replace("-", "_") if self.pytest_flag else None
-
-
 _PROFILE_HELP = ("bundled profile name (agora-token-service, agora-node-tokenserver), a profile JSON file, or 'auto' "
                  "(detect it from the target) (default: agora-token-service)")
 _HEADER_HELP = ("header sent with every request (repeatable), e.g. 'Authorization: Bearer ...'; 'NAME' alone reads "
@@ -72,20 +35,26 @@ _CHECK, _WATCH, _LOAD, _DETECT, _INFER = "check", "watch", "load", "detect", "pr
 #: Every option, once. The order is the order of ``--help``.
 OPTIONS: tuple[Option, ...] = (
     Option("url", "base URL of the token server (default: start the embedded reference server)", kind="positional",
-           flags=("url",), commands=(_CHECK, _WATCH), pytest_flag="--token-server-url", env="TOKEN_SERVER_URL",
+           flags=("url",), commands=(_CHECK, _WATCH, _LOAD), pytest_flag="--token-server-url", env="TOKEN_SERVER_URL",
            pytest_help="base URL of the token server to judge; without it the embedded reference server is started",
-           help_for={_WATCH: "base URL of the token server to watch"}),
+           help_for={_WATCH: "base URL of the token server to watch",
+                     _LOAD: "base URL of the token server (default: the embedded reference server)"}),
     Option("profile", _PROFILE_HELP, flags=("--profile",), commands=(_CHECK, _WATCH, _LOAD),
            pytest_flag="--token-profile", env="TOKEN_PROFILE",
            pytest_help="server profile: a bundled name (agora-token-service, agora-node-tokenserver) or a profile "
            "JSON file",
            help_for={_WATCH: "bundled profile name, a profile JSON file, or 'auto' (detected once, at start)",
-                     _LOAD: "server profile: bundled name or JSON file (default: agora-token-service)"}),
+                     _LOAD: "server profile: bundled name or JSON file (default: agora-token-service)"},
+           # Not --profile in Locust: Locust (>= 2.36) has its own --profile option.
+           locust_flag="--token-profile", locust_default="agora-token-service",
+           locust_help="server profile: bundled name or JSON file"),
     Option("app_id", "the app id every token must carry (32 hexadecimal characters)", flags=("--app-id",),
            commands=(_CHECK, _WATCH, _LOAD), pytest_flag="--token-app-id", env="TOKEN_APP_ID",
            pytest_help="the app id every token must carry",
            help_for={_WATCH: "the app id every token must carry",
-                     _LOAD: "expected app id of every token, 32 hex characters (default: not checked)"}),
+                     _LOAD: "expected app id of every token, 32 hex characters (default: not checked)"},
+           locust_flag="--app-id", locust_default="",
+           locust_help="expected app id of every token (32 hex characters); empty: not checked"),
     Option("strict", "SHOULD failures also make the server non-conforming", kind="bool", flags=("--strict",),
            commands=(_CHECK, _WATCH), pytest_flag="--token-strict", env="TOKEN_STRICT",
            pytest_help="SHOULD failures also make the run non-conforming",
@@ -103,10 +72,12 @@ OPTIONS: tuple[Option, ...] = (
                      _LOAD: "file holding the app certificate, to verify signatures (default: "
                      f"${CERTIFICATE_ENV}; without either, signatures are not checked)"}),
     Option("report_dir", "where conformance.json, junit.xml and conformance.html go (default: reports/)",
-           flags=("--report-dir",), commands=(_CHECK, _WATCH), default="reports",
+           flags=("--report-dir",), commands=(_CHECK, _WATCH, _LOAD), default="reports",
            pytest_flag="--token-report-dir", env="TOKEN_REPORT_DIR",
            pytest_help="write conformance.json and conformance.html there",
-           help_for={_WATCH: "the last run's reports (default reports/watch/)"}, default_for={_WATCH: "reports/watch"}),
+           help_for={_WATCH: "the last run's reports (default reports/watch/)",
+                     _LOAD: "where load.json, plots and Locust reports go"},
+           default_for={_WATCH: "reports/watch"}),
     Option("deviations", "JSON {case id: reason}: known deviations become expected failures", flags=("--deviations",),
            commands=(_CHECK,), metavar="FILE", pytest_flag="--token-deviations", env="TOKEN_DEVIATIONS",
            pytest_help="JSON file {case id: reason} of known deviations: their failures become expected failures"),
@@ -119,9 +90,13 @@ OPTIONS: tuple[Option, ...] = (
            "minutes)", kind="int", flags=("--renew-expiry",), commands=(_CHECK,), metavar="SECONDS",
            pytest_flag="--token-renew-expiry", rule=positive,
            pytest_help="lifetime asked for in the renewal case (default 6 s)"),
+    # The rule is check's and the plugin's; load's bounds (0 allowed) are the scenario's (load/scenario/validation.py).
     Option("renew_margin", "renew this many seconds before expiry in the renewal case (default 2)", kind="float",
-           flags=("--renew-margin",), commands=(_CHECK,), metavar="SECONDS", pytest_flag="--token-renew-margin",
-           rule=positive, pytest_help="renew this many seconds before expiry in the renewal case (default 2 s)"),
+           flags=("--renew-margin",), commands=(_CHECK, _LOAD), metavar="SECONDS", pytest_flag="--token-renew-margin",
+           rule=positive, pytest_help="renew this many seconds before expiry in the renewal case (default 2 s)",
+           help_for={_LOAD: "renew this long before expiry"}, default_for={_LOAD: 5.0}, metavar_for={_LOAD: None},
+           locust_flag="--renew-margin", locust_default=5.0,
+           locust_help="renew this many seconds before the token expires"),
     Option("prop_examples", "examples per operation in the property-based case (default 12)", kind="int",
            pytest_flag="--token-prop-examples", rule=positive),
     Option("concurrency", f"requests in flight at once (default {DEFAULT_CONCURRENCY}); 1 sends them one after "
@@ -129,7 +104,8 @@ OPTIONS: tuple[Option, ...] = (
            pytest_flag="--token-concurrency", env="TOKEN_CONCURRENCY", rule=at_least_one),
     Option("insecure", "accept a TLS certificate that does not verify", kind="bool", flags=("--insecure",),
            commands=(_CHECK, _WATCH, _LOAD), pytest_flag="--token-insecure",
-           help_for={_LOAD: "do not verify the server's TLS certificate"}),
+           help_for={_LOAD: "do not verify the server's TLS certificate"},
+           locust_flag="--insecure", locust_default=False, locust_help="do not verify the server's TLS certificate"),
     Option("gated_by_baseline", "set by 'token-conformance check --baseline': the verdict line leaves the exit code "
            "to the gate's line", kind="bool", pytest_flag="--token-gated-by-baseline"),
     Option("target_label", "how reports name the target (default: its URL)", pytest_flag="--token-target-label"),
@@ -169,14 +145,18 @@ OPTIONS: tuple[Option, ...] = (
            help_for={_WATCH: "list the watch-safe cases (and those excluded, with why), and exit"}),
     Option("baseline", "conformance.json of an earlier run: exit 1 only on a regression (a gating case that passed "
            "there, or is new, fails now); known failures are listed, not gating", flags=("--baseline",),
-           commands=(_CHECK,), metavar="FILE"),
+           commands=(_CHECK, _LOAD), metavar="FILE", metavar_for={_LOAD: "LOAD_JSON"},
+           help_for={_LOAD: "load.json of an earlier run: exit 1 when p50/p95/p99, throughput, failure or "
+                     "invalid-token ratio is worse beyond run-to-run noise (docs/load.md)"}),
     Option("baseline_force", "compare with a baseline of another profile, contract version or target anyway",
-           kind="bool", flags=("--baseline-force",), commands=(_CHECK,)),
+           kind="bool", flags=("--baseline-force",), commands=(_CHECK, _LOAD),
+           help_for={_LOAD: "compare with a baseline of another scenario, user count or target anyway"}),
     Option("gate", "with --baseline: the levels whose regressions fail the gate: 'should' (MUST and SHOULD, the "
            "default, with or without --strict) or 'must' (MUST only); a MAY case never gates", flags=("--gate",),
            commands=(_CHECK,), choices=("should", "must")),
     Option("summary_md", "also write a Markdown summary there (it is appended to $GITHUB_STEP_SUMMARY whenever that "
-           "is set)", flags=("--summary-md",), commands=(_CHECK,), metavar="FILE"),
+           "is set)", flags=("--summary-md",), commands=(_CHECK, _LOAD), metavar="FILE",
+           help_for={_LOAD: "also write a Markdown summary there (appended to $GITHUB_STEP_SUMMARY whenever set)"}),
     Option("interval", "time between the starts of two runs, e.g. 30s, 5m (default 60s)", flags=("--interval",),
            commands=(_WATCH,), default="60s"),
     Option("metrics_port", "serve Prometheus metrics on this port (/metrics)", kind="int", flags=("--metrics-port",),
@@ -185,6 +165,8 @@ OPTIONS: tuple[Option, ...] = (
            flags=("--metrics-addr",), commands=(_WATCH,), default="127.0.0.1"),
     Option("runs", "stop after N runs, exit code from the runs (see below) (default: run until stopped)", kind="int",
            flags=("--runs",), commands=(_WATCH,), metavar="N", rule=at_least_one),
+    # load's own: load.py
+    *LOAD_OPTIONS,
 )
 
 _BY_KEY = {o.key: o for o in OPTIONS}
@@ -226,12 +208,49 @@ def add_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, com
                 kwargs["action"] = "append"
             if opt.kind in _TYPES:
                 kwargs["type"] = _TYPES[opt.kind]
-            if opt.metavar:
-                kwargs["metavar"] = opt.metavar
+            metavar = opt.metavar_for.get(command, opt.metavar)
+            if metavar:
+                kwargs["metavar"] = metavar
             if opt.choices:
                 kwargs["choices"] = opt.choices
             kwargs["default"] = opt.default_for.get(command, opt.default)
         parser.add_argument(*opt.flags, **kwargs)
+
+
+def default_of(command: str, key: str) -> Any:
+    """What ``command``'s parser gives option ``key`` when it is not given (a flag: False)."""
+    opt = _BY_KEY[key]
+    if command not in opt.commands:
+        raise ValueError(f"{command} does not take {opt.flags}")
+    if opt.kind == "bool":
+        return False
+    return opt.default_for.get(command, opt.default)
+
+
+def locust_options() -> tuple[Option, ...]:
+    """The options of the load scenarios' Locust parsers (``locust -f loadtests/X.py``)."""
+    return tuple(o for o in OPTIONS if o.locust_flag)
+
+
+def add_locust_arguments(parser: Any, scenario: str | None, *keys: str) -> None:
+    """Add these options to Locust's parser (``parser``: its ``init_command_line_parser`` argument) as the scenario
+    takes them (None: every scenario; its options name no scenario). Their dest: the Locust flag's name."""
+    for key in keys:
+        opt = _BY_KEY[key]
+        if opt.locust_flag is None or (scenario is None) != (not opt.locust_scenarios) or (
+                scenario is not None and scenario not in opt.locust_scenarios):
+            raise ValueError(f"the {scenario or 'every'} scenario does not take {key!r} in Locust")
+        kwargs: dict[str, Any] = {
+            "default": opt.locust_default_for.get(scenario, opt.locust_default) if scenario else opt.locust_default,
+            "help": opt.locust_help_for.get(scenario, opt.locust_help) if scenario else opt.locust_help,
+        }
+        if opt.kind == "bool":
+            kwargs["action"] = "store_true"
+        elif opt.kind in _TYPES:
+            kwargs["type"] = _TYPES[opt.kind]
+        if not opt.locust_web_ui:
+            kwargs["include_in_web_ui"] = False
+        parser.add_argument(opt.locust_flag, **kwargs)
 
 
 def pytest_options() -> tuple[Option, ...]:
