@@ -25,6 +25,7 @@ from ..interruption import last_signal, signals_as_interrupt
 from ..reference.server import ReferenceServer
 from ..report.baseline import LoadComparison, compare_load, load_terminal_lines, plot_load
 from ..report.markdown import load_markdown
+from ..settings.load import DEFAULT_EXPECT_WORKERS_MAX_WAIT, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT
 from .options import (
     BaselineInUse,
     LoadOptionError,
@@ -47,9 +48,6 @@ from .report import (
     write_load_reports,
 )
 from .runner import (
-    DEFAULT_EXPECT_WORKERS_MAX_WAIT,
-    DEFAULT_MASTER_BIND_HOST,
-    DEFAULT_MASTER_PORT,
     GAVE_UP_WAITING,
     LoadPlan,
     MasterSpec,

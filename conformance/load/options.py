@@ -21,17 +21,13 @@ from ..certificate import CertificateError, read_certificate
 from ..headers import HeaderError, resolve
 from ..report.baseline import BaselineError, baseline_for_load
 from ..report.markdown import summary_folder_problem
+from ..settings.declarations import default_of, locust_dest, locust_options, option
+from ..settings.load import CLIENT_KEYS, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT, DEFAULT_MASTER_WAIT
 from .protocol import SCENARIOS
-from .runner import (
-    DEFAULT_MASTER_BIND_HOST,
-    DEFAULT_MASTER_PORT,
-    DEFAULT_MASTER_WAIT,
-    WorkerPlan,
-    free_cores,
-)
+from .runner import WorkerPlan, free_cores
 from .scenario.capacity_plan import LinearPlan, SearchPlan, fit_problem, plan_from
 from .scenario.validation import OptionError, ScenarioConfig, build_config
-from .slo import DEFAULT_MAX_FAILURE_RATIO, DEFAULT_MAX_P95_MS, Thresholds, check_thresholds
+from .slo import Thresholds, check_thresholds
 
 __all__ = ["BaselineInUse", "LoadOptionError", "LoadOptions", "Prepared", "check_roles", "parse_seconds", "prepare",
            "prepare_worker", "scenario_values"]
@@ -47,68 +43,81 @@ class LoadOptionError(ValueError):
     """A mistake in the options: one line saying what to fix (the CLI's usage error, exit 2); nothing started."""
 
 
+def _default(key: str) -> Any:
+    """The default of load's option ``key``: its declaration's (conformance/settings/load.py, declarations.py)."""
+    return default_of("load", key)
+
+
 @dataclass
 class LoadOptions:
-    """What ``token-conformance load`` takes, by its option names (dest); the defaults are the CLI's."""
+    """What ``token-conformance load`` takes, by its option names (dest); the defaults are the CLI's, declared once
+    with the option in conformance/settings (tests/settings/test_declarations.py holds one field per option)."""
 
-    url: str | None = None
+    url: str | None = _default("url")
     # run
-    scenario: str = "fetch_and_renew"
-    users: int | None = None
-    spawn_rate: float = 10.0
-    run_time: str | None = None
-    stop_timeout: str = "3s"
-    processes: str | int | None = None
-    report_dir: str = "reports"
-    progress_interval: float = 3.0
+    scenario: str = _default("scenario")
+    users: int | None = _default("users")
+    spawn_rate: float = _default("spawn_rate")
+    #: A duration ("30s", "2m", "1h30m") or whole seconds (an int, as a Python caller may write it).
+    run_time: str | int | None = _default("run_time")
+    stop_timeout: str | int = _default("stop_timeout")
+    processes: str | int | None = _default("processes")
+    report_dir: str = _default("report_dir")
+    progress_interval: float = _default("progress_interval")
     # clients
-    profile: str | None = None
-    app_id: str | None = None
-    certificate_file: str | None = None
-    expiry: int = 10
-    renew_margin: float = 5.0
-    cycles: int = 3
-    role_mix: str = "publisher=1,subscriber=1"
-    tokentype_mix: str | None = None
-    expiry_tolerance: float = 2.0
-    strict_roles: bool = False
-    request_timeout: float = 10.0
-    retry_interval: float = 1.0
-    insecure: bool = False
-    header: Sequence[str] | None = None
-    header_file: str | None = None
+    profile: str | None = _default("profile")
+    app_id: str | None = _default("app_id")
+    certificate_file: str | None = _default("certificate_file")
+    expiry: int = _default("expiry")
+    renew_margin: float = _default("renew_margin")
+    cycles: int = _default("cycles")
+    role_mix: str = _default("role_mix")
+    tokentype_mix: str | None = _default("tokentype_mix")
+    expiry_tolerance: float = _default("expiry_tolerance")
+    strict_roles: bool = _default("strict_roles")
+    request_timeout: float = _default("request_timeout")
+    retry_interval: float = _default("retry_interval")
+    insecure: bool = _default("insecure")
+    header: Sequence[str] | None = _default("header")
+    header_file: str | None = _default("header_file")
     # SLOs
-    max_p95_ms: float = DEFAULT_MAX_P95_MS
-    max_failure_ratio: float = DEFAULT_MAX_FAILURE_RATIO
-    max_dropped: int = 0
-    max_invalid: int = 0
-    max_limited_ratio: float = 1.0
+    max_p95_ms: float = _default("max_p95_ms")
+    max_failure_ratio: float = _default("max_failure_ratio")
+    max_dropped: int = _default("max_dropped")
+    max_invalid: int = _default("max_invalid")
+    max_limited_ratio: float = _default("max_limited_ratio")
     # baseline and CI
-    baseline: str | None = None
-    baseline_force: bool = False
-    summary_md: str | None = None
+    baseline: str | None = _default("baseline")
+    baseline_force: bool = _default("baseline_force")
+    summary_md: str | None = _default("summary_md")
     # several machines
-    master: bool = False
-    expect_workers: int | None = None
-    expect_workers_max_wait: int | None = None
-    master_bind_host: str | None = None
-    master_bind_port: int | None = None
-    worker: bool = False
-    master_host: str | None = None
-    master_port: int | None = None
-    master_wait: float | None = None
+    master: bool = _default("master")
+    expect_workers: int | None = _default("expect_workers")
+    expect_workers_max_wait: int | None = _default("expect_workers_max_wait")
+    master_bind_host: str | None = _default("master_bind_host")
+    master_bind_port: int | None = _default("master_bind_port")
+    worker: bool = _default("worker")
+    master_host: str | None = _default("master_host")
+    master_port: int | None = _default("master_port")
+    master_wait: float | None = _default("master_wait")
     # renew_storm, ramp and capacity
-    cohorts: int | None = None
-    cohort_interval: float | None = None
-    step_users: int | None = None
-    step_time: float | None = None
-    start_rate: float | None = None
-    step_rate: float | None = None
-    max_rate: float | None = None
+    cohorts: int | None = _default("cohorts")
+    cohort_interval: float | None = _default("cohort_interval")
+    step_users: int | None = _default("step_users")
+    step_time: float | None = _default("step_time")
+    start_rate: float | None = _default("start_rate")
+    step_rate: float | None = _default("step_rate")
+    max_rate: float | None = _default("max_rate")
 
 
-def parse_seconds(text: str, option: str, minimum: int = 1) -> int:
-    """'90', '90s', '2m', '1h30m' -> whole seconds (Locust counts whole seconds too)."""
+def parse_seconds(text: str | int, option: str, minimum: int = 1) -> int:
+    """'90', '90s', '2m', '1h30m' or the int 90 (a Python caller's) -> whole seconds (Locust counts whole seconds
+    too); anything else is a LoadOptionError that names the option."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
+    if not isinstance(text, str):
+        raise LoadOptionError(f"{option}: {text!r} is not a duration; use e.g. 30s, 2m, 1h30m or a whole number of "
+                              "seconds")
     match = _TIMESPAN.fullmatch(text.strip().lower()) if text and text.strip() else None
     if match is None or not any(match.groups()):
         raise LoadOptionError(f"{option}: {text!r} is not a duration; use e.g. 30s, 2m, 1h30m or a number of seconds")
@@ -161,35 +170,20 @@ def _report_dir(name: str) -> Path:
 
 
 def scenario_values(opts: LoadOptions) -> dict[str, Any]:
-    """The scenario's own options, keyed by the Locust option dest (see conformance/load/scenario/common.py)."""
-    values: dict[str, Any] = {
-        "expiry": opts.expiry,
-        "renew_margin": opts.renew_margin,
-        "cycles": opts.cycles,
-        "role_mix": opts.role_mix,
-        "tokentype_mix": opts.tokentype_mix,
-        "token_profile": opts.profile,
-        "app_id": opts.app_id,
-        "expiry_tolerance": opts.expiry_tolerance,
-        "strict_roles": opts.strict_roles,
-        "request_timeout": opts.request_timeout,
-        "retry_interval": opts.retry_interval,
-        "insecure": opts.insecure,
-    }
-    shape: dict[str | tuple[str, ...], dict[str, Any]] = {
-        "renew_storm": {"cohorts": opts.cohorts, "cohort_interval": opts.cohort_interval},
-        "ramp": {"step_users": opts.step_users},
-        "capacity": {"start_rate": opts.start_rate, "step_rate": opts.step_rate, "max_rate": opts.max_rate},
-        ("ramp", "capacity"): {"step_time": opts.step_time},
-    }
-    for scenario, options in shape.items():
-        given = {k: v for k, v in options.items() if v is not None}
-        names_ok = scenario if isinstance(scenario, tuple) else (scenario,)
-        if given and opts.scenario not in names_ok:
-            scenario = " or --scenario ".join(names_ok)
-            names = ", ".join("--" + k.replace("_", "-") for k in given)
-            raise LoadOptionError(f"{names} only apply to --scenario {scenario}")
-        values.update(given)
+    """The scenario's own options, keyed by their declared Locust dest (the client's, then the shape's given ones).
+
+    A shape's option given to another scenario is refused, naming the scenarios that take it; those of one scenario
+    are looked at before those several share (the order of that message and of Locust's argv)."""
+    values: dict[str, Any] = {locust_dest(key): getattr(opts, key) for key in CLIENT_KEYS}
+    shapes: dict[tuple[str, ...], list[str]] = {}
+    for declared in sorted((o for o in locust_options() if o.locust_scenarios), key=lambda o: len(o.locust_scenarios)):
+        shapes.setdefault(declared.locust_scenarios, []).append(declared.key)
+    for scenarios, keys in shapes.items():
+        given = {key: getattr(opts, key) for key in keys if getattr(opts, key) is not None}
+        if given and opts.scenario not in scenarios:
+            names = ", ".join(_flag_name(key) for key in given)
+            raise LoadOptionError(f"{names} only apply to --scenario {' or --scenario '.join(scenarios)}")
+        values.update({locust_dest(key): value for key, value in given.items()})
     return values
 
 
@@ -212,7 +206,8 @@ _WORKER_OPTIONS = ("worker", *_WORKER_ONLY, "processes", "certificate_file", "he
 
 
 def _flag_name(dest: str) -> str:
-    return "URL" if dest == "url" else "--" + dest.replace("_", "-")
+    """How the command line names option ``dest`` (its declared flag; the positional: URL)."""
+    return "URL" if dest == "url" else option(dest).flags[-1]
 
 
 def _given(opts: LoadOptions) -> list[str]:
@@ -233,8 +228,8 @@ def check_roles(opts: LoadOptions) -> None:
     """--master and --worker: each with its own options, never both; neither: none of theirs."""
     given = _given(opts)
     _check(not (opts.master and opts.worker), "--master and --worker exclude each other: a process is one or the other")
-    for dest, option in (("master_bind_port", "--master-bind-port"), ("master_port", "--master-port")):
-        _check_port(getattr(opts, dest), option)
+    for dest in ("master_bind_port", "master_port"):
+        _check_port(getattr(opts, dest), _flag_name(dest))
     if not opts.master:
         stray = [d for d in _MASTER_ONLY if d in given]
         _check(not stray, f"{', '.join(map(_flag_name, stray))} only apply with --master")

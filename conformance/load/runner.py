@@ -42,6 +42,14 @@ from ..headers import to_env
 from ..interruption import last_signal, signals_escalate
 from ..layout import top_folder
 from ..redact import Redactor
+from ..settings.declarations import locust_dest, option
+from ..settings.load import (
+    DEFAULT_EXPECT_WORKERS_MAX_WAIT,
+    DEFAULT_MASTER_BIND_HOST,
+    DEFAULT_MASTER_PORT,
+    DEFAULT_MASTER_WAIT,
+    SLO_KEYS,
+)
 from .protocol import CERTIFICATE_ENV, PROGRESS_PREFIX, SCENARIOS, WORKER_SUMMARY_DIR_ENV
 from .slo import Thresholds
 
@@ -82,13 +90,6 @@ def scenario_path(name: str) -> Path:
     raise ValueError(f"unknown scenario {name!r}: use one of {', '.join(SCENARIOS)} or the path of a locustfile")
 
 
-#: Locust's own defaults for where a master listens (every interface) and a worker connects.
-DEFAULT_MASTER_PORT = 5557
-DEFAULT_MASTER_BIND_HOST = "*"
-#: Seconds a master waits for its --expect-workers before it gives up (exit 2, saying how many arrived).
-DEFAULT_EXPECT_WORKERS_MAX_WAIT = 60
-#: Seconds a worker waits for its master to answer before it gives up (exit 2).
-DEFAULT_MASTER_WAIT = 60.0
 #: The line a worker's scenario prints once connected (conformance/load/scenario/distributed.py), and a master per worker.
 WORKER_CONNECTED = "connected to the master at"
 #: Locust's own log lines that say how a worker ended.
@@ -149,6 +150,11 @@ def _flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
+def _locust_flag(key: str) -> str:
+    """The Locust scenario's flag of load's option ``key`` (declared with it: conformance/settings)."""
+    return _flag(locust_dest(key))
+
+
 def _free_loopback_port() -> int:
     """A port free on 127.0.0.1 now (the kernel's choice; Locust binds it a moment later)."""
     with socket.socket() as sock:
@@ -170,14 +176,12 @@ def locust_command(plan: LoadPlan) -> list[str]:
         "--stop-timeout", f"{plan.stop_timeout}s",
         "--csv", str(out / CSV_PREFIX), "--csv-full-history",
         "--html", str(out / HTML_NAME),
-        "--summary-file", str(out / SUMMARY_NAME),
-        "--progress-interval", f"{plan.progress_interval:g}",
-        "--slo-p95-ms", f"{plan.thresholds.max_p95_ms:g}",
-        "--slo-failure-ratio", f"{plan.thresholds.max_failure_ratio:g}",
-        "--slo-dropped", str(plan.thresholds.max_dropped),
-        "--slo-invalid", str(plan.thresholds.max_invalid),
-        "--slo-limited-ratio", f"{plan.thresholds.max_limited_ratio:g}",
+        _locust_flag("summary_file"), str(out / SUMMARY_NAME),
+        _locust_flag("progress_interval"), f"{plan.progress_interval:g}",
     ]  # fmt: skip
+    for key in SLO_KEYS:  # Thresholds' fields are the SLO options' keys
+        limit = getattr(plan.thresholds, key)
+        argv += [_locust_flag(key), str(limit) if option(key).kind == "int" else f"{limit:g}"]
     if plan.processes:
         # Locust's master would listen for its forked workers on tcp://*:5557: every interface, and the same port
         # for every run on the machine (a second run at the same time fails with "Address already in use").
@@ -193,7 +197,7 @@ def locust_command(plan: LoadPlan) -> list[str]:
     for dest, value in plan.scenario_options.items():
         if value is None or value is False or value == "":
             continue
-        if dest == "token_profile" and Path(str(value)).is_file():
+        if dest == locust_dest("profile") and Path(str(value)).is_file():
             value = Path(str(value)).resolve()  # the child runs elsewhere (module docstring)
         argv += [_flag(dest)] if value is True else [_flag(dest), str(value)]
     return argv

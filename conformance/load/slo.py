@@ -16,18 +16,25 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-DEFAULT_MAX_P95_MS = 500.0
-DEFAULT_MAX_FAILURE_RATIO = 0.01
+from ..settings.load import (
+    DEFAULT_MAX_DROPPED,
+    DEFAULT_MAX_FAILURE_RATIO,
+    DEFAULT_MAX_INVALID,
+    DEFAULT_MAX_LIMITED_RATIO,
+    DEFAULT_MAX_P95_MS,
+)
 
 
 @dataclass(frozen=True)
 class Thresholds:
+    """The SLOs; the fields are the options' keys (``--max-p95-ms``: max_p95_ms), the defaults theirs."""
+
     max_p95_ms: float = DEFAULT_MAX_P95_MS
     max_failure_ratio: float = DEFAULT_MAX_FAILURE_RATIO
-    max_dropped: int = 0
-    max_invalid: int = 0
+    max_dropped: int = DEFAULT_MAX_DROPPED
+    max_invalid: int = DEFAULT_MAX_INVALID
     #: Largest share of token requests a rate limiter answered (429 / 503 + Retry-After); 1.0: not gated.
-    max_limited_ratio: float = 1.0
+    max_limited_ratio: float = DEFAULT_MAX_LIMITED_RATIO
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -12,7 +12,7 @@ from .load import LOAD_OPTIONS
 from .option import Option, at_least_one, positive
 
 __all__ = ["INPUT_ENV", "OPTIONS", "Option", "add_arguments", "add_locust_arguments", "add_pytest_options",
-           "at_least_one", "default_of", "locust_options", "option", "positive", "problem", "pytest_options"]
+           "at_least_one", "default_of", "locust_dest", "locust_options", "option", "positive", "problem", "pytest_options"]
 
 #: Defaults, declared here once (RunSettings, the client and the help texts read them).
 DEFAULT_TIMEOUT = 10.0
@@ -105,7 +105,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("insecure", "accept a TLS certificate that does not verify", kind="bool", flags=("--insecure",),
            commands=(_CHECK, _WATCH, _LOAD), pytest_flag="--token-insecure",
            help_for={_LOAD: "do not verify the server's TLS certificate"},
-           locust_flag="--insecure", locust_default=False, locust_help="do not verify the server's TLS certificate"),
+           locust_flag="--insecure", locust_default=False),
     Option("gated_by_baseline", "set by 'token-conformance check --baseline': the verdict line leaves the exit code "
            "to the gate's line", kind="bool", pytest_flag="--token-gated-by-baseline"),
     Option("target_label", "how reports name the target (default: its URL)", pytest_flag="--token-target-label"),
@@ -232,17 +232,26 @@ def locust_options() -> tuple[Option, ...]:
     return tuple(o for o in OPTIONS if o.locust_flag)
 
 
+def locust_dest(key: str) -> str:
+    """The dest of option ``key`` in the Locust scenario's parser: what ``load`` passes its value on as."""
+    dest = _BY_KEY[key].locust_dest
+    if dest is None:
+        raise ValueError(f"{key!r} is no option of the Locust scenarios")
+    return dest
+
+
 def add_locust_arguments(parser: Any, scenario: str | None, *keys: str) -> None:
     """Add these options to Locust's parser (``parser``: its ``init_command_line_parser`` argument) as the scenario
     takes them (None: every scenario; its options name no scenario). Their dest: the Locust flag's name."""
     for key in keys:
         opt = _BY_KEY[key]
-        if opt.locust_flag is None or (scenario is None) != (not opt.locust_scenarios) or (
-                scenario is not None and scenario not in opt.locust_scenarios):
+        takes = scenario in opt.locust_scenarios if scenario else not opt.locust_scenarios
+        if opt.locust_flag is None or not takes:
             raise ValueError(f"the {scenario or 'every'} scenario does not take {key!r} in Locust")
         kwargs: dict[str, Any] = {
             "default": opt.locust_default_for.get(scenario, opt.locust_default) if scenario else opt.locust_default,
-            "help": opt.locust_help_for.get(scenario, opt.locust_help) if scenario else opt.locust_help,
+            "help": ((opt.locust_help_for.get(scenario, opt.locust_help) if scenario else opt.locust_help)
+                     or opt.help_for.get("load", opt.help)),
         }
         if opt.kind == "bool":
             kwargs["action"] = "store_true"

@@ -56,8 +56,9 @@ class Option:
     #: The plugin's help, where it differs from the subcommands'.
     pytest_help: str | None = None
     #: The load scenario's Locust flag (``locust -f loadtests/X.py``; its dest: the flag's name with underscores),
-    #: which ``token-conformance load`` passes the value on as. Locust's own defaults and help there: a plain Locust
-    #: user has no harness to resolve an unset value, so 0 or "" often stands for "the scenario decides".
+    #: which ``token-conformance load`` passes the value on as. Locust's own default and help there (no help: load's):
+    #: a plain Locust user has no harness to resolve an unset value, so 0 or "" often stands for "the scenario
+    #: decides".
     locust_flag: str | None = None
     locust_default: Any = None
     locust_help: str | None = None

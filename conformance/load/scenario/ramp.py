@@ -23,17 +23,14 @@ from typing import Any
 from locust import LoadTestShape, events
 
 from conformance.load.scenario.common import STATE, TokenClient
-from conformance.load.scenario.options import thresholds
+from conformance.load.scenario.options import add_ramp_options, thresholds
 from conformance.load.scenario.steps import Snapshot
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
 
 __all__ = ["Ramp", "TokenClient"]
 
 
-@events.init_command_line_parser.add_listener
-def _add_options(parser: Any) -> None:
-    parser.add_argument("--step-users", type=int, default=0, help="ramp: users added per step (0: a fifth of -u)")
-    parser.add_argument("--step-time", type=float, default=10.0, help="ramp: seconds per step")
+events.init_command_line_parser.add_listener(add_ramp_options)
 
 
 class Ramp(LoadTestShape):

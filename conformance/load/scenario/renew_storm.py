@@ -19,6 +19,7 @@ from locust import LoadTestShape, events
 
 from conformance.load.scenario import common
 from conformance.load.scenario.common import STATE
+from conformance.load.scenario.options import add_renew_storm_options
 
 __all__ = ["RenewStorm", "StormClient"]
 
@@ -33,15 +34,7 @@ class StormClient(common.TokenClient):
 AT_ONCE = 1_000_000.0
 
 
-@events.init_command_line_parser.add_listener
-def _add_options(parser: Any) -> None:
-    parser.add_argument("--cohorts", type=int, default=1, help="renew_storm: number of cohorts joining together")
-    parser.add_argument(
-        "--cohort-interval",
-        type=float,
-        default=0.0,
-        help="renew_storm: seconds between cohorts (0: half the renewal period, so the waves interleave)",
-    )
+events.init_command_line_parser.add_listener(add_renew_storm_options)
 
 
 class RenewStorm(LoadTestShape):

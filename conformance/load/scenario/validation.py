@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.profiles import Profile, ProfileError, load_profile
+from conformance.settings.declarations import option
 from conformance.tokens import (
     PUBLISHER_PRIVILEGES,
     SUBSCRIBER_PRIVILEGES,
@@ -48,14 +49,10 @@ REASONS: dict[str, str] = {
     "signature": "the signature does not verify with the app certificate",
 }
 MAX_EXPIRY = 86400
-#: Defaults of the numeric options (the Locust options and the CLI use the same).
+#: Defaults of the numeric options, by Locust dest: their declarations' (the Locust options and the CLI use the same).
 DEFAULTS: dict[str, Any] = {
-    "expiry": 10,
-    "renew_margin": 5.0,
-    "cycles": 3,
-    "expiry_tolerance": 2.0,
-    "request_timeout": 10.0,
-    "retry_interval": 1.0,
+    key: option(key).locust_default
+    for key in ("expiry", "renew_margin", "cycles", "expiry_tolerance", "request_timeout", "retry_interval")
 }
 _MIX_SEPARATOR = ","
 
@@ -176,7 +173,7 @@ def _flag(raw: Any) -> bool:
 
 
 #: --role-mix when not given.
-DEFAULT_ROLE_MIX = "publisher=1,subscriber=1"
+DEFAULT_ROLE_MIX: str = option("role_mix").locust_default
 
 
 def _role_mix(text: str | None, profile: Profile) -> Mix:
