@@ -10,6 +10,7 @@ import pytest
 
 from conformance.cli.load import add_parser, options_from
 from conformance.load.api import LoadOptionError, LoadOptions, run_load
+from conformance.load.options import prepare
 
 
 def test_the_cli_defaults_are_the_api_defaults() -> None:
@@ -41,3 +42,23 @@ def test_a_run_returns_its_verdict_reports_and_lines(tmp_path: Path) -> None:
     assert result.markdown is not None and result.steps == []
     assert any("embedded reference server" in line for line in shown)
     assert options.users == 4 and options.run_time == "6s"  # the caller's options are not resolved in place
+
+
+def test_whole_seconds_may_be_given_as_an_int(tmp_path: Path) -> None:
+    """A Python caller writes ``run_time=30``: 30 s, as "30s" is (it raised AttributeError deep inside)."""
+    as_int, _note = prepare(LoadOptions(run_time=30, stop_timeout=5, report_dir=str(tmp_path)), show=lambda line: None)
+    as_text, _note = prepare(LoadOptions(run_time="30s", stop_timeout="5s", report_dir=str(tmp_path)),
+                             show=lambda line: None)
+    assert (as_int.run_time, as_int.stop_timeout) == (as_text.run_time, as_text.stop_timeout) == (30, 5)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"run_time": 2.5}, "--run-time: 2.5 is not a duration; use e.g. 30s, 2m, 1h30m or a whole number of seconds"),
+    ({"run_time": True}, "--run-time: True is not a duration"),
+    ({"run_time": 0}, "--run-time must be between 1 s and 24 h, got 0 s"),
+    ({"stop_timeout": [3]}, r"--stop-timeout: \[3\] is not a duration"),
+])
+def test_a_duration_of_another_type_is_one_clear_error(tmp_path: Path, options: dict[str, object],
+                                                        message: str) -> None:
+    with pytest.raises(LoadOptionError, match=message):
+        run_load(LoadOptions(report_dir=str(tmp_path / "reports"), **options), show=lambda line: None)  # type: ignore[arg-type]

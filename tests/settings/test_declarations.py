@@ -9,20 +9,29 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import importlib
 import json
+import runpy
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from _pytest.config.argparsing import Parser
 
 import conformance
 from conformance.cli import build_parser
+from conformance.load.options import LoadOptions, prepare
+from conformance.load.protocol import SCENARIOS
+from conformance.load.runner import LoadPlan, locust_command
+from conformance.load.slo import Thresholds
 from conformance.plugin import pytest_addoption
-from conformance.settings.declarations import INPUT_ENV, OPTIONS, Option, problem
+from conformance.settings.declarations import INPUT_ENV, OPTIONS, Option, default_of, locust_options, problem
+from conformance.settings.load import SLO_KEYS
 
 PACKAGE = Path(conformance.__file__).resolve().parent
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +117,139 @@ def test_no_flag_variable_or_key_is_declared_twice() -> None:
     for command in {c for o in OPTIONS for c in o.commands}:
         flags = [f for o in OPTIONS if command in o.commands for f in o.flags]
         assert len(flags) == len(set(flags)), command
+    for scenario in SCENARIOS:
+        flags = [o.locust_flag for o in _locust_declared(scenario)]
+        assert len(flags) == len(set(flags)), scenario
+
+
+# --- load: its parser, LoadOptions, the Locust scenarios and what load passes them ------------------------------
+
+def test_every_default_of_load_is_the_declared_one() -> None:
+    """LoadOptions has one field per option of load, and its defaults, the parser's and the declarations' agree."""
+    fields = {f.name: f.default for f in dataclasses.fields(LoadOptions)}
+    assert set(fields) == {o.key for o in OPTIONS if "load" in o.commands}
+    parsed = vars(_subcommand("load").parse_args([]))
+    for key, default in fields.items():
+        assert default == parsed[key] == default_of("load", key), key
+        assert type(default) is type(parsed[key]), key
+    # The SLO options are Thresholds' fields (locust_command and thresholds() read them by key), defaults too.
+    assert [f.name for f in dataclasses.fields(Thresholds)] == list(SLO_KEYS)
+    assert Thresholds() == Thresholds(**{key: fields[key] for key in SLO_KEYS})
+
+
+def _locust_declared(scenario: str) -> list[Option]:
+    return [o for o in locust_options() if not o.locust_scenarios or scenario in o.locust_scenarios]
+
+
+def locust_side(scenario: str, argv: list[str]) -> dict[str, Any]:
+    """In a child (importing Locust monkey-patches the process with gevent): the options the scenario's Locust file
+    adds to Locust's own parser, as that parser holds them, and what it makes of ``argv``."""
+    import locust  # noqa: F401 - first, as the locust command does (gevent)
+    from locust.argument_parser import get_empty_argument_parser, get_parser, setup_parser_arguments
+
+    base = get_empty_argument_parser()
+    setup_parser_arguments(base)
+    locust_own = {action.dest for action in base._actions}
+    runpy.run_path(str(ROOT / "loadtests" / f"{scenario}.py"))
+    parser = get_parser()
+    added = [{"flags": action.option_strings, "dest": action.dest, "default": action.default, "help": action.help,
+              "type": getattr(action.type, "__name__", None), "flag": isinstance(action, argparse._StoreTrueAction),
+              "web_ui": action.dest in parser.args_included_in_web_ui}
+             for action in parser._actions if action.dest not in locust_own]
+    parsed = vars(parser.parse_args(argv))
+    return {"added": added, "parsed": {k: v for k, v in parsed.items() if isinstance(v, (str, int, float, bool))}}
+
+
+def locust_side_in_child(scenario: str, argv: list[str]) -> dict[str, Any]:
+    code = ("import json, sys; from tests.settings.test_declarations import locust_side; "
+            "print('LOCUST-SIDE' + json.dumps(locust_side(sys.argv[1], sys.argv[2:])))")
+    result = subprocess.run([sys.executable, "-c", code, scenario, *argv], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.rsplit("LOCUST-SIDE", 1)[1])  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def locust_sides(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], tuple[dict[str, Any], Path]]:
+    """The Locust side of each scenario (one child each), with the report folder load named in its argv."""
+    cache: dict[str, tuple[dict[str, Any], Path]] = {}
+
+    def side(scenario: str) -> tuple[dict[str, Any], Path]:
+        if scenario not in cache:
+            report_dir = tmp_path_factory.mktemp(scenario)
+            cache[scenario] = locust_side_in_child(scenario, _locust_argv(scenario, report_dir)), report_dir
+        return cache[scenario]
+
+    return side
+
+
+#: Every option load hands the scenario, each off its default (a default is not passed on: Locust's then holds).
+_GIVEN: dict[str, Any] = {
+    "expiry": 20, "renew_margin": 3.0, "cycles": 2, "role_mix": "publisher=2,subscriber=1", "tokentype_mix": "uid=1",
+    "profile": "agora-token-service", "app_id": "0123456789abcdef0123456789abcdef", "expiry_tolerance": 1.5,
+    "strict_roles": True, "request_timeout": 4.0, "retry_interval": 0.5, "insecure": True,
+    "progress_interval": 7.0, "max_p95_ms": 250.0, "max_failure_ratio": 0.05, "max_dropped": 2, "max_invalid": 3,
+    "max_limited_ratio": 0.5,
+}
+_GIVEN_TO = {
+    "renew_storm": {"cohorts": 3, "cohort_interval": 1.5},
+    "ramp": {"step_users": 4, "step_time": 3.0},
+    "capacity": {"start_rate": 10.0, "step_rate": 5.0, "max_rate": 90.0, "step_time": 2.0},
+    "fetch_and_renew": {},
+}
+
+
+def _locust_argv(scenario: str, tmp_path: Path) -> list[str]:
+    """What load runs: its options checked (prepare) and handed to Locust (locust_command)."""
+    opts = LoadOptions(url="http://127.0.0.1:9", scenario=scenario, report_dir=str(tmp_path), run_time="60s",
+                       **_GIVEN, **_GIVEN_TO[scenario])
+    run, _note = prepare(opts, show=lambda line: None)
+    assert run.opts.users is not None and run.url is not None
+    plan = LoadPlan(scenario=scenario, url=run.url, users=run.opts.users, spawn_rate=opts.spawn_rate,
+                    run_time=run.run_time, report_dir=run.report_dir, thresholds=run.thresholds,
+                    scenario_options=run.values, progress_interval=opts.progress_interval)
+    argv = locust_command(plan)
+    assert argv[1:3] == ["-m", "locust"]
+    return argv[3:]
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_every_scenario_flag_of_the_locust_parsers_is_one_declaration(
+        scenario: str, locust_sides: Callable[[str], tuple[dict[str, Any], Path]]) -> None:
+    """Walks the Locust parser a bundled scenario builds (``locust -f loadtests/X.py``): each option it adds to
+    Locust's own is one declaration, with its dest, default, type, help and web UI; each declared one is there."""
+    side, _report_dir = locust_sides(scenario)
+    assert side["added"]
+    offered = set()
+    for action in side["added"]:
+        assert len(action["flags"]) == 1, action
+        matches = [o for o in _locust_declared(scenario) if o.locust_flag == action["flags"][0]]
+        assert len(matches) == 1, (scenario, action["flags"], [o.key for o in matches])
+        declared = matches[0]
+        expected_default = declared.locust_default_for.get(scenario, declared.locust_default)
+        assert action["dest"] == declared.locust_dest
+        assert action["default"] == expected_default and type(action["default"]) is type(expected_default), action
+        assert action["type"] == {"int": "int", "float": "float"}.get(declared.kind), action
+        assert action["flag"] == (declared.kind == "bool"), action
+        assert action["web_ui"] == declared.locust_web_ui, action
+        assert action["help"] == (declared.locust_help_for.get(scenario, declared.locust_help)
+                                  or declared.help_for.get("load", declared.help)), action
+        offered.add(declared.key)
+    assert offered == {o.key for o in _locust_declared(scenario)}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_load_hands_locust_every_option_under_its_declared_flag(
+        scenario: str, locust_sides: Callable[[str], tuple[dict[str, Any], Path]]) -> None:
+    """The argv load builds, parsed by the scenario's real Locust parser, holds every value load was given."""
+    side, report_dir = locust_sides(scenario)
+    parsed = side["parsed"]
+    given = {**_GIVEN, **_GIVEN_TO[scenario]}
+    by_key = {o.key: o for o in _locust_declared(scenario)}
+    assert set(given) == set(by_key) - {"summary_file"}  # every option load passes on is given here
+    for key, value in given.items():
+        assert parsed[by_key[key].locust_dest] == value, key
+    assert parsed["summary_file"] == str(report_dir.resolve() / "locust_summary.json")
 
 
 # --- environment variables -------------------------------------------------------------------------------------
