@@ -1,10 +1,12 @@
 """Every option of ``check``, ``watch``, ``load`` and the pytest plugin, declared once, and the inputs read once.
 
-:mod:`.declarations`: an option is one ``Option``, its command-line flag(s), pytest option and ini key,
-environment variable, default, validation rule and help. The CLI subcommands build their argparse options from
-``OPTIONS`` (``add_arguments``), the plugin its pytest options and ini keys (``add_pytest_options``), and both
-check values with the same rule (``problem``), so a flag cannot drift between them. It imports nothing heavy:
-``token-conformance --help`` builds every subcommand's parser from it.
+:mod:`.declarations`: an option is one ``Option`` (:mod:`.option`), its command-line flag(s), pytest option and
+ini key, environment variable, default, validation rule and help, and for ``load`` the Locust scenario's flag it is
+passed on as (load's own options: :mod:`.load`). The CLI subcommands build their argparse options from ``OPTIONS``
+(``add_arguments``), the plugin its pytest options and ini keys (``add_pytest_options``), the load scenarios their
+Locust options (``add_locust_arguments``), ``LoadOptions`` its defaults (``default_of``), and the CLI and the
+plugin check values with the same rule (``problem``), so a flag cannot drift between them. It imports nothing
+heavy: ``token-conformance --help`` builds every subcommand's parser from it.
 
 :mod:`.inputs`: what must be read before a run (the profile; the headers from ``--header``, ``--header-file``
 and ``$TOKEN_SERVER_HEADERS``; the app certificate from its file or ``$TOKEN_SERVER_APP_CERTIFICATE``) is read
