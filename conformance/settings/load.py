@@ -40,7 +40,7 @@ CLIENT_KEYS = ("expiry", "renew_margin", "cycles", "role_mix", "tokentype_mix", 
 #: The SLOs: conformance.load.slo.Thresholds' fields, in order.
 SLO_KEYS = ("max_p95_ms", "max_failure_ratio", "max_dropped", "max_invalid", "max_limited_ratio")
 
-#: load's own options, in the order of ``load --help``.
+#: load's own options, grouped as ``load --help`` shows them (conformance/cli/load.py orders them there).
 LOAD_OPTIONS: tuple[Option, ...] = (
     # run
     Option("scenario", "bundled scenario name or locustfile path", flags=("--scenario",), commands=_LOAD,
