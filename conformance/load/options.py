@@ -21,7 +21,7 @@ from ..certificate import CertificateError, read_certificate
 from ..headers import HeaderError, resolve
 from ..report.baseline import BaselineError, baseline_for_load
 from ..report.markdown import summary_folder_problem
-from ..settings.declarations import default_of, locust_dest, locust_options, option
+from ..settings.declarations import default_of, locust_dest, locust_options, option, problem
 from ..settings.load import CLIENT_KEYS, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT, DEFAULT_MASTER_WAIT
 from .protocol import SCENARIOS
 from .runner import WorkerPlan, free_cores
@@ -133,6 +133,13 @@ def _check(condition: bool, message: str) -> None:
         raise LoadOptionError(message)
 
 
+def _check_declared(opts: LoadOptions, *keys: str) -> None:
+    """Each option's declared rule (conformance/settings/load.py), in this order: the first refusal is the error."""
+    for key in keys:
+        reason = problem(key, getattr(opts, key))
+        _check(reason is None, f"{_flag_name(key)} {reason}")
+
+
 def _check_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -241,16 +248,13 @@ def check_roles(opts: LoadOptions) -> None:
                "this machine's loopback only, out of the workers' reach)")
         _check(opts.expect_workers is not None, "--master needs --expect-workers N: how many workers must connect "
                "before the load starts")
-        assert opts.expect_workers is not None
-        _check(opts.expect_workers >= 1, "--expect-workers must be at least 1")
-        _check(opts.expect_workers_max_wait is None or opts.expect_workers_max_wait >= 1,
-               "--expect-workers-max-wait must be at least 1 (second)")
+        _check_declared(opts, "expect_workers", "expect_workers_max_wait")
         _check(opts.processes is None, "--processes does not apply to --master: start workers with --worker (and "
                "--processes N or auto on each worker machine)")
     if opts.worker:
         _check(opts.master_host is not None and opts.master_host.strip() != "",
                "--worker needs --master-host: the address of the machine running --master")
-        _check(opts.master_wait is None or opts.master_wait > 0, "--master-wait must be > 0 (seconds)")
+        _check_declared(opts, "master_wait")
         stray = [d for d in given if d not in _WORKER_OPTIONS]
         _check(not stray, f"{', '.join(map(_flag_name, stray))}: set on the master; a worker takes the scenario, "
                "its options and the target from the master (its certificate and headers from here)")
@@ -348,11 +352,7 @@ def prepare(opts: LoadOptions, show: Show) -> tuple[Prepared, str | None]:
         opts.users = int((opts.expect_workers if opts.master else opts.processes) or 1)
     elif opts.users is None:
         opts.users = 10
-    _check(opts.users >= 1, "--users must be at least 1")
-    for name in ("start_rate", "step_rate", "max_rate"):
-        value = getattr(opts, name)
-        _check(value is None or value > 0, f"--{name.replace('_', '-')} must be > 0")
-    _check(opts.spawn_rate > 0, "--spawn-rate must be > 0")
+    _check_declared(opts, "users", "start_rate", "step_rate", "max_rate", "spawn_rate")
     capacity_plan = (plan_from(opts.start_rate, opts.step_rate, opts.max_rate, opts.step_time)
                      if opts.scenario == "capacity" else None)
     if opts.run_time is None:
@@ -361,13 +361,10 @@ def prepare(opts: LoadOptions, show: Show) -> tuple[Prepared, str | None]:
     if capacity_plan is not None:
         _check_capacity_fit(capacity_plan, run_time, show)
     stop_timeout = parse_seconds(opts.stop_timeout, "--stop-timeout", minimum=0)
-    _check(opts.progress_interval >= 0, "--progress-interval must be >= 0")
+    _check_declared(opts, "progress_interval")
     if opts.processes and sys.platform == "win32":
         raise LoadOptionError("--processes needs fork(): not available on Windows")
-    _check(opts.cohorts is None or opts.cohorts >= 1, "--cohorts must be at least 1")
-    _check(opts.cohort_interval is None or opts.cohort_interval >= 0, "--cohort-interval must be >= 0")
-    _check(opts.step_users is None or opts.step_users >= 1, "--step-users must be at least 1")
-    _check(opts.step_time is None or opts.step_time >= 1, "--step-time must be at least 1 (second)")
+    _check_declared(opts, "cohorts", "cohort_interval", "step_users", "step_time")
     if opts.scenario not in SCENARIOS and not (opts.scenario.endswith(".py") and Path(opts.scenario).is_file()):
         raise LoadOptionError(
             f"unknown scenario {opts.scenario!r}: use one of {', '.join(SCENARIOS)} or a locustfile path")

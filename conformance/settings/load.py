@@ -5,15 +5,23 @@ From these: the argparse options of ``load`` (conformance/cli/load.py), the defa
 (conformance/load/options.py), the Locust scenario options (conformance/load/scenario/options.py) and the names
 ``load`` hands Locust (``scenario_values``, ``locust_command``). The options ``load`` shares with check and watch
 (URL, profile, app id, certificate file, TLS, headers, report folder, baseline, summary) are declared in
-declarations.py with the rest. Validation stays where its messages are written (conformance/load/options.py; the
-scenario's bounds in conformance/load/scenario/validation.py).
+declarations.py with the rest. A rule refuses a value in the words load has always used; the checks that need
+several options, and the scenario's bounds (conformance/load/scenario/validation.py, shared with plain Locust),
+stay where they are.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
-from .option import Option
+from .option import (
+    Option,
+    above_zero,
+    above_zero_seconds,
+    at_least_one,
+    at_least_one_second,
+    not_negative,
+)
 
 #: The SLO defaults (conformance.load.slo.Thresholds, the CLI and the Locust scenario read these).
 DEFAULT_MAX_P95_MS = 500.0
@@ -46,9 +54,9 @@ LOAD_OPTIONS: tuple[Option, ...] = (
     Option("scenario", "bundled scenario name or locustfile path", flags=("--scenario",), commands=_LOAD,
            default="fetch_and_renew"),
     Option("users", "simulated clients (default: 10; capacity: one arrival loop per process)", kind="int",
-           flags=("--users",), commands=_LOAD),
+           flags=("--users",), commands=_LOAD, rule=at_least_one),
     Option("spawn_rate", "clients started per second", kind="float", flags=("--spawn-rate",), commands=_LOAD,
-           default=10.0),
+           default=10.0, rule=above_zero),
     Option("run_time", "how long to run, e.g. 30s, 2m (default: 30s; capacity: an upper bound, by default what its "
            "plan needs, ending earlier when the knee is found)", flags=("--run-time",), commands=_LOAD),
     Option("stop_timeout", "time for requests in flight at the end", flags=("--stop-timeout",), commands=_LOAD,
@@ -56,7 +64,7 @@ LOAD_OPTIONS: tuple[Option, ...] = (
     Option("processes", "Locust worker processes on this machine, one per core; auto: one per free core (default: "
            "one process, no workers)", flags=("--processes",), commands=_LOAD, metavar="N|auto"),
     Option("progress_interval", "seconds between progress lines (0: none)", kind="float",
-           flags=("--progress-interval",), commands=_LOAD, default=3.0,
+           flags=("--progress-interval",), commands=_LOAD, default=3.0, rule=not_negative,
            locust_flag="--progress-interval", locust_default=0.0,
            locust_help="print a progress line every N seconds (0: never)"),
     # clients
@@ -106,10 +114,10 @@ LOAD_OPTIONS: tuple[Option, ...] = (
     Option("master", "run the load on workers started elsewhere with --worker, judge it here", kind="bool",
            flags=("--master",), commands=_LOAD),
     Option("expect_workers", "--master: start when N workers are connected", kind="int", flags=("--expect-workers",),
-           commands=_LOAD, metavar="N"),
+           commands=_LOAD, metavar="N", rule=at_least_one),
     Option("expect_workers_max_wait", "--master: give up (exit 2) when they are not all there after this long "
            f"(default: {DEFAULT_EXPECT_WORKERS_MAX_WAIT})", kind="int", flags=("--expect-workers-max-wait",),
-           commands=_LOAD, metavar="SECONDS"),
+           commands=_LOAD, metavar="SECONDS", rule=at_least_one_second),
     Option("master_bind_host", f"--master: interface to listen on for workers (default: {DEFAULT_MASTER_BIND_HOST}, "
            "all)", flags=("--master-bind-host",), commands=_LOAD, metavar="HOST"),
     Option("master_bind_port", f"--master: port to listen on for workers (default: {DEFAULT_MASTER_PORT})",
@@ -123,35 +131,38 @@ LOAD_OPTIONS: tuple[Option, ...] = (
            flags=("--master-port",), commands=_LOAD, metavar="PORT"),
     Option("master_wait", "--worker: give up (exit 2) when the master has not answered after this long "
            f"(default: {DEFAULT_MASTER_WAIT:g})", kind="float", flags=("--master-wait",), commands=_LOAD,
-           metavar="SECONDS"),
+           metavar="SECONDS", rule=above_zero_seconds),
     # renew_storm, ramp and capacity: given to the scenarios named in locust_scenarios only
     Option("cohorts", "renew_storm: cohorts joining at once (default: 1)", kind="int", flags=("--cohorts",),
-           commands=_LOAD, locust_flag="--cohorts", locust_default=1, locust_scenarios=(_STORM,),
+           commands=_LOAD, rule=at_least_one, locust_flag="--cohorts", locust_default=1, locust_scenarios=(_STORM,),
            locust_help="renew_storm: number of cohorts joining together"),
     Option("cohort_interval", "renew_storm: seconds between cohorts (default: renewal period / cohorts)",
-           kind="float", flags=("--cohort-interval",), commands=_LOAD, locust_flag="--cohort-interval",
+           kind="float", flags=("--cohort-interval",), commands=_LOAD, rule=not_negative,
+           locust_flag="--cohort-interval",
            locust_default=0.0, locust_scenarios=(_STORM,),
            locust_help="renew_storm: seconds between cohorts (0: half the renewal period, so the waves interleave)"),
     Option("step_users", "ramp: users added per step (default: a fifth of --users)", kind="int",
-           flags=("--step-users",), commands=_LOAD, locust_flag="--step-users", locust_default=0,
+           flags=("--step-users",), commands=_LOAD, rule=at_least_one, locust_flag="--step-users", locust_default=0,
            locust_scenarios=(_RAMP,), locust_help="ramp: users added per step (0: a fifth of -u)"),
     Option("step_time", "ramp, capacity: seconds per step (default: 10; capacity's search: 5)", kind="float",
-           flags=("--step-time",), commands=_LOAD, locust_flag="--step-time", locust_scenarios=(_RAMP, _CAPACITY),
+           flags=("--step-time",), commands=_LOAD, rule=at_least_one_second, locust_flag="--step-time",
+           locust_scenarios=(_RAMP, _CAPACITY),
            locust_default_for=MappingProxyType({_RAMP: 10.0, _CAPACITY: 0.0}),
            locust_help_for=MappingProxyType({
                _RAMP: "ramp: seconds per step",
                _CAPACITY: "capacity: seconds per step (0: 5 for the search, 10 for the linear plan)"})),
     Option("start_rate", "capacity: requests/s of the first step (default: 50)", kind="float",
-           flags=("--start-rate",), commands=_LOAD, locust_flag="--start-rate", locust_default=0.0,
+           flags=("--start-rate",), commands=_LOAD, rule=above_zero, locust_flag="--start-rate", locust_default=0.0,
            locust_scenarios=(_CAPACITY,), locust_help="capacity: requests/s of the first step (0: 50)"),
     Option("step_rate", "capacity: requests/s added per step: the linear plan (default: a search that doubles the "
            "rate while steps hold, then bisects to within 10 %% of the knee and stops)", kind="float",
-           flags=("--step-rate",), commands=_LOAD, locust_flag="--step-rate", locust_default=0.0,
+           flags=("--step-rate",), commands=_LOAD, rule=above_zero, locust_flag="--step-rate", locust_default=0.0,
            locust_scenarios=(_CAPACITY,),
            locust_help="capacity: requests/s added per step: the linear plan (0: the search, doubling then "
            "bisecting to the knee)"),
     Option("max_rate", "capacity: highest rate tried (default: 1000 with --step-rate; the search: 100000)",
-           kind="float", flags=("--max-rate",), commands=_LOAD, locust_flag="--max-rate", locust_default=0.0,
+           kind="float", flags=("--max-rate",), commands=_LOAD, rule=above_zero, locust_flag="--max-rate",
+           locust_default=0.0,
            locust_scenarios=(_CAPACITY,),
            locust_help="capacity: highest rate tried (0: 1000 for the linear plan, 100000 for the search)"),
     # Locust's alone: where the scenario writes its summary for load to read

@@ -22,6 +22,24 @@ def at_least_one(value: int) -> str | None:
     return None if value >= 1 else "must be at least 1"
 
 
+# load's rules, in the words its messages have always used (NaN is refused by each: no comparison holds for it).
+
+def above_zero(value: float) -> str | None:
+    return None if value > 0 else "must be > 0"
+
+
+def above_zero_seconds(value: float) -> str | None:
+    return None if value > 0 else "must be > 0 (seconds)"
+
+
+def not_negative(value: float) -> str | None:
+    return None if value >= 0 else "must be >= 0"
+
+
+def at_least_one_second(value: float) -> str | None:
+    return None if value >= 1 else "must be at least 1 (second)"
+
+
 def _nothing() -> Mapping[str, Any]:
     return MappingProxyType({})
 

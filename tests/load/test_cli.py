@@ -48,6 +48,16 @@ def closed_port() -> int:
         (["--start-rate", "50"], "--scenario capacity"),
         (["--scenario", "capacity", "--max-rate", "0"], "--max-rate"),
         (["--processes", "many"], "--processes takes a number or 'auto'"),
+        # The declared rules (conformance/settings/load.py), in load's words.
+        (["--spawn-rate", "-1"], "--spawn-rate must be > 0"),
+        (["--progress-interval", "-1"], "--progress-interval must be >= 0"),
+        (["--scenario", "renew_storm", "--cohorts", "0"], "--cohorts must be at least 1"),
+        (["--scenario", "renew_storm", "--cohort-interval", "-1"], "--cohort-interval must be >= 0"),
+        (["--scenario", "ramp", "--step-users", "0"], "--step-users must be at least 1"),
+        (["--scenario", "ramp", "--step-time", "0.5"], "--step-time must be at least 1 (second)"),
+        (["--scenario", "capacity", "--start-rate", "0"], "--start-rate must be > 0"),
+        (["http://127.0.0.1:1", "--master", "--expect-workers", "2", "--expect-workers-max-wait", "0"],
+         "--expect-workers-max-wait must be at least 1 (second)"),
         # Master and worker: each with its own options, never both, and a worker takes none of the scenario's.
         (["--master", "--expect-workers", "2"], "--master needs the token server's URL"),
         (["http://127.0.0.1:1", "--master"], "--master needs --expect-workers"),
