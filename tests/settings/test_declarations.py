@@ -350,3 +350,7 @@ def test_one_rule_refuses_a_value_wherever_it_is_given() -> None:
     assert problem("max_skew", -5.0) == problem("timeout", 0.0) == "must be positive"
     assert problem("workers", 0) == problem("concurrency", 0) == problem("runs", 0) == "must be at least 1"
     assert problem("max_skew", 0.5) is None and problem("max_skew", None) is None
+    # load's, in its own words (tests/load/test_cli.py pins the messages)
+    assert problem("users", 0) == problem("cohorts", 0) == "must be at least 1"
+    assert problem("spawn_rate", 0.0) == problem("start_rate", float("nan")) == "must be > 0"
+    assert problem("cohorts", None) is None and problem("progress_interval", 0.0) is None
