@@ -12,7 +12,8 @@ from .load import LOAD_OPTIONS
 from .option import Option, at_least_one, positive
 
 __all__ = ["INPUT_ENV", "OPTIONS", "Option", "add_arguments", "add_locust_arguments", "add_pytest_options",
-           "at_least_one", "default_of", "locust_dest", "locust_options", "option", "positive", "problem", "pytest_options"]
+           "at_least_one", "default_of", "locust_dest", "locust_options", "option", "positive", "problem",
+           "pytest_options"]
 
 #: Defaults, declared here once (RunSettings, the client and the help texts read them).
 DEFAULT_TIMEOUT = 10.0
