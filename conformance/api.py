@@ -8,31 +8,45 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import pytest
 
 from . import suite
 from .caselist import print_case_table, selected_cases
-from .certificate import CertificateError, read_certificate
 from .contract import CONTRACT_VERSION
-from .headers import resolve
+from .errors import UsageError
 from .interruption import last_signal, settle, signals_as_interrupt
 from .plugin.handover import Handover
-from .profiles import Profile, ProfileError, load_profile
+from .profiles import Profile, load_profile
 from .reference.server import ReferenceServer
 from .report import CaseRecord, report_document, summarize, write_html, write_json
 from .report.baseline import Comparison, baseline_for_check, compare
 from .report.junit import finish_junit
-from .settings.inputs import Inputs
+from .settings.inputs import Inputs, read_inputs
+from .settings.values import (
+    check_app_id,
+    check_case_pattern,
+    check_deviations,
+    check_gate,
+    check_renewal,
+    check_url,
+    check_web_options,
+    check_workers,
+    refuse_bad_value,
+    writable_report_dir,
+)
 from .target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckOptions:
+    """What a check is asked to do, as the CLI's flags say it; fixed once made (``dataclasses.replace`` for another).
+
+    :func:`check` refuses a bad value (:func:`refuse_bad_options`) before anything starts or is written."""
+
     url: str | None = None
     profile: str | None = None
     app_id: str | None = None
@@ -66,6 +80,11 @@ class CheckOptions:
     browser_path: str | None = None
     #: the levels whose regressions fail the baseline gate: "should" (MUST and SHOULD, the default) or "must"
     gate: str = "should"
+
+    def __post_init__(self) -> None:
+        # Lists given by a caller become tuples: the options cannot change under a run that holds them.
+        for name in ("headers", "extra_pytest_args", "web_origins"):
+            object.__setattr__(self, name, tuple(getattr(self, name) or ()))
 
 
 @dataclass
@@ -190,10 +209,13 @@ def check(opts: CheckOptions, inputs: Inputs | None = None) -> CheckResult:
 
     ``inputs``: the profile, headers and certificate already read (conformance.settings.inputs; the CLI and watch
     have them); without them they are read here from ``opts``, once, and handed to the plugin in-process.
+    A bad option value or input raises UsageError (conformance.errors) before anything starts: no report is
+    written and the previous ones stay (:func:`refuse_bad_options`).
     """
-    baseline, notes = _baseline(opts, inputs.profile if inputs is not None else None)
     if inputs is None:
         inputs = _read_inputs(opts)
+    refuse_bad_options(opts, inputs.profile)
+    baseline, notes = _baseline(opts, inputs.profile)
     report_dir = Path(opts.report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     stale = report_dir / "conformance.json"
@@ -207,19 +229,37 @@ def check(opts: CheckOptions, inputs: Inputs | None = None) -> CheckResult:
         return result
 
 
-def _read_inputs(opts: CheckOptions) -> Inputs | None:
-    """``opts``' profile, headers and certificate, read once. A bad header spec is a HeaderError before anything
-    starts; a profile or certificate file that cannot be used is None here, and the plugin refuses it inside the
-    run as a usage error (exit 2), as it always has."""
-    headers = resolve(opts.headers, opts.header_file)
-    try:
-        return Inputs(load_profile(opts.profile), MappingProxyType(headers), read_certificate(opts.certificate_file))
-    except (ProfileError, CertificateError):
-        return None
+def refuse_bad_options(opts: CheckOptions, profile: Profile) -> None:
+    """Refuse what ``token-conformance check`` refuses, with the same line (conformance.settings.values).
+
+    A script that calls :func:`check` with a bad value (``timeout=-1``, a ``cases`` pattern that selects nothing,
+    a deviations file that cannot be read) gets a UsageError before anything starts or is written: the previous
+    reports stay as they were, instead of being replaced by a run whose reports say "could not judge: no case
+    ran". (The CLI, which owns what CI reads, removes them on a usage error: cli/check.py.)"""
+    check_url(opts.url)
+    check_app_id(opts.app_id)
+    for key in ("max_rps", "rate_limit_budget"):
+        refuse_bad_value(key, getattr(opts, key))
+    check_web_options(opts.web_origins, opts.browser, opts.browser_path, profile)
+    check_case_pattern(opts.cases)
+    for key in ("timeout", "max_skew"):
+        refuse_bad_value(key, getattr(opts, key))
+    check_workers(opts.workers)
+    if opts.baseline_force and not opts.baseline:
+        raise UsageError("--baseline-force needs --baseline FILE")
+    check_gate(opts.gate)
+    check_renewal(opts.renew_expiry, opts.renew_margin)
+    check_deviations(opts.deviations)
+    writable_report_dir(opts.report_dir)
+
+
+def _read_inputs(opts: CheckOptions) -> Inputs:
+    """``opts``' profile, headers and certificate, read once; one that cannot be used is a UsageError now."""
+    return read_inputs(opts.profile, opts.headers, opts.header_file, opts.certificate_file)
 
 
 def _after_interrupt(
-    opts: CheckOptions, inputs: Inputs | None, report_dir: Path, stale: Path, baseline: dict[str, Any] | None, notes: list[str],
+    opts: CheckOptions, inputs: Inputs, report_dir: Path, stale: Path, baseline: dict[str, Any] | None, notes: list[str],
     signal_name: str,
 ) -> CheckResult:
     """A KeyboardInterrupt reached the API. Before the suite wrote its verdict (starting the server, a second
@@ -232,8 +272,7 @@ def _after_interrupt(
         except ValueError:  # cut short while it was written
             document = None
     if document is None:
-        document = _interrupted_document(report_dir, opts, opts.url, signal_name,
-                                         inputs.profile if inputs is not None else None)
+        document = _interrupted_document(report_dir, opts, opts.url, signal_name, inputs.profile)
         return CheckResult(exit_code=2, report_dir=report_dir, document=document)
     write_check_reports(report_dir, document)  # junit.xml too, in case pytest had not written it yet
     code = int(document["summary"]["exit_code"])
@@ -245,7 +284,7 @@ def _after_interrupt(
 
 
 def _check(
-    opts: CheckOptions, inputs: Inputs | None, report_dir: Path, stale: Path, baseline: dict[str, Any] | None,
+    opts: CheckOptions, inputs: Inputs, report_dir: Path, stale: Path, baseline: dict[str, Any] | None,
     notes: list[str],
 ) -> CheckResult:
     server = None
@@ -255,16 +294,15 @@ def _check(
             server = ReferenceServer()
             server.start()
             url, label = server.url, f"embedded reference server {server.url}"
-            if inputs is not None and not opts.certificate_file:
+            if not opts.certificate_file:
                 inputs = inputs.with_certificate(server.settings.certificate)  # the app the embedded server signs for
             # A loopback server allows a short renewal cycle; the caller's own pytest arguments come later and win.
             renewal = ("--token-renew-expiry", str(EMBEDDED_RENEW_EXPIRY), "--token-renew-margin", str(EMBEDDED_RENEW_MARGIN))
-            opts = CheckOptions(**{**opts.__dict__, "app_id": opts.app_id or server.settings.app_id,
-                                   "extra_pytest_args": (*renewal, *opts.extra_pytest_args)})
+            opts = replace(opts, app_id=opts.app_id or server.settings.app_id,
+                           extra_pytest_args=(*renewal, *opts.extra_pytest_args))
         # The inputs (headers, certificate: secrets) reach the plugin in this process, and xdist workers through
         # their worker input (conformance.plugin.handover): never argv, never the environment.
-        plugins = [Handover(inputs)] if inputs is not None else []
-        code = int(pytest.main(pytest_args(opts, url, label), plugins=plugins))
+        code = int(pytest.main(pytest_args(opts, url, label), plugins=[Handover(inputs)]))
     finally:
         if server is not None:
             server.stop()
@@ -281,12 +319,11 @@ def _check(
                        comparison=comparison)
 
 
-def _baseline(opts: CheckOptions, profile: Profile | None) -> tuple[dict[str, Any] | None, list[str]]:
+def _baseline(opts: CheckOptions, profile: Profile) -> tuple[dict[str, Any] | None, list[str]]:
     """The baseline document and, when forced past a mismatch, the notes saying what differs."""
     if not opts.baseline:
         return None, []
-    name = profile.name if profile is not None else load_profile(opts.profile).name
-    return baseline_for_check(opts.baseline, force=opts.baseline_force, profile=name, target=opts.url,
+    return baseline_for_check(opts.baseline, force=opts.baseline_force, profile=profile.name, target=opts.url,
                               contract_version=CONTRACT_VERSION)
 
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .. import interruption
-from ..caselist import print_case_table, selected_cases
+from ..caselist import print_case_table
 from ..certificate import read_certificate
 from ..errors import UsageError
 from ..redact import Redactor
-from ..settings.declarations import add_arguments, problem
+from ..settings.declarations import add_arguments
+from ..settings.values import (
+    check_case_pattern,
+    check_deviations,
+    check_renewal,
+    check_url,
+    check_workers,
+    refuse_bad_value,
+    writable_report_dir,
+)
 from ._common import (
     add_request_options,
     add_web_options,
@@ -42,17 +50,6 @@ def add_parser(p: argparse.ArgumentParser) -> None:
         "Exit codes: 0 conforming, 1 not conforming, 2 could not judge, bad options or interrupted "
         "(Ctrl-C or SIGTERM: the reports then say 'interrupted')."
     )
-
-
-def _writable_report_dir(path: str) -> None:
-    """Create --report-dir now: a folder that cannot be written is a usage error, not a failed run."""
-    folder = Path(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create the report folder {path!r}: {exc.strerror}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"cannot write to the report folder {path!r}")
 
 
 #: What a check writes in --report-dir: a run that stops on a usage error must not leave a previous run's behind.
@@ -111,7 +108,7 @@ def _detect_or_report(args: argparse.Namespace, headers: dict[str, str]) -> str:
         from ..api import CheckOptions, unjudged_document
 
         try:
-            _writable_report_dir(args.report_dir)
+            writable_report_dir(args.report_dir)
             unjudged_document(Path(args.report_dir), CheckOptions(url=args.url, cases=args.case), args.url,
                               reason=str(exc))
         except (UsageError, OSError):
@@ -126,8 +123,7 @@ class _ReportedUsageError(UsageError):
 def _run(args: argparse.Namespace) -> int:
     from ..settings.inputs import Inputs, read_profile
 
-    if args.url and not args.url.startswith(("http://", "https://")):
-        raise UsageError(f"the URL must start with http:// or https://, not {args.url!r}")
+    check_url(args.url)
     check_app_id(args.app_id)
     headers = read_headers(args)
     if args.profile == "auto":
@@ -137,39 +133,23 @@ def _run(args: argparse.Namespace) -> int:
     _refuse_bad_values(args, "max_rps", "rate_limit_budget")
     profile = read_profile(args.profile)
     origins = web_origins(args, profile)
-    if args.case is not None and not args.case.replace(",", "").strip():
-        # Read as no pattern it would run the full suite, the opposite of what a selection asks for.
-        raise UsageError("--case needs at least one case id, glob or section (e.g. 'EXPIRY,INPUT-1*'); "
-                         "leave it out to run every case")
-    if args.case is not None and not selected_cases(args.case):
-        raise UsageError(f"--case {args.case!r} selects no case of the contract (see check --list)")
-    _refuse_bad_values(args, "timeout", "max_skew", "workers")
-    if args.workers is not None:
-        try:
-            import xdist  # noqa: F401
-        except ImportError:
-            raise UsageError("--workers needs pytest-xdist: pip install 'token-conformance[test]'") from None
+    check_case_pattern(args.case)
+    _refuse_bad_values(args, "timeout", "max_skew")
+    check_workers(args.workers)
     if args.baseline_force and not args.baseline:
         raise UsageError("--baseline-force needs --baseline FILE")
     if args.gate and not args.baseline:
         raise UsageError("--gate needs --baseline FILE (without a baseline the verdict gates: MUST, and SHOULD "
                          "with --strict)")
     check_summary_path(args.summary_md)
-    if args.renew_expiry is not None and not 1 <= args.renew_expiry <= 86400:
-        raise UsageError("--renew-expiry must be a whole number of seconds from 1 to 86400")
-    if args.renew_margin is not None and not 0 < args.renew_margin < (args.renew_expiry or 6):
-        raise UsageError(f"--renew-margin must be above 0 and below the renewal lifetime ({args.renew_expiry or 6} s)")
+    check_renewal(args.renew_expiry, args.renew_margin)
     if args.list:
         return print_case_table(args.case, profile)  # from the contract alone: no pytest, no HTTP client
     from ..api import CheckOptions
-    from ..deviations import DeviationsError, load_deviations
 
-    try:
-        load_deviations(args.deviations)
-    except DeviationsError as exc:
-        raise UsageError(str(exc)) from None
+    check_deviations(args.deviations)
     certificate = read_certificate(args.certificate_file)  # a missing or empty file: one line now
-    _writable_report_dir(args.report_dir)
+    writable_report_dir(args.report_dir)
     opts = CheckOptions(
         url=args.url, profile=args.profile, app_id=args.app_id, strict=args.strict, cases=args.case,
         report_dir=args.report_dir, certificate_file=args.certificate_file, timeout=args.timeout,
@@ -189,9 +169,7 @@ def _run(args: argparse.Namespace) -> int:
 def _refuse_bad_values(args: argparse.Namespace, *keys: str) -> None:
     """The declared rule of each option (conformance.settings): one line naming the flag."""
     for key in keys:
-        reason = problem(key, getattr(args, key))
-        if reason:
-            raise UsageError(f"--{key.replace('_', '-')} {reason}")
+        refuse_bad_value(key, getattr(args, key))
 
 
 def _run_check(args: argparse.Namespace, opts: CheckOptions, inputs: Inputs) -> int:
