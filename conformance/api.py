@@ -297,7 +297,9 @@ def _check(
             if not opts.certificate_file:
                 inputs = inputs.with_certificate(server.settings.certificate)  # the app the embedded server signs for
             # A loopback server allows a short renewal cycle; the caller's own pytest arguments come later and win.
-            renewal = ("--token-renew-expiry", str(EMBEDDED_RENEW_EXPIRY), "--token-renew-margin", str(EMBEDDED_RENEW_MARGIN))
+            # The options' own values stand (pytest_args passes them), as the plugin's embedded server keeps them.
+            renewal = (*(("--token-renew-expiry", str(EMBEDDED_RENEW_EXPIRY)) if opts.renew_expiry is None else ()),
+                       *(("--token-renew-margin", str(EMBEDDED_RENEW_MARGIN)) if opts.renew_margin is None else ()))
             opts = replace(opts, app_id=opts.app_id or server.settings.app_id,
                            extra_pytest_args=(*renewal, *opts.extra_pytest_args))
         # The inputs (headers, certificate: secrets) reach the plugin in this process, and xdist workers through

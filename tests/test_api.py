@@ -17,6 +17,7 @@ import pytest
 import conformance.api
 from conformance.api import CheckOptions, check
 from conformance.errors import UsageError
+from conformance.target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN
 
 #: A previous run's reports, as they must stay after a refused call.
 PREVIOUS = {"conformance.json": '{"summary": {"verdict": "conforming"}}', "conformance.html": "<p>earlier</p>",
@@ -99,6 +100,35 @@ def test_options_cannot_change_once_made() -> None:
     assert opts.headers == ("X-Key: value",) and opts.web_origins == ("https://app.example.com",)
     assert opts.extra_pytest_args == ("-x",)
     assert hash(CheckOptions(cases="ROUTE-1")) == hash(CheckOptions(cases="ROUTE-1"))
+
+
+def _pytest_args_against_the_embedded_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             **options: Any) -> list[str]:
+    """The pytest command line check() builds for the embedded server (pytest itself is not run)."""
+    seen: list[list[str]] = []
+
+    def fake_main(args: list[str], plugins: Any = None) -> int:
+        seen.append(list(args))
+        return 0
+
+    monkeypatch.setattr(conformance.api.pytest, "main", fake_main)
+    result = check(CheckOptions(report_dir=str(tmp_path / "reports"), **options))
+    assert result.exit_code == 2 and result.document is None  # nothing ran, nothing judged
+    return seen[0]
+
+
+def _last(args: list[str], flag: str) -> str:
+    """The value pytest reads for ``flag``: the last one given."""
+    return [args[i + 1] for i, a in enumerate(args) if a == flag][-1]
+
+
+def test_the_embedded_server_keeps_the_renewal_cycle_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against the embedded server the short renewal cycle is the default, not an override of the options."""
+    args = _pytest_args_against_the_embedded_server(tmp_path, monkeypatch, renew_expiry=30, renew_margin=5.0)
+    assert _last(args, "--token-renew-expiry") == "30" and _last(args, "--token-renew-margin") == "5.0"
+    args = _pytest_args_against_the_embedded_server(tmp_path, monkeypatch)
+    assert _last(args, "--token-renew-expiry") == str(EMBEDDED_RENEW_EXPIRY)
+    assert _last(args, "--token-renew-margin") == str(EMBEDDED_RENEW_MARGIN)
 
 
 def test_a_good_call_still_runs_and_replaces_the_previous_reports(tmp_path: Path) -> None:
