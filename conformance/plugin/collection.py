@@ -40,7 +40,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     pattern = read_option(config, "case")
     if pattern is not None and not pattern.replace(",", "").strip():
         raise pytest.UsageError("--token-case needs at least one case id, glob or section; leave it out to run every case")
-    state.selection = selection_text(config)
+    state.findings.selection = selection_text(config)
     if pattern:
         patterns = [p.strip().upper() for p in pattern.split(",") if p.strip()]
         deselected = [i for i in cases if not _selected(i.name, patterns)]
@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     waits = {id(i) for i in cases if getattr(getattr(i, "obj", None), "__prefetch__", None)}
     items.sort(key=lambda i: (i.name == LATENCY_CASE, id(i) in waits))
     settings = run_settings(config)
-    state.deviations = read_deviations(config)
+    deviations = read_deviations(config)
     for item in cases:
         req = by_id(item.name)
         if "credentials" in req.needs and not settings.has_credentials:
@@ -70,14 +70,14 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.add_marker(pytest.mark.skip(
                 reason=f"{NOT_APPLICABLE}: profile {settings.profile.name!r} has no {', '.join(missing)} route"
             ))
-        reason = state.deviations.get(item.name)
+        reason = deviations.get(item.name)
         if reason:
             item.add_marker(pytest.mark.xfail(reason=f"known deviation: {reason}", strict=False))
-        state.records[item.name] = CaseRecord.for_requirement(req, settings.profile)
+        state.findings.records[item.name] = CaseRecord.for_requirement(req, settings.profile)
     for item in items:
         user = user_case(item)
         if user is not None:
-            state.records[item.nodeid] = user
+            state.findings.records[item.nodeid] = user
 
 
 _LEVEL_MARKERS = {lvl.value.lower(): lvl for lvl in Level}

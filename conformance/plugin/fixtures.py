@@ -62,7 +62,7 @@ def token_decoder() -> Any:
 def prefetched(request: pytest.FixtureRequest) -> Any:
     """The result of this case's background prefetch (started when the run began)."""
     state = state_of(request.config)
-    future = state.futures.get(request.node.name)
+    future = state.background.prefetches.get(request.node.name)
     if future is None:
         fn = getattr(request.node.obj, "__prefetch__", None)
         if fn is None:

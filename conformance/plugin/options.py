@@ -54,8 +54,8 @@ def read_option(config: pytest.Config, key: str) -> Any:
 def profile_or_none(config: pytest.Config) -> Profile | None:
     """The run's profile, for the requirement sentences (None if the settings cannot be built: a usage error)."""
     state = state_of(config)
-    if state.settings is not None:
-        return state.settings.profile
+    if state.setup.settings is not None:
+        return state.setup.settings.profile
     handed = handed_inputs(config)
     if handed is not None and handed.profile is not None:
         return handed.profile
@@ -80,7 +80,7 @@ def read_deviations(config: pytest.Config) -> dict[str, str]:
     try:
         return load_deviations(read_option(config, "deviations"))
     except DeviationsError as exc:
-        state_of(config).abort_reason = str(exc)
+        state_of(config).stops.abort_reason = str(exc)
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -88,14 +88,14 @@ def _read_certificate(config: pytest.Config) -> str | None:
     try:
         return read_certificate(read_option(config, "certificate_file"))
     except CertificateError as exc:
-        state_of(config).abort_reason = str(exc)
+        state_of(config).stops.abort_reason = str(exc)
         raise pytest.UsageError(str(exc)) from None
 
 
 def run_settings(config: pytest.Config) -> RunSettings:
     state = state_of(config)
-    if state.settings is not None:
-        return state.settings
+    if state.setup.settings is not None:
+        return state.setup.settings
     handed = handed_inputs(config)
     if handed is not None and handed.profile is not None:
         profile = handed.profile
@@ -130,17 +130,17 @@ def run_settings(config: pytest.Config) -> RunSettings:
         embedded = True
         values.setdefault("renew_expiry", EMBEDDED_RENEW_EXPIRY)
         values.setdefault("renew_margin", EMBEDDED_RENEW_MARGIN)
-    state.redactor.add(certificate)
+    state.setup.redactor.add(certificate)
     for value in headers.values():
-        state.redactor.add_header_value(value)
-    state.settings = RunSettings(
+        state.setup.redactor.add_header_value(value)
+    settings = state.setup.settings = RunSettings(
         url=url, profile=profile, app_id=app_id, certificate=certificate, headers=headers,
         strict=bool(read_option(config, "strict")), embedded=embedded,
         web_origins=_web_origins(config), browser=_browser(config), **values,
     )
-    if state.settings.renew_margin >= state.settings.renew_expiry:
+    if settings.renew_margin >= settings.renew_expiry:
         raise pytest.UsageError("--token-renew-margin must be smaller than --token-renew-expiry")
-    return state.settings
+    return settings
 
 
 def _listed(config: pytest.Config, key: str, *, cli_first: bool) -> list[str]:
@@ -182,7 +182,7 @@ def _browser(config: pytest.Config) -> str | None:
         require_playwright()
         return find_browser(path)
     except BrowserError as exc:
-        state_of(config).abort_reason = str(exc)
+        state_of(config).stops.abort_reason = str(exc)
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -194,21 +194,21 @@ def _start_embedded(state: RunState) -> tuple[str, str, str]:
 
     server = ReferenceServer()
     server.start()
-    state.embedded = server
+    state.setup.embedded = server
     return server.url, server.settings.app_id, server.settings.certificate
 
 
 def target_of(config: pytest.Config) -> Target:
     state = state_of(config)
-    if state.target is None:
+    if state.setup.target is None:
         settings = run_settings(config)
         client = GatedClient(
             settings.url, concurrency=case_concurrency(config), timeout=settings.timeout,
             verify_tls=not read_option(config, "insecure"),
             headers=settings.headers, max_rps=settings.max_rps, wait_budget=settings.wait_budget,
         )
-        state.target = Target(settings, client)
-    return state.target
+        state.setup.target = Target(settings, client)
+    return state.setup.target
 
 
 def case_concurrency(config: pytest.Config) -> int:
@@ -226,15 +226,15 @@ def target_label(config: pytest.Config) -> str:
     label = read_option(config, "target_label")
     if label:
         return str(label)
-    if state.settings is not None:
-        return ("embedded reference server " if state.settings.embedded else "") + state.settings.url
+    if state.setup.settings is not None:
+        return ("embedded reference server " if state.setup.settings.embedded else "") + state.setup.settings.url
     return read_option(config, "url") or "embedded reference server (one per worker)"
 
 
 def profile_dict(config: pytest.Config) -> dict[str, Any]:
     state = state_of(config)
-    if state.settings is not None:
-        return state.settings.profile.as_dict()
+    if state.setup.settings is not None:
+        return state.setup.settings.profile.as_dict()
     handed = handed_inputs(config)
     if handed is not None and handed.profile is not None:
         return handed.profile.as_dict()

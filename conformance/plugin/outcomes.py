@@ -30,21 +30,21 @@ def pytest_runtest_makereport(
             report.user_properties.append(("token_conformance_case", user.__dict__.copy()))
         return report
     state = state_of(item.config)
+    redactor, target = state.setup.redactor, state.setup.target
     req = by_id(item.name)
     report.user_properties.append(("requirement", req.id))
     report.user_properties.append(("level", req.level.value))
     note = _case_note(state, item.name) if report.when == "call" else None
     if note:
-        report.user_properties.append(("case_note", state.redactor.redact(note)))
-    if report.when == "call" and item.name == "HEADER-5" and state.target is not None \
-            and "web_origins" in state.target.memo:
+        report.user_properties.append(("case_note", redactor.redact(note)))
+    if report.when == "call" and item.name == "HEADER-5" and target is not None and "web_origins" in target.memo:
         # Problems quote the server's answers: redacted like every message.
-        verdicts = json.loads(state.redactor.redact(json.dumps(state.target.memo["web_origins"])))
+        verdicts = json.loads(redactor.redact(json.dumps(target.memo["web_origins"])))
         report.user_properties.append(("web_origins", verdicts))
     if report.when == "call" and report.failed and item.name != LATENCY_CASE and _too_slow_now(state):
         # The failure is a token request that outlived the client's timeout: LATENCY-1's, not this case's.
         report.outcome = "skipped"
-        report.longrepr = (str(item.path), 0, f"Skipped: judged by {LATENCY_CASE}: {state.slow_reason}")
+        report.longrepr = (str(item.path), 0, f"Skipped: judged by {LATENCY_CASE}: {state.stops.slow_reason}")
         return report
 
     if report.failed and call.excinfo is not None:
@@ -54,21 +54,21 @@ def pytest_runtest_makereport(
             first = exc.findings[0]
             more = f" (and {len(exc.findings) - 1} more)" if len(exc.findings) > 1 else ""
             report.user_properties.append(
-                ("root_cause", shorten_tokens(state.redactor.redact(f"{first.what}: {first.actual}{more}"))))
+                ("root_cause", shorten_tokens(redactor.redact(f"{first.what}: {first.actual}{more}"))))
         else:
             body = f"{call.excinfo.typename}: {exc}\n" + str(report.longrepr)
         if note:
             body += f"\n{note}"
         text = f"{req.id} [{req.level.value}] {req.title}\n  Requirement: {req.sentence}\n{body}"
-        report.longrepr = shorten_tokens(state.redactor.redact(text))
+        report.longrepr = shorten_tokens(redactor.redact(text))
     elif report.longrepr is not None:
         lr = report.longrepr
         if isinstance(lr, tuple) and len(lr) == 3:  # a skip: JUnit and -rs need the (path, line, reason) tuple
-            report.longrepr = (lr[0], lr[1], shorten_tokens(state.redactor.redact(str(lr[2]))))
-        elif state.redactor:
-            report.longrepr = state.redactor.redact(str(lr))
-    if hasattr(report, "wasxfail") and state.redactor:
-        report.wasxfail = state.redactor.redact(report.wasxfail)
+            report.longrepr = (lr[0], lr[1], shorten_tokens(redactor.redact(str(lr[2]))))
+        elif redactor:
+            report.longrepr = redactor.redact(str(lr))
+    if hasattr(report, "wasxfail") and redactor:
+        report.wasxfail = redactor.redact(report.wasxfail)
     return report
 
 
@@ -81,23 +81,23 @@ def record_report(config: pytest.Config, report: pytest.TestReport) -> None:
         # A user case: recorded under its node id (under xdist, from what its worker sent). It counts only in a
         # run with bundled cases: without them the plugin stays inert (finish).
         name = report.nodeid
-        if name not in state.records:
+        if name not in state.findings.records:
             fields = dict(report.user_properties).get("token_conformance_case")
             if not isinstance(fields, dict):
                 return
-            state.records[name] = CaseRecord(**fields)
+            state.findings.records[name] = CaseRecord(**fields)
     else:
         state.active = True  # under xdist the controller learns of cases only from reports
-    rec = state.records.get(name)
+    rec = state.findings.records.get(name)
     if rec is None:
-        rec = state.records[name] = CaseRecord.for_requirement(by_id(name), profile_or_none(config))
+        rec = state.findings.records[name] = CaseRecord.for_requirement(by_id(name), profile_or_none(config))
     rec.duration_s += _own_duration(state, name, report)
     cause = dict(report.user_properties).get("root_cause")
     if cause:
-        state.root_causes[name] = str(cause)
+        state.findings.root_causes[name] = str(cause)
     origins = dict(report.user_properties).get("web_origins")
     if isinstance(origins, list) and name == "HEADER-5":
-        state.web_origins = origins
+        state.findings.web_origins = origins
     xfail = hasattr(report, "wasxfail")
     if report.when == "call":
         if xfail:
@@ -120,19 +120,19 @@ def record_report(config: pytest.Config, report: pytest.TestReport) -> None:
     elif report.when == "teardown" and report.failed and rec.outcome == "passed":
         rec.outcome = "error"
     if report.failed and report.longrepr is not None:
-        rec.message = state.redactor.redact(str(report.longrepr))
+        rec.message = state.setup.redactor.redact(str(report.longrepr))
     if report.when == "call":
-        state.marks["last_case_done"] = time.time()
-    if report.when == "call" and state.target is not None and state.target.client.down and not state.abort_reason:
-        after_breaker(state, state.target)
+        state.timeline.marks["last_case_done"] = time.time()
+    if report.when == "call" and state.setup.target is not None and state.setup.target.client.down and not state.stops.abort_reason:
+        after_breaker(state, state.setup.target)
 
 
 def _own_duration(state: RunState, name: str, report: pytest.TestReport) -> float:
     """The call's duration, or the case's own time when it ran ahead (concurrency) or prefetched in the background."""
     if report.when != "call":
         return float(report.duration)
-    own = state.case_times.get(name)
-    span = state.spans.get(name)
+    own = state.background.case_times.get(name)
+    span = state.background.spans.get(name)
     if span is not None:
         own = max(own or 0.0, span[1] - span[0])
     return max(float(report.duration), own or 0.0)
@@ -140,35 +140,35 @@ def _own_duration(state: RunState, name: str, report: pytest.TestReport) -> floa
 
 def _case_note(state: RunState, case_id: str) -> str | None:
     """What a case left out although it ran (rows whose control got no token): said next to its pass or failure."""
-    notes = state.target.memo.get("case_notes") if state.target is not None else None
+    notes = state.setup.target.memo.get("case_notes") if state.setup.target is not None else None
     return notes.get(case_id) if isinstance(notes, dict) else None
 
 
 def _too_slow_now(state: RunState) -> bool:
     """Whether the client's breaker tripped on a timeout while the target still answers /ping (LATENCY-1)."""
-    target = state.target
-    if target is None or not target.client.down or state.abort_reason:
+    target = state.setup.target
+    if target is None or not target.client.down or state.stops.abort_reason:
         return False
-    if state.slow_reason is None:
+    if state.stops.slow_reason is None:
         after_breaker(state, target)
-    return state.slow_reason is not None
+    return state.stops.slow_reason is not None
 
 
 def after_breaker(state: RunState, target: Target) -> None:
     """The client stopped sending: rate-limit budget out or target down (exit 2), or merely too slow (LATENCY-1)."""
     client = target.client
     if client.exhausted:
-        state.abort_reason = state.redactor.redact(client.exhausted)
+        state.stops.abort_reason = state.setup.redactor.redact(client.exhausted)
         return
-    if state.slow_reason:
+    if state.stops.slow_reason:
         return
 
     ex = client.last_timeout or Exchange("GET", client.base_url, error=client.down, timeout_s=client.timeout)
     slow = slow_evidence(target, f"{ex.method} {ex.url.removeprefix(client.base_url)}", ex)
     if slow:
-        state.slow_reason = state.redactor.redact(slow)
+        state.stops.slow_reason = state.setup.redactor.redact(slow)
     else:
-        state.abort_reason = state.redactor.redact(f"the target stopped answering: {client.down}")
+        state.stops.abort_reason = state.setup.redactor.redact(f"the target stopped answering: {client.down}")
 
 
 def note_worker_collection(config: pytest.Config, ids: list[str]) -> None:
@@ -177,8 +177,8 @@ def note_worker_collection(config: pytest.Config, ids: list[str]) -> None:
     state = state_of(config)
     for nodeid in ids:
         name = nodeid.rsplit("::", 1)[-1]
-        if name in REQ_INDEX and name not in state.records:
-            state.records[name] = CaseRecord.for_requirement(by_id(name), profile_or_none(config))
+        if name in REQ_INDEX and name not in state.findings.records:
+            state.findings.records[name] = CaseRecord.for_requirement(by_id(name), profile_or_none(config))
             state.active = True
 
 

@@ -34,11 +34,11 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         # embedded server each when no URL is given). With a URL, fail fast here once.
         if read_option(session.config, "url"):
             run_preflight(session)
-        return True if state.abort_reason else None
-    state.marks["collected"] = time.time()
+        return True if state.stops.abort_reason else None
+    state.timeline.marks["collected"] = time.time()
     run_preflight(session)
-    state.marks["preflight_done"] = time.time()
-    if state.abort_reason:
+    state.timeline.marks["preflight_done"] = time.time()
+    if state.stops.abort_reason:
         return True
     target = target_of(session.config)
     if is_worker(session.config):
@@ -47,7 +47,7 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         return None
     prefetching = [(i.name, f) for i in session.items if (f := getattr(getattr(i, "obj", None), "__prefetch__", None))]
     for name, fn in prefetching:
-        state.futures[name] = _start_daemon(name, fn, target, state.spans)
+        state.background.prefetches[name] = _start_daemon(name, fn, target, state.background.spans)
     _start_case_runs(session, state, target)
     return None
 
@@ -73,9 +73,9 @@ def _start_case_runs(session: pytest.Session, state: RunState, target: Target) -
         if params - {"token_target"}:
             continue  # a fixture of its own: it runs in its turn
         future: Future[Any] = Future()
-        state.case_runs[item.name] = future
+        state.background.case_runs[item.name] = future
         tasks.append((_timed(item.name, functools.partial(fn, token_target=target) if params else fn,
-                             state.case_times), future))
+                             state.background.case_times), future))
     run_in_daemons(tasks, workers, "conformance-case")
 
 
@@ -93,7 +93,7 @@ def _timed(name: str, fn: Any, times: dict[str, float]) -> Any:
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """A case started ahead of its turn: its outcome (return or exception) is the call's."""
-    future = state_of(pyfuncitem.config).case_runs.get(pyfuncitem.name)
+    future = state_of(pyfuncitem.config).background.case_runs.get(pyfuncitem.name)
     if future is None:
         return None
     future.result()
@@ -124,13 +124,13 @@ def run_preflight(session: pytest.Session) -> None:
     state = state_of(session.config)
     result = preflight(target_of(session.config))
     if result.abort:
-        state.abort_reason = state.redactor.redact(result.abort)
-        session.config.get_terminal_writer().line(f"token-conformance: {state.abort_reason}", red=True, bold=True)
+        state.stops.abort_reason = state.setup.redactor.redact(result.abort)
+        session.config.get_terminal_writer().line(f"token-conformance: {state.stops.abort_reason}", red=True, bold=True)
     elif result.slow and not any(i.name == LATENCY_CASE for i in session.items):
-        state.abort_reason = state.redactor.redact(f"{result.slow} ({LATENCY_CASE}, not selected, judges this)")
-        session.config.get_terminal_writer().line(f"token-conformance: {state.abort_reason}", red=True, bold=True)
+        state.stops.abort_reason = state.setup.redactor.redact(f"{result.slow} ({LATENCY_CASE}, not selected, judges this)")
+        session.config.get_terminal_writer().line(f"token-conformance: {state.stops.abort_reason}", red=True, bold=True)
     elif result.slow:
-        state.slow_reason = state.redactor.redact(result.slow)
+        state.stops.slow_reason = state.setup.redactor.redact(result.slow)
     # A refused login already has its own line (the abort reason); a hint after it would only repeat or contradict it.
     if result.exchange is not None and result.exchange.status is not None and not (
             result.abort and result.exchange.status in (401, 403)):
@@ -140,13 +140,13 @@ def run_preflight(session: pytest.Session) -> None:
                         credentials=target.settings.has_credentials)
         if hint:
             request = target.rtc_request()
-            state.hints.append(state.redactor.redact(f"{request.method} {request.path} answered {hint}"))
+            state.findings.hints.append(state.setup.redactor.redact(f"{request.method} {request.path} answered {hint}"))
 
 
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     state = state_of(item.config)
-    if state.abort_reason and item.name in REQ_INDEX:
-        item.session.shouldstop = state.abort_reason
-    elif state.slow_reason and item.name in REQ_INDEX and item.name != LATENCY_CASE:
-        item.add_marker(pytest.mark.skip(reason=f"judged by {LATENCY_CASE}: {state.slow_reason}"))
+    if state.stops.abort_reason and item.name in REQ_INDEX:
+        item.session.shouldstop = state.stops.abort_reason
+    elif state.stops.slow_reason and item.name in REQ_INDEX and item.name != LATENCY_CASE:
+        item.add_marker(pytest.mark.skip(reason=f"judged by {LATENCY_CASE}: {state.stops.slow_reason}"))
 

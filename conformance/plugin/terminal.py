@@ -24,11 +24,11 @@ def note_interrupt(config: pytest.Config, excinfo: pytest.ExceptionInfo[BaseExce
     if state is None:
         return
     if isinstance(excinfo.value, pytest.exit.Exception):
-        state.interrupted = f"pytest.exit ({excinfo.value.msg})"
+        state.stops.interrupted = f"pytest.exit ({excinfo.value.msg})"
     else:
-        state.interrupted = interruption.last_signal()
+        state.stops.interrupted = interruption.last_signal()
     if state.active and not config.option.fulltrace:
-        _plain_interrupt_banner(config, state.interrupted)
+        _plain_interrupt_banner(config, state.stops.interrupted)
 
 
 def _plain_interrupt_banner(config: pytest.Config, what: str) -> None:
@@ -58,8 +58,8 @@ def contract_order_of_failures(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
 def pytest_terminal_summary_root_causes(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> Generator[None, None, None]:
     """One line per failed case, in contract order, before pytest prints the details of each failure."""
-    state = state_of(config)
-    causes = state.summary.root_causes if state.summary is not None else []
+    conclusion = state_of(config).conclusion
+    causes = conclusion.summary.root_causes if conclusion is not None else []
     if causes:
         terminalreporter.section("root causes (contract order; details follow)", red=True)
         for c in causes:
@@ -69,15 +69,14 @@ def pytest_terminal_summary_root_causes(terminalreporter: Any, exitstatus: int, 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = state_of(config)
-    summary = state.summary
-    if summary is None:
+    if state.conclusion is None:
         return
-    records = state.final_records
+    summary, records = state.conclusion.summary, state.conclusion.records
     terminalreporter.section("token-conformance")
     terminalreporter.line(f"target: {target_label(config)}  profile: {profile_dict(config)['name']}")
     colours = {"conforming": {"green": True}, "not conforming": {"red": True}}
     gated = bool(read_option(config, "gated_by_baseline"))
-    if state.abort_reason and records and all(r.outcome == "not run" for r in records):
+    if state.stops.abort_reason and records and all(r.outcome == "not run" for r in records):
         # Stopped before any case (a login wall, a target that does not answer): the reason was said above and
         # the verdict says it again; a table of cases that never ran would bury it (the reports list them).
         lines = [f"cases: {len(records)} not run (listed in the reports)",
