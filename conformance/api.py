@@ -105,8 +105,9 @@ class CheckResult:
 _PYTEST_COULD_NOT_JUDGE = {2, 3, 4, 5}
 
 
-def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
-    """The pytest command line for these options (the suite as an installed package)."""
+def pytest_args(opts: CheckOptions) -> list[str]:
+    """pytest's own command line for these options (the suite as an installed package); the plugin's options are
+    handed over in-process (:func:`plugin_options`), the caller's ``extra_pytest_args`` come last."""
     report_dir = Path(opts.report_dir)
     args = [
         "--pyargs", "conformance.suite",
@@ -116,8 +117,6 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
         # check imports conformance (and the embedded server) before pytest starts: nothing to rewrite there.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
         "-W", "ignore:SOCKS support in urllib3",  # urllib3, imported by Schemathesis, about an optional extra
-        "--token-server-url", url,
-        "--token-report-dir", str(report_dir),
         f"--junitxml={report_dir / 'junit.xml'}",
         "-o", "junit_suite_name=token-conformance",
         "-o", "junit_family=xunit2",
@@ -131,35 +130,28 @@ def pytest_args(opts: CheckOptions, url: str, label: str | None) -> list[str]:
     if opts.workers:
         args += ["-p", "xdist.plugin"]
     args += ["-v"] * opts.verbose if opts.verbose else ["-q"]
-    for flag, value in (
-        ("--token-profile", opts.profile), ("--token-app-id", opts.app_id), ("--token-case", opts.cases),
-        ("--token-app-certificate-file", opts.certificate_file), ("--token-deviations", opts.deviations),
-        ("--token-target-label", label),
-    ):
-        if value:
-            args += [flag, value]
-    for flag, number in (("--token-timeout", opts.timeout), ("--token-max-skew", opts.max_skew),
-                         ("--token-max-rps", opts.max_rps), ("--token-rate-limit-budget", opts.rate_limit_budget),
-                         ("--token-renew-expiry", opts.renew_expiry), ("--token-renew-margin", opts.renew_margin)):
-        if number is not None:
-            args += [flag, str(number)]
-    for origin in opts.web_origins:
-        args += ["--token-web-origin", origin]
-    if opts.browser or opts.browser_path:
-        args.append("--token-browser")
-    if opts.browser_path:
-        args += ["--token-browser-path", opts.browser_path]
-    if opts.strict:
-        args.append("--token-strict")
-    if opts.insecure:
-        args.append("--token-insecure")
-    if opts.baseline:
-        args.append("--token-gated-by-baseline")  # the verdict line leaves the exit code to the gate's line
     if opts.workers:
         args += ["-n", str(opts.workers)]
     return args + list(opts.extra_pytest_args)
 
 
+def plugin_options(opts: CheckOptions, url: str, label: str | None) -> dict[str, Any]:
+    """The plugin's option values for these options, by declared key (conformance.settings.declarations): handed
+    to it in-process (conformance.plugin.handover), typed as they are, only those set (unset ones fall through to
+    the plugin's ini and environment, as an absent flag did)."""
+    values: dict[str, Any] = {
+        "url": url, "report_dir": str(Path(opts.report_dir)), "target_label": label,
+        "profile": opts.profile, "app_id": opts.app_id, "case": opts.cases,
+        "certificate_file": opts.certificate_file, "deviations": opts.deviations,
+        "timeout": opts.timeout, "max_skew": opts.max_skew, "max_rps": opts.max_rps,
+        "rate_limit_budget": opts.rate_limit_budget, "renew_expiry": opts.renew_expiry,
+        "renew_margin": opts.renew_margin, "web_origin": list(opts.web_origins),
+        "browser": opts.browser or bool(opts.browser_path), "browser_path": opts.browser_path,
+        "strict": opts.strict, "insecure": opts.insecure,
+        # the verdict line leaves the exit code to the gate's line
+        "gated_by_baseline": bool(opts.baseline),
+    }
+    return {key: value for key, value in values.items() if value is not None and value not in ("", False, [])}
 
 
 def list_cases(opts: CheckOptions, profile: Profile | None = None) -> int:
@@ -296,15 +288,15 @@ def _check(
             url, label = server.url, f"embedded reference server {server.url}"
             if not opts.certificate_file:
                 inputs = inputs.with_certificate(server.settings.certificate)  # the app the embedded server signs for
-            # A loopback server allows a short renewal cycle; the caller's own pytest arguments come later and win.
-            # The options' own values stand (pytest_args passes them), as the plugin's embedded server keeps them.
-            renewal = (*(("--token-renew-expiry", str(EMBEDDED_RENEW_EXPIRY)) if opts.renew_expiry is None else ()),
-                       *(("--token-renew-margin", str(EMBEDDED_RENEW_MARGIN)) if opts.renew_margin is None else ()))
-            opts = replace(opts, app_id=opts.app_id or server.settings.app_id,
-                           extra_pytest_args=(*renewal, *opts.extra_pytest_args))
-        # The inputs (headers, certificate: secrets) reach the plugin in this process, and xdist workers through
-        # their worker input (conformance.plugin.handover): never argv, never the environment.
-        code = int(pytest.main(pytest_args(opts, url, label), plugins=[Handover(inputs)]))
+            opts = replace(opts, app_id=opts.app_id or server.settings.app_id)
+            if opts.renew_expiry is None and opts.renew_margin is None:
+                # A loopback server allows a short renewal cycle: the default here, never over what was asked for
+                # (a caller's own --token-renew-* pytest arguments still win).
+                opts = replace(opts, renew_expiry=EMBEDDED_RENEW_EXPIRY, renew_margin=EMBEDDED_RENEW_MARGIN)
+        # The inputs (headers, certificate: secrets) and the option values reach the plugin in this process, and
+        # xdist workers through their worker input (conformance.plugin.handover): never the environment.
+        handover = Handover(inputs, plugin_options(opts, url, label))
+        code = int(pytest.main(pytest_args(opts), plugins=[handover]))
     finally:
         if server is not None:
             server.stop()

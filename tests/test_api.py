@@ -102,13 +102,15 @@ def test_options_cannot_change_once_made() -> None:
     assert hash(CheckOptions(cases="ROUTE-1")) == hash(CheckOptions(cases="ROUTE-1"))
 
 
-def _pytest_args_against_the_embedded_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             **options: Any) -> list[str]:
-    """The pytest command line check() builds for the embedded server (pytest itself is not run)."""
-    seen: list[list[str]] = []
+def _run_against_the_embedded_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     **options: Any) -> tuple[list[str], dict[str, Any]]:
+    """The pytest command line check() builds for the embedded server and the option values it hands the plugin
+    in-process (pytest itself is not run)."""
+    seen: list[tuple[list[str], dict[str, Any]]] = []
 
     def fake_main(args: list[str], plugins: Any = None) -> int:
-        seen.append(list(args))
+        (handover,) = plugins
+        seen.append((list(args), dict(handover.options)))
         return 0
 
     monkeypatch.setattr(conformance.api.pytest, "main", fake_main)
@@ -117,18 +119,33 @@ def _pytest_args_against_the_embedded_server(tmp_path: Path, monkeypatch: pytest
     return seen[0]
 
 
-def _last(args: list[str], flag: str) -> str:
-    """The value pytest reads for ``flag``: the last one given."""
-    return [args[i + 1] for i, a in enumerate(args) if a == flag][-1]
-
-
 def test_the_embedded_server_keeps_the_renewal_cycle_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Against the embedded server the short renewal cycle is the default, not an override of the options."""
-    args = _pytest_args_against_the_embedded_server(tmp_path, monkeypatch, renew_expiry=30, renew_margin=5.0)
-    assert _last(args, "--token-renew-expiry") == "30" and _last(args, "--token-renew-margin") == "5.0"
-    args = _pytest_args_against_the_embedded_server(tmp_path, monkeypatch)
-    assert _last(args, "--token-renew-expiry") == str(EMBEDDED_RENEW_EXPIRY)
-    assert _last(args, "--token-renew-margin") == str(EMBEDDED_RENEW_MARGIN)
+    _, handed = _run_against_the_embedded_server(tmp_path, monkeypatch, renew_expiry=30, renew_margin=5.0)
+    assert (handed["renew_expiry"], handed["renew_margin"]) == (30, 5.0)
+    _, handed = _run_against_the_embedded_server(tmp_path, monkeypatch, renew_margin=3.0)
+    assert "renew_expiry" not in handed and handed["renew_margin"] == 3.0  # the plugin's default lifetime: 6 s
+    _, handed = _run_against_the_embedded_server(tmp_path, monkeypatch)
+    assert (handed["renew_expiry"], handed["renew_margin"]) == (EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN)
+
+
+def test_a_lifetime_the_default_margin_does_not_fit_is_refused(tmp_path: Path, nothing_starts: None) -> None:
+    with pytest.raises(UsageError, match=r"--renew-expiry must be above the default --renew-margin \(2 s\)"):
+        check(CheckOptions(report_dir=str(tmp_path), renew_expiry=2))
+
+
+def test_option_values_reach_the_plugin_typed_not_as_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scalars are handed over as they are (conformance.plugin.handover); argv keeps pytest's own options and the
+    caller's extra arguments, last, so they still win."""
+    args, handed = _run_against_the_embedded_server(
+        tmp_path, monkeypatch, timeout=2.5, max_skew=3.0, cases="ROUTE-1", strict=True,
+        web_origins=["https://app.example.com"], extra_pytest_args=["--token-timeout", "7"])
+    assert not [a for a in args[:-2] if a.startswith("--token-")]
+    assert args[-2:] == ["--token-timeout", "7"]
+    assert handed["timeout"] == 2.5 and handed["max_skew"] == 3.0 and handed["case"] == "ROUTE-1"
+    assert handed["strict"] is True and handed["web_origin"] == ["https://app.example.com"]
+    assert handed["url"].startswith("http://127.0.0.1:") and handed["report_dir"] == str(tmp_path / "reports")
+    assert "insecure" not in handed and "max_rps" not in handed  # unset: the plugin's ini and environment decide
 
 
 def test_a_good_call_still_runs_and_replaces_the_previous_reports(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from ..headers import HeaderError, resolve
 from ..profiles import Profile, ProfileError, load_profile
 from ..settings.declarations import DEFAULT_CONCURRENCY, add_pytest_options, option, problem, pytest_options
 from ..target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN, RunSettings, Target
-from .handover import handed_inputs
+from .handover import handed_inputs, handed_option
 from .state import RunState, state_of
 
 #: The plugin's options (declared in conformance.settings.declarations, with the subcommands' flags).
@@ -28,10 +28,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def read_option(config: pytest.Config, key: str) -> Any:
-    """Option ``key`` of the declarations: command line > ini > environment > None, as its kind."""
+    """Option ``key`` of the declarations: command line > hand-over (conformance.plugin.handover) > ini >
+    environment > None, as its kind."""
     declared = option(key)
     dest, kind, env = declared.dest or key, declared.kind, declared.env
     value = config.getoption(dest, default=None)
+    if value is None:
+        value = handed_option(config, key)
     if value is None:
         ini = config.getini(declared.ini or dest)
         value = ini if ini not in (None, "", []) else None
@@ -144,9 +147,10 @@ def run_settings(config: pytest.Config) -> RunSettings:
 
 
 def _listed(config: pytest.Config, key: str, *, cli_first: bool) -> list[str]:
-    """A repeatable option's values: the command line's, else the ini key's (``cli_first``), or both (ini first)."""
+    """A repeatable option's values: the command line's (after the handed ones, as the API's flags came before a
+    caller's), else the ini key's (``cli_first``), or both (ini first)."""
     declared = option(key)
-    given = list(config.getoption(str(declared.dest), default=None) or [])
+    given = [*(handed_option(config, key) or ()), *(config.getoption(str(declared.dest), default=None) or ())]
     ini = list(config.getini(str(declared.ini)) or [])
     return (given or ini) if cli_first else ini + given
 

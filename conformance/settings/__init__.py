@@ -13,4 +13,8 @@ and ``$TOKEN_SERVER_HEADERS``; the app certificate from its file or ``$TOKEN_SER
 once into ``Inputs``, a frozen object the CLI, :mod:`conformance.api`, watch and the plugin pass on: ``check``
 hands it to the plugin inside the pytest process (and to xdist workers through their worker input), never
 through environment variables a user could also set.
+
+:mod:`.values`: the checks of ``check``'s values that its command line and :func:`conformance.api.check` share,
+one message each, so a script is refused a bad value with the line a user sees, before anything starts. The API
+then hands the checked values to the plugin in-process too (conformance.plugin.handover), typed, by declared key.
 """

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..caselist import selected_cases
 from ..deviations import DeviationsError, load_deviations
 from ..errors import UsageError
-from .declarations import option, problem
+from .declarations import DEFAULT_RENEW_EXPIRY, DEFAULT_RENEW_MARGIN, option, problem
 
 if TYPE_CHECKING:
     from ..profiles import Profile
@@ -75,11 +75,17 @@ def check_gate(gate: str) -> None:
 
 
 def check_renewal(expiry: int | None, margin: float | None) -> None:
-    """The renewal case's lifetime and margin (EXPIRY-6): the margin below the lifetime (default 6 s)."""
+    """The renewal case's lifetime and margin (EXPIRY-6): the margin below the lifetime, either one's default
+    standing for the one not given (against the embedded server too: its shorter cycle is used when neither is)."""
     if expiry is not None and not 1 <= expiry <= 86400:
         raise UsageError("--renew-expiry must be a whole number of seconds from 1 to 86400")
-    if margin is not None and not 0 < margin < (expiry or 6):
-        raise UsageError(f"--renew-margin must be above 0 and below the renewal lifetime ({expiry or 6} s)")
+    if margin is not None and not 0 < margin < (expiry or DEFAULT_RENEW_EXPIRY):
+        raise UsageError("--renew-margin must be above 0 and below the renewal lifetime "
+                         f"({expiry or DEFAULT_RENEW_EXPIRY} s)")
+    if expiry is not None and margin is None and not DEFAULT_RENEW_MARGIN < expiry:
+        # The plugin would refuse the pair once the run started: a run that judges nothing.
+        raise UsageError(f"--renew-expiry must be above the default --renew-margin ({DEFAULT_RENEW_MARGIN:g} s); "
+                         "give a smaller --renew-margin with it")
 
 
 def check_web_options(given: Iterable[str], browser: bool, browser_path: str | None,
