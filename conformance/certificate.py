@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import UsageError
 
+#: The environment variable every command, the plugin and the Locust process read the app certificate from.
 CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
 
 #: Why a case that needs the certificate was skipped, naming both ways to give it.

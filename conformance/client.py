@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
+from .cors import DEFAULT_PORTS
 from .headers import placeholder
 from .stats import quantile
 
@@ -47,7 +48,6 @@ DEFAULT_RETRY_AFTER = 1.0
 MIN_RETRY_COST = 0.1
 #: Rate-limited answers to one request before the run gives up on the target (exit 2).
 MAX_RETRIES_PER_REQUEST = 20
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass
@@ -283,7 +283,7 @@ class _DeadlineTransport(httpx.HTTPTransport):
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:
     parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    return parts.scheme, parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme)
 
 
 class TokenServerClient:

@@ -24,7 +24,8 @@ SAFELISTED_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "mult
 SAFELISTED_NAMES = frozenset({"accept", "accept-language", "content-language", "content-type"})
 #: The one header name Access-Control-Allow-Headers: * never covers (Fetch: CORS non-wildcard request-header name).
 NON_WILDCARD_HEADERS = frozenset({"authorization"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The port a URL without one means (RFC 9110 4.2): an origin leaves it out, two URLs that differ only by it are one.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class OriginError(ValueError):
@@ -54,7 +55,7 @@ def parse_origin(text: str) -> str:
     host = parts.hostname.lower()
     if ":" in host:
         host = f"[{host}]"
-    shown_port = "" if port is None or port == _DEFAULT_PORTS[parts.scheme] else f":{port}"
+    shown_port = "" if port is None or port == DEFAULT_PORTS[parts.scheme] else f":{port}"
     return f"{parts.scheme}://{host}{shown_port}"
 
 
@@ -92,7 +93,7 @@ def header_list(value: str | None) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Refusal:
+class BrowserRefusal:
     """Why a browser refuses: the step and what to fix, worded for whoever configures the server."""
 
     step: str
@@ -117,12 +118,12 @@ def origin_problem(origin: str, acao: str | None, where: str) -> str | None:
 
 
 def check_preflight(origin: str, method: str, unsafe: list[str], status: int, headers: Mapping[str, str],
-                    *, credentials: bool) -> Refusal | None:
+                    *, credentials: bool) -> BrowserRefusal | None:
     """Fetch's CORS-preflight fetch, on its answer: ok status, the origin, the method, every unsafe header."""
     step = "preflight"
     if 300 <= status < 400:
-        return Refusal(step, f"the preflight was redirected ({status}): browsers refuse a redirected preflight; "
-                       "answer OPTIONS at the token URL itself with 204 and the CORS headers")
+        return BrowserRefusal(step, f"the preflight was redirected ({status}): browsers refuse a redirected preflight; "
+                              "answer OPTIONS at the token URL itself with 204 and the CORS headers")
     if not 200 <= status < 300:
         if status in (401, 403) and credentials:
             why = (f"the preflight was refused with {status}: browsers never send {', '.join(_shown(unsafe))} on a "
@@ -134,15 +135,15 @@ def check_preflight(origin: str, method: str, unsafe: list[str], status: int, he
                    "answer it with 204 and the CORS headers")
         else:
             why = f"the preflight was answered {status}, not 2xx: browsers stop there and never send the token request"
-        return Refusal(step, why)
+        return BrowserRefusal(step, why)
     problem = origin_problem(origin, headers.get("access-control-allow-origin"), "the preflight's answer")
     if problem:
-        return Refusal(step, problem)
+        return BrowserRefusal(step, problem)
     methods = header_list(headers.get("access-control-allow-methods"))
     if method not in SAFELISTED_METHODS and method not in methods and "*" not in methods:
         shown = headers.get("access-control-allow-methods")
-        return Refusal(step, f"the preflight does not allow the method {method} (Access-Control-Allow-Methods: "
-                       f"{shown if shown is not None else 'absent'}); add {method}")
+        return BrowserRefusal(step, f"the preflight does not allow the method {method} (Access-Control-Allow-Methods: "
+                              f"{shown if shown is not None else 'absent'}); add {method}")
     allowed = [h.lower() for h in header_list(headers.get("access-control-allow-headers"))]
     shown_h = headers.get("access-control-allow-headers")
     shown_h = "absent" if shown_h is None else shown_h
@@ -152,20 +153,22 @@ def check_preflight(origin: str, method: str, unsafe: list[str], status: int, he
         if "*" in allowed and name not in NON_WILDCARD_HEADERS:
             continue
         if "*" in allowed:
-            return Refusal(step, f"the preflight allows headers with '*' (Access-Control-Allow-Headers: {shown_h}), "
-                           f"which the Fetch standard never lets cover {title_case(name)}; list {title_case(name)} by name "
-                           "(Firefox and Safari block the request)", wildcard=True)
-        return Refusal(step, f"the preflight does not allow the header {title_case(name)} (Access-Control-Allow-Headers: "
-                       f"{shown_h}); add {title_case(name)} to Access-Control-Allow-Headers")
+            return BrowserRefusal(
+                step, f"the preflight allows headers with '*' (Access-Control-Allow-Headers: {shown_h}), "
+                f"which the Fetch standard never lets cover {title_case(name)}; list {title_case(name)} by name "
+                "(Firefox and Safari block the request)", wildcard=True)
+        return BrowserRefusal(
+            step, f"the preflight does not allow the header {title_case(name)} (Access-Control-Allow-Headers: "
+            f"{shown_h}); add {title_case(name)} to Access-Control-Allow-Headers")
     return None
 
 
-def check_answer(origin: str, headers: Mapping[str, str], *, preflighted: bool = True) -> Refusal | None:
+def check_answer(origin: str, headers: Mapping[str, str], *, preflighted: bool = True) -> BrowserRefusal | None:
     """Fetch's CORS check on the token answer itself (after a preflight that passed, when one was sent)."""
     problem = origin_problem(origin, headers.get("access-control-allow-origin"), "the token answer")
     if problem and preflighted and not (headers.get("access-control-allow-origin") or "").strip():
         problem += " on the token answer too, not only on the preflight"
-    return Refusal("answer", problem) if problem else None
+    return BrowserRefusal("answer", problem) if problem else None
 
 
 def title_case(name: str) -> str:

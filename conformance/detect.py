@@ -3,7 +3,7 @@
 ``token-conformance detect URL`` and ``check --profile auto`` send a handful of
 harmless requests (/ping, one RTC token per role word, /rtm, POST /getToken)
 and score every bundled profile on the evidence: token version, role
-vocabulary, routes present. When no token route answers a token, ``describe``
+vocabulary, routes present. When no token route answers a token, ``non_token_hint``
 says what answered instead (an HTML page, another JSON API, a proxy error page,
 a login wall) so the user knows whether the URL, the profile or the credentials
 are wrong.
@@ -29,8 +29,8 @@ _PROXY_WORDS = re.compile(r"bad gateway|gateway time-?out|service unavailable|ng
                           r"upstream|proxy error|varnish|traefik", re.IGNORECASE)
 
 
-def describe(ex: Exchange, key: str = "rtcToken", *, detecting: bool = False,
-             credentials: bool = False) -> str | None:
+def non_token_hint(ex: Exchange, key: str = "rtcToken", *, detecting: bool = False,
+                   credentials: bool = False) -> str | None:
     """What a non-token answer looks like and what to try; None when ``ex`` carries a token under ``key``.
 
     ``key`` is a top-level key or a JSON pointer (the profile's token pointer; ``""``: the whole body is the token).
@@ -162,7 +162,7 @@ def detect(client: TokenServerClient) -> Detection:
         evidence["rtc route"] = (str(publisher.problem) if undecodable and publisher
                                  else f"no token: {ex.summary(100)}")
         found = Detection(client.base_url, None, "none", 0.0, evidence, {p.name: 0.0 for p in profiles})
-        hint = (describe(ex, detecting=True, credentials=bool(client.headers))
+        hint = (non_token_hint(ex, detecting=True, credentials=bool(client.headers))
                 or f"an answer without a usable token ({ex.summary(100)})")
         if ex.error:
             found.reason, found.judged = f"nothing answers: {ex.error}", False

@@ -27,7 +27,7 @@ from .errors import UsageError
 
 HEADERS_ENV = "TOKEN_SERVER_HEADERS"
 HEADER_ENV_PREFIX = "TOKEN_HEADER_"
-_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
+_FIELD_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 field-name
 
 
 class HeaderError(UsageError, ValueError):
@@ -48,7 +48,7 @@ def parse_line(spec: str, *, where: str = "--header", environ: Mapping[str, str]
     environ = os.environ if environ is None else environ
     name, sep, value = spec.partition(":")
     name, value = name.strip(), value.strip()
-    if not name or not _TOKEN.match(name):
+    if not name or not _FIELD_NAME.match(name):
         raise HeaderError(f"{where}: {_shown(spec)} is not 'Name: value' (a header name is letters, digits and -)")
     if not sep:
         var = env_name(name)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 #: A 006 or 007 token as servers send them: a version, then base64 (006: the app id, then base64).
-_TOKEN = re.compile(r"\b00[67][A-Za-z0-9+/_-]{24,}={0,2}")
+_AGORA_TOKEN = re.compile(r"\b00[67][A-Za-z0-9+/_-]{24,}={0,2}")
 
 
 def shorten_tokens(text: str) -> str:
@@ -22,7 +22,7 @@ def shorten_tokens(text: str) -> str:
 
     The full token is one curl away (the Reproduce line), and a page of base64 per finding buries what differs.
     """
-    return _TOKEN.sub(lambda m: f"{m.group()[:14]}…{m.group()[-4:]}", text)
+    return _AGORA_TOKEN.sub(lambda m: f"{m.group()[:14]}…{m.group()[-4:]}", text)
 
 
 class Reproducible(Protocol):

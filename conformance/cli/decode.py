@@ -161,7 +161,7 @@ def binding_mismatches(token: Any, channel: str, uid: int | str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tokens import TokenError, decode, describe, verify
+    from ..tokens import TokenError, decode, token_fields, verify
 
     if (args.channel is None) != (args.uid is None):
         raise UsageError("--channel and --uid go together: give both or neither")
@@ -172,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"not a token: {exc}") from None
 
     now = time.time() if args.now is None else args.now
-    out: dict[str, Any] = describe(token, now)
+    out: dict[str, Any] = token_fields(token, now)
     ok = True
     if args.channel is not None:
         uid = uid_argument(args.uid)

@@ -49,9 +49,9 @@ from .report import (
 )
 from .runner import (
     GAVE_UP_WAITING,
+    CredentialRefusal,
     LoadPlan,
     MasterSpec,
-    Refusal,
     run_locust,
     unreachable_reason,
 )
@@ -200,7 +200,8 @@ def _run_on_target(run: Prepared, show: Show) -> LoadResult:
         )
         if problem:
             # A 401/403 is an answer: the address is right, the credentials are not.
-            what = f"{run.url} refused the probe request" if isinstance(problem, Refusal) else f"cannot reach {run.url}"
+            refused = isinstance(problem, CredentialRefusal)
+            what = f"{run.url} refused the probe request" if refused else f"cannot reach {run.url}"
             remove_previous_reports(run.report_dir, keep=run.opts.baseline)
             return LoadResult(exit_code=2, messages=[f"token-conformance load: error: {what}: {problem}"])
         return _execute(run, _plan_for(run, run.url, run.certificate, None), show, embedded=False)

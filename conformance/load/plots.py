@@ -23,9 +23,9 @@ from typing import Any
 
 from .protocol import FETCH, RENEW
 
-KINDS = (FETCH, RENEW)
+REQUEST_TYPES_PLOTTED = (FETCH, RENEW)
 COLOURS = {FETCH: "tab:blue", RENEW: "tab:orange"}
-PERCENTILES = (("50%", ":"), ("95%", "-"), ("99%", "--"))
+PERCENTILE_LINES = (("50%", ":"), ("95%", "-"), ("99%", "--"))
 
 
 @dataclass
@@ -69,7 +69,7 @@ def read_history(path: Path, origin: float | None = None) -> History:
         if users is not None:
             seen_users[t] = int(users)
         kind = row.get("Type", "")
-        if kind not in KINDS:
+        if kind not in REQUEST_TYPES_PLOTTED:
             continue
         history.t.setdefault(kind, []).append(t)
         cols = history.series.setdefault(kind, {})
@@ -122,9 +122,9 @@ def latency_plot(history: History, path: Path, max_p95_ms: float | None = None) 
     if history.empty():
         _no_data(ax, "requests")
         return _save(fig, path)
-    for kind in KINDS:
+    for kind in REQUEST_TYPES_PLOTTED:
         t = history.t.get(kind, [])
-        for column, style in PERCENTILES:
+        for column, style in PERCENTILE_LINES:
             values = history.series.get(kind, {}).get(column, [])
             points = [(x, y) for x, y in zip(t, values, strict=True) if y is not None]
             if points:
@@ -132,7 +132,7 @@ def latency_plot(history: History, path: Path, max_p95_ms: float | None = None) 
                 ax.plot(xs, ys, style, color=COLOURS[kind], label=f"{kind} p{column.rstrip('%')}")
     # A log axis: a healthy 5-15 ms run and a 500 ms objective both stay readable.
     ax.set_yscale("log")
-    seen = [v for cols in history.series.values() for c, _ in PERCENTILES for v in cols.get(c, []) if v]
+    seen = [v for cols in history.series.values() for c, _ in PERCENTILE_LINES for v in cols.get(c, []) if v]
     low = min(seen, default=1.0)
     high = max(seen, default=1.0)
     if max_p95_ms is not None:
@@ -162,7 +162,7 @@ def rate_plot(
         return _save(fig, path)
     start = int(origin) if origin is not None else (min(stamps) if stamps else 0)
     bottom: dict[int, int] = {}
-    for kind in KINDS:
+    for kind in REQUEST_TYPES_PLOTTED:
         counts = {int(s) - start: n for s, n in per_second.get(kind, {}).items()}
         if counts:
             xs = sorted(counts)
@@ -177,7 +177,7 @@ def rate_plot(
             )
             for x in xs:
                 bottom[x] = bottom.get(x, 0) + counts[x]
-    for kind in KINDS:
+    for kind in REQUEST_TYPES_PLOTTED:
         rate = history.series.get(kind, {}).get("Requests/s", [])
         points = [(x, y) for x, y in zip(history.t.get(kind, []), rate, strict=True) if y is not None]
         if points:

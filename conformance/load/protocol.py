@@ -8,8 +8,9 @@ instead of silently producing an empty report.
 
 from __future__ import annotations
 
-#: Environment variable carrying the app certificate to the Locust process (never argv).
-CERTIFICATE_ENV = "TOKEN_SERVER_APP_CERTIFICATE"
+#: Environment variable carrying the app certificate to the Locust process (never argv): the one every command reads.
+from ..certificate import CERTIFICATE_ENV as CERTIFICATE_ENV
+
 #: Optional: a directory where each *worker* writes its own tally at exit (debugging distributed runs).
 WORKER_SUMMARY_DIR_ENV = "TOKEN_LOAD_WORKER_SUMMARY_DIR"
 

@@ -537,7 +537,7 @@ def scrub_files(folder: Path, redactor: Redactor) -> list[Path]:
     return scrubbed
 
 
-class Refusal(str):
+class CredentialRefusal(str):
     """A probe problem where the target *was* reached but refused the request (401/403): the user's fix is the
     credentials, not the address, so it must not be reported as "cannot reach"."""
 
@@ -545,7 +545,7 @@ class Refusal(str):
 def unreachable_reason(url: str, path: str, timeout: float = 10.0, *, verify_tls: bool = True,
                        headers: dict[str, str] | None = None) -> str | None:
     """One GET before the run: None if the target answered at all (any status but 401/403), else why not
-    (a ``Refusal`` when it answered 401/403).
+    (a ``CredentialRefusal`` when it answered 401/403).
 
     Through the suite's bounded client: an overall deadline (a server dripping one
     byte a second cannot hold it), a capped body, no redirects followed.
@@ -560,9 +560,10 @@ def unreachable_reason(url: str, path: str, timeout: float = 10.0, *, verify_tls
         client.close()
     if exchange.error is None and exchange.status in (401, 403):
         if not headers:
-            return Refusal(f"the server requires authentication ({exchange.status}); pass it with --header "
-                           "'Name: value' (or $TOKEN_SERVER_HEADERS, --header-file)")
-        return Refusal(f"the server refuses the configured credentials ({exchange.status}): check their values")
+            return CredentialRefusal(f"the server requires authentication ({exchange.status}); pass it with --header "
+                                     "'Name: value' (or $TOKEN_SERVER_HEADERS, --header-file)")
+        return CredentialRefusal(f"the server refuses the configured credentials ({exchange.status}): "
+                                 "check their values")
     if exchange.error is None:
         return None
     if exchange.error.startswith("no complete response"):

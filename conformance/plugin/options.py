@@ -14,13 +14,10 @@ from ..cors import OriginError, parse_origins
 from ..deviations import DeviationsError, load_deviations
 from ..headers import HeaderError, resolve
 from ..profiles import Profile, ProfileError, load_profile
-from ..settings.declarations import DEFAULT_CONCURRENCY, add_pytest_options, option, problem, pytest_options
+from ..settings.declarations import DEFAULT_CONCURRENCY, add_pytest_options, option, problem
 from ..target import EMBEDDED_RENEW_EXPIRY, EMBEDDED_RENEW_MARGIN, RunSettings, Target
 from .handover import handed_inputs, handed_option
 from .state import RunState, state_of
-
-#: The plugin's options (declared in conformance.settings.declarations, with the subcommands' flags).
-OPTIONS = pytest_options()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ..concurrency import run_in_daemons
-from ..detect import describe
+from ..detect import non_token_hint
 from ..preflight import preflight
 from ..target import Target
 from .options import case_concurrency, read_option, target_of
@@ -136,8 +136,8 @@ def run_preflight(session: pytest.Session) -> None:
             result.abort and result.exchange.status in (401, 403)):
         target = target_of(session.config)
         # Judged at the profile's own token pointer: a profile's working route is no other family's.
-        hint = describe(result.exchange, target.profile.operations["rtc"].token,
-                        credentials=target.settings.has_credentials)
+        hint = non_token_hint(result.exchange, target.profile.operations["rtc"].token,
+                              credentials=target.settings.has_credentials)
         if hint:
             request = target.rtc_request()
             state.findings.hints.append(state.setup.redactor.redact(f"{request.method} {request.path} answered {hint}"))

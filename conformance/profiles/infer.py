@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..client import Exchange, TokenServerClient
-from ..detect import describe
+from ..detect import non_token_hint
 from ..tokens import PUBLISHER_PRIVILEGES, Token
 from ..tokens.find import FoundToken, find_tokens, pointer_part, try_decode
 from .model import UNITS, resolve_pointer
@@ -756,7 +756,7 @@ def _hint(ex: Exchange, client: TokenServerClient) -> str:
     """What to try, for the answers that say it (a login wall, a proxy page): the detector's own advice."""
     if ex.error or ex.status not in (401, 403, 502, 503, 504):
         return ""
-    hint = describe(ex, detecting=True, credentials=bool(client.headers))
+    hint = non_token_hint(ex, detecting=True, credentials=bool(client.headers))
     return f": {hint}" if hint else ""
 
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..tokens.model import MAX_UID
+
 ROLES = ("publisher", "subscriber")
 TOKEN_TYPES = ("uid", "userAccount")
-MAX_UID = 4_294_967_295
 MAX_CHANNEL_BYTES = 64
 MAX_ACCOUNT_BYTES = 255
 MAX_RTM_USER_BYTES = 64

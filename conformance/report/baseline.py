@@ -305,8 +305,8 @@ def html_section(document: dict[str, Any]) -> str:
 
 # --- load ---------------------------------------------------------------------------------------------------
 
-PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
-KINDS = ("fetch", "renew")
+PERCENTILE_KEYS = ("p50_ms", "p95_ms", "p99_ms")
+LOAD_SECTIONS = ("fetch", "renew")
 
 
 @dataclass(frozen=True)
@@ -323,7 +323,7 @@ class LoadTolerance:
 def read_load_baseline(path: str | Path) -> dict[str, Any]:
     """Read and shape-check a load.json of a finished run; raises BaselineError with a reason a person can act on."""
     p, doc = _read_json(path)
-    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), dict) for k in KINDS) or "requests" not in doc:
+    if not isinstance(doc, dict) or not all(isinstance(doc.get(k), dict) for k in LOAD_SECTIONS) or "requests" not in doc:
         raise BaselineError(f"the baseline {str(p)!r} is not a load.json written by 'token-conformance load'")
     if doc.get("interrupted"):
         raise BaselineError(f"the baseline {str(p)!r} is a run interrupted by {doc['interrupted']}: its figures "
@@ -393,7 +393,7 @@ class LoadComparison:
 
 def throughput(doc: dict[str, Any]) -> float:
     """Token requests per second over both kinds (steadier than either alone: measured -10 % vs -24 % worst)."""
-    return float(sum(float(doc[k].get("rps") or 0.0) for k in KINDS))
+    return float(sum(float(doc[k].get("rps") or 0.0) for k in LOAD_SECTIONS))
 
 
 def _ratio(doc: dict[str, Any], count: str) -> float:
@@ -408,8 +408,8 @@ def compare_load(baseline: dict[str, Any], now: dict[str, Any], *, tolerance: Lo
     """Each figure of ``now`` against ``baseline``: regressed when worse beyond the tolerance."""
     t = tolerance or LoadTolerance()
     out = LoadComparison(baseline=baseline_path, tolerance=asdict(t))
-    for kind in KINDS:
-        for p in PERCENTILES:
+    for kind in LOAD_SECTIONS:
+        for p in PERCENTILE_KEYS:
             before, after = baseline[kind].get(p), now[kind].get(p)
             regressed = (before is not None and after is not None and after > before * t.latency_ratio
                          and after - before > t.latency_floor_ms)
@@ -448,9 +448,9 @@ def plot_load(baseline: dict[str, Any], now: dict[str, Any], path: Path) -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{k} {p.removesuffix('_ms')}" for k in KINDS for p in PERCENTILES]
-    before = [float(baseline[k].get(p) or 0) for k in KINDS for p in PERCENTILES]
-    after = [float(now[k].get(p) or 0) for k in KINDS for p in PERCENTILES]
+    labels = [f"{k} {p.removesuffix('_ms')}" for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
+    before = [float(baseline[k].get(p) or 0) for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
+    after = [float(now[k].get(p) or 0) for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [4, 1]})
     xs = range(len(labels))
     ax.bar([x - 0.2 for x in xs], before, width=0.4, label="baseline", color="#8c959f")

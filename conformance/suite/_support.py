@@ -24,7 +24,7 @@ from ..profiles.model import placeholders
 from ..report.records import NOT_JUDGED, PARTLY_JUDGED
 from ..target import Fetched, Target
 from ..tokens import Token
-from ..tokens.model import uid_string
+from ..tokens.model import MAX_UID, uid_string
 
 T = TypeVar("T")
 
@@ -110,10 +110,6 @@ def binding_difference(tok: Token, channel: str, uid: str | None, account: str |
         what = "account" if account is not None else "uid"
         parts.append(f"bound to {what} {rtc.uid!r} instead of {want_uid!r}{uid_note if what == 'uid' else ''}")
     return "; ".join(parts) or "bound as asked"
-
-
-
-MAX_UID = 2**32 - 1
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ..client import REDIRECT_STATUSES, Exchange
-from ..cors import Refusal, check_answer, check_preflight, needs_preflight, unsafe_header_names
+from ..cors import BrowserRefusal, check_answer, check_preflight, needs_preflight, unsafe_header_names
 from ..profiles import Operation, Request, resolve_pointer
 from ..target import Target, extract_token
 
@@ -58,7 +58,7 @@ class Judged:
     """The Fetch standard's verdict for one origin: the refusal (None: the page reads the token) and its evidence."""
 
     origin: str
-    refusal: Refusal | None
+    refusal: BrowserRefusal | None
     evidence: Exchange | None
     preflight_status: int | None = None
 
@@ -76,7 +76,7 @@ def judge_origin(t: Target, app: AppRequest, origin: str) -> Judged:
             pre = t.client.request("OPTIONS", path, headers=ask, credentials=False, follow_redirects=False)
             judged.evidence, judged.preflight_status = pre, pre.status
             if pre.status is None:
-                judged.refusal = Refusal("preflight", f"the preflight got no answer: {pre.error}")
+                judged.refusal = BrowserRefusal("preflight", f"the preflight got no answer: {pre.error}")
                 return judged
             judged.refusal = check_preflight(origin, app.request.method, unsafe, pre.status, pre.headers,
                                              credentials=t.settings.has_credentials)
@@ -87,35 +87,38 @@ def judge_origin(t: Target, app: AppRequest, origin: str) -> Judged:
                                follow_redirects=False)
         judged.evidence = ans
         if ans.status is None:
-            judged.refusal = Refusal("answer", f"the token request got no answer: {ans.error}")
+            judged.refusal = BrowserRefusal("answer", f"the token request got no answer: {ans.error}")
             return judged
         location = ans.headers.get("location")
         if ans.status in REDIRECT_STATUSES and location:
             judged.refusal = check_answer(origin, ans.headers, preflighted=app.preflighted)
             if judged.refusal is not None:
-                judged.refusal = Refusal("answer", judged.refusal.problem.replace(
+                judged.refusal = BrowserRefusal("answer", judged.refusal.problem.replace(
                     "the token answer", f"the redirect ({ans.status}) of the token request", 1))
                 return judged
             target = urljoin(ans.url, location)
             here, there = urlsplit(ans.url), urlsplit(target)
             if (here.scheme, here.netloc) != (there.scheme, there.netloc):
-                judged.refusal = Refusal("answer", f"the token request is redirected to another host ({location}): "
-                                         "after it the browser sends Origin: null; answer at the token URL itself")
+                judged.refusal = BrowserRefusal(
+                    "answer", f"the token request is redirected to another host ({location}): "
+                    "after it the browser sends Origin: null; answer at the token URL itself")
                 return judged
             path = there.path + (f"?{there.query}" if there.query else "")
             continue
         if ans.status != app.operation.status:
-            judged.refusal = Refusal("answer", f"the token request from {origin} was answered {ans.summary(120)}, while "
-                                     f"the same request without Origin got a token: the server refuses this origin; "
-                                     f"add {origin} to the allowed origins")
+            judged.refusal = BrowserRefusal(
+                "answer", f"the token request from {origin} was answered {ans.summary(120)}, while "
+                f"the same request without Origin got a token: the server refuses this origin; "
+                f"add {origin} to the allowed origins")
             return judged
         judged.refusal = check_answer(origin, ans.headers, preflighted=app.preflighted)
         if judged.refusal is None:
             got = extract_token(ans, app.operation.token, status=app.operation.status)
             if got.raw is None:
-                judged.refusal = Refusal("answer", f"the token request from {origin} got no token ({got.problem})")
+                judged.refusal = BrowserRefusal("answer",
+                                                f"the token request from {origin} got no token ({got.problem})")
         return judged
-    judged.refusal = Refusal("answer", f"more than {MAX_HOPS} redirects")
+    judged.refusal = BrowserRefusal("answer", f"more than {MAX_HOPS} redirects")
     return judged
 
 

@@ -17,7 +17,7 @@ from .model import (
     Token,
     uid_string,
 )
-from .render import describe
+from .render import token_fields
 
 __all__ = [
     "MAX_TOKEN_CHARS",
@@ -31,7 +31,7 @@ __all__ = [
     "Token",
     "TokenError",
     "decode",
-    "describe",
+    "token_fields",
     "uid_string",
     "verify",
 ]

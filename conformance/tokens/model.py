@@ -67,6 +67,10 @@ PRIVILEGE_WORDS: Mapping[str, frozenset[str]] = MappingProxyType({
 })
 
 
+#: The largest uid: an RTC uid is an unsigned 32-bit integer (0 is "any uid", packed as the empty string).
+MAX_UID = 2**32 - 1
+
+
 def utc(ts: int) -> datetime:
     """An absolute unix time as an aware UTC datetime."""
     return datetime.fromtimestamp(ts, tz=timezone.utc)

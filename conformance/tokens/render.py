@@ -33,7 +33,7 @@ def _service(s: Service, now: float) -> dict[str, Any]:
     return out
 
 
-def describe(token: Token, now: float) -> dict[str, Any]:
+def token_fields(token: Token, now: float) -> dict[str, Any]:
     """Every decoded field, with times as ISO 8601 UTC plus seconds remaining at ``now`` (seconds ago for the issue
     time)."""
     out: dict[str, Any] = {"version": token.version, "app_id": token.app_id, "salt": token.salt}

@@ -31,9 +31,10 @@ from starlette.responses import Response
 from conformance.contract import REQUIREMENTS, SECTIONS, by_id
 from conformance.reference.app import COMMON_HEADERS, Settings, create_app
 from conformance.reference.issuer import TokenIssuer
-from conformance.reference.validation import MAX_UID, InvalidParameter, parse_channel, parse_expiry
+from conformance.reference.validation import InvalidParameter, parse_channel, parse_expiry
 from conformance.tokens import decode
 from conformance.tokens.encode import ServiceSpec, build_006, build_007, rtc_service, rtm_service
+from conformance.tokens.model import MAX_UID
 
 from .asgi import (
     ASGIApp,

@@ -35,12 +35,12 @@ from starlette.routing import Route
 from conformance.reference.app import COMMON_HEADERS, PREFLIGHT_HEADERS, Settings
 from conformance.reference.validation import InvalidParameter, parse_channel, parse_numeric_uid
 from conformance.tokens.encode import build_006, build_007, rtc_service
+from conformance.tokens.model import MAX_UID
 
 from .asgi import ASGIApp, json_response
 from .issuers import DAY, ROLE_PRIVILEGES, salt
 
 PROFILES = Path(__file__).parent / "profiles"
-MAX_UID = 2**32 - 1
 
 
 def profile(name: str) -> str:

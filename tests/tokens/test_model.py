@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conformance.tokens import Token, decode, describe, uid_string
+from conformance.tokens import Token, decode, token_fields, uid_string
 from conformance.tokens.encode import ServiceSpec, build_006, build_007, rtc_service, rtm_service
 
 from . import vectors
@@ -175,7 +175,7 @@ def test_describe_007() -> None:
         APP_ID, CERT, issue_ts=ISSUED, expire=3600, salt=7,
         services=[rtc_service("room", 42, {1: 0, 2: 600}), ServiceSpec(7, {2: 0}, strings=("", "u"), role=-1)],
     ))
-    out = describe(tok, now=ISSUED + 100)
+    out = token_fields(tok, now=ISSUED + 100)
     assert out["version"] == "007" and out["app_id"] == APP_ID and out["salt"] == 7
     assert out["issued"] == {"at": "2023-11-14T22:13:20Z", "seconds_ago": 100}
     assert out["expires"] == {"at": "2023-11-14T23:13:20Z", "seconds_remaining": 3500}
@@ -192,7 +192,7 @@ def test_describe_007() -> None:
 
 
 def test_describe_006_never() -> None:
-    out = describe(_006({1: 0}, ts=0), now=ISSUED)
+    out = token_fields(_006({1: 0}, ts=0), now=ISSUED)
     assert out["expires"] == {"at": "never", "seconds_remaining": None}
     assert out["services"][0]["privileges"][0]["expires"] == {"at": "never", "seconds_remaining": None}
     assert out["crc_channel"] is not None and "issued" not in out
