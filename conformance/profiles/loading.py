@@ -19,6 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..cors import OriginError, parse_origin
+from ..schemas import best_error, load_schema
 from .model import (
     FIELDS,
     OPERATIONS,
@@ -110,17 +112,12 @@ def parse_profile(data: Any, source: str = "profile") -> Profile:
 
 
 def _schema_check(data: dict[str, Any], source: str, *, partial: bool = False) -> None:
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
-
-    from ..schemas import load_schema
-
     schema = load_schema("profile")
     if partial:
         schema.pop("required", None)  # the operations come from the extended profile when the file has none
         for name in ("tokenOperation", "healthOperation"):
             schema["$defs"][name].pop("required", None)
-    error = best_match(Draft202012Validator(schema).iter_errors(data))
+    error = best_error(schema, data)
     if error is not None:
         message = error.message
         if error.validator == "pattern" and error.schema.get("description"):
@@ -209,8 +206,6 @@ def _build(data: dict[str, Any], source: str, *, explicit_roles: bool = True) ->
 
 def _web_origins(values: list[str], source: str) -> tuple[str, ...]:
     """The profile's web_origins as serialized origins (HEADER-5); a URL with a path is refused as on the command line."""
-    from ..cors import OriginError, parse_origin
-
     out = []
     for i, value in enumerate(values):
         try:

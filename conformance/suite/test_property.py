@@ -28,7 +28,7 @@ import httpx
 from ..cases import case
 from ..client import Exchange
 from ..concurrency import concurrency_of, fan_out
-from ..schemas import openapi
+from ..openapi import openapi_document
 from ..target import Target
 from ..verdict import Finding, Findings
 
@@ -185,7 +185,7 @@ def _generated_requests(target: Target) -> list[Finding]:
 
     # An explicit config: a schemathesis.toml in the user's folder must not change what is generated.
     config = schemathesis.Config.from_dict({"generation": {"mode": "positive", "deterministic": True}})
-    description = openapi(target.profile)
+    description = openapi_document(target.profile)
     schema = schemathesis.openapi.from_dict(description, config=config)
     path = cache_path(description, target.settings.prop_examples)
     cached = _read_cache(path)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from ..cases import case
-from ..schemas import answer_schema, validate
+from ..openapi import answer_schema
+from ..schemas import validate
 from ..target import WHOLE_BODY, Fetched, Target
 from ..verdict import Findings
 

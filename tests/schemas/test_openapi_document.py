@@ -14,6 +14,7 @@ import schemathesis
 from jsonschema import Draft202012Validator
 
 from conformance import schemas
+from conformance.openapi import openapi_document
 from conformance.profiles import Operation, Profile, ProfileError, bundled_names, load_profile
 
 DEFAULT_OPERATIONS = {
@@ -57,7 +58,7 @@ def all_refs(node: object) -> list[str]:
 
 @pytest.fixture(params=[None, *bundled_names()])
 def doc(request: pytest.FixtureRequest) -> dict[str, Any]:
-    return schemas.openapi(request.param)
+    return openapi_document(request.param)
 
 
 def test_document_is_valid_openapi_3_1(doc: dict[str, Any]) -> None:
@@ -110,23 +111,23 @@ def test_responses_reference_the_bundled_schemas() -> None:
 
 
 def test_default_document_describes_the_default_profile() -> None:
-    plain = schemas.openapi()
+    plain = openapi_document()
     assert set(operations(plain)) == DEFAULT_OPERATIONS
-    derived = schemas.openapi(load_profile("agora-token-service"))
+    derived = openapi_document(load_profile("agora-token-service"))
     assert derived["paths"] == plain["paths"]
     assert derived["components"] == plain["components"]
 
 
 def test_parameter_schemas_are_tight() -> None:
     """The bounds the strict reference server enforces, so positive generation stays inside them."""
-    components = schemas.openapi()["components"]["schemas"]
+    components = openapi_document()["components"]["schemas"]
     assert {"type": "integer", "minimum": 0, "maximum": 4294967295}.items() <= components["Uid"].items()
     assert components["RteUid"]["minimum"] == 1
     assert {"type": "integer", "minimum": 1, "maximum": 86400}.items() <= components["Expiry"].items()
     assert components["Channel"]["minLength"] == 1 and components["Channel"]["maxLength"] == 64
     assert components["Account"]["maxLength"] * 4 <= 255
     assert components["Role"]["enum"] == ["publisher", "subscriber"]
-    expiry = schemas.openapi()["components"]["parameters"]["expiry"]
+    expiry = openapi_document()["components"]["parameters"]["expiry"]
     assert expiry["in"] == "query" and expiry["required"] is False
 
 
@@ -140,7 +141,7 @@ def test_parameter_schemas_are_tight() -> None:
     ],
 )
 def test_channel_pattern(value: str, ok: bool) -> None:
-    channel = schemas.openapi()["components"]["schemas"]["Channel"]
+    channel = openapi_document()["components"]["schemas"]["Channel"]
     assert _matches(channel, value) is ok
 
 
@@ -154,7 +155,7 @@ def test_channel_pattern(value: str, ok: bool) -> None:
     ],
 )
 def test_account_pattern(value: str, ok: bool) -> None:
-    account = schemas.openapi()["components"]["schemas"]["Account"]
+    account = openapi_document()["components"]["schemas"]["Account"]
     assert _matches(account, value) is ok
 
 
@@ -165,7 +166,7 @@ def test_account_pattern(value: str, ok: bool) -> None:
      ("1.5", False), ("", False), ("99999999999", False)],
 )
 def test_uid_string_pattern_is_exactly_0_to_2_32_minus_1(value: str, ok: bool) -> None:
-    uid = schemas.openapi()["components"]["schemas"]["UidString"]
+    uid = openapi_document()["components"]["schemas"]["UidString"]
     assert _matches(uid, value) is ok
 
 
@@ -175,7 +176,7 @@ def test_uid_string_pattern_is_exactly_0_to_2_32_minus_1(value: str, ok: bool) -
      ("🎧" * 16, True), ("é" * 17, False), ("3f2c7e0a-9b1d-4c6e-8f00-123456789abc", True), ("a/b", False)],
 )
 def test_rtm_user_id_is_at_most_64_bytes_and_never_0(value: str, ok: bool) -> None:
-    rtm = schemas.openapi()["components"]["schemas"]["RtmUserId"]
+    rtm = openapi_document()["components"]["schemas"]["RtmUserId"]
     assert _matches(rtm, value) is ok
     assert not ok or len(value.encode("utf-8")) <= 64
 
@@ -189,21 +190,21 @@ def _matches(schema: dict[str, Any], value: str) -> bool:
 
 
 def test_node_profile_roles_and_routes() -> None:
-    doc = schemas.openapi(load_profile("agora-node-tokenserver"))
+    doc = openapi_document(load_profile("agora-node-tokenserver"))
     assert doc["components"]["schemas"]["Role"]["enum"] == ["publisher", "audience"]
     assert set(operations(doc)) == DEFAULT_OPERATIONS - {("post", "/getToken")}
     assert doc["info"]["x-conformance-profile"] == "agora-node-tokenserver"
 
 
 def test_profile_by_name_equals_profile_object() -> None:
-    assert schemas.openapi("agora-node-tokenserver") == schemas.openapi(load_profile("agora-node-tokenserver"))
+    assert openapi_document("agora-node-tokenserver") == openapi_document(load_profile("agora-node-tokenserver"))
 
 
 def test_openapi_returns_independent_copies() -> None:
-    first = schemas.openapi()
+    first = openapi_document()
     first["paths"].clear()
     first["components"]["schemas"]["RtcTokenResponse"]["required"].append("x")
-    second = schemas.openapi()
+    second = openapi_document()
     assert set(operations(second)) == DEFAULT_OPERATIONS
     assert second["components"]["schemas"]["RtcTokenResponse"]["required"] == ["rtcToken"]
 
@@ -225,7 +226,7 @@ def test_custom_profile_routes_roles_and_expiry_name(tmp_path: Path) -> None:
         operations={"rtc": {"path": "/api/v2/token/{tokentype}/{channel}/{uid}/{role}", "query": {"ttl": "{expiry}"}},
                     "health": {"path": "/healthz"}},
     )
-    doc = schemas.openapi(str(path))
+    doc = openapi_document(str(path))
     assert set(operations(doc)) == {("get", "/api/v2/token/uid/{channel}/{uid}/{role}"), ("get", "/healthz")}
     assert doc["components"]["schemas"]["Role"]["enum"] == ["host"]
     assert doc["components"]["parameters"]["expiry"]["name"] == "ttl"
@@ -243,19 +244,19 @@ def _in_code(**routes: str) -> Profile:
 
 def test_profile_whose_template_drops_a_parameter_is_refused() -> None:
     with pytest.raises(ProfileError, match="placeholders"):
-        schemas.openapi(_in_code(rtc="/rtc/{channel}/{tokentype}/{uid}/"))
+        openapi_document(_in_code(rtc="/rtc/{channel}/{tokentype}/{uid}/"))
 
 
 def test_profile_whose_template_has_an_unknown_placeholder_is_refused() -> None:
     with pytest.raises(ProfileError, match="region"):
-        schemas.openapi(_in_code(rtc="/rtc/{channel}/{role}/{tokentype}/{uid}/{region}/"))
+        openapi_document(_in_code(rtc="/rtc/{channel}/{role}/{tokentype}/{uid}/{region}/"))
 
 
 def test_profile_whose_template_is_not_a_template_is_refused() -> None:
     with pytest.raises(ProfileError, match="not a template"):
-        schemas.openapi(_in_code(rtc="/rtc/{}/{role}/{tokentype}/{uid}/"))
+        openapi_document(_in_code(rtc="/rtc/{}/{role}/{tokentype}/{uid}/"))
 
 
 def test_profile_whose_routes_collide_is_refused() -> None:
     with pytest.raises(ProfileError, match="same route"):
-        schemas.openapi(_in_code(rtc="/t/{channel}/{role}/{tokentype}/{uid}/", rte="/t/{channel}/{role}/{tokentype}/{uid}/"))
+        openapi_document(_in_code(rtc="/t/{channel}/{role}/{tokentype}/{uid}/", rte="/t/{channel}/{role}/{tokentype}/{uid}/"))

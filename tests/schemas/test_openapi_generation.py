@@ -28,6 +28,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from conformance import schemas
+from conformance.openapi import openapi_document
 from conformance.profiles import load_profile
 from conformance.reference.threaded import ThreadedServer
 
@@ -54,8 +55,8 @@ def _config(max_examples: int) -> schemathesis.Config:
 
 DEFAULT_PROFILE = load_profile("agora-token-service")
 NODE_PROFILE = load_profile("agora-node-tokenserver")
-DEFAULT_SCHEMA = schemathesis.openapi.from_dict(schemas.openapi(DEFAULT_PROFILE), config=_config(100))
-NODE_SCHEMA = schemathesis.openapi.from_dict(schemas.openapi(NODE_PROFILE), config=_config(30))
+DEFAULT_SCHEMA = schemathesis.openapi.from_dict(openapi_document(DEFAULT_PROFILE), config=_config(100))
+NODE_SCHEMA = schemathesis.openapi.from_dict(openapi_document(NODE_PROFILE), config=_config(30))
 
 
 # --- the strict rules ---------------------------------------------------------------------------------

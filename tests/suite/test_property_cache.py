@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import schemathesis
 
+from conformance.openapi import openapi_document
 from conformance.profiles import load_profile
-from conformance.schemas import openapi
 from conformance.suite import test_property as prop
 
 
@@ -24,7 +24,7 @@ class _Target:
 
 def _operations() -> list[Any]:
     config = schemathesis.Config.from_dict({"generation": {"mode": "positive", "deterministic": True}})
-    schema = schemathesis.openapi.from_dict(openapi(load_profile(None)), config=config)
+    schema = schemathesis.openapi.from_dict(openapi_document(load_profile(None)), config=config)
     return [r.ok() for r in schema.get_all_operations()]
 
 
@@ -46,7 +46,7 @@ def _sent(case: Any) -> tuple[Any, ...]:
 
 def test_cache_path_follows_description_count_and_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    doc = openapi(load_profile(None))
+    doc = openapi_document(load_profile(None))
     path = prop.cache_path(doc, 12)
     assert path.parent == tmp_path / "token-conformance"
     assert prop.cache_path(doc, 12) == path
