@@ -70,7 +70,7 @@ def find_browser(path: str | None = None) -> str:
                        "one (Debian: apt-get install chromium) or name it with --browser-path")
 
 
-# Playwright is imported only where a browser is started: it is an optional extra ([browser]) and, installed, it
+# Late imports: Playwright is imported only where a browser is started: it is an optional extra ([browser]) and, installed, it
 # triples this module's import (0.11 s -> 0.34 s, farm-bench medians) for every check, with --browser or not.
 def require_playwright() -> None:
     try:

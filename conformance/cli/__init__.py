@@ -16,11 +16,13 @@ import argparse
 import difflib
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .. import __version__
+from .. import __version__, interruption
+from ..report.markdown import STEP_SUMMARY_ENV, check_markdown, write_summary
 from ._common import UsageError
 
 SUBCOMMANDS: dict[str, str] = {
@@ -69,9 +71,6 @@ class _Parser(argparse.ArgumentParser):
 def _summary_of_a_bad_command_line(argv: Sequence[str], message: str) -> None:
     """``check`` with $GITHUB_STEP_SUMMARY set: a typo in the action's ``args`` or a bad ``gate`` input must not
     leave the CI page blank. The target is the first URL on the command line, if any."""
-    # Late import: the report modules cost ~70 ms that a command line that parses does not pay here.
-    from ..report.markdown import STEP_SUMMARY_ENV, check_markdown, write_summary
-
     if not os.environ.get(STEP_SUMMARY_ENV) or "check" not in argv:
         return
     target = next((a for a in argv if a.startswith(("http://", "https://"))), "not known: the command line did not parse")
@@ -137,11 +136,7 @@ def entry() -> None:
     from here on the process only exits, with the verdict's code, so signals are ignored.
     """
     code = main()
-    from .. import interruption
-
     if interruption.settled():
-        import signal
-
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
     sys.exit(code)

@@ -13,6 +13,8 @@ from ..caselist import print_case_table
 from ..certificate import read_certificate
 from ..errors import UsageError
 from ..redact import Redactor
+from ..report.baseline import BaselineError
+from ..report.markdown import check_markdown, summary_folder_problem, write_summary
 from ..settings.declarations import add_arguments
 from ..settings.values import (
     check_case_pattern,
@@ -35,9 +37,11 @@ if TYPE_CHECKING:
     from ..api import CheckOptions
     from ..settings.inputs import Inputs
 
-# Late imports below (one per function that runs a check): the API, the profiles, the reports and the HTTP client
-# cost 0.1-0.7 s of import (python -X importtime) that `token-conformance --help` and the other subcommands,
-# whose parsers are built from this module, would otherwise pay.
+# Late imports below (one per function that runs a check): the API (pytest) costs 1.0-1.5 s of import, the HTTP
+# client and detection 0.6-0.8 s, the run's inputs (the profiles) 30-100 ms (python -c, median of 7, once the CLI's
+# parser is built) that `token-conformance --help` (0.24 s of CPU, farm-bench median) and the other subcommands,
+# whose parsers are built from this module, would otherwise pay. pytest-xdist is an optional extra ([test]), tried
+# only with --workers. The reports' modules are at the top: the parser already loads them (watch's metrics).
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:
@@ -85,8 +89,6 @@ def _summary_of_unjudged(args: argparse.Namespace, reason: str) -> None:
     target = _target(args)
     if target is None:
         return
-    from ..report.markdown import check_markdown
-
     write_summary_or_warn(check_markdown(None, target=target, reason=reason), args.summary_md, "check")
 
 
@@ -174,14 +176,11 @@ def _refuse_bad_values(args: argparse.Namespace, *keys: str) -> None:
 
 def _run_check(args: argparse.Namespace, opts: CheckOptions, inputs: Inputs) -> int:
     from ..api import check
-    from ..report.baseline import BaselineError
 
     try:
         result = check(opts, inputs)
     except BaselineError as exc:
         raise UsageError(str(exc)) from None
-    from ..report.markdown import check_markdown
-
     # The summary first: whatever is printed below, the CI page has it.
     write_summary_or_warn(check_markdown(result.document, target=args.url or "embedded reference server",
                                          exit_code=result.exit_code), args.summary_md, "check")
@@ -199,8 +198,6 @@ def _run_check(args: argparse.Namespace, opts: CheckOptions, inputs: Inputs) -> 
 
 def check_summary_path(path: str | None) -> None:
     """--summary-md must be writable before the run starts (report.markdown.summary_folder_problem)."""
-    from ..report.markdown import summary_folder_problem
-
     problem = summary_folder_problem(path)
     if problem:
         raise UsageError(problem)
@@ -208,8 +205,6 @@ def check_summary_path(path: str | None) -> None:
 
 def write_summary_or_warn(markdown: str, path: str | None, command: str) -> None:
     """Write the CI summary; failing to is a warning, never a change of verdict."""
-    from ..report.markdown import write_summary
-
     try:
         write_summary(markdown, path)
     except OSError as exc:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..interruption import last_signal, signals_as_interrupt
 from ..reference.server import ReferenceServer
-from ..report.baseline import LoadComparison, compare_load, load_terminal_lines, plot_load
+from ..report.baseline import LoadComparison, compare_load, load_terminal_lines
 from ..report.markdown import load_markdown
 from ..settings.load import DEFAULT_EXPECT_WORKERS_MAX_WAIT, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT
 from .options import (
@@ -45,6 +45,7 @@ from .report import (
     mark_interrupted,
     remove_previous_reports,
     render_html,
+    write_baseline_plot,
     write_load_reports,
 )
 from .runner import (
@@ -216,7 +217,7 @@ def _against_baseline(baseline: BaselineInUse, doc: dict[str, Any], files: dict[
     comparison.notes = baseline.notes
     doc["baseline"] = comparison.as_dict()
     images = {name: files[name] for name in PLOTS if name in files}
-    images["baseline"] = plot_load(baseline.document, doc, files["load_json"].with_name("baseline.png"))
+    images["baseline"] = write_baseline_plot(baseline.document, doc, files["load_json"].with_name("baseline.png"))
     doc.setdefault("files", {})["baseline"] = "baseline.png"
     files["load_json"].write_text(json.dumps(doc, indent=2), encoding="utf-8")
     files["load_html"].write_text(render_html(doc, images), encoding="utf-8")

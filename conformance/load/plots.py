@@ -1,4 +1,4 @@
-"""PNG plots of a load run (matplotlib, Agg backend: no display, no GUI toolkit).
+"""PNG plots of a load run (matplotlib figures on an Agg canvas, without pyplot: no display, no GUI toolkit).
 
 * ``latency.png``: FETCH and RENEW p50 / p95 / p99 over time, from Locust's
   ``_stats_history.csv`` (``--csv-full-history``: per-row, 10-second window
@@ -21,6 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+from ..report.baseline import LOAD_SECTIONS, PERCENTILE_KEYS, throughput
 from .protocol import FETCH, RENEW
 
 REQUEST_TYPES_PLOTTED = (FETCH, RENEW)
@@ -82,22 +87,22 @@ def read_history(path: Path, origin: float | None = None) -> History:
     return history
 
 
-def _figure() -> tuple[Any, Any]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(11, 4.2), dpi=100)
-    return fig, ax
+def _agg_figure(**kwargs: Any) -> Figure:
+    """A figure on its own Agg canvas: matplotlib's way for a program without a display (no pyplot, no backend
+    switched for the whole process)."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
+def _figure() -> tuple[Figure, Any]:
+    fig = _agg_figure(figsize=(11, 4.2), dpi=100)
+    return fig, fig.subplots()
 
+
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, format="png", bbox_inches="tight")  # "tight": the legend outside the axes is kept
-    plt.close(fig)
     return path
 
 
@@ -273,8 +278,6 @@ def capacity_plot(steps: Sequence[Mapping[str, Any]], path: Path, knee: Mapping[
     # Doubling steps spread over a log axis; ticks at the rates that ran, so each point reads off directly.
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
     rates = sorted(set(xs))
     shown = [r for i, r in enumerate(rates) if i == 0 or r / rates[i - 1] >= 1.04 or len(rates) <= 8]
     ax.xaxis.set_major_locator(FixedLocator(shown))
@@ -286,3 +289,26 @@ def capacity_plot(steps: Sequence[Mapping[str, Any]], path: Path, knee: Mapping[
     ax.grid(alpha=0.3, which="both")
     _legend_outside(ax)
     return _save(fig, path)
+
+
+def baseline_plot(baseline: dict[str, Any], now: dict[str, Any], path: Path) -> Path:
+    """Side by side: the percentiles of both kinds and the throughput, baseline vs this run."""
+    labels = [f"{k} {p.removesuffix('_ms')}" for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
+    before = [float(baseline[k].get(p) or 0) for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
+    after = [float(now[k].get(p) or 0) for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
+    fig = _agg_figure(figsize=(10, 3.6))
+    ax, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [4, 1]})
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], before, width=0.4, label="baseline", color="#8c959f")
+    ax.bar([x + 0.2 for x in xs], after, width=0.4, label="this run", color="#0969da")
+    ax.set_xticks(list(xs), labels, rotation=30, ha="right")
+    ax.set_ylabel("latency (ms)")
+    # Above the bars, outside the axes: a legend inside hides the tallest bars.
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.08), ncol=2, fontsize=8, frameon=False)
+    ax.set_title("Latency percentiles", pad=24)
+    ax2.bar([0, 1], [throughput(baseline), throughput(now)], color=["#8c959f", "#0969da"])
+    ax2.set_xticks([0, 1], ["baseline", "this run"])
+    ax2.set_title("Requests/s")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    return path

@@ -440,35 +440,6 @@ def _figure(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def plot_load(baseline: dict[str, Any], now: dict[str, Any], path: Path) -> Path:
-    """Side by side: the percentiles of both kinds and the throughput, baseline vs this run."""
-    # Late on purpose: matplotlib costs check (which imports this module for its reports) its start-up.
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = [f"{k} {p.removesuffix('_ms')}" for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
-    before = [float(baseline[k].get(p) or 0) for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
-    after = [float(now[k].get(p) or 0) for k in LOAD_SECTIONS for p in PERCENTILE_KEYS]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [4, 1]})
-    xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], before, width=0.4, label="baseline", color="#8c959f")
-    ax.bar([x + 0.2 for x in xs], after, width=0.4, label="this run", color="#0969da")
-    ax.set_xticks(list(xs), labels, rotation=30, ha="right")
-    ax.set_ylabel("latency (ms)")
-    # Above the bars, outside the axes: a legend inside hides the tallest bars.
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.08), ncol=2, fontsize=8, frameon=False)
-    ax.set_title("Latency percentiles", pad=24)
-    ax2.bar([0, 1], [throughput(baseline), throughput(now)], color=["#8c959f", "#0969da"])
-    ax2.set_xticks([0, 1], ["baseline", "this run"])
-    ax2.set_title("Requests/s")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
-
-
 def load_html_section(doc: dict[str, Any]) -> str:
     """The comparison table for load.html ('' without a baseline); the plot comes with the other figures."""
     comp = doc.get("baseline")

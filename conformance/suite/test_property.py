@@ -32,7 +32,7 @@ from ..openapi import openapi_document
 from ..target import Target
 from ..verdict import Finding, Findings
 
-# Schemathesis and Hypothesis are imported inside the functions that generate and judge PROP-1's requests, not
+# Late imports: Schemathesis and Hypothesis are imported inside the functions that generate and judge PROP-1's requests, not
 # here: every check imports this module at collection, and the two would double that import (0.50 s -> 0.99 s,
 # farm-bench medians on this 2-vCPU machine) for runs that leave PROP-1 out (watch, --cases).
 
