@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 # Late imports below (one per function that runs a check): the API (pytest) costs 1.0-1.5 s of import, the HTTP
 # client and detection 0.6-0.8 s, the run's inputs (the profiles) 30-100 ms (python -c, median of 7, once the CLI's
-# parser is built) that `token-conformance --help` (0.24 s of CPU, farm-bench median) and the other subcommands,
+# parser is built) that `token-conformance --help` (0.24-0.31 s of CPU, farm-bench medians) and the other subcommands,
 # whose parsers are built from this module, would otherwise pay. pytest-xdist is an optional extra ([test]), tried
 # only with --workers. The reports' modules are at the top: the parser already loads them (watch's metrics).
 

@@ -21,13 +21,9 @@ from typing import Any
 from ..certificate import read_certificate
 from ._common import CERTIFICATE_ENV, UsageError, emit
 
-# Late imports: the codec (hashlib and OpenSSL, zlib, struct) is imported by run() and the helpers it calls, not
-# here: every subcommand's parser is built from this module, and it cost `token-conformance --help` (0.24 s of CPU,
-# farm-bench median) another 60-80 ms (python -c, median of 7, once the CLI's parser is built).
-
-# Every subcommand's module is imported to build `token-conformance --help`, so the codec (conformance.tokens)
-# is imported in the functions that use it: at the top it would make --help 1.27x slower (farm-bench medians
-# 0.35 s -> 0.45 s on this 2-vCPU machine).
+# Late imports: every subcommand's module is imported to build `token-conformance --help`, so the codec
+# (conformance.tokens) is imported in the functions that use it: at the top it would make --help 1.27x slower
+# (farm-bench medians 0.35 s -> 0.45 s on this 2-vCPU machine).
 
 #: A uid as token servers take it: canonical decimal, 0 .. 2^32-1. Anything else is a user account.
 _UID = re.compile(r"0|[1-9][0-9]{0,9}")

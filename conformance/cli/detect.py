@@ -8,12 +8,9 @@ import json
 from ..redact import Redactor
 from ._common import UsageError, add_request_options, read_headers
 
-# Late imports in run(): the HTTP client (httpx) and detection cost 0.6-0.8 s of import (python -c, median of 7, once the CLI's parser is built)
-# that `token-conformance --help` and every other subcommand, whose parsers are built from this module, would pay.
-
-# Every subcommand's module is imported to build `token-conformance --help`, so what only `detect` needs is
-# imported in run(): the HTTP client (httpx) and the detector would make --help 2.2x slower (farm-bench
-# medians 0.33 s -> 0.87 s on this 2-vCPU machine).
+# Late imports: every subcommand's module is imported to build `token-conformance --help`, so what only `detect` needs
+# is imported in run(): the HTTP client (httpx) and the detector would make --help 2.2x slower (farm-bench medians
+# 0.33 s -> 0.87 s on this 2-vCPU machine).
 
 
 def add_parser(p: argparse.ArgumentParser) -> None:

@@ -12,13 +12,9 @@ from typing import Any
 from ..redact import Redactor
 from ._common import UsageError, add_request_options, read_headers
 
-# Late imports in the functions that read or infer a profile: the profiles cost 70-95 ms of import and `profile
-# infer`'s machinery (httpx, the codec) 0.7-1.0 s (python -c, median of 7, once the CLI's parser is built), that `token-conformance --help` (0.24 s) and every
-# other subcommand, whose parsers are built from this module, would pay.
-
-# Every subcommand's module is imported to build `token-conformance --help`, so what only `profile` needs is
-# imported in its functions: the profiles package alone would make --help 1.2x slower, with the HTTP client
-# (httpx) for `infer` 2.2x (farm-bench medians 0.35 s -> 0.45 s and 0.33 s -> 0.87 s on this 2-vCPU machine).
+# Late imports: every subcommand's module is imported to build `token-conformance --help`, so what only `profile` needs
+# is imported in its functions: the profiles package alone would make --help 1.2x slower, with the HTTP client (httpx)
+# for `infer` 2.2x (farm-bench medians 0.35 s -> 0.45 s and 0.33 s -> 0.87 s on this 2-vCPU machine).
 
 #: Example values ``profile show`` builds its requests from.
 EXAMPLE: dict[str, Any] = {"channel": "my-channel", "uid": "42", "account": "alice", "expiry": 600}

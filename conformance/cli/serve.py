@@ -16,12 +16,9 @@ import sys
 from ..interruption import signals_as_interrupt
 from ._common import UsageError
 
-# Late imports in run(): uvicorn and the reference server's app (starlette, agoraiotools) cost 0.35-0.5 s of import
-# (python -c, median of 7, once the CLI's parser is built) that `token-conformance --help` and every other subcommand would pay.
-
-# Every subcommand's module is imported to build `token-conformance --help`, so uvicorn and the reference app
-# (Starlette, agoraiotools) are imported in run(): at the top they would make --help 1.8x slower (farm-bench
-# medians 0.30 s -> 0.45 s on this 2-vCPU machine).
+# Late imports: every subcommand's module is imported to build `token-conformance --help`, so uvicorn and the reference
+# app (Starlette, agoraiotools) are imported in run(): at the top they would make --help 1.8x slower (farm-bench medians
+# 0.30 s -> 0.45 s on this 2-vCPU machine).
 
 MAX_WORKERS = 64
 
