@@ -430,13 +430,13 @@ def load_terminal_lines(comp: LoadComparison) -> list[str]:
     lines = [f"baseline: {comp.baseline}"] + [f"  note: {n}" for n in comp.notes]
     for r in comp.rows:
         mark = "REGRESSED" if r.regressed else "ok"
-        lines.append(f"  {r.metric:26} {_figure(r.baseline):>10} -> {_figure(r.now):<10} {mark:9} (regression: {r.limit})")
+        lines.append(f"  {r.metric:26} {_shown_value(r.baseline):>10} -> {_shown_value(r.now):<10} {mark:9} (regression: {r.limit})")
     names = ", ".join(r.metric for r in comp.regressions)
     lines.append(f"baseline gate: {'FAIL - regressed: ' + names if names else 'PASS - no regression beyond noise'}")
     return lines
 
 
-def _figure(value: float | None) -> str:
+def _shown_value(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
@@ -447,7 +447,7 @@ def load_html_section(doc: dict[str, Any]) -> str:
         return ""
     e = html.escape
     rows = "".join(
-        f"<tr><th>{e(r['metric'])}</th><td>{_figure(r['baseline'])}</td><td>{_figure(r['now'])}</td>"
+        f"<tr><th>{e(r['metric'])}</th><td>{_shown_value(r['baseline'])}</td><td>{_shown_value(r['now'])}</td>"
         f"<td>{e(r['limit'])}</td><td style=\"color:{'#cf222e' if r['regressed'] else '#1a7f37'}\">"
         f"{'regressed' if r['regressed'] else 'ok'}</td></tr>"
         for r in comp["rows"]
