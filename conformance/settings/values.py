@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..caselist import selected_cases
+from ..cors import OriginError, parse_origins
 from ..deviations import DeviationsError, load_deviations
 from ..errors import UsageError
 from .declarations import DEFAULT_RENEW_EXPIRY, DEFAULT_RENEW_MARGIN, option, problem
@@ -91,10 +92,10 @@ def check_renewal(expiry: int | None, margin: float | None) -> None:
 def check_web_options(given: Iterable[str], browser: bool, browser_path: str | None,
                       profile: Profile) -> tuple[str, ...]:
     """--web-origin values as origins; --browser checked (Playwright, a Chromium, an origin to judge): one line each."""
-    # Late: conformance.cors and conformance.browser are only needed by check and watch once they run, not by
-    # every subcommand's parser (token-conformance --help); see docs/performance.md.
+    # Late imports: conformance.browser (threads, concurrent.futures) is needed by check and watch once they run,
+    # not by every subcommand's parser: at the top it costs `token-conformance --help` (0.24-0.31 s of CPU,
+    # farm-bench medians) another 17 ms (python -X importtime).
     from ..browser import BrowserError, find_browser, require_playwright
-    from ..cors import OriginError, parse_origins
 
     try:
         origins = parse_origins(given)
