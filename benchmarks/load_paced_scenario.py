@@ -14,9 +14,9 @@ import os
 
 from locust import constant_throughput
 
-from conformance.load.scenario import common  # the module, not the class: Locust must see only PacedClient
+from conformance.load.scenario import token_client  # the module, not the class: Locust must see only PacedClient
 
 
-class PacedClient(common.TokenClient):
+class PacedClient(token_client.TokenClient):
     if os.environ.get("BENCH_USER_RATE"):
         wait_time = constant_throughput(float(os.environ["BENCH_USER_RATE"]))

@@ -6,9 +6,9 @@ web UI included::
     locust -f loadtests/fetch_and_renew.py --host http://127.0.0.1:8080 \\
         --expiry 10 --renew-margin 5 --cycles 3 --role-mix publisher=1,subscriber=3
 
-Options, rows and counters: ``conformance.load.scenario.common`` and docs/load.md.
+The client, its rows and counters: ``conformance.load.scenario.token_client``; docs/load.md.
 """
 
-from conformance.load.scenario.common import TokenClient
+from conformance.load.scenario.token_client import TokenClient
 
 __all__ = ["TokenClient"]

@@ -372,7 +372,7 @@ def run_locust(plan: LoadPlan, on_line: Callable[[str], None] = lambda s: None) 
 
 #: The worker's Locust output (its own file: a master may write locust.log into the same folder).
 WORKER_LOG_NAME = "locust-worker.log"
-#: Each worker process's own counts at exit (written by the scenario, conformance/load/scenario/common.py).
+#: Each worker process's own counts at exit (written by the scenario, conformance/load/scenario/listeners.py).
 WORKER_SUMMARY_GLOB = "worker-*.json"
 
 

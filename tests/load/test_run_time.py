@@ -14,7 +14,7 @@ from . import faulty
 SLOW_START = '''
 import time
 
-from conformance.load.scenario.common import TokenClient
+from conformance.load.scenario.token_client import TokenClient
 
 # A start-up that keeps the process busy without yielding to gevent (imports on a loaded machine do).
 _until = time.perf_counter() + 4.0

@@ -1,6 +1,6 @@
 """Master and workers (Locust's own distributed mode): who took part, who was lost, and what a worker says.
 
-Imported by ``conformance.load.scenario.common`` (so by every scenario); it only
+Imported by ``conformance.load.scenario.summary`` (so by every scenario); it only
 registers listeners and keeps its own state, so the scenarios need not know
 about it.
 

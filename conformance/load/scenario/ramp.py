@@ -22,9 +22,10 @@ from typing import Any
 
 from locust import LoadTestShape, events
 
-from conformance.load.scenario.common import STATE, TokenClient
 from conformance.load.scenario.options import add_ramp_options, thresholds
+from conformance.load.scenario.run_state import STATE
 from conformance.load.scenario.steps import Snapshot
+from conformance.load.scenario.token_client import TokenClient
 from conformance.load.slo import Breach, Observed, Thresholds, evaluate
 
 __all__ = ["Ramp", "TokenClient"]

@@ -17,14 +17,14 @@ from typing import Any
 
 from locust import LoadTestShape, events
 
-from conformance.load.scenario import common
-from conformance.load.scenario.common import STATE
 from conformance.load.scenario.options import add_renew_storm_options
+from conformance.load.scenario.run_state import STATE
+from conformance.load.scenario.token_client import TokenClient
 
 __all__ = ["RenewStorm", "StormClient"]
 
 
-class StormClient(common.TokenClient):
+class StormClient(TokenClient):
     """The same client, started at once and renewing on the second: a cohort's renewals land together."""
 
     start_spread = False
