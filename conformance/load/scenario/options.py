@@ -2,9 +2,9 @@
 
 Each option is declared once, with the ``token-conformance load`` flag it stands for (conformance/settings/load.py,
 declarations.py); these functions add them to Locust's parser, in the order Locust has always listed them.
-common.py registers :func:`add_scenario_options` with Locust's ``init_command_line_parser`` (every scenario), each
-shape its own (:func:`add_renew_storm_options`, :func:`add_ramp_options`, :func:`add_capacity_options`), so
-``locust -f loadtests/fetch_and_renew.py --help`` shows no capacity rates.
+listeners.register() adds :func:`add_scenario_options` to Locust's ``init_command_line_parser`` (every scenario),
+each shape its own (:func:`add_renew_storm_options`, :func:`add_ramp_options`, :func:`add_capacity_options`), so a
+fetch_and_renew run's parser holds no capacity rates.
 """
 
 from __future__ import annotations

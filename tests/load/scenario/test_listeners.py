@@ -83,3 +83,17 @@ def test_each_scenario_registers_the_shared_listeners_once_and_the_capacity_ones
 def test_every_scenario_in_one_process_still_registers_each_listener_once() -> None:
     handlers = registered(*SCENARIOS)
     assert_each_once(handlers)
+
+
+def test_an_arrival_loop_runs_only_arrivals() -> None:
+    """Locust gives a subclass its base's tasks: the capacity user must not also run TokenClient's sessions (whose
+    lapsed tokens were counted as dropped after the loop stopped)."""
+    probe = ("from locust.util.load_locustfile import load_locustfile\n"
+             "import sys\n"
+             "load_locustfile(sys.argv[1])\n"
+             "from conformance.load.scenario.arrivals import ArrivalClient\n"
+             "print(','.join(t.__name__ for t in ArrivalClient.tasks))\n")
+    result = subprocess.run([sys.executable, "-c", probe, str(ROOT / "loadtests" / "capacity.py")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["arrivals"]
