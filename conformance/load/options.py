@@ -11,9 +11,10 @@ import math
 import re
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from ..headers import HeaderError, resolve
 from ..report.baseline import BaselineError, baseline_for_load
 from ..report.markdown import summary_folder_problem
 from ..settings.declarations import default_of, locust_dest, locust_options, option, problem
+from ..settings.inputs import Inputs
 from ..settings.load import CLIENT_KEYS, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT, DEFAULT_MASTER_WAIT
 from .protocol import SCENARIOS
 from .runner import WorkerPlan, free_cores
@@ -326,8 +328,8 @@ class Prepared:
     opts: LoadOptions
     values: dict[str, Any]
     config: ScenarioConfig
-    headers: dict[str, str]
-    certificate: str | None
+    #: the profile, request headers and certificate, each read once (the same frozen object check and watch pass on)
+    inputs: Inputs
     url: str | None
     run_time: int
     stop_timeout: int
@@ -336,6 +338,14 @@ class Prepared:
     baseline: BaselineInUse | None
     #: the run's load.json document, once there is one (what an interruption keeps)
     measured: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.inputs.headers
+
+    @property
+    def certificate(self) -> str | None:
+        return self.inputs.certificate
 
 
 def prepare(opts: LoadOptions, show: Show) -> tuple[Prepared, str | None]:
@@ -400,8 +410,8 @@ def prepare(opts: LoadOptions, show: Show) -> tuple[Prepared, str | None]:
     if opts.master:
         _check_can_listen(opts.master_bind_host or DEFAULT_MASTER_BIND_HOST,
                           opts.master_bind_port or DEFAULT_MASTER_PORT)
-    prepared = Prepared(opts, values, config, headers, certificate, url, run_time, stop_timeout, thresholds,
-                         report_dir, baseline)
+    inputs = Inputs(config.profile, MappingProxyType(headers), certificate)
+    prepared = Prepared(opts, values, config, inputs, url, run_time, stop_timeout, thresholds, report_dir, baseline)
     return prepared, auto_note
 
 

@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,7 +126,7 @@ class LoadPlan:
     progress_interval: float = 3.0
     certificate: str | None = field(default=None, repr=False)
     #: Configured request headers (credentials): to the child through $TOKEN_SERVER_HEADERS, never argv.
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: A master for workers on other machines (None: a local run, or --processes on this machine).
     master: MasterSpec | None = None
 
@@ -387,7 +387,7 @@ class WorkerPlan:
     processes: int | None = None
     master_wait: float = DEFAULT_MASTER_WAIT
     certificate: str | None = field(default=None, repr=False)
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def redactor(self) -> Redactor:
         redactor = Redactor([self.certificate])
@@ -543,7 +543,7 @@ class CredentialRefusal(str):
 
 
 def unreachable_reason(url: str, path: str, timeout: float = 10.0, *, verify_tls: bool = True,
-                       headers: dict[str, str] | None = None) -> str | None:
+                       headers: Mapping[str, str] | None = None) -> str | None:
     """One GET before the run: None if the target answered at all (any status but 401/403), else why not
     (a ``CredentialRefusal`` when it answered 401/403).
 
