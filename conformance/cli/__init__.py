@@ -1,8 +1,12 @@
 """The command line: a thin layer that parses options and hands over to the Python API.
 
 Each subcommand lives in its own module exposing ``add_parser(subparsers)`` and
-``run(args) -> int``; modules are imported only when their subcommand runs, so
-``decode`` never pays for pytest and nothing here imports locust or gevent.
+``run(args) -> int``. Every one of those modules is imported to build the parser
+(so ``--help`` and a mistyped option name every subcommand); what a subcommand
+needs to run (pytest, httpx, the reference server, the load machinery) is imported
+in its ``run``, each such module saying so with its measured figure (a "# Late
+imports" comment, kept by tests/test_imports.py), so ``decode`` never pays for
+pytest and nothing here imports locust or gevent.
 
 Exit codes, for every subcommand: 0 success / conforming, 1 a judged failure
 (not conforming, invalid signature, not bound, SLO breached), 2 could not judge
