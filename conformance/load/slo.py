@@ -13,15 +13,16 @@ arrive in bursts and must stay fast when they do.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 
+from ..settings.declarations import option, problem
 from ..settings.load import (
     DEFAULT_MAX_DROPPED,
     DEFAULT_MAX_FAILURE_RATIO,
     DEFAULT_MAX_INVALID,
     DEFAULT_MAX_LIMITED_RATIO,
     DEFAULT_MAX_P95_MS,
+    SLO_KEYS,
 )
 
 
@@ -130,16 +131,12 @@ def evaluate(observed: Observed, thresholds: Thresholds) -> list[Breach]:
     return breaches
 
 
-def check_thresholds(thresholds: Thresholds) -> str | None:
-    """What is wrong with the thresholds (a message naming the option), or None."""
-    if not (math.isfinite(thresholds.max_p95_ms) and thresholds.max_p95_ms > 0):
-        return "--max-p95-ms must be a number > 0"
-    if not 0 <= thresholds.max_failure_ratio <= 1:
-        return "--max-failure-ratio must be between 0 and 1"
-    if thresholds.max_dropped < 0:
-        return "--max-dropped must be >= 0"
-    if not 0 <= thresholds.max_limited_ratio <= 1:
-        return "--max-limited-ratio must be between 0 and 1"
-    if thresholds.max_invalid < 0:
-        return "--max-invalid must be >= 0"
+def check_thresholds(thresholds: Thresholds, *, locust: bool = False) -> str | None:
+    """What is wrong with the thresholds (a message naming the option: load's flag, or ``locust``: the Locust
+    scenario's), or None. The rules are the options' declared ones (conformance/settings/load.py)."""
+    for key in SLO_KEYS:
+        reason = problem(key, getattr(thresholds, key))
+        if reason is not None:
+            declared = option(key)
+            return f"{declared.locust_flag if locust else declared.flags[0]} {reason}"
     return None

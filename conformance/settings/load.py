@@ -16,10 +16,12 @@ from types import MappingProxyType
 
 from .option import (
     Option,
+    a_share,
     above_zero,
     above_zero_seconds,
     at_least_one,
     at_least_one_second,
+    finite_above_zero,
     not_negative,
 )
 
@@ -94,21 +96,21 @@ LOAD_OPTIONS: tuple[Option, ...] = (
            locust_help="seconds between attempts after a failed fetch or renewal"),
     # SLOs
     Option("max_p95_ms", "p95 latency of fetch and renew", kind="float", flags=("--max-p95-ms",), commands=_LOAD,
-           default=DEFAULT_MAX_P95_MS, locust_flag="--slo-p95-ms", locust_default=DEFAULT_MAX_P95_MS,
+           default=DEFAULT_MAX_P95_MS, locust_flag="--slo-p95-ms", locust_default=DEFAULT_MAX_P95_MS, rule=finite_above_zero,
            locust_help="SLO: p95 latency of FETCH and of RENEW, ms"),
     Option("max_failure_ratio", "share of failed token requests", kind="float", flags=("--max-failure-ratio",),
            commands=_LOAD, default=DEFAULT_MAX_FAILURE_RATIO, locust_flag="--slo-failure-ratio",
-           locust_default=DEFAULT_MAX_FAILURE_RATIO, locust_help="SLO: largest share of failed token requests"),
+           locust_default=DEFAULT_MAX_FAILURE_RATIO, rule=a_share, locust_help="SLO: largest share of failed token requests"),
     Option("max_dropped", "dropped sessions allowed", kind="int", flags=("--max-dropped",), commands=_LOAD,
-           default=DEFAULT_MAX_DROPPED, locust_flag="--slo-dropped", locust_default=DEFAULT_MAX_DROPPED,
+           default=DEFAULT_MAX_DROPPED, locust_flag="--slo-dropped", locust_default=DEFAULT_MAX_DROPPED, rule=not_negative,
            locust_help="SLO: largest number of dropped sessions"),
     Option("max_invalid", "invalid tokens allowed", kind="int", flags=("--max-invalid",), commands=_LOAD,
-           default=DEFAULT_MAX_INVALID, locust_flag="--slo-invalid", locust_default=DEFAULT_MAX_INVALID,
+           default=DEFAULT_MAX_INVALID, locust_flag="--slo-invalid", locust_default=DEFAULT_MAX_INVALID, rule=not_negative,
            locust_help="SLO: largest number of invalid tokens"),
     Option("max_limited_ratio", "largest share of token requests answered 429 / 503 + Retry-After (rate limited; "
            "counted apart from failures; 1: not gated)", kind="float", flags=("--max-limited-ratio",),
            commands=_LOAD, default=DEFAULT_MAX_LIMITED_RATIO, locust_flag="--slo-limited-ratio",
-           locust_default=DEFAULT_MAX_LIMITED_RATIO,
+           locust_default=DEFAULT_MAX_LIMITED_RATIO, rule=a_share,
            locust_help="SLO: largest share of token requests answered 429 / 503 + Retry-After (default 1: not gated)"),
     # several machines
     Option("master", "run the load on workers started elsewhere with --worker, judge it here", kind="bool",

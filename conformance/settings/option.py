@@ -6,6 +6,7 @@ builders that read both) can each import it without importing each other.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -38,6 +39,14 @@ def not_negative(value: float) -> str | None:
 
 def at_least_one_second(value: float) -> str | None:
     return None if value >= 1 else "must be at least 1 (second)"
+
+
+def finite_above_zero(value: float) -> str | None:
+    return None if math.isfinite(value) and value > 0 else "must be a number > 0"
+
+
+def a_share(value: float) -> str | None:
+    return None if 0 <= value <= 1 else "must be between 0 and 1"
 
 
 def _nothing() -> Mapping[str, Any]:

@@ -125,6 +125,11 @@ def _on_quitting(environment: Any, **_kwargs: Any) -> None:
         gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
     summary = build_summary(environment)
     environment.process_exit_code = summary["exit_code"]
+    if summary["exit_code"]:
+        # Plain `locust -f` shows only its tables and "exit code 1": say why (under `token-conformance load` this
+        # line goes to locust.log, the CLI prints its own verdict).
+        reasons = [b["message"] for b in summary["slo"]["breaches"]] or ["no token request completed"]
+        sys.stderr.write(f"token-conformance scenario: exit {summary['exit_code']}: {'; '.join(reasons)}\n")
     path = str(getattr(options, "summary_file", "") or "")
     if path:
         target = Path(path)

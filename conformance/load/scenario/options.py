@@ -14,8 +14,8 @@ from typing import Any
 
 from conformance.load.protocol import CERTIFICATE_ENV
 from conformance.load.scenario.capacity_plan import LinearPlan, SearchPlan, plan_from
-from conformance.load.scenario.validation import ScenarioConfig, build_config
-from conformance.load.slo import Thresholds
+from conformance.load.scenario.validation import OptionError, ScenarioConfig, build_config
+from conformance.load.slo import Thresholds, check_thresholds
 from conformance.settings.declarations import add_locust_arguments, locust_dest, option
 from conformance.settings.load import CLIENT_KEYS, SLO_KEYS
 
@@ -38,7 +38,13 @@ def add_capacity_options(parser: Any) -> None:
 
 
 def scenario_config(options: Any) -> ScenarioConfig:
-    """The checked configuration from Locust's parsed options; the certificate from the environment only."""
+    """The checked configuration from Locust's parsed options; the certificate from the environment only.
+
+    The SLOs are checked here too, by their declared rules, so plain ``locust -f`` refuses what ``load`` refuses
+    (it ran with ``--slo-p95-ms -1`` and failed every run)."""
+    problem = check_thresholds(thresholds(options), locust=True)
+    if problem is not None:
+        raise OptionError(problem)
     return build_config(vars(options), certificate=os.environ.get(CERTIFICATE_ENV, "").strip() or None)
 
 
