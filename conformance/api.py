@@ -82,9 +82,11 @@ class CheckOptions:
     gate: str = "should"
 
     def __post_init__(self) -> None:
-        # Lists given by a caller become tuples: the options cannot change under a run that holds them.
+        # Lists given by a caller become tuples: the options cannot change under a run that holds them. One string
+        # is one value (headers="X-Api-Key: abc" was read as the headers 'X', '-', ... one per character).
         for name in ("headers", "extra_pytest_args", "web_origins"):
-            object.__setattr__(self, name, tuple(getattr(self, name) or ()))
+            given = getattr(self, name) or ()
+            object.__setattr__(self, name, (given,) if isinstance(given, str) else tuple(given))
 
 
 @dataclass

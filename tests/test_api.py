@@ -102,6 +102,13 @@ def test_options_cannot_change_once_made() -> None:
     assert hash(CheckOptions(cases="ROUTE-1")) == hash(CheckOptions(cases="ROUTE-1"))
 
 
+def test_one_string_is_one_value_of_a_list_option() -> None:
+    # A string is iterable: it was read one character per value ("--header: X has no value").
+    opts = CheckOptions(headers="X-Key: value", web_origins="https://app.example.com", extra_pytest_args="-x")
+    assert opts.headers == ("X-Key: value",) and opts.web_origins == ("https://app.example.com",)
+    assert opts.extra_pytest_args == ("-x",)
+
+
 def _run_against_the_embedded_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                      **options: Any) -> tuple[list[str], dict[str, Any]]:
     """The pytest command line check() builds for the embedded server and the option values it hands the plugin

@@ -27,7 +27,7 @@ def test_an_example_runs_and_prints_what_it_says(block: str, tmp_path: Path) -> 
             if line.startswith(("print(", "    print(")) and "# " in line]
     printed = result.stdout.splitlines()
     assert len(printed) == len(said), (printed, said)
-    for shown, promised in zip(printed, said):
+    for shown, promised in zip(printed, said, strict=True):
         if promised.startswith("passed 0"):  # a load run on a busy machine may be generator-bound (exit 2)
             assert shown in ("passed 0", "not judged 2"), shown
         else:
