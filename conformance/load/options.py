@@ -157,7 +157,9 @@ def _check_url(url: str) -> str:
 
 def _headers(opts: LoadOptions) -> dict[str, str]:
     try:
-        return resolve(opts.header or (), opts.header_file)
+        given = opts.header or ()
+        # One string is one header (a Python caller's header="X-Key: v" was read one character per header).
+        return resolve((given,) if isinstance(given, str) else given, opts.header_file)
     except HeaderError as exc:
         raise LoadOptionError(str(exc)) from None
 

@@ -62,3 +62,10 @@ def test_a_duration_of_another_type_is_one_clear_error(tmp_path: Path, options: 
                                                         message: str) -> None:
     with pytest.raises(LoadOptionError, match=message):
         run_load(LoadOptions(report_dir=str(tmp_path / "reports"), **options), show=lambda line: None)  # type: ignore[arg-type]
+
+
+def test_one_string_given_as_header_is_one_header(tmp_path: Path) -> None:
+    # A string is iterable: a script's header="X-Key: v" was read as the headers 'X', '-', ... one per character.
+    opts = LoadOptions(url="http://127.0.0.1:9", header="X-Key: v", report_dir=str(tmp_path))
+    prepared, _note = prepare(opts, lambda line: None)
+    assert dict(prepared.headers) == {"X-Key": "v"}
