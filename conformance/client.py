@@ -162,7 +162,32 @@ class ClientStats:
     limited: int = 0
     waited_s: float = 0.0
     longest_wait_s: float = 0.0
-    paced_s: float = 0.0
+    #: Wall-clock spans (epoch seconds, start/end) during which at least one request was held back by the
+    #: --max-rps pacer. Spans, not a sum of waits: concurrent requests wait at the same time, and a user reads
+    #: "time spent pacing" as a share of the run's duration (epoch time so that xdist workers' spans merge).
+    paced_spans: list[tuple[float, float]] = field(default_factory=list)
+    _pacing_waiters: int = field(default=0, repr=False, compare=False)
+    _pacing_since: float = field(default=0.0, repr=False, compare=False)
+
+    def pacing_started(self) -> None:
+        """A request starts waiting for its pacer slot (call under the client's lock)."""
+        if self._pacing_waiters == 0:
+            self._pacing_since = time.time()
+        self._pacing_waiters += 1
+
+    def pacing_ended(self) -> None:
+        """A request's pacer wait is over (under the client's lock); the span closes when nobody waits any more."""
+        self._pacing_waiters -= 1
+        if self._pacing_waiters == 0:
+            self.paced_spans.append((self._pacing_since, max(self._pacing_since, time.time())))
+
+    @property
+    def paced_s(self) -> float:
+        """Wall-clock seconds during which the pacer held at least one request back (never more than the run)."""
+        spans = list(self.paced_spans)
+        if self._pacing_waiters > 0:  # a report written while requests still wait (an interrupted run)
+            spans.append((self._pacing_since, max(self._pacing_since, time.time())))
+        return _union_length(spans)
 
     def percentiles(self) -> dict[str, float]:
         """p50 / p90 / p95 / p99 / max of the answer times, in milliseconds (nearest-rank)."""
@@ -174,11 +199,13 @@ class ClientStats:
     def raw(self) -> dict[str, Any]:
         """Everything a merge needs (an xdist worker's share): the answer times themselves, not percentiles."""
         return {"answer_times": list(self.answer_times), "timeouts": self.timeouts, "limited": self.limited,
-                "waited_s": self.waited_s, "longest_wait_s": self.longest_wait_s, "paced_s": self.paced_s}
+                "waited_s": self.waited_s, "longest_wait_s": self.longest_wait_s,
+                "paced_spans": [list(span) for span in self.paced_spans]}
 
     @classmethod
     def merged(cls, parts: Iterable[Mapping[str, Any]]) -> ClientStats:
-        """One run's stats from several processes' :meth:`raw` shares: percentiles over all answers, sums, the longest wait."""
+        """One run's stats from several processes' :meth:`raw` shares: percentiles over all answers, sums, the longest
+        wait, and the union of the pacing spans (workers pace at the same time: their waits overlap, not add up)."""
         out = cls()
         for part in parts:
             out.answer_times += [float(t) for t in part.get("answer_times", [])]
@@ -186,7 +213,7 @@ class ClientStats:
             out.limited += int(part.get("limited", 0))
             out.waited_s += float(part.get("waited_s", 0.0))
             out.longest_wait_s = max(out.longest_wait_s, float(part.get("longest_wait_s", 0.0)))
-            out.paced_s += float(part.get("paced_s", 0.0))
+            out.paced_spans += [(float(start), float(end)) for start, end in part.get("paced_spans", [])]
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -195,6 +222,16 @@ class ClientStats:
             "rate_limits": {"limited": self.limited, "waited_s": round(self.waited_s, 3),
                             "longest_wait_s": round(self.longest_wait_s, 3), "paced_s": round(self.paced_s, 3)},
         }
+
+
+def _union_length(spans: Iterable[tuple[float, float]]) -> float:
+    """Total length covered by possibly overlapping ``(start, end)`` spans."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 # --- the overall deadline ----------------------------------------------------------
@@ -415,9 +452,14 @@ class TokenServerClient:
             now = time.monotonic()
             slot = max(now, self._next_slot)
             self._next_slot = slot + self.min_interval
-        if slot > now:
-            self.stats.paced_s += slot - now
+            if slot <= now:
+                return
+            self.stats.pacing_started()
+        try:
             time.sleep(slot - now)
+        finally:
+            with self._lock:
+                self.stats.pacing_ended()
 
     def _request_once(
         self, method: str, url: str, req_headers: dict[str, str], secret: dict[str, str], content: bytes | None,

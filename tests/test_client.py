@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from conformance.client import MAX_ANSWER_BYTES, Exchange, TokenServerClient
+from conformance.client import MAX_ANSWER_BYTES, ClientStats, Exchange, TokenServerClient
 from conformance.reference.threaded import ThreadedServer
 
 #: Misbehaving servers go on far longer than this; a cut request ends well before it.
@@ -413,3 +413,24 @@ def test_body_excerpt_is_escaped_once() -> None:
                   headers=httpx.Headers({"content-type": "application/json"}),
                   body=b'{"error": "bad \\"uid\\""}\nnext\tline')
     assert ex.summary() == r"""400 application/json '{"error": "bad \"uid\""}\nnext\tline'"""
+
+
+def test_pacing_figure_is_wall_clock_not_a_sum_of_concurrent_waits() -> None:
+    """Eight threads wait for --max-rps slots at the same time: the pacing figure is the wall-clock time during
+    which requests were held back, so it can never exceed the time the run took (summed waits would, ~8 times)."""
+    client = TokenServerClient("http://127.0.0.1:9", max_rps=40)
+    threads = [threading.Thread(target=lambda: [client._pace() for _ in range(5)]) for _ in range(8)]
+    start = time.time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.time() - start
+    assert 0 < client.stats.paced_s <= elapsed
+    assert client.stats.as_dict()["rate_limits"]["paced_s"] <= round(elapsed, 3)
+
+
+def test_pacing_spans_of_workers_merge_as_a_union() -> None:
+    """xdist workers pace side by side: overlapping spans count once, disjoint ones add up."""
+    merged = ClientStats.merged([{"paced_spans": [[100.0, 104.0], [110.0, 111.0]]}, {"paced_spans": [[102.0, 106.0]]}])
+    assert merged.paced_s == pytest.approx(7.0)

@@ -110,7 +110,8 @@ def _run_lines(extra: dict[str, Any]) -> list[str]:
         lines.append(f"rate limits: the target limited the run {limits['limited']} time(s), "
                      f"{limits['waited_s']:g} s waited (longest {limits['longest_wait_s']:g} s)")
     if limits.get("paced_s"):
-        lines.append(f"pacing: {limits['paced_s']:g} s spent keeping under --max-rps")
+        # Wall-clock time with at least one request waiting for its slot (ClientStats.paced_s), not summed waits.
+        lines.append(f"pacing: requests held back by --max-rps during {limits['paced_s']:g} s of the run")
     lines += [f"hint: {h}" for h in extra.get("hints", [])]
     return lines
 
