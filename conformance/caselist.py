@@ -26,6 +26,22 @@ def selected_cases(cases: str | None) -> list[Any]:
     return [r for r in REQUIREMENTS if not patterns or select(r.id, patterns)]
 
 
+def unmatched_parts(cases: str | None) -> list[str]:
+    """The comma-separated parts of a ``--case`` pattern (as typed) that select no case of the contract.
+
+    Checked part by part: ``ROUTE-1,NOPE`` selects ROUTE-1, yet its typo must not pass unnoticed as a smaller run.
+    """
+    parts = [p.strip() for p in (cases or "").split(",") if p.strip()]
+    return [p for p in parts if not any(select(r.id, [p.upper()]) for r in REQUIREMENTS)]
+
+
+def no_case_message(option: str, parts: list[str], see: str) -> str:
+    """The one line that refuses the parts of ``option`` that select no case (shared by check, watch, the plugin)."""
+    named = ", ".join(repr(p) for p in parts)
+    verb = "selects" if len(parts) == 1 else "select"
+    return f"{option} {named} {verb} no case of the contract (see {see})"
+
+
 def print_case_table(cases: str | None, profile: Profile) -> int:
     """Print the contract's table (id, level, title) of the cases ``cases`` selects; 2 if it selects none."""
     reqs = selected_cases(cases)

@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, interruption
+from .caselist import no_case_message
 from .contract import REQUIREMENTS
 from .redact import Redactor
 from .report.records import OUTCOMES
@@ -97,11 +98,12 @@ def select_cases(pattern: str | None) -> tuple[str, ...]:
     if not pattern:
         return _SAFE_IN_CONTRACT
     chosen: list[str] = []
-    for part in (p.strip().upper() for p in pattern.split(",") if p.strip()):
+    for raw in (p.strip() for p in pattern.split(",") if p.strip()):
+        part = raw.upper()
         matches = [r.id for r in REQUIREMENTS
                    if r.id == part or fnmatch.fnmatchcase(r.id, part) or r.section == part]
         if not matches:
-            raise WatchError(f"--case {part!r} matches no case of the contract")
+            raise WatchError(no_case_message("--case", [raw], "watch --list"))
         unsafe = [m for m in matches if m not in _SAFE_IN_CONTRACT]
         if unsafe and part in unsafe:  # named explicitly
             raise WatchError(f"{part} is not watch-safe: {UNSAFE.get(part, 'not in the safe subset')}")

@@ -47,6 +47,7 @@ def _previous_reports(folder: Path) -> Path:
     ({"max_rps": -2.5}, "--max-rps must be positive"),
     ({"workers": 0}, "--workers must be at least 1"),
     ({"cases": "NOPE-9"}, "--case 'NOPE-9' selects no case of the contract"),
+    ({"cases": "ROUTE-1,NOPE"}, "--case 'NOPE' selects no case of the contract"),
     ({"cases": " , "}, "--case needs at least one case id"),
     ({"profile": "no-such-profile.json"}, "unknown profile 'no-such-profile.json'"),
     ({"certificate_file": "no-such-certificate"}, "cannot read the certificate file 'no-such-certificate'"),

@@ -45,8 +45,10 @@ def test_safe_subset_is_reviewed_and_excludes_hostile_requests() -> None:
         select_cases("ROUTE-1,INPUT-9")
     with pytest.raises(WatchError, match="matches only cases watch does not run"):
         select_cases("INPUT")
-    with pytest.raises(WatchError, match="matches no case"):
+    with pytest.raises(WatchError, match="'NOPE-1' selects no case of the contract"):
         select_cases("NOPE-1")
+    with pytest.raises(WatchError, match=r"--case 'Nope' selects no case of the contract \(see watch --list\)"):
+        select_cases("ROUTE-1,Nope")  # a typo next to a good id is not dropped
 
 
 def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
@@ -54,6 +56,8 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "needs the URL" in capsys.readouterr().err
     assert main(["watch", "http://127.0.0.1:1", "--case", "PROP-1"]) == 2
     assert "PROP-1 is not watch-safe" in capsys.readouterr().err
+    assert main(["watch", "http://127.0.0.1:1", "--case", "ROUTE-1,NOPE"]) == 2
+    assert "error: --case 'NOPE' selects no case of the contract (see watch --list)" in capsys.readouterr().err
     assert main(["watch", "http://127.0.0.1:1", "--interval", "soon"]) == 2
     assert "--interval" in capsys.readouterr().err
     assert main(["watch", "http://127.0.0.1:1", "--profile", "auto"]) == 2  # detected once, at start

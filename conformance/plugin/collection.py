@@ -6,6 +6,7 @@ import inspect
 
 import pytest
 
+from ..caselist import no_case_message, unmatched_parts
 from ..cases import NOT_APPLICABLE, requirement_of, select
 from ..contract import Level, by_id
 from ..contract.model import RUN_CONDITIONS
@@ -40,6 +41,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     pattern = read_option(config, "case")
     if pattern is not None and not pattern.replace(",", "").strip():
         raise pytest.UsageError("--token-case needs at least one case id, glob or section; leave it out to run every case")
+    unmatched = unmatched_parts(pattern)
+    if unmatched:
+        raise pytest.UsageError(no_case_message("--token-case", unmatched, "token-conformance check --list"))
     state.findings.selection = selection_text(config)
     if pattern:
         patterns = [p.strip().upper() for p in pattern.split(",") if p.strip()]

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..caselist import selected_cases
+from ..caselist import no_case_message, unmatched_parts
 from ..cors import OriginError, parse_origins
 from ..deviations import DeviationsError, load_deviations
 from ..errors import UsageError
@@ -47,15 +47,17 @@ def refuse_bad_value(key: str, value: Any) -> None:
 
 
 def check_case_pattern(pattern: str | None) -> None:
-    """``--case``: a pattern that selects nothing is refused, never read as "every case"."""
+    """``--case``: a pattern that selects nothing is refused, never read as "every case"; so is each of its
+    comma-separated parts that selects nothing (a typo next to a good id would otherwise shrink the run unseen)."""
     if pattern is None:
         return
     if not pattern.replace(",", "").strip():
         # Read as no pattern it would run the full suite, the opposite of what a selection asks for.
         raise UsageError("--case needs at least one case id, glob or section (e.g. 'EXPIRY,INPUT-1*'); "
                          "leave it out to run every case")
-    if not selected_cases(pattern):
-        raise UsageError(f"--case {pattern!r} selects no case of the contract (see check --list)")
+    unmatched = unmatched_parts(pattern)
+    if unmatched:
+        raise UsageError(no_case_message("--case", unmatched, "check --list"))
 
 
 def check_workers(workers: int | None) -> None:

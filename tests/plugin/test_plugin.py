@@ -73,6 +73,14 @@ def test_token_case_globs(tmp_path: Path) -> None:
     assert sorted(collected(result)) == ["INPUT-1", "INPUT-10", "INPUT-11", "INPUT-12"]
 
 
+def test_token_case_part_that_selects_nothing_is_a_usage_error(tmp_path: Path) -> None:
+    """A typo next to a good id is refused (pytest's usage error, exit 4), not run as the smaller selection."""
+    result = run_suite(tmp_path, "--collect-only", "-q", "--token-server-url", closed_port_url(),
+                       "--token-case", "ROUTE-1,Nope")
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "--token-case 'Nope' selects no case of the contract" in result.stdout + result.stderr
+
+
 def test_token_case_section_from_the_environment(tmp_path: Path) -> None:
     result = run_suite(tmp_path, "--collect-only", "-q", "--token-server-url", closed_port_url(),
                        env={"TOKEN_CASE": "header"})
