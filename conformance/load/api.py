@@ -81,9 +81,7 @@ class LoadResult:
     def verdict(self) -> str:
         """"passed" (exit 0), "failed" (1: an SLO breached, or a regression against the baseline), "interrupted",
         or "not judged" (2: could not run or judge)."""
-        if self.document is not None and self.document.get("interrupted"):
-            return "interrupted"
-        return {0: "passed", 1: "failed"}.get(self.exit_code, "not judged")
+        return verdict_of(self.exit_code, self.document)
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -94,6 +92,13 @@ class LoadResult:
             if steps:
                 return list(steps)
         return []
+
+
+def verdict_of(exit_code: int, document: dict[str, Any] | None) -> str:
+    """LoadResult.verdict, and load.json's ``verdict``: the same word for the same run."""
+    if document is not None and document.get("interrupted"):
+        return "interrupted"
+    return {0: "passed", 1: "failed"}.get(exit_code, "not judged")
 
 
 def _print_show(line: str) -> None:
@@ -288,6 +293,10 @@ def _execute(run: Prepared, plan: LoadPlan, show_raw: Show, *, embedded: bool) -
     if comparison is not None:
         text += "\n" + "\n".join(load_terminal_lines(comparison))
     code, messages = _judge(doc, outcome.interrupted, outcome.overran, comparison, files)
+    # Every load.json says how the run ended, as LoadResult does (an interrupted one already does).
+    doc.setdefault("verdict", verdict_of(code, doc))
+    doc.setdefault("exit_code", code)
+    files["load_json"].write_text(json.dumps(doc, indent=2), encoding="utf-8")
     return LoadResult(
         exit_code=code,
         document=doc,

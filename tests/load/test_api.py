@@ -37,7 +37,10 @@ def test_a_run_returns_its_verdict_reports_and_lines(tmp_path: Path) -> None:
     assert result.exit_code == 0, (result.messages, shown)
     assert result.verdict == "passed" and result.messages == []
     assert result.files["load_json"] == tmp_path / "load.json" and result.files["load_html"].is_file()
-    assert json.loads(result.files["load_json"].read_text(encoding="utf-8"))["requests"] == result.document["requests"] > 0
+    written = json.loads(result.files["load_json"].read_text(encoding="utf-8"))
+    assert written["requests"] == result.document["requests"] > 0
+    # Every load.json says how its run ended, as the result does (an interrupted one always did).
+    assert (written["verdict"], written["exit_code"]) == (result.verdict, result.exit_code) == ("passed", 0)
     assert result.summary is not None and "SLOs held" in result.summary
     assert result.markdown is not None and result.steps == []
     assert any("embedded reference server" in line for line in shown)
