@@ -20,17 +20,22 @@ from .. import __version__
 from ..report.baseline import load_html_section as baseline_html
 from ..stats import quantile
 from .protocol import FETCH, RENEW
-from .runner import CSV_PREFIX, HTML_NAME, LOG_NAME, SUMMARY_NAME
+from .runner import CSV_PREFIX, HTML_NAME, LOG_NAME, OUTPUT_NAMES, SUMMARY_NAME
 
 LOAD_JSON = "load.json"
 LOAD_HTML = "load.html"
-#: The files that carry a run's verdict: a run that stops before it measures must not leave the last run's behind.
-VERDICT_FILES = (LOAD_JSON, LOAD_HTML)
+PLOTS = {"latency": "latency.png", "rate": "rate.png", "renewal_leads": "renewal_leads.png",
+         "capacity": "capacity.png"}
+BASELINE_PNG = "baseline.png"
+#: The files of a run that could be read as its verdict: a run that stops before it measures must not leave the
+#: last run's behind (locust_summary.json says "exit_code": 0, locust.html and the CSVs show its figures).
+VERDICT_FILES = (LOAD_JSON, LOAD_HTML, *OUTPUT_NAMES, *PLOTS.values(), BASELINE_PNG)
 
 
 def remove_previous_reports(report_dir: str | Path, keep: str | Path | None = None) -> None:
     """A run that judged nothing (a usage error, an unreachable target): a green load.json of the last run must
-    not stay for CI to read. ``keep``: the --baseline file, which may be the last run's load.json."""
+    not stay for CI to read, nor Locust's reports and the plots of that run. ``keep``: the --baseline file, which
+    may be the last run's load.json (or any file of that folder): it stays."""
     kept = Path(keep).resolve() if keep else None
     for name in VERDICT_FILES:
         path = Path(report_dir) / name
@@ -39,8 +44,6 @@ def remove_previous_reports(report_dir: str | Path, keep: str | Path | None = No
                 path.unlink(missing_ok=True)
         except OSError:
             pass  # not ours to fix: the error that stopped the run is what the user needs to see
-PLOTS = {"latency": "latency.png", "rate": "rate.png", "renewal_leads": "renewal_leads.png",
-         "capacity": "capacity.png"}
 
 
 def _kind(rows: dict[str, Any], kind: str, seconds: float | None) -> dict[str, Any]:
@@ -183,6 +186,10 @@ def build_load_json(
     return doc
 
 
+#: ``ended_by`` of a stepped scenario (capacity, ramp) that a signal ended.
+INTERRUPTED = "interrupted"
+
+
 def mark_interrupted(doc: dict[str, Any], signal_name: str, elapsed_s: float, *, lost: str | None = None) -> None:
     """Make ``doc`` say the run was interrupted: partial figures, no SLO verdict, exit 2.
 
@@ -199,6 +206,11 @@ def mark_interrupted(doc: dict[str, Any], signal_name: str, elapsed_s: float, *,
     doc["reason"] = f"interrupted by {signal_name} after {elapsed_s:.1f} s{of}: {what}; the SLOs were not judged"
     doc["slo"]["passed"] = False
     doc["slo"]["judged"] = False
+    for key in ("capacity", "ramp"):
+        # The scenario's child sees Locust stopping, not why: it records "run time". The signal ended it.
+        stepped = doc.get(key)
+        if isinstance(stepped, dict) and stepped.get("ended_by") in (None, "run time"):
+            stepped["ended_by"] = INTERRUPTED
 
 
 def verdict_text(doc: dict[str, Any]) -> str:
@@ -280,6 +292,9 @@ def capacity_line(capacity: dict[str, Any]) -> str:
     if not steps:
         return "no step was judged: the run ended before its first step did"
     ended = str(capacity.get("ended_by") or "")
+    if ended == INTERRUPTED:  # a lower bound too, but more run time would not have helped: the user stopped it
+        measured = f"the server held up to {held:g} requests/s" if held else "no step had held yet"
+        return f"no knee found before the run was interrupted: {measured}"
     if ended.startswith("every step held"):
         return f"no knee up to {held or 0:g} requests/s: {ended} (the plan's --max-rate)"
     return (f"no knee found before the run ended ({ended or 'run time'}): the server held up to {held or 0:g} "

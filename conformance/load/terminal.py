@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .report import capacity_line
+from .runner import CSV_PREFIX, HTML_NAME
 
 __all__ = ["failure_reasons_line", "text_summary"]
 
@@ -19,6 +20,15 @@ def failure_reasons_line(counts: dict[str, int], limit: int = 3) -> str:
 
 def _ms(value: Any) -> str:
     return "-" if value is None else f"{value:g} ms"
+
+
+def _other_files(files: dict[str, Path]) -> str:
+    """load.json and the Locust reports that exist: a run killed while stopping leaves no locust.html."""
+    folder = files["load_json"].parent
+    locust = [name for name in (HTML_NAME,) if (folder / name).is_file()]
+    if any(folder.glob(f"{CSV_PREFIX}_*.csv")):
+        locust.append(f"{CSV_PREFIX}_*.csv")
+    return files["load_json"].name + (f", Locust: {', '.join(locust)}" if locust else "")
 
 
 def text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
@@ -86,5 +96,5 @@ def text_summary(doc: dict[str, Any], files: dict[str, Path]) -> str:
     else:
         verdict = "SLOs held" if doc["slo"]["passed"] else "SLOs BREACHED"
     lines.append(f"  {verdict} ({limits})")
-    lines.append(f"  report: {files['load_html']}  ({files['load_json'].name}, Locust: locust.html, locust_*.csv)")
+    lines.append(f"  report: {files['load_html']}  ({_other_files(files)})")
     return "\n".join(lines)

@@ -29,10 +29,10 @@ pytestmark = [
 LOAD = ["--users", "4", "--run-time", "60s", "--progress-interval", "1", "--expiry", "4", "--renew-margin", "2"]
 
 
-def _start(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+def _start(tmp_path: Path, *extra: str, load: list[str] = LOAD) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKEN_", "PYTEST_", "LOCUST_"))}
     env["PYTHONUNBUFFERED"] = "1"
-    return subprocess.Popen([sys.executable, "-m", "conformance", "load", "--report-dir", "R", *LOAD, *extra],
+    return subprocess.Popen([sys.executable, "-m", "conformance", "load", "--report-dir", "R", *load, *extra],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -86,9 +86,10 @@ def _port_closed(url: str) -> bool:
         return s.connect_ex((host, int(port))) != 0
 
 
-def _interrupt(tmp_path: Path, sig: signal.Signals, *extra: str, again: bool = False) -> tuple[int, str, str]:
+def _interrupt(tmp_path: Path, sig: signal.Signals, *extra: str, again: bool = False,
+               load: list[str] = LOAD) -> tuple[int, str, str]:
     """Start a load run, signal it once it measures (twice with ``again``); exit code, stdout, stderr."""
-    proc = _start(tmp_path, *extra)
+    proc = _start(tmp_path, *extra, load=load)
     try:
         before = _wait_for_requests(proc)
         expected = 1 + int(extra[extra.index("--processes") + 1]) if "--processes" in extra else 1
@@ -148,6 +149,19 @@ def test_a_second_ctrl_c_while_stopping_kills_at_once_and_still_says_interrupted
     doc = _check_interrupted(tmp_path, signal.SIGINT, code, out, err)
     assert "again: killing Locust now" in err
     assert doc["slo"]["thresholds"]["max_p95_ms"] > 0  # the limits it ran under, even without a summary
+    # Killed before Locust wrote its own reports: the summary points only at the files there are.
+    report = next(line for line in out.splitlines() if line.strip().startswith("report: "))
+    assert ("locust.html" in report) == (tmp_path / "R" / "locust.html").is_file(), report
+
+
+def test_an_interrupted_capacity_run_says_interrupted_not_run_time(tmp_path: Path) -> None:
+    """Ctrl-C during capacity: ended_by says the run was interrupted, and nothing asks for more --run-time."""
+    capacity = ["--scenario", "capacity", "--run-time", "60s", "--progress-interval", "1", "--stop-timeout", "1s"]
+    code, out, err = _interrupt(tmp_path, signal.SIGINT, load=capacity)
+    doc = _check_interrupted(tmp_path, signal.SIGINT, code, out, err)
+    assert doc["capacity"]["ended_by"] == "interrupted", doc["capacity"]
+    assert "no knee found before the run was interrupted: " in out or "no step was judged" in out, out
+    assert "--run-time" not in out and "(run time)" not in out + err, out + err  # stderr warned at the start
 
 
 def test_interrupted_before_the_load_starts_still_says_so(tmp_path: Path) -> None:

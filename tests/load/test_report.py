@@ -14,10 +14,12 @@ from conformance.load.report import (
     LOAD_HTML,
     LOAD_JSON,
     build_load_json,
+    capacity_line,
     lead_stats,
     mark_interrupted,
     write_load_reports,
 )
+from conformance.load.terminal import text_summary
 from conformance.report.markdown import load_markdown
 
 T0 = 1_800_000_000
@@ -143,6 +145,47 @@ def test_an_interrupted_run_is_never_reported_green(tmp_path: Path) -> None:
     (tmp_path / "none").mkdir()
     files = write_load_reports(tmp_path / "none", empty, None)
     assert set(files) == {"load_json", "load_html"} and "reporting: no figure was kept" in empty["reason"]
+
+
+def test_an_interrupted_capacity_run_says_so_and_does_not_ask_for_more_run_time(tmp_path: Path) -> None:
+    """The child records "run time" when Locust stops, whatever stopped it: a signal did, so ended_by says
+    "interrupted" and no line asks for a longer --run-time (a newcomer's Ctrl-C at 10 s of a 25 s run)."""
+    s = summary()
+    s["extra"] = {"capacity": {"steps": [{"step": 1, "target_rps": 100, "held": True}], "knee": None,
+                               "limited_by": None, "highest_held_rps": 100, "ended_by": "run time"}}
+    doc = build_load_json(s, scenario="capacity", target="http://x", embedded=False, plan={"run_time_s": 25})
+    assert "give --run-time more room" in capacity_line(doc["capacity"])  # a run that did reach its run time
+    mark_interrupted(doc, "SIGINT", 10.0)
+    assert doc["capacity"]["ended_by"] == "interrupted"
+    line = capacity_line(doc["capacity"])
+    assert line == "no knee found before the run was interrupted: the server held up to 100 requests/s"
+    files = write_load_reports(tmp_path, doc, s)
+    assert json.loads((tmp_path / LOAD_JSON).read_text())["capacity"]["ended_by"] == "interrupted"
+    text = text_summary(doc, files)
+    assert line in text and "--run-time" not in text and "INTERRUPTED by SIGINT" in text
+    assert "run time" not in (tmp_path / LOAD_HTML).read_text()
+    # A plan that ended by itself before the signal keeps its own reason.
+    s["extra"]["capacity"]["ended_by"] = "every step held up to 100 requests/s"
+    done = build_load_json(s, scenario="capacity", target="http://x", embedded=False, plan={})
+    mark_interrupted(done, "SIGINT", 10.0)
+    assert done["capacity"]["ended_by"] == "every step held up to 100 requests/s"
+    # Interrupted before any step held: not "held up to 0 requests/s".
+    s["extra"]["capacity"].update(ended_by="run time", highest_held_rps=None)
+    early = build_load_json(s, scenario="capacity", target="http://x", embedded=False, plan={})
+    mark_interrupted(early, "SIGINT", 2.0)
+    assert capacity_line(early["capacity"]) == "no knee found before the run was interrupted: no step had held yet"
+
+
+def test_the_summary_lists_only_the_locust_reports_that_exist(tmp_path: Path) -> None:
+    """A second Ctrl-C kills Locust before it writes locust.html: the summary must not point at it."""
+    doc = build_load_json({}, scenario="fetch_and_renew", target="http://x", embedded=False, plan={})
+    mark_interrupted(doc, "SIGINT", 8.3, lost="Locust ended without reporting")
+    files = write_load_reports(tmp_path, doc, None)
+    assert text_summary(doc, files).endswith(f"report: {tmp_path / LOAD_HTML}  (load.json)")
+    (tmp_path / "locust_stats.csv").write_text("")
+    assert text_summary(doc, files).endswith("(load.json, Locust: locust_*.csv)")
+    (tmp_path / "locust.html").write_text("")
+    assert text_summary(doc, files).endswith("(load.json, Locust: locust.html, locust_*.csv)")
 
 
 def test_history_parsing_skips_the_aggregated_row_and_empty_percentiles(tmp_path: Path) -> None:
