@@ -125,6 +125,11 @@ def run_settings(config: pytest.Config) -> RunSettings:
                 raise pytest.UsageError(f"{option(key).pytest_flag} {reason}, not {v}")
             values[field_name] = v
     values.setdefault("timeout", profile.client_timeout)
+    # --max-rps is the whole run's rate: each of N xdist workers (check --workers N) paces its own requests at 1/N
+    # of it (each had the whole rate, so two workers sent twice what the user allowed).
+    workers = int(getattr(config, "workerinput", {}).get("workercount") or 1)
+    if values.get("max_rps") and workers > 1:
+        values["max_rps"] = values["max_rps"] / workers
     if not url:
         url, app_id, certificate = _start_embedded(state)
         embedded = True
