@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..load.protocol import SCENARIOS
 from ..settings.declarations import add_arguments
-from ..settings.load import SLO_KEYS
+from ..settings.load_options import SLO_KEYS
 from ._common import CERTIFICATE_ENV, UsageError, add_request_options
 from .check import write_summary_or_warn
 

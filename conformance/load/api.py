@@ -24,8 +24,8 @@ from typing import Any
 from ..interruption import last_signal, signals_as_interrupt
 from ..reference.server import ReferenceServer
 from ..report.baseline import LoadComparison, compare_load, load_terminal_lines
-from ..report.markdown import load_markdown
-from ..settings.load import DEFAULT_EXPECT_WORKERS_MAX_WAIT, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT
+from ..settings.load_options import DEFAULT_EXPECT_WORKERS_MAX_WAIT, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT
+from .markdown import load_markdown
 from .options import (
     BaselineInUse,
     LoadOptionError,

@@ -24,7 +24,7 @@ from ..report.baseline import BaselineError, baseline_for_load
 from ..report.markdown import summary_folder_problem
 from ..settings.declarations import default_of, locust_dest, locust_options, option, problem
 from ..settings.inputs import Inputs
-from ..settings.load import CLIENT_KEYS, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT, DEFAULT_MASTER_WAIT
+from ..settings.load_options import CLIENT_KEYS, DEFAULT_MASTER_BIND_HOST, DEFAULT_MASTER_PORT, DEFAULT_MASTER_WAIT
 from .protocol import SCENARIOS
 from .runner import WorkerPlan, free_cores
 from .scenario.capacity_plan import LinearPlan, SearchPlan, fit_problem, plan_from
@@ -46,7 +46,7 @@ class LoadOptionError(ValueError):
 
 
 def _default(key: str) -> Any:
-    """The default of load's option ``key``: its declaration's (conformance/settings/load.py, declarations.py)."""
+    """The default of load's option ``key``: its declaration's (conformance/settings/load_options.py, declarations.py)."""
     return default_of("load", key)
 
 
@@ -136,7 +136,7 @@ def _check(condition: bool, message: str) -> None:
 
 
 def _check_declared(opts: LoadOptions, *keys: str) -> None:
-    """Each option's declared rule (conformance/settings/load.py), in this order: the first refusal is the error."""
+    """Each option's declared rule (conformance/settings/load_options.py), in this order: the first refusal is the error."""
     for key in keys:
         reason = problem(key, getattr(opts, key))
         _check(reason is None, f"{_flag_name(key)} {reason}")

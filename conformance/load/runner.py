@@ -43,7 +43,7 @@ from ..interruption import last_signal, signals_escalate
 from ..layout import top_folder
 from ..redact import Redactor
 from ..settings.declarations import locust_dest, option
-from ..settings.load import (
+from ..settings.load_options import (
     DEFAULT_EXPECT_WORKERS_MAX_WAIT,
     DEFAULT_MASTER_BIND_HOST,
     DEFAULT_MASTER_PORT,

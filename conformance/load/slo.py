@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ..settings.declarations import option, problem
-from ..settings.load import (
+from ..settings.load_options import (
     DEFAULT_MAX_DROPPED,
     DEFAULT_MAX_FAILURE_RATIO,
     DEFAULT_MAX_INVALID,
@@ -133,7 +133,7 @@ def evaluate(observed: Observed, thresholds: Thresholds) -> list[Breach]:
 
 def check_thresholds(thresholds: Thresholds, *, locust: bool = False) -> str | None:
     """What is wrong with the thresholds (a message naming the option: load's flag, or ``locust``: the Locust
-    scenario's), or None. The rules are the options' declared ones (conformance/settings/load.py)."""
+    scenario's), or None. The rules are the options' declared ones (conformance/settings/load_options.py)."""
     for key in SLO_KEYS:
         reason = problem(key, getattr(thresholds, key))
         if reason is not None:

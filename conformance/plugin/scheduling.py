@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from ..concurrency import run_in_daemons
-from ..detect import non_token_hint
 from ..preflight import preflight
+from ..profiles.hints import non_token_hint
 from ..target import Target
 from .options import case_concurrency, read_option, target_of
 from .state import LATENCY_CASE, REQ_INDEX, RunState, has_xdist_controller, is_worker, state_of

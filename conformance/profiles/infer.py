@@ -31,9 +31,9 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..client import Exchange, TokenServerClient
-from ..detect import non_token_hint
 from ..tokens import PUBLISHER_PRIVILEGES, Token
 from ..tokens.find import FoundToken, find_tokens, pointer_part, try_decode
+from .hints import non_token_hint
 from .model import UNITS, resolve_pointer
 
 EXAMPLE_FORMAT = "'METHOD PATH[?QUERY] [JSON BODY]'"

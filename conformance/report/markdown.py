@@ -18,14 +18,14 @@ from .writers import verdict_label
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
 
-def _cell(text: Any) -> str:
+def table_cell(text: Any) -> str:
     """Table-safe: one line, no pipe breaking the table."""
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def _quote(notes: list[Any]) -> list[str]:
     """Quote lines, then a blank line: without it Markdown pulls the next line into the quote."""
-    return [f"> {_cell(n)}" for n in notes] + ([""] if notes else [])
+    return [f"> {table_cell(n)}" for n in notes] + ([""] if notes else [])
 
 
 def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str = "", exit_code: int = 2) -> str:
@@ -33,7 +33,7 @@ def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str 
     error, a run stopped before the suite started): the page still says why, and the exit code."""
     if document is None:
         return (f"## ⚠️ Token server conformance: could not judge (exit {exit_code})\n\nTarget: `{target}`\n\n"
-                f"{_cell(reason) or 'no report was written'}\n")
+                f"{table_cell(reason) or 'no report was written'}\n")
     summary = document["summary"]
     comp = document.get("baseline")
     icon = {"conforming": "✅", "not conforming": "❌"}.get(summary["verdict"], "⚠️")
@@ -55,15 +55,15 @@ def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str 
     ]
     lines += _quote(summary.get("notes", []))
     if summary.get("reason"):
-        lines += [_cell(summary["reason"]), ""]
+        lines += [table_cell(summary["reason"]), ""]
     failing = [c for c in document["cases"] if c["outcome"] in ("failed", "error")]
     if failing:
         lines += ["| case | level | outcome | title |", "|---|---|---|---|"]
-        lines += [f"| {c['id']} | {c['level']} | {c['outcome']} | {_cell(c['title'])} |" for c in failing]
+        lines += [f"| {c['id']} | {c['level']} | {c['outcome']} | {table_cell(c['title'])} |" for c in failing]
         lines.append("")
     if isinstance(comp, dict):
         gate = {0: "✅ pass", 1: "❌ fail"}.get(comp["exit_code"], "⚠️ could not judge")
-        lines += [f"### Against the baseline: {gate} (exit {comp['exit_code']})", "", _cell(comp["reason"]), ""]
+        lines += [f"### Against the baseline: {gate} (exit {comp['exit_code']})", "", table_cell(comp["reason"]), ""]
         lines += _quote(comp.get("notes", []))
         for key, title in (("regressions", "Regressions"), ("fixes", "Fixes"), ("persisting", "Persisting failures"),
                            ("no_longer_judged", "No longer judged (passed in the baseline)")):
@@ -72,7 +72,7 @@ def check_markdown(document: dict[str, Any] | None, *, target: str, reason: str 
                 continue
             lines.append(f"**{title}: {len(items)}**")
             lines += [f"- {c['id']} [{c['level']}] {c['was']} → {c['now']}{' (gating)' if c.get('gating') else ''}"
-                      f": {_cell(c['title'])}{' — ' + _cell(c['why']) if c.get('why') else ''}" for c in items]
+                      f": {table_cell(c['title'])}{' — ' + table_cell(c['why']) if c.get('why') else ''}" for c in items]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -98,43 +98,6 @@ def write_summary(markdown: str, path: str | None) -> list[Path]:
     if failure is not None:
         raise failure
     return written
-
-
-def load_markdown(doc: dict[str, Any]) -> str:
-    """Markdown for one ``load`` run (its load.json document, with the baseline comparison when there was one)."""
-    slo = doc["slo"]
-    comp = doc.get("baseline") if isinstance(doc.get("baseline"), dict) else None
-    failed = not slo["passed"] or (comp is not None and not comp["passed"]) or not doc.get("requests")
-    head = "SLOs held" if slo["passed"] else "SLOs breached"
-    icon = "❌" if failed else "✅"
-    if doc.get("interrupted"):
-        head, icon = f"interrupted by {doc['interrupted']} (exit 2)", "⚠️"
-    lines = [f"## {icon} Token server load: {head}", "",
-             f"Scenario `{doc['scenario']}` against `{doc['target']}` · {doc['requests']} requests · "
-             f"failure ratio {doc['failure_ratio']:.2%} · invalid tokens {doc['invalid_tokens']} · "
-             f"dropped sessions {doc['dropped']}", "",
-             "| | requests | failures | p50 | p95 | p99 | rate |", "|---|---|---|---|---|---|---|"]
-    for kind in ("fetch", "renew"):
-        k = doc[kind]
-        cells = [k["requests"], k["failures"]] + [
-            "–" if k[p] is None else f"{k[p]:g} ms" for p in ("p50_ms", "p95_ms", "p99_ms")] + [f"{k['rps']:g}/s"]
-        lines.append(f"| {kind} | " + " | ".join(str(c) for c in cells) + " |")
-    lines.append("")
-    if doc.get("reason"):
-        lines += [_cell(doc["reason"]), ""]
-    if isinstance(doc.get("capacity"), dict):  # the finding itself, as the terminal and load.html say it
-        # Late: only a capacity run's summary needs load.report, which would make importing this module 1.5x
-        # slower for every check (farm-bench medians 0.18 s -> 0.26 s).
-        from ..load.report import capacity_line
-
-        lines += [f"**Capacity:** {_cell(capacity_line(doc['capacity']))}", ""]
-    lines += [f"- SLO breached: {_cell(b.get('message', b))}" for b in slo["breaches"]]
-    if comp is not None:
-        lines += ["", f"### Against the baseline: {'✅ no regression beyond noise' if comp['passed'] else '❌ regressed'}",
-                  "", "| metric | baseline | this run | regression when | |", "|---|---|---|---|---|"]
-        lines += [f"| {r['metric']} | {r['baseline']} | {r['now']} | {_cell(r['limit'])} | "
-                  f"{'**regressed**' if r['regressed'] else 'ok'} |" for r in comp["rows"]]
-    return "\n".join(lines).rstrip() + "\n"
 
 
 def summary_folder_problem(path: str | None) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..certificate import CERTIFICATE_ENV
 from ..headers import HEADERS_ENV
-from .load import LOAD_OPTIONS
+from .load_options import LOAD_OPTIONS
 from .option import Option, at_least_one, positive
 
 __all__ = ["INPUT_ENV", "OPTIONS", "Option", "add_arguments", "add_locust_arguments", "add_pytest_options",

@@ -48,7 +48,7 @@ def closed_port() -> int:
         (["--start-rate", "50"], "--scenario capacity"),
         (["--scenario", "capacity", "--max-rate", "0"], "--max-rate"),
         (["--processes", "many"], "--processes takes a number or 'auto'"),
-        # The declared rules (conformance/settings/load.py), in load's words.
+        # The declared rules (conformance/settings/load_options.py), in load's words.
         (["--spawn-rate", "-1"], "--spawn-rate must be > 0"),
         (["--progress-interval", "-1"], "--progress-interval must be >= 0"),
         (["--scenario", "renew_storm", "--cohorts", "0"], "--cohorts must be at least 1"),

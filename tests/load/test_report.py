@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from conformance.load import plots
+from conformance.load.markdown import load_markdown
 from conformance.load.report import (
     LOAD_HTML,
     LOAD_JSON,
@@ -20,7 +21,6 @@ from conformance.load.report import (
     write_load_reports,
 )
 from conformance.load.terminal import text_summary
-from conformance.report.markdown import load_markdown
 
 T0 = 1_800_000_000
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -31,7 +31,7 @@ from conformance.load.runner import LoadPlan, locust_command
 from conformance.load.slo import Thresholds
 from conformance.plugin import pytest_addoption
 from conformance.settings.declarations import INPUT_ENV, OPTIONS, Option, default_of, locust_options, problem
-from conformance.settings.load import SLO_KEYS
+from conformance.settings.load_options import SLO_KEYS
 
 PACKAGE = Path(conformance.__file__).resolve().parent
 ROOT = Path(__file__).resolve().parents[2]

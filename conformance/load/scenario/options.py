@@ -1,6 +1,6 @@
 """The scenario's Locust options: what ``locust -f loadtests/...`` takes, and the configuration read from them.
 
-Each option is declared once, with the ``token-conformance load`` flag it stands for (conformance/settings/load.py,
+Each option is declared once, with the ``token-conformance load`` flag it stands for (conformance/settings/load_options.py,
 declarations.py); these functions add them to Locust's parser, in the order Locust has always listed them.
 listeners.register() adds :func:`add_scenario_options` to Locust's ``init_command_line_parser`` (every scenario),
 each shape its own (:func:`add_renew_storm_options`, :func:`add_ramp_options`, :func:`add_capacity_options`), so a
@@ -17,7 +17,7 @@ from conformance.load.scenario.capacity_plan import LinearPlan, SearchPlan, plan
 from conformance.load.scenario.validation import OptionError, ScenarioConfig, build_config
 from conformance.load.slo import Thresholds, check_thresholds
 from conformance.settings.declarations import add_locust_arguments, locust_dest, option
-from conformance.settings.load import CLIENT_KEYS, SLO_KEYS
+from conformance.settings.load_options import CLIENT_KEYS, SLO_KEYS
 
 
 def add_scenario_options(parser: Any) -> None:
