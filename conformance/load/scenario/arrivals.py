@@ -42,7 +42,7 @@ from conformance.load.protocol import FETCH, INVALID, RENEW
 from conformance.load.scenario import step_records
 from conformance.load.scenario.run_state import SELF_MEASUREMENT
 from conformance.load.scenario.token_client import InvalidToken, Session, TokenClient
-from conformance.load.scenario.validation import REASONS, SentRequest, check_token
+from conformance.load.scenario.validation import REASONS, SentRequest, Verdict, check_token
 
 __all__ = ["CONTROL", "LATENESS_MS", "RATE_MESSAGE", "RECORDS", "ArrivalClient", "ArrivalControl"]
 
@@ -242,16 +242,22 @@ class ArrivalClient(TokenClient):
             token, SentRequest(session.channel, session.role, session.tokentype, session.uid, config.expiry, sent, received),
             config,
         )
-        if not verdict.ok:
-            assert verdict.reason is not None
-            self.tally.invalid(verdict.reason, verdict.detail)
-            self.fire(INVALID, verdict.reason, ms, InvalidToken(REASONS[verdict.reason]))
+        if self.refused(verdict, ms):
             return
         self.tally.count("fetch_ok")
         self.tally.count("sessions_started")
         session.expires, session.received_at = verdict.expires_ts, received
         if len(self.held) < MAX_HELD:
             self.held.append(session)
+
+    def refused(self, verdict: Verdict, ms: float) -> bool:
+        """A token this client cannot use: counted and reported as an INVALID row (True), else False."""
+        if verdict.ok:
+            return False
+        assert verdict.reason is not None
+        self.tally.invalid(verdict.reason, verdict.detail)
+        self.fire(INVALID, verdict.reason, ms, InvalidToken(REASONS[verdict.reason]))
+        return True
 
     def renew_one(self, session: Session, connection: FastHttpSession) -> None:
         config = self.config
@@ -266,10 +272,7 @@ class ArrivalClient(TokenClient):
             replaces_expiry=old, require_later=sent - session.received_at >= 1.0,
         )  # fmt: skip
         verdict = check_token(token, request, config)
-        if not verdict.ok:
-            assert verdict.reason is not None
-            self.tally.invalid(verdict.reason, verdict.detail)
-            self.fire(INVALID, verdict.reason, ms, InvalidToken(REASONS[verdict.reason]))
+        if self.refused(verdict, ms):
             return
         self.tally.count("renew_ok")
         self.tally.count("cycles")
